@@ -1,0 +1,67 @@
+/// A language a prompt can be written in. Halqa's groups read English, Urdu and Pashto.
+public enum Language: String, CaseIterable, Codable, Comparable, Sendable {
+    case en, ur, ps
+
+    /// Urdu and Pashto are written right to left.
+    public var isRightToLeft: Bool { self != .en }
+
+    /// The language's name in English, for messages.
+    public var englishName: String {
+        switch self {
+        case .en: "English"
+        case .ur: "Urdu"
+        case .ps: "Pashto"
+        }
+    }
+
+    public static func < (a: Language, b: Language) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The same words in one or more languages.
+public struct LocalizedText: Hashable, Sendable {
+    public private(set) var texts: [Language: String]
+
+    public init(_ texts: [Language: String]) { self.texts = texts }
+
+    public subscript(language: Language) -> String? {
+        get { texts[language] }
+        set { texts[language] = newValue }
+    }
+
+    /// The languages present, in the order English, Urdu, Pashto.
+    public var languages: [Language] { texts.keys.sorted() }
+
+    /// The text in `language`, else in the first language present.
+    public func preferring(_ language: Language) -> String {
+        texts[language] ?? languages.first.flatMap { texts[$0] } ?? ""
+    }
+}
+
+/// A facilitator's prompt deck: a title and prompts in the order they are meant to be used.
+public struct Deck: Hashable, Sendable {
+    public var title: LocalizedText
+    public var prompts: [Prompt]
+
+    public init(title: LocalizedText, prompts: [Prompt]) {
+        self.title = title
+        self.prompts = prompts
+    }
+}
+
+/// One discussion prompt of a deck.
+public struct Prompt: Hashable, Sendable {
+    /// The prompt in each language it was written in.
+    public var text: LocalizedText
+    /// How long the facilitator means to give it, in seconds.
+    public var timeBox: Int?
+    /// A note for the facilitator only; never shown to participants.
+    public var facilitatorNote: String?
+
+    public init(text: LocalizedText, timeBox: Int? = nil, facilitatorNote: String? = nil) {
+        self.text = text
+        self.timeBox = timeBox
+        self.facilitatorNote = facilitatorNote
+    }
+}

@@ -1,0 +1,286 @@
+import Foundation
+
+/// What a session was created with: its title, the deck (copied in, so every replica holds
+/// it), the reveal minimum, and the public half of the session's room key.
+public struct SessionCreated: Hashable, Sendable {
+    public var title: String
+    public var deck: Deck
+    public var minimumToReveal: Int
+    /// Verifies participants' reflections and resonances (see ``SigningKey``).
+    public var roomKey: PublicKey
+    /// Makes two sessions from the same deck in the same millisecond distinct.
+    public var nonce: [UInt8]
+}
+
+/// A change to a session. Every change is one immutable event.
+public enum EventBody: Hashable, Sendable {
+    // Signed by a facilitator's node key.
+    case sessionCreated(SessionCreated)
+    case promptOpened(prompt: Int)
+    case promptClosed(prompt: Int)
+    /// Reveals a batch of pending reflections in the shuffled order every node shows.
+    case reflectionsRevealed(prompt: Int, order: [EventID])
+    /// Hides a revealed reflection; the reason is kept for facilitators only.
+    case reflectionHidden(reflection: EventID, reason: String)
+    case noteWritten(prompt: Int?, text: String)
+    case facilitatorGranted(key: PublicKey)
+    case sessionClosed
+    // Signed by the session's room key: from some admitted node, never saying which.
+    case reflectionSubmitted(prompt: Int, text: String, nonce: [UInt8])
+    case resonated(reflection: EventID, nonce: [UInt8])
+
+    /// Participants' events carry no signer, time or clock.
+    public var isParticipant: Bool {
+        switch self {
+        case .reflectionSubmitted, .resonated: true
+        default: false
+        }
+    }
+
+    var kind: String {
+        switch self {
+        case .sessionCreated: "session-created"
+        case .promptOpened: "prompt-opened"
+        case .promptClosed: "prompt-closed"
+        case .reflectionsRevealed: "revealed"
+        case .reflectionHidden: "hidden"
+        case .noteWritten: "note"
+        case .facilitatorGranted: "facilitator-granted"
+        case .sessionClosed: "session-closed"
+        case .reflectionSubmitted: "reflection"
+        case .resonated: "resonance"
+        }
+    }
+}
+
+/// Who vouches for an event.
+public enum Authorship: Hashable, Sendable {
+    /// A facilitator's node: its key, its wall-clock time in milliseconds (informative),
+    /// and a Lamport clock that orders facilitator actions the same way on every node.
+    case facilitator(signer: PublicKey, at: Int64, clock: Int)
+    /// Some admitted node, through the session's shared room key.
+    case room
+}
+
+/// One immutable, content-addressed, signed event of a session.
+///
+/// ```swift
+/// let event = try Event(bytes: received)   // checks form and id; signatures are checked by the fold
+/// ```
+public struct Event: Hashable, Sendable {
+    public let id: EventID
+    /// The canonical bytes: what is stored, exported and sent.
+    public let bytes: [UInt8]
+    /// The session this belongs to; a session-created event's is its own id.
+    public let session: EventID
+    public let body: EventBody
+    public let authorship: Authorship
+    let signature: [UInt8]
+    /// The canonical bytes without the signature: what was signed.
+    let signedBytes: [UInt8]
+
+    static let version: Int64 = 1
+
+    /// Decodes and checks an event's bytes (size, canonical JSON, known fields).
+    public init(bytes: [UInt8]) throws(MeetingError) {
+        guard bytes.count <= Limits.eventBytes else {
+            throw MeetingError(.invalidEvent, "The event is \(bytes.count) bytes; the limit is \(Limits.eventBytes).")
+        }
+        let json = try JSONValue(canonical: bytes)
+        var reader = try FieldReader(json, context: "An event")
+        guard try reader.int("v", in: 1...1000) == Event.version else {
+            throw MeetingError(.invalidEvent, "The event was written by a newer Halqa (format version not 1). Update Halqa on this node.")
+        }
+        let body = try EventBody(json: try reader.require("body"))
+        let signature = try reader.bytes("sig", count: 64)
+        let id = EventID.of(bytes)
+        if body.isParticipant {
+            authorship = .room
+        } else {
+            guard let signer = PublicKey(raw: try reader.bytes("signer", count: 32)) else {
+                throw reader.wrong("signer", "is not an Ed25519 public key")
+            }
+            let at = try reader.int("at", in: 0...Int64.max)
+            authorship = .facilitator(signer: signer, at: Int64(at), clock: try reader.int("clock"))
+        }
+        if case .sessionCreated = body {
+            session = id
+        } else {
+            session = try reader.id("session")
+        }
+        try reader.finish()
+        guard case .object(var unsigned) = json else { fatalError("checked by FieldReader") }
+        unsigned["sig"] = nil
+        self.id = id
+        self.bytes = bytes
+        self.body = body
+        self.signature = signature
+        self.signedBytes = JSONValue.object(unsigned).canonicalBytes
+    }
+
+    /// Makes and signs a facilitator event.
+    public static func facilitator(_ body: EventBody, session: EventID?, by key: SigningKey, at: Int64, clock: Int) -> Event {
+        var fields: [String: JSONValue] = [
+            "v": .integer(version), "body": body.json, "signer": .string(key.publicKey.base64),
+            "at": .integer(at), "clock": .integer(Int64(clock)),
+        ]
+        if let session { fields["session"] = .string(session.hex) }
+        return sign(fields, with: key)
+    }
+
+    /// Makes a participant's event, signed with the session's room key.
+    public static func participant(_ body: EventBody, session: EventID, roomKey: SigningKey) -> Event {
+        sign(["v": .integer(version), "body": body.json, "session": .string(session.hex)], with: roomKey)
+    }
+
+    private static func sign(_ fields: [String: JSONValue], with key: SigningKey) -> Event {
+        var fields = fields
+        let signature = key.sign(JSONValue.object(fields).canonicalBytes)
+        fields["sig"] = .string(Data(signature).base64EncodedString())
+        // What we just wrote is canonical by construction; decoding it cannot fail.
+        return try! Event(bytes: JSONValue.object(fields).canonicalBytes)
+    }
+
+    /// Whether the signature checks: a facilitator event against its signer, a
+    /// participant's against the session's room key.
+    public func hasValidSignature(roomKey: PublicKey?) -> Bool {
+        switch authorship {
+        case .facilitator(let signer, _, _): signer.isValidSignature(signature, for: signedBytes)
+        case .room: roomKey?.isValidSignature(signature, for: signedBytes) ?? false
+        }
+    }
+
+    /// The Lamport clock of a facilitator event; participants' events have none.
+    public var clock: Int? {
+        if case .facilitator(_, _, let clock) = authorship { clock } else { nil }
+    }
+
+    /// The wall-clock time of a facilitator event, in milliseconds since 1970.
+    public var at: Int64? {
+        if case .facilitator(_, let at, _) = authorship { at } else { nil }
+    }
+}
+
+extension EventBody {
+    var json: JSONValue {
+        var f: [String: JSONValue] = ["kind": .string(kind)]
+        switch self {
+        case .sessionCreated(let c):
+            f["title"] = .string(c.title)
+            f["deck"] = c.deck.json
+            f["minimumToReveal"] = .integer(Int64(c.minimumToReveal))
+            f["roomKey"] = .string(c.roomKey.base64)
+            f["nonce"] = .string(Data(c.nonce).base64EncodedString())
+        case .promptOpened(let p), .promptClosed(let p):
+            f["prompt"] = .integer(Int64(p))
+        case .reflectionsRevealed(let p, let order):
+            f["prompt"] = .integer(Int64(p))
+            f["order"] = .array(order.map { .string($0.hex) })
+        case .reflectionHidden(let r, let reason):
+            f["reflection"] = .string(r.hex)
+            f["reason"] = .string(reason)
+        case .noteWritten(let p, let text):
+            if let p { f["prompt"] = .integer(Int64(p)) }
+            f["text"] = .string(text)
+        case .facilitatorGranted(let key):
+            f["key"] = .string(key.base64)
+        case .sessionClosed:
+            break
+        case .reflectionSubmitted(let p, let text, let nonce):
+            f["prompt"] = .integer(Int64(p))
+            f["text"] = .string(text)
+            f["nonce"] = .string(Data(nonce).base64EncodedString())
+        case .resonated(let r, let nonce):
+            f["reflection"] = .string(r.hex)
+            f["nonce"] = .string(Data(nonce).base64EncodedString())
+        }
+        return .object(f)
+    }
+
+    init(json: JSONValue) throws(MeetingError) {
+        var r = try FieldReader(json, context: "An event body")
+        let kind = try r.string("kind")
+        switch kind {
+        case "session-created":
+            guard let roomKey = PublicKey(raw: try r.bytes("roomKey", count: 32)) else {
+                throw r.wrong("roomKey", "is not an Ed25519 public key")
+            }
+            self = .sessionCreated(SessionCreated(
+                title: try r.string("title"), deck: try Deck(json: try r.require("deck")),
+                minimumToReveal: try r.int("minimumToReveal"), roomKey: roomKey,
+                nonce: try r.bytes("nonce", count: 16)))
+        case "prompt-opened": self = .promptOpened(prompt: try r.int("prompt"))
+        case "prompt-closed": self = .promptClosed(prompt: try r.int("prompt"))
+        case "revealed":
+            let prompt = try r.int("prompt")
+            var order: [EventID] = []
+            for item in try r.array("order") {
+                guard case .string(let s) = item, let id = EventID(hex: s) else { throw r.wrong("order", "must list event ids") }
+                order.append(id)
+            }
+            self = .reflectionsRevealed(prompt: prompt, order: order)
+        case "hidden": self = .reflectionHidden(reflection: try r.id("reflection"), reason: try r.string("reason"))
+        case "note": self = .noteWritten(prompt: try r.optionalInt("prompt"), text: try r.string("text"))
+        case "facilitator-granted":
+            guard let key = PublicKey(raw: try r.bytes("key", count: 32)) else { throw r.wrong("key", "is not an Ed25519 public key") }
+            self = .facilitatorGranted(key: key)
+        case "session-closed": self = .sessionClosed
+        case "reflection":
+            self = .reflectionSubmitted(prompt: try r.int("prompt"), text: try r.string("text"), nonce: try r.bytes("nonce", count: 16))
+        case "resonance":
+            self = .resonated(reflection: try r.id("reflection"), nonce: try r.bytes("nonce", count: 16))
+        default:
+            throw MeetingError(.invalidEvent, "Unknown event kind \"\(kind)\". Update Halqa on this node if a newer one wrote it.")
+        }
+        try r.finish()
+    }
+}
+
+extension Deck {
+    var json: JSONValue {
+        .object([
+            "title": title.json,
+            "prompts": .array(prompts.map { p in
+                var f: [String: JSONValue] = ["text": p.text.json]
+                if let t = p.timeBox { f["time"] = .integer(Int64(t)) }
+                if let n = p.facilitatorNote { f["note"] = .string(n) }
+                return .object(f)
+            }),
+        ])
+    }
+
+    init(json: JSONValue) throws(MeetingError) {
+        var r = try FieldReader(json, context: "A deck")
+        let title = try LocalizedText(json: try r.require("title"))
+        var prompts: [Prompt] = []
+        for item in try r.array("prompts") {
+            var p = try FieldReader(item, context: "A prompt")
+            prompts.append(Prompt(text: try LocalizedText(json: try p.require("text")),
+                                  timeBox: try p.optionalInt("time"), facilitatorNote: try p.optionalString("note")))
+            try p.finish()
+        }
+        try r.finish()
+        guard !prompts.isEmpty, prompts.count <= Limits.promptsPerDeck else {
+            throw MeetingError(.invalidEvent, "A deck must have between 1 and \(Limits.promptsPerDeck) prompts.")
+        }
+        self.init(title: title, prompts: prompts)
+    }
+}
+
+extension LocalizedText {
+    var json: JSONValue { .object(Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, .string($0.value)) })) }
+
+    init(json: JSONValue) throws(MeetingError) {
+        guard case .object(let fields) = json, !fields.isEmpty else {
+            throw MeetingError(.invalidEvent, "Text must be an object of languages (\"en\", \"ur\", \"ps\").")
+        }
+        var texts: [Language: String] = [:]
+        for (key, value) in fields {
+            guard let language = Language(rawValue: key), case .string(let s) = value else {
+                throw MeetingError(.invalidEvent, "Text has an unknown language \"\(key)\" or a value that is not a string.")
+            }
+            texts[language] = s
+        }
+        self.init(texts)
+    }
+}

@@ -1,0 +1,71 @@
+import Crypto
+import Foundation
+
+/// An Ed25519 public key as carried in events.
+public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let raw: [UInt8]
+
+    public init?(raw: some Collection<UInt8>) {
+        guard raw.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: Array(raw))) != nil else { return nil }
+        self.raw = Array(raw)
+    }
+
+    /// A short, readable fingerprint people can compare aloud: 8 groups of 4 base32 letters.
+    public var fingerprint: String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        let digest = Array(SHA256.hash(data: raw))
+        var bits = 0, value = 0
+        var letters: [Character] = []
+        for byte in digest where letters.count < 16 {
+            value = value << 8 | Int(byte)
+            bits += 8
+            while bits >= 5, letters.count < 16 {
+                bits -= 5
+                letters.append(alphabet[(value >> bits) & 31])
+            }
+        }
+        return stride(from: 0, to: 16, by: 4).map { String(letters[$0..<$0 + 4]) }.joined(separator: "-")
+    }
+
+    public var base64: String { Data(raw).base64EncodedString() }
+    public var description: String { fingerprint }
+
+    func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+        guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
+        return key.isValidSignature(signature, for: message)
+    }
+
+    public static func < (a: PublicKey, b: PublicKey) -> Bool { a.raw.lexicographicallyPrecedes(b.raw) }
+}
+
+/// A private Ed25519 key: a node's own identity, or a session's room key.
+///
+/// A node's key signs its facilitator actions. A session's room key is shared by the
+/// session's admitted nodes and signs participants' reflections and resonances, so that a
+/// reflection shows it came from *some* admitted node and never which one.
+public struct SigningKey: Sendable {
+    let key: Curve25519.Signing.PrivateKey
+
+    /// A new random key.
+    public init() { key = Curve25519.Signing.PrivateKey() }
+
+    /// A key from its 32 raw bytes, as the store keeps it.
+    public init?(raw: some Collection<UInt8>) {
+        guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: Array(raw)) else { return nil }
+        self.key = key
+    }
+
+    public var raw: [UInt8] { Array(key.rawRepresentation) }
+    public var publicKey: PublicKey { PublicKey(raw: key.publicKey.rawRepresentation)! }
+
+    func sign(_ message: [UInt8]) -> [UInt8] {
+        // Signing only fails when the platform's RNG does; there is no way to go on then.
+        Array(try! key.signature(for: message))
+    }
+}
+
+/// Random bytes for ids and nonces, from the system's secure generator.
+func randomBytes(_ count: Int) -> [UInt8] {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// A session this node is running: every action is checked against the rules, made into an
+/// event, stored durably, then folded into ``state``.
+///
+/// ```swift
+/// let session = try await LiveSession.start(deck: deck, title: "Tuesday group", in: store)
+/// try await session.open(prompt: 0)
+/// _ = try await session.submitReflection(prompt: 0, text: "I learned anger at home.")
+/// ```
+///
+/// Thread safety: an actor. Participants' submissions run concurrently and share fsyncs;
+/// facilitator actions run one at a time, in the order they were asked for.
+public actor LiveSession {
+    public nonisolated let id: EventID
+    public nonisolated let store: TranscriptStore
+    public private(set) var state: SessionState
+    private let roomSecret: SigningKey?
+    private var facilitatorBusy = false
+    private var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
+
+    private init(store: TranscriptStore, state: SessionState, roomSecret: SigningKey?) {
+        self.id = state.id
+        self.store = store
+        self.state = state
+        self.roomSecret = roomSecret
+    }
+
+    /// Creates a session from a deck and stores it.
+    public static func start(deck: Deck, title: String? = nil, minimumToReveal: Int = Limits.defaultMinimumToReveal,
+                             in store: TranscriptStore, now: Date = Date()) async throws(MeetingError) -> LiveSession {
+        guard Limits.minimumToReveal.contains(minimumToReveal) else {
+            throw MeetingError(.invalidMinimum,
+                "The reveal minimum must be between \(Limits.minimumToReveal.lowerBound) and \(Limits.minimumToReveal.upperBound); \(minimumToReveal) was given. Below 2, one person's words would stand alone.")
+        }
+        let title = try CheckedText(title ?? deck.title.preferring(.en), limit: Limits.titleCharacters, what: "The session title").value
+        let room = SigningKey()
+        let created = SessionCreated(title: title, deck: deck, minimumToReveal: minimumToReveal,
+                                     roomKey: room.publicKey, nonce: randomBytes(16))
+        let event = Event.facilitator(.sessionCreated(created), session: nil, by: store.nodeKey, at: milliseconds(now), clock: 0)
+        let state = try SessionState(events: [event])
+        try await store.save([event], resulting: state, roomSecret: room)
+        return LiveSession(store: store, state: state, roomSecret: room)
+    }
+
+    /// Continues a stored session, for example after the node restarted.
+    public static func resume(_ id: EventID, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
+        let state = try store.state(of: id)
+        let session = LiveSession(store: store, state: state, roomSecret: try store.roomSecret(of: id))
+        // A crash between storing a reflection and destroying it must not keep it.
+        try await store.destroy(state.destroyedIDs, in: id)
+        return session
+    }
+
+    /// Whether this node can take participants' reflections (it holds the room key).
+    public var acceptsReflections: Bool { roomSecret != nil }
+
+    // MARK: Participants
+
+    /// Submits a reflection and returns once it is on disk. The returned id is random.
+    public func submitReflection(prompt: Int, text: String) async throws(MeetingError) -> EventID {
+        let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
+        return try await submitParticipant(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: randomBytes(16)))
+    }
+
+    /// Submits a reflection given as raw bytes, refusing bytes that are not UTF-8.
+    public func submitReflection(prompt: Int, utf8: [UInt8]) async throws(MeetingError) -> EventID {
+        let checked = try CheckedText(utf8: utf8, limit: Limits.reflectionCharacters, what: "A reflection")
+        return try await submitReflection(prompt: prompt, text: checked.value)
+    }
+
+    /// Adds one to a revealed reflection's resonance count. Who resonated is not recorded.
+    public func resonate(with reflection: EventID) async throws(MeetingError) {
+        _ = try await submitParticipant(.resonated(reflection: reflection, nonce: randomBytes(16)))
+    }
+
+    private func submitParticipant(_ body: EventBody) async throws(MeetingError) -> EventID {
+        guard let roomSecret else {
+            throw MeetingError(.cannotAcceptReflections, "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
+        }
+        try state.check(body, by: nil)
+        let event = Event.participant(body, session: id, roomKey: roomSecret)
+        try await store.commitParticipant(event)
+        state.insert(event, verifySignature: false)
+        if case .reflectionSubmitted(let prompt, _, _) = body, state.destroyedIDs.contains(event.id) {
+            // The prompt closed while this was being written: it may not be kept.
+            try await store.destroy([event.id], in: id)
+            throw MeetingError(.promptNotOpen, "Prompt \(prompt + 1) closed before your reflection arrived, so it was not kept.")
+        }
+        return event.id
+    }
+
+    // MARK: Facilitators
+
+    public func open(prompt: Int) async throws(MeetingError) { try await act(.promptOpened(prompt: prompt)) }
+    public func close(prompt: Int) async throws(MeetingError) { try await act(.promptClosed(prompt: prompt)) }
+
+    /// Reveals the prompt's pending reflections in one batch, in an order shuffled by this
+    /// node's secure random generator, the same order every node will show.
+    @discardableResult
+    public func reveal(prompt: Int) async throws(MeetingError) -> [SessionState.Revealed] {
+        try await facilitatorTurn { () throws(MeetingError) in
+            var generator = SystemRandomNumberGenerator()
+            let order = state.pendingIDs(prompt: prompt).sorted().shuffled(using: &generator)
+            try await append(.reflectionsRevealed(prompt: prompt, order: order))
+        }
+        return state.revealed(prompt: prompt)
+    }
+
+    public func hide(_ reflection: EventID, reason: String) async throws(MeetingError) {
+        let reason = try CheckedText(reason, limit: Limits.reasonCharacters, what: "The reason for hiding").value
+        try await act(.reflectionHidden(reflection: reflection, reason: reason))
+    }
+
+    /// Writes a facilitator's note, on a prompt or (with `prompt` nil) on the whole session.
+    public func writeNote(_ text: String, prompt: Int? = nil) async throws(MeetingError) {
+        let text = try CheckedText(text, limit: Limits.noteCharacters, what: "A note").value
+        try await act(.noteWritten(prompt: prompt, text: text))
+    }
+
+    /// Closes the session: the open prompt closes, its unrevealed reflections are destroyed,
+    /// and the transcript becomes searchable.
+    public func closeSession() async throws(MeetingError) { try await act(.sessionClosed) }
+
+    private func act(_ body: EventBody) async throws(MeetingError) {
+        try await facilitatorTurn { () throws(MeetingError) in try await append(body) }
+    }
+
+    private func append(_ body: EventBody, now: Date = Date()) async throws(MeetingError) {
+        try state.check(body, by: store.nodeKey.publicKey)
+        let event = Event.facilitator(body, session: id, by: store.nodeKey, at: LiveSession.milliseconds(now), clock: state.clock + 1)
+        let next = state.inserting(event)
+        if let reason = next.ignored[event.id] { throw MeetingError(.invalidEvent, reason) }
+        try await store.save([event], resulting: next)
+        state = next
+        switch body {
+        case .reflectionsRevealed, .promptClosed, .promptOpened, .sessionClosed: await store.checkpoint()
+        default: break
+        }
+    }
+
+    /// Runs facilitator actions one at a time, so each takes the next Lamport clock.
+    private func facilitatorTurn(_ work: () async throws(MeetingError) -> Void) async throws(MeetingError) {
+        if facilitatorBusy {
+            await withCheckedContinuation { facilitatorQueue.append($0) }
+        } else {
+            facilitatorBusy = true
+        }
+        defer {
+            if facilitatorQueue.isEmpty { facilitatorBusy = false } else { facilitatorQueue.removeFirst().resume() }
+        }
+        try await work()
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,87 @@
+/// The rules of the meeting: what may happen next, and the error a person sees when it may not.
+extension SessionState {
+    /// Why `body`, signed by `signer`, cannot be applied to `state`; nil when it can.
+    static func refusal(of body: EventBody, in state: SessionState, signer: PublicKey?) -> MeetingError? {
+        if let signer, !body.isParticipant, !state.facilitators.contains(signer) {
+            return MeetingError(.notAFacilitator, "Only a facilitator of this session can do that.")
+        }
+        if state.isClosed, !isAllowedAfterClose(body) {
+            return MeetingError(.sessionClosed, "This session is closed; nothing more can be added to it.")
+        }
+        switch body {
+        case .sessionCreated:
+            return MeetingError(.invalidEvent, "A session is created only once.")
+        case .promptOpened(let p):
+            if let e = state.noSuchPrompt(p) { return e }
+            if state.prompts[p].status != .waiting {
+                return MeetingError(.promptAlreadyOpened, "Prompt \(p + 1) was already opened and closed; a closed prompt stays closed. Open another prompt.")
+            }
+        case .promptClosed(let p):
+            if let e = state.noSuchPrompt(p) { return e }
+            if state.prompts[p].status != .open { return state.notOpen(p) }
+        case .reflectionsRevealed(let p, let order):
+            if let e = state.noSuchPrompt(p) { return e }
+            if state.prompts[p].status != .open { return state.notOpen(p) }
+            if order.count < state.created.minimumToReveal || Set(order).count != order.count {
+                return state.tooFew(order.count, prompt: p)
+            }
+            if order.contains(where: state.revealedSet.contains) {
+                return MeetingError(.invalidEvent, "Some of these reflections were already revealed.")
+            }
+        case .reflectionHidden(let r, let reason):
+            guard state.revealedSet.contains(r) else {
+                return MeetingError(.notRevealed, "Only a revealed reflection can be hidden; this one has not been revealed.")
+            }
+            if state.hiddenReasons[r] != nil { return MeetingError(.alreadyHidden, "That reflection is already hidden.") }
+            do { _ = try CheckedText(reason, limit: Limits.reasonCharacters, what: "The reason for hiding") } catch { return error }
+        case .noteWritten(let p, let text):
+            if let p, let e = state.noSuchPrompt(p) { return e }
+            do { _ = try CheckedText(text, limit: Limits.noteCharacters, what: "A note") } catch { return error }
+        case .facilitatorGranted:
+            if signer != state.creator { return MeetingError(.notAFacilitator, "Only the node that created the session can grant facilitation.") }
+        case .sessionClosed:
+            break
+        case .reflectionSubmitted(let p, let text, _):
+            if let e = state.noSuchPrompt(p) { return e }
+            if state.prompts[p].status != .open { return state.notOpen(p) }
+            do { _ = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection") } catch { return error }
+        case .resonated(let r, _):
+            guard state.isRevealed(r) else {
+                return MeetingError(.noSuchReflection, "That reflection is not among the revealed ones; you can resonate only with a revealed reflection.")
+            }
+            if state.hiddenReasons[r] != nil {
+                return MeetingError(.noSuchReflection, "That reflection was hidden by the facilitator.")
+            }
+        }
+        return nil
+    }
+
+    private static func isAllowedAfterClose(_ body: EventBody) -> Bool {
+        // Resonance has no time, so one that arrives late by replication still counts.
+        if case .resonated = body { true } else { false }
+    }
+
+    private func noSuchPrompt(_ p: Int) -> MeetingError? {
+        prompts.indices.contains(p) ? nil
+            : MeetingError(.noSuchPrompt, "There is no prompt \(p + 1); this deck has \(prompts.count).")
+    }
+
+    private func notOpen(_ p: Int) -> MeetingError {
+        if let open = openPrompt {
+            return MeetingError(.promptNotOpen, "Prompt \(p + 1) is not open; prompt \(open + 1) is. Reflections go to the open prompt.")
+        }
+        return MeetingError(.promptNotOpen, "Prompt \(p + 1) is not open, and no prompt is open right now. Wait for the facilitator to open one.")
+    }
+
+    private func tooFew(_ count: Int, prompt: Int) -> MeetingError {
+        let minimum = created.minimumToReveal
+        let since = prompts[prompt].batches.isEmpty ? "" : " new since the last reveal"
+        return MeetingError(.tooFewToReveal,
+            "Only \(count) reflection\(count == 1 ? "" : "s")\(since) for prompt \(prompt + 1); at least \(minimum) are needed before revealing, so that no one's words stand alone. Wait for more.")
+    }
+
+    /// Throws the error a person would see if `body` were attempted now.
+    public func check(_ body: EventBody, by signer: PublicKey?) throws(MeetingError) {
+        if let refusal = SessionState.refusal(of: body, in: self, signer: signer) { throw refusal }
+    }
+}

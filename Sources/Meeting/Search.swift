@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// A piece of a closed session's transcript that search can find.
+struct Passage: Sendable {
+    enum Kind: String, Sendable { case title, prompt, reflection, note }
+    var kind: Kind
+    var prompt: Int?
+    var text: String
+
+    /// The searchable passages of a session: title, prompts, shown reflections, notes.
+    /// Hidden reflections are left out; pending ones never exist in a closed session.
+    static func all(of state: SessionState) -> [Passage] {
+        var out = [Passage(kind: .title, prompt: nil, text: state.created.title)]
+        for (i, prompt) in state.created.deck.prompts.enumerated() {
+            for language in prompt.text.languages { out.append(Passage(kind: .prompt, prompt: i, text: prompt.text[language]!)) }
+            for r in state.revealed(prompt: i) where r.hiddenReason == nil {
+                out.append(Passage(kind: .reflection, prompt: i, text: r.text))
+            }
+        }
+        for note in state.notes { out.append(Passage(kind: .note, prompt: note.prompt, text: note.text)) }
+        return out
+    }
+}
+
+/// One passage found by ``TranscriptStore/search(_:limit:)``.
+public struct SearchHit: Hashable, Sendable, Codable {
+    public var session: String
+    /// "title", "prompt", "reflection" or "note".
+    public var kind: String
+    /// The prompt's number as people count (1 is the first), when the passage has one.
+    public var prompt: Int?
+    /// The passage with the matched words between « and ».
+    public var snippet: String
+}
+
+extension TranscriptStore {
+    /// Finds passages of closed sessions containing every word of `text` (in any order).
+    public func search(_ text: String, limit: Int = 200) throws(MeetingError) -> [SearchHit] {
+        let words = text.split(whereSeparator: { $0.isWhitespace || $0 == "\"" }).map(String.init)
+        guard !words.isEmpty else {
+            throw MeetingError(.invalidSearch, "Give at least one word to search for.")
+        }
+        guard text.count <= 500 else { throw MeetingError(.invalidSearch, "The search text is too long; use a few words.") }
+        // Each word becomes a quoted FTS5 string, so no input can be read as query syntax.
+        let query = words.map { "\"" + $0 + "\"" }.joined(separator: " ")
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT session, kind, prompt, snippet(passage, 3, '«', '»', '…', 16) AS snippet
+                    FROM passage WHERE passage MATCH ? ORDER BY rank LIMIT ?
+                    """, arguments: [query, limit]).map { row in
+                    SearchHit(session: row["session"], kind: row["kind"],
+                              prompt: (row["prompt"] as Int?).map { $0 + 1 }, snippet: row["snippet"])
+                }
+            }
+        } catch {
+            throw MeetingError(.storage, "Search failed: \(error).")
+        }
+    }
+}

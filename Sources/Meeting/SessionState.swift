@@ -1,0 +1,243 @@
+/// The state of a session: a deterministic fold over its set of events.
+///
+/// Any replica holding the same set of events computes the same state, whatever order they
+/// arrived in and however often: participants' events form sets, and facilitators' events
+/// are applied in the order of their Lamport clocks (ties broken by id). Events whose
+/// signature or authority does not check are ignored, and counted in ``ignored``.
+///
+/// ```swift
+/// var state = try SessionState(events: storedEvents)
+/// state.insert(newEvent)
+/// let shown = state.revealed(prompt: 0)
+/// ```
+public struct SessionState: Sendable {
+    public let id: EventID
+    public let created: SessionCreated
+    public let creator: PublicKey
+    /// When the session was created, in milliseconds since 1970 (the creator's clock).
+    public let createdAt: Int64
+
+    public private(set) var prompts: [PromptState]
+    public private(set) var openPrompt: Int?
+    /// When the session was closed; nil while it runs.
+    public private(set) var closedAt: Int64?
+    public private(set) var notes: [Note] = []
+    public private(set) var facilitators: Set<PublicKey>
+    /// Reasons facilitators gave for hiding reflections. Never exported.
+    public private(set) var hiddenReasons: [EventID: String] = [:]
+    /// The highest Lamport clock seen; a new facilitator event takes the next.
+    public private(set) var clock: Int
+    /// Why events were ignored, by id: for diagnostics and tests, never for display.
+    public private(set) var ignored: [EventID: String] = [:]
+
+    private var events: [EventID: Event] = [:]
+    private var timeline: [Event] = []
+    private var reflections: [EventID: (prompt: Int, text: String)] = [:]
+    private var resonances: [EventID: Set<EventID>] = [:]
+    private(set) var revealedSet: Set<EventID> = []
+    private let createdEvent: Event
+
+    /// What a prompt is doing.
+    public struct PromptState: Hashable, Sendable {
+        public enum Status: String, Hashable, Sendable { case waiting, open, closed }
+        public var status: Status = .waiting
+        public var openedAt: Int64?
+        public var closedAt: Int64?
+        /// Revealed batches, each in the shuffled order the facilitator's node fixed.
+        public var batches: [[EventID]] = []
+    }
+
+    /// A facilitator's note, on a prompt or on the session.
+    public struct Note: Hashable, Sendable {
+        public var id: EventID
+        public var prompt: Int?
+        public var text: String
+        public var at: Int64
+    }
+
+    /// A revealed reflection as the room sees it.
+    public struct Revealed: Hashable, Sendable {
+        public var id: EventID
+        public var text: String
+        public var resonance: Int
+        /// Set when a facilitator hid it; the reflection is then shown and exported to no one.
+        public var hiddenReason: String?
+    }
+
+    /// Folds a session from its events. `verifySignatures` may be false only for events
+    /// read back from this node's own store, which verified them when they were stored.
+    public init(events: some Sequence<Event>, verifySignatures: Bool = true) throws(MeetingError) {
+        let all = Array(events)
+        let creations = Set(all.filter {
+            if case .sessionCreated = $0.body { return !verifySignatures || $0.hasValidSignature(roomKey: nil) }
+            return false
+        })
+        guard let creation = creations.first else {
+            throw MeetingError(.noSuchSession, "These events hold no valid session-created event, so they make no session.")
+        }
+        guard creations.count == 1 else {
+            throw MeetingError(.invalidTranscript, "These events belong to \(creations.count) different sessions; give one session at a time.")
+        }
+        guard case .sessionCreated(let created) = creation.body, case .facilitator(let signer, let at, let clock) = creation.authorship else {
+            fatalError("filtered above")
+        }
+        self.id = creation.id
+        self.created = created
+        self.creator = signer
+        self.createdAt = at
+        self.clock = clock
+        self.createdEvent = creation
+        self.facilitators = [signer]
+        self.prompts = Array(repeating: PromptState(), count: created.deck.prompts.count)
+        self.events[creation.id] = creation
+        for event in all where event.id != creation.id { insert(event, verifySignature: verifySignatures) }
+    }
+
+    /// Every event this state holds, including those it ignores.
+    public var allEvents: [Event] { Array(events.values) }
+
+    public var isClosed: Bool { closedAt != nil }
+
+    /// Adds one event. Adding an event already held changes nothing.
+    public mutating func insert(_ event: Event, verifySignature: Bool = true) {
+        guard events[event.id] == nil else { return }
+        guard event.session == id else { ignored[event.id] = "belongs to another session"; return }
+        if verifySignature, !event.hasValidSignature(roomKey: created.roomKey) {
+            events[event.id] = event
+            ignored[event.id] = "bad signature"
+            return
+        }
+        events[event.id] = event
+        switch event.body {
+        case .reflectionSubmitted(let prompt, let text, _):
+            guard prompts.indices.contains(prompt),
+                  (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil else {
+                ignored[event.id] = "not a valid reflection"
+                return
+            }
+            reflections[event.id] = (prompt, text)
+        case .resonated(let reflection, _):
+            resonances[reflection, default: []].insert(event.id)
+        default:
+            if let last = timeline.last, SessionState.precedes(last, event) {
+                apply(event)
+                timeline.append(event)
+            } else {
+                replayTimeline(adding: event)
+            }
+        }
+    }
+
+    /// Returns a copy with `event` added.
+    public func inserting(_ event: Event) -> SessionState {
+        var copy = self
+        copy.insert(event)
+        return copy
+    }
+
+    static func precedes(_ a: Event, _ b: Event) -> Bool {
+        (a.clock ?? 0, a.id) < (b.clock ?? 0, b.id)
+    }
+
+    private mutating func replayTimeline(adding event: Event) {
+        timeline.append(event)
+        timeline.sort(by: SessionState.precedes)
+        prompts = Array(repeating: PromptState(), count: created.deck.prompts.count)
+        openPrompt = nil
+        closedAt = nil
+        notes = []
+        facilitators = [creator]
+        hiddenReasons = [:]
+        revealedSet = []
+        for e in timeline { ignored[e.id] = nil }
+        for e in timeline { apply(e) }
+    }
+
+    /// Applies one facilitator event in timeline order, or records why it is ignored.
+    private mutating func apply(_ event: Event) {
+        guard case .facilitator(let signer, let at, let eventClock) = event.authorship else { return }
+        clock = max(clock, eventClock)
+        guard facilitators.contains(signer) else { ignored[event.id] = "signer is not a facilitator"; return }
+        if let reason = SessionState.refusal(of: event.body, in: self, signer: signer) {
+            ignored[event.id] = reason.message
+            return
+        }
+        switch event.body {
+        case .promptOpened(let p):
+            if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
+            prompts[p].status = .open
+            prompts[p].openedAt = at
+            openPrompt = p
+        case .promptClosed(let p):
+            prompts[p].status = .closed
+            prompts[p].closedAt = at
+            openPrompt = nil
+        case .reflectionsRevealed(let p, let order):
+            prompts[p].batches.append(order)
+            revealedSet.formUnion(order)
+        case .reflectionHidden(let r, let reason):
+            hiddenReasons[r] = reason
+        case .noteWritten(let p, let text):
+            notes.append(Note(id: event.id, prompt: p, text: text, at: at))
+        case .facilitatorGranted(let key):
+            facilitators.insert(key)
+        case .sessionClosed:
+            if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
+            openPrompt = nil
+            closedAt = at
+        case .sessionCreated, .reflectionSubmitted, .resonated:
+            ignored[event.id] = "not a facilitator action"
+        }
+    }
+
+    // MARK: What the room sees
+
+    /// The prompt's revealed reflections in the order every node shows, hidden ones marked.
+    public func revealed(prompt: Int) -> [Revealed] {
+        guard prompts.indices.contains(prompt) else { return [] }
+        return prompts[prompt].batches.joined().compactMap { id in
+            guard let r = reflections[id], r.prompt == prompt else { return nil }
+            let hidden = hiddenReasons[id]
+            return Revealed(id: id, text: r.text, resonance: hidden == nil ? resonances[id]?.count ?? 0 : 0, hiddenReason: hidden)
+        }
+    }
+
+    /// Reflections that arrived for the open prompt and are not yet revealed. Their text is
+    /// shown to no one; only their number is.
+    public func pendingIDs(prompt: Int) -> [EventID] {
+        guard !isClosed, prompts.indices.contains(prompt), prompts[prompt].status == .open else { return [] }
+        return reflections.filter { $0.value.prompt == prompt && !revealedSet.contains($0.key) }.map(\.key)
+    }
+
+    public func pendingCount(prompt: Int) -> Int { pendingIDs(prompt: prompt).count }
+
+    /// Reflections held that will never be shown: their prompt closed before they were
+    /// revealed. Every node destroys them.
+    public var destroyedIDs: [EventID] {
+        reflections.compactMap { id, r in
+            let p = prompts[r.prompt]
+            let pending = !isClosed && p.status == .open
+            return (revealedSet.contains(id) || pending) ? nil : id
+        }
+    }
+
+    /// Whether a reflection is held and revealed (hidden or not).
+    public func isRevealed(_ reflection: EventID) -> Bool {
+        revealedSet.contains(reflection) && reflections[reflection] != nil
+    }
+
+    /// The events a transcript carries: everything but pending and destroyed reflections,
+    /// hidden reflections with their resonances, and the hide events (their reasons are for
+    /// facilitators only).
+    public var exportableEvents: [Event] {
+        events.values.filter { event in
+            guard ignored[event.id] == nil else { return false }
+            switch event.body {
+            case .reflectionSubmitted: return isRevealed(event.id) && hiddenReasons[event.id] == nil
+            case .resonated(let r, _): return isRevealed(r) && hiddenReasons[r] == nil
+            case .reflectionHidden: return false
+            default: return true
+            }
+        }.sorted { $0.id < $1.id }
+    }
+}

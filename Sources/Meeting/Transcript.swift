@@ -1,0 +1,166 @@
+import Foundation
+
+/// A session's transcript as organisers carry it: readable fields, and the signed events
+/// they were derived from, so another node can verify and merge it.
+///
+/// Its JSON form is documented in `docs/transcript.schema.json`. Pending reflections,
+/// hidden reflections and the reasons for hiding are never in it.
+public struct Transcript: Codable, Hashable, Sendable {
+    public static let formatName = "halqa-transcript"
+
+    public var format: String
+    public var version: Int
+    public var session: Session
+    public var prompts: [PromptEntry]
+    /// Notes on the whole session, in the order they were written.
+    public var notes: [NoteEntry]
+    /// The canonical bytes of every exported event, base64, sorted by event id.
+    public var events: [String]
+
+    public struct Session: Codable, Hashable, Sendable {
+        public var id: String
+        public var title: String
+        public var deckTitle: [String: String]
+        public var createdAt: String
+        public var closedAt: String?
+        public var minimumToReveal: Int
+    }
+
+    public struct PromptEntry: Codable, Hashable, Sendable {
+        public var number: Int
+        public var text: [String: String]
+        public var timeBoxSeconds: Int?
+        public var facilitatorNote: String?
+        /// "waiting" (never opened), "open" or "closed".
+        public var status: String
+        /// Revealed reflections in the order the room saw them; hidden ones left out.
+        public var reflections: [ReflectionEntry]
+        public var notes: [NoteEntry]
+    }
+
+    public struct ReflectionEntry: Codable, Hashable, Sendable {
+        public var text: String
+        public var resonance: Int
+    }
+
+    public struct NoteEntry: Codable, Hashable, Sendable {
+        public var text: String
+        public var writtenAt: String
+    }
+
+    /// The transcript of `state`.
+    public init(_ state: SessionState) {
+        format = Transcript.formatName
+        version = 1
+        session = Session(id: state.id.hex, title: state.created.title,
+                          deckTitle: state.created.deck.title.dictionary,
+                          createdAt: Transcript.timestamp(state.createdAt),
+                          closedAt: state.closedAt.map(Transcript.timestamp),
+                          minimumToReveal: state.created.minimumToReveal)
+        let notes = state.notes.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        func entries(_ prompt: Int?) -> [NoteEntry] {
+            notes.filter { $0.prompt == prompt }.map { NoteEntry(text: $0.text, writtenAt: Transcript.timestamp($0.at)) }
+        }
+        prompts = state.created.deck.prompts.enumerated().map { i, p in
+            PromptEntry(number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                        status: state.prompts[i].status.rawValue,
+                        reflections: state.revealed(prompt: i).filter { $0.hiddenReason == nil }
+                            .map { ReflectionEntry(text: $0.text, resonance: $0.resonance) },
+                        notes: entries(i))
+        }
+        self.notes = entries(nil)
+        events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }
+    }
+
+    static func timestamp(_ ms: Int64) -> String {
+        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
+    }
+
+    // MARK: JSON
+
+    /// The JSON bytes: pretty-printed with sorted keys, so the same transcript is always the
+    /// same bytes.
+    public func json() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings, numbers and arrays cannot fail.
+        var data = try! encoder.encode(self)
+        data.append(UInt8(ascii: "\n"))
+        return data
+    }
+
+    /// Reads and verifies a transcript file: its events must all be valid and signed, and
+    /// its readable part must be exactly what those events say.
+    public static func verified(from data: Data) throws(MeetingError) -> (Transcript, SessionState) {
+        guard data.count <= Limits.transcriptBytes else {
+            throw MeetingError(.invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
+        }
+        let transcript: Transcript
+        do {
+            transcript = try JSONDecoder().decode(Transcript.self, from: data)
+        } catch {
+            throw MeetingError(.invalidTranscript, "This is not a Halqa transcript (JSON from `halqa export --format json`): \(Transcript.describe(error))")
+        }
+        guard transcript.format == formatName else {
+            throw MeetingError(.invalidTranscript, "The file's format is \"\(transcript.format)\", not \"\(formatName)\". Export it with `halqa export SESSION --format json`.")
+        }
+        guard transcript.version == 1 else {
+            throw MeetingError(.invalidTranscript, "The transcript is format version \(transcript.version); this Halqa reads version 1. Update Halqa.")
+        }
+        var events: [Event] = []
+        for (i, text) in transcript.events.enumerated() {
+            guard let data = Data(base64Encoded: text) else {
+                throw MeetingError(.invalidTranscript, "Event \(i + 1) of \(transcript.events.count) is not base64. The file was damaged or edited; nothing was imported.")
+            }
+            do {
+                events.append(try Event(bytes: Array(data)))
+            } catch {
+                throw MeetingError(.invalidTranscript, "Event \(i + 1) of \(transcript.events.count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported.")
+            }
+        }
+        let state = try SessionState(events: events)
+        if let (id, reason) = state.ignored.first {
+            throw MeetingError(.invalidTranscript, "Event \(id.short) does not check (\(reason)). The file was damaged or edited; nothing was imported.")
+        }
+        guard Transcript(state) == transcript else {
+            throw MeetingError(.invalidTranscript, "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session.")
+        }
+        return (transcript, state)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "the field \"\(key.stringValue)\" is missing."
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            "the field \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type."
+        case DecodingError.dataCorrupted: "it is not valid JSON."
+        default: "\(error)"
+        }
+    }
+}
+
+extension LocalizedText {
+    var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
+}
+
+extension TranscriptStore {
+    /// What an import did.
+    public struct ImportResult: Sendable {
+        public var session: EventID
+        public var title: String
+        public var events: Int
+        public var newEvents: Int
+    }
+
+    /// Verifies a transcript and merges its events into this store. Events already held are
+    /// not stored twice; an invalid file changes nothing.
+    public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
+        let (_, imported) = try Transcript.verified(from: data)
+        let held = (try? events(of: imported.id)) ?? []
+        var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)
+        let fresh = imported.allEvents.filter { !held.contains($0) }
+        for event in fresh { merged.insert(event) }
+        try await save(fresh, resulting: merged)
+        return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import GRDB
+
+/// The node's SQLite transcript: every session this node holds, as verified events.
+///
+/// One database per node (`halqa.sqlite` in the data folder), in WAL mode with
+/// `synchronous=FULL`, so a commit is on disk before it returns. Participants' events go
+/// through a group commit: many submitted at once share one transaction and one fsync,
+/// and each is acknowledged only after that fsync. The schema and its anonymity
+/// properties are documented in `docs/storage.md`.
+///
+/// ```swift
+/// let store = try TranscriptStore(folder: "/home/me/.local/share/halqa")
+/// let session = try await LiveSession.start(deck: deck, title: "Tuesday group", in: store)
+/// ```
+///
+/// Thread safety: a `TranscriptStore` may be used from any task; GRDB serialises writes.
+public final class TranscriptStore: Sendable {
+    /// This node's identity: signs its facilitator actions.
+    public let nodeKey: SigningKey
+    public let path: String
+    let pool: DatabasePool
+    private let committer: GroupCommitter
+
+    public static let fileName = "halqa.sqlite"
+
+    /// Opens (creating if needed) the store in `folder`, readable by this user only.
+    public init(folder: String) throws(MeetingError) {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MeetingError(.storage, "Cannot create the data folder \(folder): \(error.localizedDescription). Choose another with --data.")
+        }
+        path = (folder as NSString).appendingPathComponent(TranscriptStore.fileName)
+        var config = Configuration()
+        config.prepareDatabase { db in
+            // FULL: in WAL mode, every commit fsyncs the WAL before it returns.
+            // secure_delete: destroyed reflections are overwritten, not left in free pages.
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON")
+        }
+        do {
+            let previous = umask(0o077)
+            defer { umask(previous) }
+            pool = try DatabasePool(path: path, configuration: config)
+            try TranscriptStore.migrator.migrate(pool)
+            nodeKey = try pool.write { db in try TranscriptStore.loadOrMakeNodeKey(db) }
+        } catch {
+            throw MeetingError(.storage, "Cannot open the transcript database \(path): \(error). If another program holds it, stop that program; if the disk is full, free space.")
+        }
+        committer = GroupCommitter(pool: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            // Every table is WITHOUT ROWID: no hidden insertion counter exists anywhere.
+            try db.execute(sql: """
+                CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE session (
+                    id BLOB PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    closed_at INTEGER,
+                    room_secret BLOB
+                ) WITHOUT ROWID;
+                -- Facilitators' signed events and the session-created event.
+                CREATE TABLE event (
+                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                    id BLOB NOT NULL,
+                    bytes BLOB NOT NULL,
+                    PRIMARY KEY (session, id)
+                ) WITHOUT ROWID;
+                -- Participants' reflections: keyed by an id that hashes a random nonce,
+                -- with no author, device, address, time or order column.
+                CREATE TABLE reflection (
+                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                    id BLOB NOT NULL,
+                    prompt INTEGER NOT NULL,
+                    bytes BLOB NOT NULL,
+                    PRIMARY KEY (session, id)
+                ) WITHOUT ROWID;
+                CREATE TABLE resonance (
+                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                    id BLOB NOT NULL,
+                    reflection BLOB NOT NULL,
+                    bytes BLOB NOT NULL,
+                    PRIMARY KEY (session, id)
+                ) WITHOUT ROWID;
+                -- Search over closed sessions only, filled when a session closes, in deck
+                -- and reveal order (already public), so its rowids record no arrival order.
+                CREATE VIRTUAL TABLE passage USING fts5(
+                    session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
+                    tokenize = 'unicode61 remove_diacritics 2'
+                );
+                """)
+        }
+        return m
+    }
+
+    private static func loadOrMakeNodeKey(_ db: Database) throws -> SigningKey {
+        if let raw = try Data.fetchOne(db, sql: "SELECT value FROM node_secret WHERE name = 'node-key'"),
+           let key = SigningKey(raw: raw) {
+            return key
+        }
+        let key = SigningKey()
+        try db.execute(sql: "INSERT INTO node_secret (name, value) VALUES ('node-key', ?)", arguments: [Data(key.raw)])
+        return key
+    }
+
+    // MARK: Writing
+
+    /// Stores a participant's event durably, sharing the fsync with others submitted at the
+    /// same time. Returns only once the event is on disk.
+    func commitParticipant(_ event: Event) async throws(MeetingError) {
+        do {
+            try await committer.commit(event)
+        } catch {
+            throw MeetingError(.storage, "The reflection could not be saved (\(error)). Nothing was acknowledged; try again.")
+        }
+    }
+
+    /// Stores events (verified by the caller's fold) and brings the rest of the stored
+    /// session into line with `state`: destroys reflections that can no longer be shown,
+    /// records closing, and indexes a closed session for search. One transaction.
+    func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil) async throws(MeetingError) {
+        let destroyed = state.destroyedIDs
+        let passages = state.isClosed ? Passage.all(of: state) : []
+        do {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
+                        room_secret = coalesce(session.room_secret, excluded.room_secret)
+                    """, arguments: [Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
+                                     roomSecret.map { Data($0.raw) }])
+                for event in events { try TranscriptStore.insert(event, db) }
+                for id in destroyed {
+                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(state.id.bytes), Data(id.bytes)])
+                }
+                try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
+                for p in passages {
+                    try db.execute(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)",
+                                   arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
+                }
+            }
+        } catch {
+            throw MeetingError(.storage, "The session could not be saved (\(error)). Nothing was changed; try again.")
+        }
+    }
+
+    static func insert(_ event: Event, _ db: Database) throws {
+        let session = Data(event.session.bytes), id = Data(event.id.bytes), bytes = Data(event.bytes)
+        switch event.body {
+        case .reflectionSubmitted(let prompt, _, _):
+            try db.execute(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)",
+                           arguments: [session, id, prompt, bytes])
+        case .resonated(let reflection, _):
+            try db.execute(sql: "INSERT OR IGNORE INTO resonance (session, id, reflection, bytes) VALUES (?, ?, ?, ?)",
+                           arguments: [session, id, Data(reflection.bytes), bytes])
+        default:
+            try db.execute(sql: "INSERT OR IGNORE INTO event (session, id, bytes) VALUES (?, ?, ?)", arguments: [session, id, bytes])
+        }
+    }
+
+    /// Removes reflections from disk (the fold says they will never be shown).
+    func destroy(_ ids: [EventID], in session: EventID) async throws(MeetingError) {
+        guard !ids.isEmpty else { return }
+        do {
+            try await pool.write { db in
+                for id in ids {
+                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(session.bytes), Data(id.bytes)])
+                }
+            }
+        } catch {
+            throw MeetingError(.storage, "Could not remove reflections that may not be kept (\(error)).")
+        }
+    }
+
+    /// Moves the WAL's contents into the database and empties it, so the WAL no longer holds
+    /// the sequence in which recent reflections were written, nor destroyed text.
+    func checkpoint() async {
+        // Fails harmlessly while a reader is active; the next reveal or close tries again.
+        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
+    // MARK: Reading
+
+    /// Every stored event of a session.
+    public func events(of session: EventID) throws(MeetingError) -> [Event] {
+        do {
+            let blobs = try pool.read { db in
+                try Data.fetchAll(db, sql: """
+                    SELECT bytes FROM event WHERE session = ?1
+                    UNION ALL SELECT bytes FROM reflection WHERE session = ?1
+                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                    """, arguments: [Data(session.bytes)])
+            }
+            return try blobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) }
+        } catch let error as MeetingError {
+            throw MeetingError(.storage, "The database holds a damaged event in session \(session.short): \(error.message)")
+        } catch {
+            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
+        }
+    }
+
+    /// The folded state of a stored session.
+    public func state(of session: EventID) throws(MeetingError) -> SessionState {
+        try SessionState(events: events(of: session), verifySignatures: false)
+    }
+
+    /// The room key this node holds for a session it created, if any.
+    func roomSecret(of session: EventID) throws(MeetingError) -> SigningKey? {
+        do {
+            let raw = try pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT room_secret FROM session WHERE id = ?", arguments: [Data(session.bytes)])
+            }
+            return raw.flatMap { SigningKey(raw: $0) }
+        } catch {
+            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
+        }
+    }
+
+    /// The ids of every stored session, newest first.
+    public func sessionIDs() throws(MeetingError) -> [EventID] {
+        do {
+            return try pool.read { db in
+                try Data.fetchAll(db, sql: "SELECT id FROM session ORDER BY created_at DESC, id").compactMap { EventID(bytes: $0) }
+            }
+        } catch {
+            throw MeetingError(.storage, "Cannot list sessions: \(error).")
+        }
+    }
+
+    /// Finds a session by its id or a unique prefix of at least 4 hex digits.
+    public func resolveSession(_ text: String) throws(MeetingError) -> EventID {
+        let prefix = text.lowercased()
+        guard prefix.count >= 4, prefix.allSatisfy(\.isHexDigit) else {
+            throw MeetingError(.noSuchSession, "\"\(text)\" is not a session id. Give at least the first 4 characters of an id from `halqa sessions`.")
+        }
+        let matches = try sessionIDs().filter { $0.hex.hasPrefix(prefix) }
+        guard let first = matches.first else {
+            throw MeetingError(.noSuchSession, "No session here starts with \"\(text)\". `halqa sessions` lists the sessions in this data folder.")
+        }
+        guard matches.count == 1 else {
+            throw MeetingError(.ambiguousSession, "\(matches.count) sessions start with \"\(text)\"; give more characters of the id.")
+        }
+        return first
+    }
+
+    /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+}
+
+/// Collects participants' events and writes them in shared transactions: while one
+/// transaction is being written and fsynced, new arrivals wait and go in the next.
+actor GroupCommitter {
+    private let pool: DatabasePool
+    private var waiting: [(event: Event, done: CheckedContinuation<Void, any Error>)] = []
+    private var writing = false
+
+    init(pool: DatabasePool) { self.pool = pool }
+
+    func commit(_ event: Event) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            waiting.append((event, done))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !waiting.isEmpty {
+            let batch = waiting
+            waiting.removeAll(keepingCapacity: true)
+            let events = batch.map(\.event)
+            let result: Result<Void, any Error>
+            do {
+                try await pool.write { db in
+                    for event in events { try TranscriptStore.insert(event, db) }
+                }
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            for item in batch { item.done.resume(with: result) }
+        }
+        writing = false
+    }
+}

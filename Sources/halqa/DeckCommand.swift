@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Meeting
+
+struct DeckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deck", abstract: "Work with prompt decks.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check deck files and point at the line of each mistake.",
+            discussion: "The format is described in docs/decks.md. Exits 0 when every deck is sound.")
+
+        @Argument(help: ArgumentHelp("Deck files to check.", valueName: "FILE"))
+        var files: [String]
+
+        func validate() throws {
+            if files.isEmpty { throw ValidationError("Give at least one deck file, e.g. seeds/decks/real-man.deck") }
+        }
+
+        func run() throws {
+            var failed = false
+            for file in files {
+                switch DeckParser.parse(fileAt: file) {
+                case .success(let deck):
+                    print("\(file): ok — \(DeckCheckReport.summary(of: deck))")
+                case .failure(let failure):
+                    failed = true
+                    for problem in failure.problems {
+                        let place = problem.line > 0 ? "\(file):\(problem.line)" : file
+                        FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
+                    }
+                    let n = failure.problems.count
+                    FileHandle.standardError.write(Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+}
+
+enum DeckCheckReport {
+    static func summary(of deck: Deck) -> String {
+        let languages = Set(deck.prompts.flatMap(\.text.languages)).sorted().map(\.englishName)
+        let minutes = deck.prompts.compactMap(\.timeBox).reduce(0, +) / 60
+        var parts = ["\"\(deck.title.preferring(.en))\"", "\(deck.prompts.count) prompt\(deck.prompts.count == 1 ? "" : "s")",
+                     "in " + languages.joined(separator: " and ")]
+        if minutes > 0 { parts.append("\(minutes) min of time boxes") }
+        let missing = deck.prompts.enumerated().flatMap { i, p in
+            Set(languages).subtracting(p.text.languages.map(\.englishName)).sorted().map { "prompt \(i + 1) has no \($0)" }
+        }
+        if !missing.isEmpty { parts.append("note: " + missing.joined(separator: ", ")) }
+        return parts.joined(separator: ", ")
+    }
+}

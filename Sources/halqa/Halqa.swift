@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Meeting
+
+@main
+struct Halqa: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "halqa",
+        abstract: "Run facilitated group conversations on a local network, with anonymous reflections.",
+        discussion: """
+            Sessions are kept in the data folder: --data DIR, else $HALQA_DATA, else \
+            $XDG_DATA_HOME/halqa (~/.local/share/halqa).
+            """,
+        subcommands: [DeckCommand.self, Sessions.self, Export.self, Import.self, Search.self]
+    )
+}
+
+/// Where the node keeps its transcript.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The data folder holding the transcript database.", valueName: "DIR"))
+    var data: String?
+
+    var folder: String {
+        if let data { return data }
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["HALQA_DATA"], !dir.isEmpty { return dir }
+        if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/halqa" }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.local/share/halqa"
+    }
+
+    /// Whether a store already exists here (reading commands do not create one).
+    var exists: Bool { FileManager.default.fileExists(atPath: folder + "/" + TranscriptStore.fileName) }
+
+    func open() throws -> TranscriptStore {
+        do { return try TranscriptStore(folder: folder) } catch { throw fail(error) }
+    }
+}
+
+/// Prints a refusal as one clear line on standard error and gives the exit code for it.
+func fail(_ error: MeetingError) -> ExitCode {
+    FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+    return ExitCode(1)
+}
+
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try! encoder.encode(value), as: UTF8.self))
+}
+
+/// Writes a file whole or not at all (a temporary file renamed into place).
+func writeAtomically(_ data: Data, to path: String) throws(MeetingError) {
+    do {
+        try data.write(to: URL(fileURLWithPath: path), options: [.atomic])
+    } catch {
+        throw MeetingError(.storage, "Cannot write \(path): \(error.localizedDescription). Check the folder exists and you may write there.")
+    }
+}
