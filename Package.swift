@@ -40,6 +40,7 @@ let package = Package(
             name: "halqa-dev",
             dependencies: [
                 "Meeting",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

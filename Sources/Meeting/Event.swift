@@ -125,20 +125,32 @@ public struct Event: Hashable, Sendable {
             "at": .integer(at), "clock": .integer(Int64(clock)),
         ]
         if let session { fields["session"] = .string(session.hex) }
-        return sign(fields, with: key)
+        return Event(signing: fields, with: key, body: body, session: session,
+                     authorship: .facilitator(signer: key.publicKey, at: at, clock: clock))
     }
 
     /// Makes a participant's event, signed with the session's room key.
     public static func participant(_ body: EventBody, session: EventID, roomKey: SigningKey) -> Event {
-        sign(["v": .integer(version), "body": body.json, "session": .string(session.hex)], with: roomKey)
+        Event(signing: ["v": .integer(version), "body": body.json, "session": .string(session.hex)], with: roomKey,
+              body: body, session: session, authorship: .room)
     }
 
-    private static func sign(_ fields: [String: JSONValue], with key: SigningKey) -> Event {
+    /// Signs fields this node wrote; they are canonical by construction, so they are not
+    /// parsed back (a test checks that `Event(bytes:)` reads them the same).
+    private init(signing fields: [String: JSONValue], with key: SigningKey, body: EventBody, session: EventID?, authorship: Authorship) {
         var fields = fields
-        let signature = key.sign(JSONValue.object(fields).canonicalBytes)
+        let signedBytes = JSONValue.object(fields).canonicalBytes
+        let signature = key.sign(signedBytes)
         fields["sig"] = .string(Data(signature).base64EncodedString())
-        // What we just wrote is canonical by construction; decoding it cannot fail.
-        return try! Event(bytes: JSONValue.object(fields).canonicalBytes)
+        let bytes = JSONValue.object(fields).canonicalBytes
+        let id = EventID.of(bytes)
+        self.id = id
+        self.bytes = bytes
+        self.session = session ?? id
+        self.body = body
+        self.authorship = authorship
+        self.signature = signature
+        self.signedBytes = signedBytes
     }
 
     /// Whether the signature checks: a facilitator event against its signer, a

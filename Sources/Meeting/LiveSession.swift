@@ -15,7 +15,7 @@ public actor LiveSession {
     public nonisolated let id: EventID
     public nonisolated let store: TranscriptStore
     public private(set) var state: SessionState
-    private let roomSecret: SigningKey?
+    private nonisolated let roomSecret: SigningKey?
     private var facilitatorBusy = false
     private var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
 
@@ -53,41 +53,49 @@ public actor LiveSession {
     }
 
     /// Whether this node can take participants' reflections (it holds the room key).
-    public var acceptsReflections: Bool { roomSecret != nil }
+    public nonisolated var acceptsReflections: Bool { roomSecret != nil }
 
     // MARK: Participants
 
     /// Submits a reflection and returns once it is on disk. The returned id is random.
-    public func submitReflection(prompt: Int, text: String) async throws(MeetingError) -> EventID {
+    public nonisolated func submitReflection(prompt: Int, text: String) async throws(MeetingError) -> EventID {
         let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
         return try await submitParticipant(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: randomBytes(16)))
     }
 
     /// Submits a reflection given as raw bytes, refusing bytes that are not UTF-8.
-    public func submitReflection(prompt: Int, utf8: [UInt8]) async throws(MeetingError) -> EventID {
+    public nonisolated func submitReflection(prompt: Int, utf8: [UInt8]) async throws(MeetingError) -> EventID {
         let checked = try CheckedText(utf8: utf8, limit: Limits.reflectionCharacters, what: "A reflection")
         return try await submitReflection(prompt: prompt, text: checked.value)
     }
 
     /// Adds one to a revealed reflection's resonance count. Who resonated is not recorded.
-    public func resonate(with reflection: EventID) async throws(MeetingError) {
+    public nonisolated func resonate(with reflection: EventID) async throws(MeetingError) {
         _ = try await submitParticipant(.resonated(reflection: reflection, nonce: randomBytes(16)))
     }
 
-    private func submitParticipant(_ body: EventBody) async throws(MeetingError) -> EventID {
+    /// Signs off the actor (so submitters use every core), checks and records on it, and
+    /// writes through the group commit in between.
+    private nonisolated func submitParticipant(_ body: EventBody) async throws(MeetingError) -> EventID {
         guard let roomSecret else {
             throw MeetingError(.cannotAcceptReflections, "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
         }
-        try state.check(body, by: nil)
         let event = Event.participant(body, session: id, roomKey: roomSecret)
+        try await check(body)
         try await store.commitParticipant(event)
+        try await record(event)
+        return event.id
+    }
+
+    private func check(_ body: EventBody) throws(MeetingError) { try state.check(body, by: nil) }
+
+    private func record(_ event: Event) async throws(MeetingError) {
         state.insert(event, verifySignature: false)
-        if case .reflectionSubmitted(let prompt, _, _) = body, state.destroyedIDs.contains(event.id) {
+        if case .reflectionSubmitted(let prompt, _, _) = event.body, !state.isAccepting(prompt: prompt), !state.isRevealed(event.id) {
             // The prompt closed while this was being written: it may not be kept.
             try await store.destroy([event.id], in: id)
             throw MeetingError(.promptNotOpen, "Prompt \(prompt + 1) closed before your reflection arrived, so it was not kept.")
         }
-        return event.id
     }
 
     // MARK: Facilitators

@@ -98,6 +98,11 @@ public struct SessionState: Sendable {
 
     public var isClosed: Bool { closedAt != nil }
 
+    /// Whether reflections to `prompt` are taken now (it is open and the session is not closed).
+    public func isAccepting(prompt: Int) -> Bool {
+        !isClosed && prompts.indices.contains(prompt) && prompts[prompt].status == .open
+    }
+
     /// Adds one event. Adding an event already held changes nothing.
     public mutating func insert(_ event: Event, verifySignature: Bool = true) {
         guard events[event.id] == nil else { return }
@@ -110,8 +115,9 @@ public struct SessionState: Sendable {
         events[event.id] = event
         switch event.body {
         case .reflectionSubmitted(let prompt, let text, _):
+            // Text from this node's own store or its own session was checked before it was signed.
             guard prompts.indices.contains(prompt),
-                  (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil else {
+                  !verifySignature || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil else {
                 ignored[event.id] = "not a valid reflection"
                 return
             }

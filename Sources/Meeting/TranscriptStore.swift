@@ -153,13 +153,14 @@ public final class TranscriptStore: Sendable {
         let session = Data(event.session.bytes), id = Data(event.id.bytes), bytes = Data(event.bytes)
         switch event.body {
         case .reflectionSubmitted(let prompt, _, _):
-            try db.execute(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)",
-                           arguments: [session, id, prompt, bytes])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [session, id, prompt, bytes])
         case .resonated(let reflection, _):
-            try db.execute(sql: "INSERT OR IGNORE INTO resonance (session, id, reflection, bytes) VALUES (?, ?, ?, ?)",
-                           arguments: [session, id, Data(reflection.bytes), bytes])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO resonance (session, id, reflection, bytes) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [session, id, Data(reflection.bytes), bytes])
         default:
-            try db.execute(sql: "INSERT OR IGNORE INTO event (session, id, bytes) VALUES (?, ?, ?)", arguments: [session, id, bytes])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO event (session, id, bytes) VALUES (?, ?, ?)")
+                .execute(arguments: [session, id, bytes])
         }
     }
 
@@ -183,6 +184,9 @@ public final class TranscriptStore: Sendable {
         // Fails harmlessly while a reader is active; the next reveal or close tries again.
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
+
+    /// How many transactions (each one fsync) participants' events have needed so far.
+    public func participantTransactions() async -> Int { await committer.transactions }
 
     // MARK: Reading
 
@@ -260,6 +264,8 @@ actor GroupCommitter {
     private let pool: DatabasePool
     private var waiting: [(event: Event, done: CheckedContinuation<Void, any Error>)] = []
     private var writing = false
+    /// Transactions written so far: each is one fsync of the WAL.
+    private(set) var transactions = 0
 
     init(pool: DatabasePool) { self.pool = pool }
 
@@ -284,6 +290,7 @@ actor GroupCommitter {
                     for event in events { try TranscriptStore.insert(event, db) }
                 }
                 result = .success(())
+                transactions += 1
             } catch {
                 result = .failure(error)
             }

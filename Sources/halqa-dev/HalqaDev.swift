@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import Meeting
+
+/// Tools for developing Halqa: benchmarks and the child process of the crash test.
+/// Not installed for users.
+@main
+struct HalqaDev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "halqa-dev",
+        abstract: "Halqa developer tools: benchmarks and test helpers.",
+        subcommands: [BenchStore.self, AckStream.self])
+}
+
+/// Submits reflections for ever, printing each acknowledgement as it comes, so that a test
+/// can `kill -9` it at any moment and check that nothing acknowledged was lost.
+struct AckStream: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ack-stream", abstract: "Submit reflections until killed, printing `ack ID N` after each is durable.")
+
+    @Option var data: String
+    @Option var deck: String
+    @Option var concurrency = 8
+
+    func run() async throws {
+        let deck = try DeckParser.parse(fileAt: self.deck).get()
+        let store = try TranscriptStore(folder: data)
+        let session = try await LiveSession.start(deck: deck, in: store)
+        try await session.open(prompt: 0)
+        emit("session \(session.id.hex)")
+        let counter = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while true {
+                        let n = await counter.next()
+                        let id = try await session.submitReflection(prompt: 0, text: "reflection number \(n) — عکاسی \(n)")
+                        emit("ack \(id.hex) \(n)")
+                    }
+                }
+            }
+            try await group.next()
+        }
+    }
+
+    /// Written straight to the file descriptor: a line printed is a line the test can read,
+    /// even if the process is killed the next instant.
+    func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+    actor Counter {
+        var n = 0
+        func next() -> Int { n += 1; return n }
+    }
+}
+
+/// Durable reflections per second through the real store, next to the disk's floor.
+struct BenchStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-store",
+        abstract: "Measure durable reflections per second with 1, 16 and 256 concurrent submitters.")
+
+    @Option(help: "A folder on the disk to measure (it is emptied first).") var dir: String
+    @Option(help: "Reflections per run.") var count = 2048
+    @Option(help: "Transactions for the floor measurement.") var floorCount = 300
+    @Option(parsing: .upToNextOption) var submitters: [Int] = [1, 16, 256]
+
+    func run() async throws {
+        let deck = Deck(title: LocalizedText([.en: "Benchmark"]), prompts: [Prompt(text: LocalizedText([.en: "A prompt"]))])
+        let floor = try measureFloor()
+        print("disk floor (SQLite, one row per transaction, synchronous=FULL): \(format(floor)) rows/s")
+        print("")
+        print("submitters  reflections/s  × floor  p50 ack ms  p99 ack ms  fsyncs  reflections/fsync")
+        for n in submitters {
+            let folder = dir + "/run-\(n)"
+            try? FileManager.default.removeItem(atPath: folder)
+            let store = try TranscriptStore(folder: folder)
+            let session = try await LiveSession.start(deck: deck, in: store)
+            try await session.open(prompt: 0)
+            let perTask = max(1, count / n)
+            let start = ContinuousClock.now
+            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for t in 0..<n {
+                    group.addTask {
+                        var mine: [Double] = []
+                        for i in 0..<perTask {
+                            let t0 = ContinuousClock.now
+                            _ = try await session.submitReflection(prompt: 0, text: "Reflection \(t)-\(i): I noticed my hands first.")
+                            mine.append((ContinuousClock.now - t0).milliseconds)
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: [Double]()) { $0 += $1 }
+            }
+            let seconds = (ContinuousClock.now - start).seconds
+            let rate = Double(latencies.count) / seconds
+            let fsyncs = await store.participantTransactions()
+            let sorted = latencies.sorted()
+            print([pad("\(n)", 10), pad(format(rate), 13), pad(String(format: "%.1f", rate / floor), 7),
+                   pad(String(format: "%.2f", sorted[sorted.count / 2]), 10),
+                   pad(String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]), 10),
+                   pad("\(fsyncs)", 6), pad(String(format: "%.1f", Double(latencies.count) / Double(fsyncs)), 17)].joined(separator: "  "))
+        }
+    }
+
+    /// One row per transaction, WAL, synchronous=FULL: what one fsync per reflection costs.
+    func measureFloor() throws -> Double {
+        let path = dir + "/floor.sqlite"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        var config = Configuration()
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        try queue.writeWithoutTransaction { db in
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "CREATE TABLE r (id BLOB PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID")
+        }
+        let payload = Data(repeating: 0x61, count: 300)
+        let start = ContinuousClock.now
+        for _ in 0..<floorCount {
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO r VALUES (?, ?)", arguments: [Data((0..<32).map { _ in UInt8.random(in: 0...255) }), payload])
+            }
+        }
+        return Double(floorCount) / (ContinuousClock.now - start).seconds
+    }
+
+    func format(_ x: Double) -> String { x >= 100 ? String(Int(x.rounded())) : String(format: "%.1f", x) }
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var milliseconds: Double { seconds * 1000 }
+}
