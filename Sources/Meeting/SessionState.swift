@@ -162,8 +162,9 @@ public struct SessionState: Sendable {
     /// Applies one facilitator event in timeline order, or records why it is ignored.
     private mutating func apply(_ event: Event) {
         guard case .facilitator(let signer, let at, let eventClock) = event.authorship else { return }
-        clock = max(clock, eventClock)
         guard facilitators.contains(signer) else { ignored[event.id] = "signer is not a facilitator"; return }
+        // Only facilitators move the clock: a rogue key cannot push it out of range.
+        clock = max(clock, eventClock)
         if let reason = SessionState.refusal(of: event.body, in: self, signer: signer) {
             ignored[event.id] = reason.message
             return

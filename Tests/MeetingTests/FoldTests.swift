@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import Meeting
+
+@Suite("The fold from events to state")
+struct FoldTests {
+    // Signatures are checked once per event by the tests below; here the property is order
+    // independence, so the folds skip re-verifying (BoringSSL is unoptimised in debug builds).
+    @Test("every permutation and duplication of a random session's events gives the same state (300 seeds)")
+    func convergesOverPermutationsAndDuplicates() throws {
+        var checkedReveals = 0
+        for seed in UInt64(1)...300 {
+            var session = RandomSession(seed: seed)
+            let events = session.run(steps: 60)
+            let reference = Snapshot(try SessionState(events: events, verifySignatures: false))
+            var rng = SplitMix64(seed: seed &* 7919)
+            for round in 0..<4 {
+                var mixed = events + (0..<10).map { _ in events.randomElement(using: &rng)! }
+                mixed.shuffle(using: &rng)
+                let batch = Snapshot(try SessionState(events: mixed, verifySignatures: false))
+                #expect(batch == reference, "seed \(seed): batch fold differs")
+                // Arriving one at a time, in any order, as replication delivers them.
+                if round == 0 {
+                    var incremental = try SessionState(events: [events[0]], verifySignatures: false)
+                    for event in mixed { incremental.insert(event, verifySignature: false) }
+                    #expect(Snapshot(incremental) == batch, "seed \(seed): incremental fold differs")
+                }
+            }
+            checkedReveals += reference.transcript.prompts.map(\.reflections.count).reduce(0, +)
+        }
+        // The generator must exercise reveals, or this test proves little.
+        #expect(checkedReveals > 300)
+    }
+
+    @Test("events signed by a key without authority, or with the wrong room key, change nothing")
+    func forgedEventsAreIgnored() throws {
+        var forgedSeen = 0
+        for seed in UInt64(1)...100 {
+            var session = RandomSession(seed: seed)
+            var events = session.run(steps: 60)
+            events.shuffle(using: &session.rng)
+            let state = try SessionState(events: events)
+            let honest = try SessionState(events: events.filter { !session.forged.contains($0.id) })
+            #expect(Snapshot(state) == Snapshot(honest), "seed \(seed)")
+            for id in session.forged { #expect(state.ignored[id] != nil, "seed \(seed): a forged event was applied") }
+            forgedSeen += session.forged.count
+        }
+        #expect(forgedSeen > 50)
+    }
+
+    @Test("a tampered event no longer verifies and is ignored")
+    func tamperedEventIsIgnored() throws {
+        var session = RandomSession(seed: 42)
+        _ = session.run(steps: 5)
+        let id = session.state.id
+        try session.state.check(.promptOpened(prompt: 0), by: session.creator.publicKey)
+        let honest = Event.facilitator(.promptOpened(prompt: 0), session: id, by: session.creator, at: 1, clock: 99)
+        // Change one digit of the prompt number inside the signed bytes.
+        let text = String(decoding: honest.bytes, as: UTF8.self).replacingOccurrences(of: "\"prompt\":0", with: "\"prompt\":1")
+        let tampered = try Event(bytes: Array(text.utf8))
+        #expect(tampered.id != honest.id)
+        #expect(!tampered.hasValidSignature(roomKey: nil))
+        var state = session.state
+        state.insert(tampered)
+        #expect(state.ignored[tampered.id] == "bad signature")
+        #expect(state.prompts[1].status == .waiting)
+    }
+
+    @Test("events this node writes read back identically from their bytes")
+    func writtenEventsRoundTrip() throws {
+        var session = RandomSession(seed: 7)
+        for event in session.run(steps: 80) {
+            let read = try Event(bytes: event.bytes)
+            #expect(read == event)
+            #expect(read.id == EventID.of(event.bytes))
+        }
+    }
+
+    @Test("non-canonical bytes, unknown fields and unknown kinds are refused with a reason")
+    func strictDecoding() async throws {
+        let session = RandomSession(seed: 3)
+        let good = String(decoding: session.events[1].bytes, as: UTF8.self)
+        for bad in [" " + good, good.replacingOccurrences(of: "{\"at\"", with: "{\"x\":1,\"at\""),
+                    good.replacingOccurrences(of: "facilitator-granted", with: "made-up"), "[]", "{", ""] {
+            await expectRefusal(.invalidEvent) { _ = try Event(bytes: Array(bad.utf8)) }
+        }
+    }
+}
