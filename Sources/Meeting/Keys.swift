@@ -67,5 +67,9 @@ public struct SigningKey: Sendable {
 /// Random bytes for ids and nonces, from the system's secure generator.
 func randomBytes(_ count: Int) -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    var out: [UInt8] = []
+    out.reserveCapacity(count + 7)
+    // Eight bytes per draw: one system call gives eight bytes, not one.
+    while out.count < count { withUnsafeBytes(of: generator.next() as UInt64) { out += $0 } }
+    return Array(out.prefix(count))
 }

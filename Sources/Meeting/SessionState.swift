@@ -155,6 +155,8 @@ public struct SessionState: Sendable {
         facilitators = [creator]
         hiddenReasons = [:]
         revealedSet = []
+        // The clock, too, is a function of the applied events alone, not of arrival history.
+        clock = createdEvent.clock ?? 0
         for e in timeline { ignored[e.id] = nil }
         for e in timeline { apply(e) }
     }

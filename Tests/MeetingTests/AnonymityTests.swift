@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Meeting
+
+@Suite("Anonymity in the data")
+struct AnonymityTests {
+    @Test("the schema has no column that could hold an author, a device, a time or an order, and no table has rowids")
+    func schemaHoldsNoIdentity() throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        let forbidden = ["author", "participant", "device", "ip", "address", "agent", "token", "cookie", "node",
+                         "time", "at", "created", "submitted", "received", "order", "seq", "position", "rank", "rowid"]
+        try store.pool.read { db in
+            let tables = try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            for table in tables {
+                let name: String = table["name"], sql: String = table["sql"]
+                // FTS5's own tables hold only closed sessions' shown text, in reveal order.
+                if name.hasPrefix("passage") || name == "grdb_migrations" { continue }
+                #expect(sql.contains("WITHOUT ROWID"), "\(name) has rowids, which record insertion order")
+            }
+            for table in ["reflection", "resonance"] {
+                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { $0["name"] as String }
+                #expect(Set(columns) == (table == "reflection" ? ["session", "id", "prompt", "bytes"] : ["session", "id", "reflection", "bytes"]))
+                for column in columns { #expect(!forbidden.contains(column), "\(table).\(column)") }
+            }
+        }
+    }
+
+    @Test("a stored reflection's bytes carry only session, prompt, text, a random nonce and the room signature")
+    func reflectionBytesCarryNoIdentity() async throws {
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        let id = try await session.submitReflection(prompt: 0, text: "I was afraid")
+        let stored = try session.store.events(of: session.id).first { $0.id == id }!
+        guard case .object(let fields) = try JSONValue(canonical: stored.bytes), case .object(let body)? = fields["body"] else {
+            Issue.record("not an object"); return
+        }
+        #expect(Set(fields.keys) == ["v", "session", "body", "sig"])
+        #expect(Set(body.keys) == ["kind", "prompt", "text", "nonce"])
+        #expect(stored.authorship == .room)
+    }
+
+    @Test("neither the revealed order nor the order on disk follows the submitted order (120 runs)")
+    func noSubmissionOrder() async throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        let n = 6
+        let runs = 120
+        var revealedSameAsSubmitted = 0, diskSameAsSubmitted = 0
+        // positionCounts[i][j]: how often the i-th submitted reflection was shown j-th.
+        var positionCounts = Array(repeating: Array(repeating: 0, count: n), count: n)
+        for _ in 0..<runs {
+            let session = try await LiveSession.start(deck: trilingualDeck(), in: store)
+            try await session.open(prompt: 0)
+            let texts = (0..<n).map { "submitted \($0)" }
+            for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+            let blobs = try await store.pool.read { db in
+                try Data.fetchAll(db, sql: "SELECT bytes FROM reflection WHERE session = ?", arguments: [Data(session.id.bytes)])
+            }
+            let onDisk = try blobs.map { try Event(bytes: Array($0)) }.compactMap { event -> String? in
+                if case .reflectionSubmitted(_, let text, _) = event.body { text } else { nil }
+            }
+            let shown = try await session.reveal(prompt: 0).map(\.text)
+            #expect(Set(shown) == Set(texts))
+            if shown == texts { revealedSameAsSubmitted += 1 }
+            if onDisk == texts { diskSameAsSubmitted += 1 }
+            for (i, text) in texts.enumerated() { positionCounts[i][shown.firstIndex(of: text)!] += 1 }
+        }
+        // By chance, the submitted order of 6 comes back once in 720 runs.
+        #expect(revealedSameAsSubmitted <= 2)
+        #expect(diskSameAsSubmitted <= 2)
+        // Each submitted position lands on each shown position about runs/n = 20 times; a
+        // leak of arrival order would pile them up on the diagonal.
+        let chiSquare = positionCounts.joined().map { Double($0 - runs / n) * Double($0 - runs / n) / Double(runs / n) }.reduce(0, +)
+        // 25 degrees of freedom: 52.6 is the 0.1% critical value.
+        #expect(chiSquare < 52.6, "positions are not uniform: \(positionCounts)")
+    }
+
+    @Test("after a reveal the WAL is emptied, so it holds no sequence of arrivals")
+    func walIsCheckpointedAtReveal() async throws {
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        for i in 0..<5 { _ = try await session.submitReflection(prompt: 0, text: "wal check \(i)") }
+        let wal = folder.path + "/halqa.sqlite-wal"
+        #expect(((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0) > 0)
+        try await session.reveal(prompt: 0)
+        #expect(((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0) == 0)
+    }
+
+    @Test("reflections of a prompt that closes unrevealed are gone from every file of the data folder")
+    func destroyedReflectionsLeaveNoBytes() async throws {
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        let secrets = ["my brother-in-law beat me", "میں نے اپنی بیوی کو مارا"]
+        for text in secrets { _ = try await session.submitReflection(prompt: 0, text: text) }
+        #expect(folder.allBytes().containsSequence(Array(secrets[0].utf8)))
+        try await session.close(prompt: 0)
+        for text in secrets {
+            #expect(!folder.allBytes().containsSequence(Array(text.utf8)), "\"\(text)\" is still on disk")
+        }
+        #expect(try session.store.integrityCheck() == "ok")
+    }
+
+    @Test("a pending reflection is never searchable, exported or listed as shown")
+    func pendingStaysHidden() async throws {
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        _ = try await session.submitReflection(prompt: 0, text: "unrevealed secret")
+        let transcript = Transcript(await session.state)
+        #expect(transcript.prompts[0].reflections.isEmpty)
+        #expect(!transcript.json().containsSequence(Array("unrevealed".utf8)))
+        #expect(!transcript.events.contains { Data(base64Encoded: $0)!.containsSequence(Array("unrevealed".utf8)) })
+        #expect(!transcript.markdown().contains("unrevealed"))
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    func containsSequence(_ needle: [UInt8]) -> Bool {
+        let hay = Array(self)
+        guard !needle.isEmpty, hay.count >= needle.count else { return false }
+        return (0...(hay.count - needle.count)).contains { i in hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import Meeting
+
+@Suite("Export, import and search")
+struct TranscriptTests {
+    /// A closed session with revealed, hidden and resonated reflections in three scripts.
+    static func finishedSession(in folder: TemporaryFolder) async throws -> LiveSession {
+        let session = try await LiveSession.start(deck: trilingualDeck(), title: "منگل کا حلقہ — Tuesday circle",
+                                                  in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        let texts = ["میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔",
+                     "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
+                     "I learned that a man does not cry. I want to unlearn it.",
+                     "<img src=x onerror=alert(1)> and *stars* and # hash",
+                     "A man named Rahim hurt me."]
+        for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+        let shown = try await session.reveal(prompt: 0)
+        try await session.hide(shown.first { $0.text.contains("Rahim") }!.id, reason: "names a person")
+        try await session.resonate(with: shown.first { $0.text.hasPrefix("I learned") }!.id)
+        try await session.resonate(with: shown.first { $0.text.hasPrefix("I learned") }!.id)
+        try await session.writeNote("Long silence after this prompt; زیادہ تر نے والد کا ذکر کیا۔", prompt: 0)
+        try await session.open(prompt: 1)
+        _ = try await session.submitReflection(prompt: 1, text: "never revealed")
+        try await session.writeNote("Next week: fathers and daughters.")
+        try await session.closeSession()
+        return session
+    }
+
+    @Test("export → import → export gives the same bytes, and Urdu and Pashto survive every step")
+    func roundTrip() async throws {
+        let a = TemporaryFolder(), b = TemporaryFolder()
+        let session = try await Self.finishedSession(in: a)
+        let first = Transcript(try session.store.state(of: session.id)).json()
+        let other = try TranscriptStore(folder: b.path)
+        let result = try await other.importTranscript(first)
+        #expect(result.session == session.id && result.newEvents == result.events)
+        let second = Transcript(try other.state(of: session.id)).json()
+        #expect(first == second)
+        let text = String(decoding: second, as: UTF8.self)
+        for fragment in ["میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔", "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
+                         "منگل کا حلقہ", "پوښتنه 1: ستا پلار تا ته څه ور زده کړل؟", "زیادہ تر نے والد کا ذکر کیا۔"] {
+            #expect(text.contains(fragment))
+        }
+        #expect(Transcript(try other.state(of: session.id)).markdown() == Transcript(try session.store.state(of: session.id)).markdown())
+    }
+
+    @Test("the transcript leaves out hidden and unrevealed reflections and the reasons for hiding")
+    func leavesOutWhatMayNotBeShown() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let transcript = Transcript(try session.store.state(of: session.id))
+        let json = transcript.json()
+        let all = json + transcript.events.map { Data(base64Encoded: $0)! }.reduce(Data(), +)
+        for absent in ["Rahim", "names a person", "never revealed"] {
+            #expect(!all.containsSequence(Array(absent.utf8)), "\(absent) was exported")
+        }
+        #expect(transcript.prompts[0].reflections.count == 4)
+        #expect(transcript.prompts[0].reflections.first { $0.text.hasPrefix("I learned") }?.resonance == 2)
+        #expect(transcript.prompts[1].reflections.isEmpty && transcript.prompts[2].status == "waiting")
+        #expect(transcript.notes.map(\.text) == ["Next week: fathers and daughters."])
+    }
+
+    @Test("Markdown shows prompts in deck order with reflections, resonance and notes, and HTML as text")
+    func markdown() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let md = Transcript(try session.store.state(of: session.id)).markdown()
+        let order = ["## 1. Prompt 1", "## 2. Prompt 2", "## 3. Prompt 3", "## Session notes"].map { md.range(of: $0)!.lowerBound }
+        #expect(order == order.sorted())
+        #expect(md.contains("> I learned that a man does not cry. I want to unlearn it.\n>\n> — resonated with 2 people"))
+        #expect(md.contains("\\<img src=x onerror=alert(1)\\> and \\*stars\\* and \\# hash"))
+        #expect(md.range(of: #"(?<!\\)<"#, options: .regularExpression) == nil, "an unescaped < would be read as HTML")
+        #expect(md.contains("Long silence after this prompt"))
+        #expect(!md.contains("Rahim"))
+    }
+
+    @Test("importing twice, or into the node that made it, stores nothing twice")
+    func importMerges() async throws {
+        let a = TemporaryFolder(), b = TemporaryFolder()
+        let session = try await Self.finishedSession(in: a)
+        let json = Transcript(try session.store.state(of: session.id)).json()
+        let before = try session.store.events(of: session.id).count
+        let again = try await session.store.importTranscript(json)
+        #expect(again.newEvents == 0)
+        #expect(try session.store.events(of: session.id).count == before)
+        let other = try TranscriptStore(folder: b.path)
+        _ = try await other.importTranscript(json)
+        let twice = try await other.importTranscript(json)
+        let count = try other.sessionIDs().count
+        #expect(twice.newEvents == 0 && count == 1)
+    }
+
+    @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
+    func tamperedImportIsRefused() async throws {
+        let a = TemporaryFolder(), b = TemporaryFolder()
+        let session = try await Self.finishedSession(in: a)
+        let json = String(decoding: Transcript(try session.store.state(of: session.id)).json(), as: UTF8.self)
+        let other = try TranscriptStore(folder: b.path)
+        var transcript = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        let editedText = json.replacingOccurrences(of: "I want to unlearn it.", with: "I want to keep it.")
+        transcript.events[0] = Data((Data(base64Encoded: transcript.events[0])!.base64EncodedString().dropLast(8) + "AAAAAAA=").utf8).base64EncodedString()
+        var forgedEvent = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        let victim = Data(base64Encoded: forgedEvent.events[1])!
+        forgedEvent.events[1] = Data(String(decoding: victim, as: UTF8.self).replacingOccurrences(of: "\"kind\"", with: "\"kind\" ").utf8).base64EncodedString()
+        let cases: [(String, Data, String)] = [
+            ("edited text", Data(editedText.utf8), "does not match its signed events"),
+            ("damaged event", transcript.json(), "nothing was imported"),
+            ("non-canonical event", forgedEvent.json(), "nothing was imported"),
+            ("not JSON", Data("hello".utf8), "not a Halqa transcript"),
+            ("wrong format", Data(json.replacingOccurrences(of: "halqa-transcript", with: "other").utf8), "not \"halqa-transcript\""),
+        ]
+        for (what, data, expected) in cases {
+            let message = await expectRefusal(.invalidTranscript) { _ = try await other.importTranscript(data) }
+            #expect(message.contains(expected), "\(what): \(message)")
+        }
+        #expect(try other.sessionIDs().isEmpty)
+    }
+
+    @Test("search finds closed sessions' shown reflections, prompts and notes in any script, and nothing else")
+    func search() async throws {
+        let folder = TemporaryFolder()
+        let open = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
+        try await open.open(prompt: 0)
+        for i in 0..<3 { _ = try await open.submitReflection(prompt: 0, text: "unlearn \(i) in an open session") }
+        try await open.reveal(prompt: 0)
+        let session = try await Self.finishedSession(in: folder)
+        let store = session.store
+        let hits = try store.search("unlearn")
+        #expect(hits.count == 1 && hits[0].session == session.id.hex && hits[0].kind == "reflection" && hits[0].prompt == 1)
+        #expect(hits[0].snippet.contains("«unlearn»"))
+        #expect(try store.search("والد").contains { $0.kind == "reflection" })
+        #expect(try store.search("والد").contains { $0.kind == "note" })
+        #expect(try store.search("چیغې").count == 1)
+        #expect(try store.search("fathers daughters").first?.kind == "note")
+        #expect(try store.search("Rahim").isEmpty)
+        #expect(try store.search("never revealed").isEmpty)
+        #expect(try store.search("names person").isEmpty)
+        #expect(try store.search("Tuesday").first?.kind == "title")
+        // Query syntax in the input is read as words, never as FTS5 operators.
+        #expect(try store.search("NEAR( \" * OR -").isEmpty)
+        await expectRefusal(.invalidSearch) { _ = try store.search("   ") }
+    }
+}
