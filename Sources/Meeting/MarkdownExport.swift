@@ -13,7 +13,7 @@ extension Transcript {
             out.append("Deck: \(Transcript.escape(deck))")
         }
         for prompt in prompts {
-            out.append("")
+            if out.last != "" { out.append("") }
             let texts = Transcript.ordered(prompt.text)
             out.append("## \(prompt.number). \(Transcript.escape(texts.first ?? ""))")
             for other in texts.dropFirst() {
@@ -44,7 +44,7 @@ extension Transcript {
             }
         }
         if !notes.isEmpty {
-            out.append("")
+            if out.last != "" { out.append("") }
             out.append("## Session notes")
             out.append("")
             for note in notes { out.append("- \(Transcript.escape(note.text)) (\(note.writtenAt))") }

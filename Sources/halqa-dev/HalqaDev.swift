@@ -10,7 +10,7 @@ struct HalqaDev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "halqa-dev",
         abstract: "Halqa developer tools: benchmarks and test helpers.",
-        subcommands: [BenchStore.self, AckStream.self])
+        subcommands: [BenchStore.self, AckStream.self, Sample.self])
 }
 
 /// Submits reflections for ever, printing each acknowledgement as it comes, so that a test
@@ -51,6 +51,45 @@ struct AckStream: AsyncParsableCommand {
     actor Counter {
         var n = 0
         func next() -> Int { n += 1; return n }
+    }
+}
+
+/// Writes the sample transcript in `seeds/sample/`: a fictional session run through the real
+/// meeting core, so organisers can try import, search and export before hosting.
+struct Sample: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a fictional finished session as a JSON transcript.")
+
+    @Option var deck = "seeds/decks/real-man.deck"
+    @Option var output = "seeds/sample/sample-session.json"
+
+    func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-sample-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let session = try await LiveSession.start(deck: try DeckParser.parse(fileAt: deck).get(),
+                                                  title: "Sample session (fictional)", in: TranscriptStore(folder: folder))
+        let rounds: [[String]] = [
+            ["That a real man never cries, not even at his mother's funeral.",
+             "میرے چچا کہتے تھے کہ مرد وہ ہے جو گھر کو قابو میں رکھے۔",
+             "That he provides, and that he answers an insult the same day.",
+             "Nobody said it. We saw it: the loudest man was obeyed."],
+            ["My father never hit us, but his silence frightened me more than shouting.",
+             "والد صاحب غصے میں برتن توڑ دیتے تھے۔ میں نے سیکھا کہ غصہ طاقت ہے۔",
+             "He taught me to walk away and come back later. I forgot that lesson for years.",
+             "That anger is a man's right and calm is a woman's duty."],
+        ]
+        for (prompt, texts) in rounds.enumerated() {
+            try await session.open(prompt: prompt)
+            for text in texts { _ = try await session.submitReflection(prompt: prompt, text: text) }
+            let shown = try await session.reveal(prompt: prompt)
+            try await session.resonate(with: shown[0].id)
+            try await session.resonate(with: shown[2].id)
+            try await session.resonate(with: shown[2].id)
+        }
+        try await session.writeNote("Several men spoke about fathers who were silent rather than violent.", prompt: 1)
+        try await session.writeNote("Fictional sample data, made by `halqa-dev sample`.")
+        try await session.closeSession()
+        try Transcript(await session.state).json().write(to: URL(fileURLWithPath: output))
+        print("wrote \(output)")
     }
 }
 

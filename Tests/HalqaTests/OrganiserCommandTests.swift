@@ -50,6 +50,14 @@ struct OrganiserCommandTests {
         #expect(imported.status == 0 && imported.stdout.contains("Imported \"Tuesday circle\" (\(id.short))"))
         let again = try CLI.run(["import", file, "--data", b.path])
         #expect(again.stdout.contains(": 0 new events,"))
+        // The file matches the documented schema (checked by a validator we did not write).
+        let validator = Process()
+        validator.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        validator.arguments = ["-c", "import json, sys, jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+                               CLI.repository.path + "/docs/transcript.schema.json", file]
+        try validator.run()
+        validator.waitUntilExit()
+        #expect(validator.terminationStatus == 0, "the export does not match docs/transcript.schema.json (scripts/setup --test installs python3-jsonschema)")
         let file2 = b.path + "/t2.json"
         try CLI.run(["export", id.short, "--format", "json", "--output", file2, "--data", b.path])
         #expect(FileManager.default.contents(atPath: file) == FileManager.default.contents(atPath: file2))
