@@ -95,7 +95,52 @@ public final class TranscriptStore: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2: access secrets") { db in
+            // What lets people into a session this node hosts: the join code participants
+            // type and the facilitator's secret. Kept so a restarted node keeps both.
+            try db.execute(sql: """
+                CREATE TABLE session_access (
+                    session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+                    join_code TEXT NOT NULL,
+                    facilitator_secret TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
+    }
+
+    /// The join code and facilitator secret of a session this node hosts.
+    public struct Access: Hashable, Sendable {
+        public var joinCode: String
+        public var facilitatorSecret: String
+        public init(joinCode: String, facilitatorSecret: String) {
+            self.joinCode = joinCode
+            self.facilitatorSecret = facilitatorSecret
+        }
+    }
+
+    /// The stored access secrets of `session`, if this node hosts it.
+    public func access(to session: EventID) throws(MeetingError) -> Access? {
+        do {
+            return try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT join_code, facilitator_secret FROM session_access WHERE session = ?",
+                                 arguments: [Data(session.bytes)]).map { Access(joinCode: $0[0], facilitatorSecret: $0[1]) }
+            }
+        } catch {
+            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
+        }
+    }
+
+    /// Stores the access secrets of a session this node hosts.
+    public func setAccess(_ access: Access, to session: EventID) throws(MeetingError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO session_access (session, join_code, facilitator_secret) VALUES (?, ?, ?)",
+                               arguments: [Data(session.bytes), access.joinCode, access.facilitatorSecret])
+            }
+        } catch {
+            throw MeetingError(.storage, "Cannot save the session's join code: \(error).")
+        }
     }
 
     private static func loadOrMakeNodeKey(_ db: Database) throws -> SigningKey {
@@ -180,7 +225,7 @@ public final class TranscriptStore: Sendable {
 
     /// Moves the WAL's contents into the database and empties it, so the WAL no longer holds
     /// the sequence in which recent reflections were written, nor destroyed text.
-    func checkpoint() async {
+    public func checkpoint() async {
         // Fails harmlessly while a reader is active; the next reveal or close tries again.
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Meeting
+
+/// A refusal from the node's API: an HTTP status and `{"error": {"code", "message"}}`.
+///
+/// `code` is stable, so pages can say it in the participant's language; `message` is English
+/// and says what to do.
+public struct APIError: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// The API's answer to a refusal from the meeting's rules.
+    init(_ error: MeetingError) {
+        let status: HTTPResponse.Status = switch error.code {
+        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent: .badRequest
+        case .noSuchPrompt, .noSuchReflection, .noSuchSession: .notFound
+        case .notAFacilitator: .forbidden
+        case .storage: .serviceUnavailable
+        default: .conflict
+        }
+        self.init(status, error.code.rawValue, error.message)
+    }
+
+    struct Body: Encodable {
+        struct Detail: Encodable { var code: String; var message: String }
+        var error: Detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response.json(Body(error: .init(code: code, message: message)), status: status)
+    }
+
+    static let tooLarge = APIError(.contentTooLarge, "too-large", "The request is too large. A reflection may be at most 1,000 characters.")
+    static let invalidUTF8 = APIError(.badRequest, "invalid-utf8", "The request is not valid UTF-8 text.")
+    static let invalidJSON = APIError(.badRequest, "invalid-json", "The request is not a JSON object.")
+    static let joinAgain = APIError(.unauthorized, "join-again", "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")
+    static let wrongCode = APIError(.forbidden, "wrong-code", "That join code is not right. Check it with the facilitator and try again.")
+    static let wrongSecret = APIError(.forbidden, "wrong-secret", "This link does not open the facilitator's console. Use the link Halqa printed when it started.")
+    static let throttled = APIError(.tooManyRequests, "throttled", "Too many wrong codes were tried. Wait a minute, then try again.")
+    static let full = APIError(.serviceUnavailable, "full", "This session has as many participants as the node can take.")
+    static let alreadyWrote = APIError(.conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")
+    static let alreadyResonated = APIError(.conflict, "already-resonated", "You have already said this one resonates with you.")
+    static let noSuchEndpoint = APIError(.notFound, "no-such-endpoint", "There is nothing at this address. The API is described in docs/openapi.yaml.")
+}
+
+extension Response {
+    /// A JSON response that no cache keeps.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status,
+                 headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
+    }
+}
+
+/// Reads a request body as a JSON object, strictly: a size limit checked before the body is
+/// read whole, valid UTF-8, an object, and no fields but `allowed`.
+struct JSONBody {
+    static let limit = 16 * 1024
+    let fields: [String: JSONValue]
+
+    init(_ request: Request, allowed: Set<String>) async throws {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > JSONBody.limit { throw APIError.tooLarge }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: JSONBody.limit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError.tooLarge
+        }
+        let bytes = Array(buffer.readableBytesView)
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.invalidUTF8 }
+        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { throw APIError.invalidJSON }
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw APIError(.badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.sorted().joined(separator: ", ")).")
+        }
+        self.fields = fields
+    }
+
+    func string(_ key: String, optional: Bool = false) throws -> String? {
+        switch fields[key] {
+        case .string(let s)?: return s
+        case nil where optional: return nil
+        case nil: throw APIError(.badRequest, "missing-field", "The field \"\(key)\" is missing.")
+        default: throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a string.")
+        }
+    }
+
+    func int(_ key: String, optional: Bool = false) throws -> Int? {
+        switch fields[key] {
+        case .integer(let i)? where i >= 0 && i < 100_000: return Int(i)
+        case nil where optional: return nil
+        case nil: throw APIError(.badRequest, "missing-field", "The field \"\(key)\" is missing.")
+        default: throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a whole number from 0.")
+        }
+    }
+
+    func eventID(_ key: String) throws -> EventID {
+        guard let text = try string(key), let id = EventID(hex: text) else {
+            throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a reflection id (64 hex digits).")
+        }
+        return id
+    }
+}

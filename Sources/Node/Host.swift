@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Meeting
+import ServiceLifecycle
+
+/// How `halqa host` was asked to run.
+public struct HostOptions: Sendable {
+    public var deckPath: String?
+    public var resume: String?
+    public var title: String?
+    public var port: Int
+    public var bind: String
+    public var dataFolder: String
+    public var minimumToReveal: Int
+    public var onePerPrompt: Bool
+
+    public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
+                minimumToReveal: Int, onePerPrompt: Bool) {
+        self.deckPath = deckPath
+        self.resume = resume
+        self.title = title
+        self.port = port
+        self.bind = bind
+        self.dataFolder = dataFolder
+        self.minimumToReveal = minimumToReveal
+        self.onePerPrompt = onePerPrompt
+    }
+}
+
+/// What `halqa host` prints once it is listening.
+public struct HostBanner: Sendable {
+    public var title: String
+    public var sessionID: EventID
+    public var participantURL: String
+    public var joinCode: String
+    public var joinURL: String
+    public var consoleURL: String
+    public var screenURL: String
+    public var qr: QRCode?
+}
+
+/// Why hosting could not start, in words that say what to do.
+public struct HostError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Runs a node that hosts one session: the pages, the API and the live socket on one port.
+public enum Host {
+    /// Opens the store, creates or resumes the session, and builds the room, quickly and
+    /// without touching the network, so mistakes are reported before anything listens.
+    public static func prepare(_ options: HostOptions) async throws -> (MeetingRoom, TranscriptStore) {
+        do {
+            let store = try TranscriptStore(folder: options.dataFolder)
+            let session: LiveSession
+            if let resume = options.resume {
+                session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
+                guard session.acceptsReflections else {
+                    throw HostError(message: "This node holds session \(session.id.short) as a copy and cannot host it. Host it from the node that created it.")
+                }
+            } else if let path = options.deckPath {
+                let deck: Deck
+                switch DeckParser.parse(fileAt: path) {
+                case .success(let parsed): deck = parsed
+                case .failure(let failure):
+                    let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
+                    throw HostError(message: "The deck \(path) has mistakes; fix them and start again:\n\(lines)")
+                }
+                session = try await LiveSession.start(deck: deck, title: options.title, minimumToReveal: options.minimumToReveal, in: store)
+            } else {
+                throw HostError(message: "Give a deck to start a session (--deck FILE) or a session to continue (--resume SESSION).")
+            }
+            let access = try store.access(to: session.id) ?? TranscriptStore.Access(
+                joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret())
+            try store.setAccess(access, to: session.id)
+            let host = LANAddress.forParticipants(bind: options.bind)
+            let port = options.port
+            let room = await MeetingRoom(session: session, access: access, participantURL: "http://\(host):\(port)/",
+                                         onePerPrompt: options.onePerPrompt)
+            return (room, store)
+        } catch let error as MeetingError {
+            throw HostError(message: error.message)
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
+    /// acknowledged reflection is already on disk, so stopping loses nothing.
+    public static func run(_ room: MeetingRoom, store: TranscriptStore, options: HostOptions, logger: Logger,
+                           ready: @escaping @Sendable (HostBanner) -> Void) async throws {
+        let router = Routes.router(for: room, pages: try Pages())
+        let secret = room.access.facilitatorSecret
+        let base = room.links.participantURL
+        let state = await room.session.state
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: LiveSocket.maxMessage)),
+            configuration: .init(address: .hostname(options.bind, port: options.port), serverName: nil),
+            onServerRunning: { _ in
+                ready(HostBanner(title: state.created.title, sessionID: room.session.id, participantURL: base,
+                                 joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
+                                 consoleURL: base + "facilitate#key=" + secret, screenURL: base + "screen#key=" + secret,
+                                 qr: QRCode(room.joinURL)))
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(services: [app, RoomService(room: room)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            let text = String(describing: error)
+            if text.contains("Address already in use") {
+                throw HostError(message: "Port \(options.port) is already in use, by another Halqa or another program. Choose another with --port, for example --port \(options.port + 1).")
+            }
+            if text.contains("Cannot assign requested address") {
+                throw HostError(message: "This machine has no address \(options.bind). Leave out --bind to listen on every network, or give one of: \(LANAddress.all().joined(separator: ", ")).")
+            }
+            throw error
+        }
+        await store.checkpoint()
+    }
+}
+
+/// Closes the live connections when the node is asked to stop, so the server can finish.
+struct RoomService: Service {
+    let room: MeetingRoom
+    func run() async throws {
+        try? await gracefulShutdown()
+        await room.closeAll()
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HummingbirdWebSocket
+import Meeting
+
+/// The live connection of a page: the page sends one hello saying who it is, then the node
+/// pushes each new state until either side goes away.
+///
+/// ```
+/// → {"type":"hello","token":"..."}                      a participant
+/// → {"type":"hello","facilitator":"...","view":"screen"} the console ("console") or projector ("screen")
+/// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
+/// ```
+/// A hello that is missing, late (5 s), too large (4 KiB) or wrong closes the socket with
+/// code 4401 and a reason.
+enum LiveSocket {
+    static let helloTimeout: Duration = .seconds(5)
+    static let maxMessage = 4096
+
+    static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, room: MeetingRoom) async throws {
+        let (hellos, helloSink) = AsyncStream<MeetingRoom.Audience?>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { helloSink.finish() }
+                var answered = false
+                for try await message in inbound.messages(maxSize: maxMessage) where !answered {
+                    answered = true
+                    helloSink.yield(await audience(for: message, address: address, room: room))
+                }
+            }
+            group.addTask {
+                guard let audience = await firstHello(hellos) else {
+                    try await outbound.close(.unknown(4401), reason: "Send a hello with a token or the facilitator's secret first.")
+                    return
+                }
+                let (id, states) = await room.subscribe(audience)
+                for await text in states { try await outbound.write(.text(text)) }
+                await room.unsubscribe(id)
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The first hello's audience, or nil when none came in time or it was refused.
+    static func firstHello(_ hellos: AsyncStream<MeetingRoom.Audience?>) async -> MeetingRoom.Audience? {
+        await withTaskGroup(of: MeetingRoom.Audience??.self) { group in
+            group.addTask { for await hello in hellos { return .some(hello) }; return .some(nil) }
+            group.addTask { try? await Task.sleep(for: helloTimeout); return nil }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? nil
+        }
+    }
+
+    static func audience(for message: WebSocketMessage, address: String, room: MeetingRoom) async -> MeetingRoom.Audience? {
+        guard case .text(let text) = message,
+              case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
+              fields["type"] == .string("hello") else { return nil }
+        if case .string(let token)? = fields["token"] {
+            return await room.registry.knows(token) ? .participant : nil
+        }
+        if case .string(let secret)? = fields["facilitator"] {
+            guard await room.throttle.mayGuess(from: address) else { return nil }
+            guard AccessCodes.matches(secret, room.access.facilitatorSecret) else {
+                await room.throttle.failed(from: address)
+                return nil
+            }
+            return fields["view"] == .string("screen") ? .screen : .facilitator
+        }
+        return nil
+    }
+}

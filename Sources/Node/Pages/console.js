@@ -1,0 +1,192 @@
+// The facilitator's console: the deck, the open prompt with a timer and a count of waiting
+// reflections (never their text), and the buttons that run the meeting. Every button is a
+// signed facilitator event made by the node.
+"use strict";
+(function () {
+  var $ = Halqa.$;
+  var secret = Halqa.takeFromHash("key") || sessionStorage.getItem("halqa.key");
+  var state = null, clockOffset = 0;
+
+  function post(action, body) {
+    $("error").textContent = "";
+    return Halqa.api("POST", "/api/console/" + action, secret, body).then(function (r) {
+      if (r.status === 200) render(r.body);
+      else $("error").textContent = (r.body && r.body.error) ? r.body.error.message : "The node answered " + r.status + ".";
+      return r;
+    }, function () { $("error").textContent = "Cannot reach the node. Check that Halqa is still running."; });
+  }
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) { e.textContent = text; e.dir = "auto"; }
+    return e;
+  }
+
+  function button(label, onClick, className) {
+    var b = el("button", className, label);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function texts(prompt) {
+    return ["en", "ur", "ps"].filter(function (l) { return prompt.text[l]; }).map(function (l) {
+      var p = el("p", "prompt-text small", prompt.text[l]);
+      p.lang = l; p.dir = Halqa.RTL[l] ? "rtl" : "ltr";
+      return p;
+    });
+  }
+
+  function render(next) {
+    state = next;
+    clockOffset = state.now - Date.now();
+    $("console").hidden = false;
+    Halqa.setText($("title"), state.title);
+    $("session-state").textContent = state.closed ? "This session is closed." :
+      "Reflections are shown only in batches of at least " + state.minimumToReveal + ".";
+    $("participant-url").textContent = state.participantURL;
+    $("join-code").textContent = state.joinCode;
+    $("screen-link").href = state.screenURL + "#key=" + encodeURIComponent(secret);
+    Halqa.drawQR($("qr"), state.qr);
+    drawCurrent();
+    drawDeck();
+    drawNotes();
+    $("close-session").disabled = state.closed;
+    $("note-form").hidden = state.closed;
+  }
+
+  function drawCurrent() {
+    var open = state.openPrompt;
+    $("current").hidden = open === null || open === undefined;
+    if ($("current").hidden) return;
+    var p = state.prompts[open];
+    $("current-heading").textContent = "Open now: prompt " + p.number;
+    var box = $("current-text");
+    clear(box);
+    texts(p).forEach(function (n) { box.appendChild(n); });
+    $("current-note").textContent = p.facilitatorNote ? "Note: " + p.facilitatorNote : "";
+    var waiting = p.pending;
+    $("pending").textContent = waiting + (waiting === 1 ? " reflection waits" : " reflections wait") +
+      " to be revealed" + (waiting < state.minimumToReveal ? " (at least " + state.minimumToReveal + " are needed)." : ".");
+    $("reveal").disabled = waiting < state.minimumToReveal;
+    drawShown($("current-shown"), p);
+    tick();
+  }
+
+  function drawShown(list, p) {
+    clear(list);
+    p.revealed.forEach(function (r) {
+      var item = el("li", r.hiddenReason ? "hidden-reflection" : "");
+      item.appendChild(el("p", "reflection-text", r.text));
+      var row = el("div", "row");
+      if (r.hiddenReason) {
+        row.appendChild(el("span", "quiet", "Hidden: " + r.hiddenReason));
+      } else {
+        row.appendChild(el("span", "quiet", r.resonance + " resonate"));
+        if (!state.closed) row.appendChild(button("Hide…", function () { askHide(item, r); }));
+      }
+      item.appendChild(row);
+      list.appendChild(item);
+    });
+  }
+
+  function askHide(item, r) {
+    if (item.querySelector("form")) return;
+    var form = el("form", "hide-form");
+    var input = el("input");
+    input.placeholder = "Why hide it? (kept for facilitators only)";
+    input.setAttribute("aria-label", "Reason for hiding");
+    form.appendChild(input);
+    var confirm = el("button", "", "Hide it");
+    confirm.type = "submit";
+    form.appendChild(confirm);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      post("hide", { reflection: r.id, reason: input.value });
+    });
+    item.appendChild(form);
+    input.focus();
+  }
+
+  function drawDeck() {
+    var list = $("deck");
+    clear(list);
+    state.prompts.forEach(function (p) {
+      var item = el("li", "deck-item " + p.status);
+      var head = el("div", "row");
+      var label = "Prompt " + p.number + " · " + ({ waiting: "not opened", open: "open", closed: "closed" })[p.status];
+      if (p.timeBoxSeconds) label += " · " + Math.round(p.timeBoxSeconds / 60) + " min";
+      if (p.status !== "waiting") label += " · " + p.revealed.filter(function (r) { return !r.hiddenReason; }).length + " shown";
+      head.appendChild(el("span", "quiet", label));
+      if (p.status === "waiting" && !state.closed) {
+        head.appendChild(button(state.openPrompt === null || state.openPrompt === undefined ? "Open" : "Open (closes the current one)",
+          function () { post("open", { prompt: p.index }); }, "primary"));
+      }
+      item.appendChild(head);
+      texts(p).forEach(function (n) { item.appendChild(n); });
+      if (p.facilitatorNote) item.appendChild(el("p", "facilitator-note", "Note: " + p.facilitatorNote));
+      if (p.status === "closed" && p.revealed.length) {
+        var shown = el("ol", "reflections");
+        drawShown(shown, p);
+        item.appendChild(shown);
+      }
+      list.appendChild(item);
+    });
+  }
+
+  function drawNotes() {
+    var list = $("notes");
+    clear(list);
+    state.prompts.forEach(function (p) {
+      p.notes.forEach(function (n) { list.appendChild(el("li", "", "Prompt " + p.number + ": " + n)); });
+    });
+    state.sessionNotes.forEach(function (n) { list.appendChild(el("li", "", "Session: " + n)); });
+  }
+
+  function tick() {
+    if (!state || state.openPrompt === null || state.openPrompt === undefined) { $("timer").textContent = ""; return; }
+    var p = state.prompts[state.openPrompt];
+    if (!p.openedAt) return;
+    var elapsed = Math.max(0, Math.floor((Date.now() + clockOffset - p.openedAt) / 1000));
+    var text = "Open for " + Math.floor(elapsed / 60) + ":" + ("0" + (elapsed % 60)).slice(-2);
+    if (p.timeBoxSeconds) {
+      var left = p.timeBoxSeconds - elapsed;
+      text += left >= 0 ? " · " + Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2) + " left" : " · time box passed";
+      $("timer").className = left < 0 ? "over" : "";
+    }
+    $("timer").textContent = text;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!secret) { $("locked").hidden = false; return; }
+    sessionStorage.setItem("halqa.key", secret);
+    $("reveal").addEventListener("click", function () { post("reveal", { prompt: state.openPrompt }); });
+    $("close-prompt").addEventListener("click", function () {
+      var p = state.prompts[state.openPrompt];
+      var lost = p.pending > 0 ? " Its " + p.pending + " unrevealed reflection(s) will be destroyed." : "";
+      if (window.confirm("Close prompt " + p.number + "?" + lost)) post("close-prompt", { prompt: state.openPrompt });
+    });
+    $("close-session").addEventListener("click", function () {
+      if (window.confirm("Close the session? Nothing more can be added afterwards, and unrevealed reflections are destroyed.")) post("close", {});
+    });
+    $("note-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = { text: $("note").value };
+      if (state.openPrompt !== null && state.openPrompt !== undefined) body.prompt = state.openPrompt;
+      post("note", body).then(function (r) { if (r && r.status === 200) $("note").value = ""; });
+    });
+    Halqa.api("GET", "/api/console", secret).then(function (r) {
+      if (r.status !== 200) { $("locked").hidden = false; $("console").hidden = true; return; }
+      render(r.body);
+      Halqa.live(function () { return { type: "hello", facilitator: secret, view: "console" }; }, function (message) {
+        if (message.type === "console") render(message.data);
+      }, function (status) {
+        $("connection").textContent = status === "live" ? "live" : "reconnecting…";
+      });
+    }, function () { $("error").textContent = "Cannot reach the node."; });
+    setInterval(tick, 1000);
+  });
+})();

@@ -1,0 +1,241 @@
+// The participant's page: join with the code, read the open prompt, write one anonymous
+// reflection, see the circle's reflections when they are revealed, resonate with some.
+// Nothing is kept on the phone after the tab closes (sessionStorage only).
+"use strict";
+(function () {
+  var $ = Halqa.$;
+  var LIMIT = 1000;
+  var store = window.sessionStorage;
+  var lang = store.getItem("halqa.lang") || "en";
+  var token = store.getItem("halqa.token");
+  var code = store.getItem("halqa.code");
+  var state = null;          // the shared state from the node
+  var wroteFor = {};         // prompt index -> true, this page's own record
+  var resonated = {};        // reflection id -> true
+  var socket = null, polling = null;
+
+  function t(key, values) { return Halqa.t(lang, key, values); }
+
+  function show(id, visible) { $(id).hidden = !visible; }
+
+  function errorText(body, fallbackKey) {
+    var code = body && body.error && body.error.code;
+    var known = code && HALQA_TEXT.en["error." + code] !== undefined;
+    if (known) return t("error." + code);
+    if (body && body.error && body.error.message) return body.error.message;
+    return t(fallbackKey || "error.network");
+  }
+
+  function graphemes(text) {
+    // Counted as a person counts letters, where the browser can (Chrome 87+); else code points.
+    if (window.Intl && Intl.Segmenter) {
+      var n = 0, it = new Intl.Segmenter().segment(text)[Symbol.iterator]();
+      while (!it.next().done) n++;
+      return n;
+    }
+    return Array.from(text).length;
+  }
+
+  // MARK: joining
+
+  function join(typed) {
+    $("join-error").textContent = "";
+    return Halqa.api("POST", "/api/join", null, { code: typed }).then(function (r) {
+      if (r.status === 201) {
+        token = r.body.token; code = typed;
+        store.setItem("halqa.token", token);
+        store.setItem("halqa.code", code);
+        render(r.body.state);
+        follow();
+      } else {
+        token = null; store.removeItem("halqa.token");
+        showJoin();
+        $("join-error").textContent = errorText(r.body, "error.wrong-code");
+      }
+    }, function () { showJoin(); $("join-error").textContent = t("error.network"); });
+  }
+
+  function showJoin() {
+    show("join", true); show("room", false);
+    if (code) $("code").value = code;
+  }
+
+  // When the node forgot this page (it restarted), join again quietly with the same code.
+  function rejoin() {
+    token = null; store.removeItem("halqa.token");
+    if (code) return join(code);
+    showJoin();
+  }
+
+  // MARK: following the meeting
+
+  function follow() {
+    if (socket) return;
+    socket = Halqa.live(function () { return { type: "hello", token: token }; }, function (message) {
+      if (message.type === "state") render(message.data);
+    }, function (status) {
+      if (status === "live") { stopPolling(); $("connection").textContent = ""; }
+      else { startPolling(); }
+    });
+  }
+
+  function startPolling() {
+    if (polling) return;
+    $("connection").textContent = t("connection.polling");
+    polling = setInterval(refresh, 3000);
+    refresh();
+  }
+
+  function stopPolling() { if (polling) { clearInterval(polling); polling = null; } }
+
+  function refresh() {
+    if (!token) return;
+    Halqa.api("GET", "/api/session", token).then(function (r) {
+      if (r.status === 401) { rejoin(); return; }
+      if (r.status === 200) {
+        $("connection").textContent = socket ? t("connection.polling") : "";
+        var b = r.body;
+        if (b.wrote && b.state.prompt) wroteFor[b.state.prompt.index] = true;
+        for (var i = 0; i < b.resonated.length; i++) resonated[b.resonated[i]] = true;
+        render(b.state);
+      }
+    }, function () { $("connection").textContent = t("connection.offline"); });
+  }
+
+  // MARK: drawing
+
+  function render(next) {
+    var promptChanged = !state || !next.prompt || !state.prompt || state.prompt.index !== next.prompt.index;
+    state = next;
+    show("join", false); show("room", true);
+    Halqa.setText($("title"), state.session.title);
+    var p = state.prompt, open = p && p.status === "open" && !state.session.closed;
+    show("ended", state.session.closed);
+    show("waiting", !state.session.closed && !open);
+    show("prompt", !!p);
+    if (p) {
+      var picked = Halqa.pick(p.text, lang);
+      $("prompt").querySelector(".prompt-number").textContent =
+        t("prompt.number", { n: p.number }) + (open ? "" : " · " + t("prompt.closed"));
+      Halqa.setText($("prompt-text"), picked.text, picked.lang);
+    }
+    var wrote = p && wroteFor[p.index];
+    show("write", open && !wrote);
+    if (promptChanged) { show("received", false); $("write-error").textContent = ""; }
+    if (open && wrote) show("received", true);
+    drawReflections();
+  }
+
+  function drawReflections() {
+    var list = $("reflections");
+    while (list.firstChild) list.removeChild(list.firstChild);
+    var shown = state.revealed || [];
+    show("shown", shown.length > 0);
+    var canResonate = state.prompt && state.prompt.status === "open" && !state.session.closed;
+    shown.forEach(function (r) {
+      var item = document.createElement("li");
+      var text = document.createElement("p");
+      text.className = "reflection-text";
+      text.dir = "auto";
+      text.textContent = r.text;
+      item.appendChild(text);
+      var row = document.createElement("div");
+      row.className = "row";
+      var count = document.createElement("span");
+      count.className = "quiet";
+      count.textContent = r.resonance > 0 ? t("shown.count", { n: r.resonance }) : "";
+      row.appendChild(count);
+      if (canResonate) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "resonate";
+        var done = !!resonated[r.id];
+        button.textContent = done ? t("shown.resonated") : t("shown.resonate");
+        button.disabled = done;
+        button.addEventListener("click", function () { resonate(r.id, button); });
+        row.appendChild(button);
+      }
+      item.appendChild(row);
+      list.appendChild(item);
+    });
+  }
+
+  // MARK: acting
+
+  function send(event) {
+    event.preventDefault();
+    var text = $("text").value;
+    var p = state && state.prompt;
+    if (!p) return;
+    $("write-error").textContent = "";
+    $("send").disabled = true;
+    $("send").textContent = t("write.sending");
+    Halqa.api("POST", "/api/reflections", token, { prompt: p.index, text: text }).then(function (r) {
+      $("send").disabled = false;
+      $("send").textContent = t("write.send");
+      if (r.status === 201) {
+        wroteFor[p.index] = true;
+        $("text").value = "";  // the words are no longer kept on this phone
+        updateCount();
+        show("write", false);
+        show("received", true);
+      } else if (r.status === 401) {
+        rejoin();
+        $("write-error").textContent = t("error.join-again");
+      } else {
+        if (r.body && r.body.error && r.body.error.code === "already-wrote") { wroteFor[p.index] = true; show("write", false); }
+        $("write-error").textContent = errorText(r.body);
+      }
+    }, function () {
+      $("send").disabled = false;
+      $("send").textContent = t("write.send");
+      $("write-error").textContent = t("error.network");
+    });
+  }
+
+  function resonate(id, button) {
+    button.disabled = true;
+    Halqa.api("POST", "/api/resonance", token, { reflection: id }).then(function (r) {
+      if (r.status === 204 || (r.body && r.body.error && r.body.error.code === "already-resonated")) {
+        resonated[id] = true;
+        button.textContent = t("shown.resonated");
+      } else {
+        button.disabled = false;
+        $("write-error").textContent = errorText(r.body);
+      }
+    }, function () { button.disabled = false; });
+  }
+
+  function updateCount() {
+    var n = graphemes($("text").value);
+    $("count").textContent = t("write.count", { n: n, max: LIMIT });
+    $("count").className = n > LIMIT ? "error" : "quiet";
+  }
+
+  function setLanguage(next) {
+    lang = HALQA_TEXT[next] ? next : "en";
+    store.setItem("halqa.lang", lang);
+    Halqa.applyLanguage(lang);
+    var buttons = document.querySelectorAll("[data-lang]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-lang") === lang);
+    updateCount();
+    if (state) render(state);
+  }
+
+  // MARK: start
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var buttons = document.querySelectorAll("[data-lang]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (event) { setLanguage(event.currentTarget.getAttribute("data-lang")); });
+    }
+    $("join-form").addEventListener("submit", function (event) { event.preventDefault(); join($("code").value); });
+    $("write").addEventListener("submit", send);
+    $("text").addEventListener("input", updateCount);
+    setLanguage(lang);
+    var fromLink = Halqa.takeFromHash("code");
+    if (fromLink) { join(fromLink); return; }
+    if (token) { refresh(); follow(); return; }
+    showJoin();
+  });
+})();

@@ -1,0 +1,151 @@
+import Meeting
+
+/// What every participant's page shows: no per-person fields, so one copy goes to all.
+struct ParticipantView: Codable, Sendable {
+    struct Session: Codable, Sendable {
+        var title: String
+        var languages: [String]
+        var closed: Bool
+        var minimumToReveal: Int
+    }
+    struct PromptView: Codable, Sendable {
+        /// 0-based index, as the API takes it.
+        var index: Int
+        var number: Int
+        var text: [String: String]
+        var timeBoxSeconds: Int?
+        var status: String
+    }
+    struct Shown: Codable, Sendable {
+        var id: String
+        var text: String
+        var resonance: Int
+    }
+    var version: Int
+    var session: Session
+    /// The open prompt, or else the one most recently closed; nil before the first opens.
+    var prompt: PromptView?
+    /// That prompt's revealed reflections, in the order the room sees them; hidden ones left out.
+    var revealed: [Shown]
+
+    init(_ state: SessionState, version: Int) {
+        self.version = version
+        let languages = Set(state.created.deck.prompts.flatMap(\.text.languages)).sorted().map(\.rawValue)
+        session = Session(title: state.created.title, languages: languages, closed: state.isClosed,
+                          minimumToReveal: state.created.minimumToReveal)
+        let current = state.openPrompt ?? state.prompts.indices.filter { state.prompts[$0].closedAt != nil }
+            .max { (state.prompts[$0].closedAt ?? 0, $0) < (state.prompts[$1].closedAt ?? 0, $1) }
+        if let index = current {
+            let p = state.created.deck.prompts[index]
+            prompt = PromptView(index: index, number: index + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox,
+                                status: state.prompts[index].status.rawValue)
+            revealed = state.revealed(prompt: index).filter { $0.hiddenReason == nil }
+                .map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance) }
+        } else {
+            prompt = nil
+            revealed = []
+        }
+    }
+}
+
+/// What `GET /api/session` adds for one participant: what this token already did.
+struct ParticipantSessionResponse: Codable, Sendable {
+    var state: ParticipantView
+    var wrote: Bool
+    var resonated: [String]
+}
+
+/// What the facilitator's console shows.
+struct ConsoleView: Codable, Sendable {
+    struct PromptEntry: Codable, Sendable {
+        var index: Int
+        var number: Int
+        var text: [String: String]
+        var timeBoxSeconds: Int?
+        var facilitatorNote: String?
+        var status: String
+        /// Milliseconds since 1970, on the facilitator's clock, when it was opened.
+        var openedAt: Int64?
+        /// How many reflections wait to be revealed: a count, never their text.
+        var pending: Int
+        var revealed: [Shown]
+        var notes: [String]
+    }
+    struct Shown: Codable, Sendable {
+        var id: String
+        var text: String
+        var resonance: Int
+        var hiddenReason: String?
+    }
+    var version: Int
+    var sessionID: String
+    var title: String
+    var closed: Bool
+    var minimumToReveal: Int
+    var openPrompt: Int?
+    var prompts: [PromptEntry]
+    var sessionNotes: [String]
+    var joinCode: String
+    var participantURL: String
+    var screenURL: String
+    var qr: QRMatrix
+    /// The node's clock, so the page can show time boxes even if the device's clock is off.
+    var now: Int64
+
+    init(_ state: SessionState, version: Int, links: Links, now: Int64) {
+        self.version = version
+        sessionID = state.id.hex
+        title = state.created.title
+        closed = state.isClosed
+        minimumToReveal = state.created.minimumToReveal
+        openPrompt = state.openPrompt
+        prompts = state.created.deck.prompts.enumerated().map { i, p in
+            PromptEntry(index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                        status: state.prompts[i].status.rawValue, openedAt: state.prompts[i].openedAt,
+                        pending: state.pendingCount(prompt: i),
+                        revealed: state.revealed(prompt: i).map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance, hiddenReason: $0.hiddenReason) },
+                        notes: state.notes.filter { $0.prompt == i }.map(\.text))
+        }
+        sessionNotes = state.notes.filter { $0.prompt == nil }.map(\.text)
+        joinCode = AccessCodes.display(links.joinCode)
+        participantURL = links.participantURL
+        screenURL = links.screenPath
+        qr = links.qr
+        self.now = now
+    }
+}
+
+/// What the projector shows: the participants' view, with the way in.
+struct ScreenView: Codable, Sendable {
+    var state: ParticipantView
+    var joinCode: String
+    var participantURL: String
+    var qr: QRMatrix
+}
+
+/// A QR code as rows of "1" (dark) and "0", small enough to send and easy to draw.
+struct QRMatrix: Codable, Sendable {
+    var size: Int
+    var rows: [String]
+
+    init(_ code: QRCode?) {
+        guard let code else { size = 0; rows = []; return }
+        size = code.size
+        rows = (0..<code.size).map { y in String((0..<code.size).map { code.isDark(x: $0, y: y) ? "1" : "0" }) }
+    }
+}
+
+/// How people reach a hosted session.
+struct Links: Sendable {
+    var joinCode: String
+    /// What the participants type or scan, without the code: `http://198.18.0.1:8080/`.
+    var participantURL: String
+    /// The QR code's URL carries the code in the fragment, which browsers never send to the node.
+    var joinURL: String { participantURL + "#code=" + joinCode }
+    var screenPath: String { "/screen" }
+    var qr: QRMatrix
+}
+
+extension LocalizedText {
+    var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Meeting
+import Node
+
+struct HostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "host",
+        abstract: "Host a session: participants join from their phones' browsers on this network.",
+        discussion: """
+            Prints the address participants open, the join code and a QR code, and the link to the \
+            facilitator's console. Ctrl-C (or SIGTERM) stops it; every acknowledged reflection is \
+            already saved, and `halqa host --resume SESSION` continues.
+            """)
+
+    @Option(help: ArgumentHelp("The prompt deck to run (see docs/decks.md).", valueName: "FILE")) var deck: String?
+    @Option(help: ArgumentHelp("Continue a session after a restart (its id or first characters).", valueName: "SESSION")) var resume: String?
+    @Option(help: "The session's title, shown to participants (default: the deck's title).") var title: String?
+    @Option(help: "The port to listen on.") var port = 8080
+    @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind = "0.0.0.0"
+    @Option(help: "Reveal only when at least this many reflections have arrived (2 to 50).") var minimum = Limits.defaultMinimumToReveal
+    @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        if (deck == nil) == (resume == nil) {
+            throw ValidationError("Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
+        }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535.") }
+        if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal) {
+            throw ValidationError("--title and --minimum are set when a session starts; leave them out with --resume.")
+        }
+    }
+
+    func run() async throws {
+        let options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
+                                  minimumToReveal: minimum, onePerPrompt: !severalPerPrompt)
+        var logger = Logger(label: "halqa")
+        logger.logLevel = .warning
+        do {
+            let (room, store) = try await Host.prepare(options)
+            try await Host.run(room, store: store, options: options, logger: logger) { banner in
+                FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
+            }
+            FileHandle.standardOutput.write(Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
+        } catch let error as HostError {
+            FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func describe(_ b: HostBanner) -> String {
+        var out = "\nHalqa is hosting \"\(b.title)\" (session \(b.sessionID.short)).\n\n"
+        out += "  Participants: open  \(b.participantURL)\n"
+        out += "                type  \(b.joinCode)\n"
+        out += "  or scan this with a phone's camera:\n\n"
+        if let qr = b.qr { out += qr.terminalText.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n" }
+        out += "  Facilitator's console (keep this link to yourself):\n    \(b.consoleURL)\n"
+        out += "  Projector view:\n    \(b.screenURL)\n\n"
+        out += "Press Ctrl-C to stop. The session is saved as it goes.\n"
+        return out
+    }
+}
