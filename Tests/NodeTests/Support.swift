@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSTesting
+import Logging
+import Meeting
+import Synchronization
+import Testing
+@testable import Node
+
+final class TemporaryFolder: Sendable {
+    let path: String
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-node-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Every line the node logs during a test, to check that none holds an address, a token or text.
+final class LogCollector: Sendable {
+    let lines = Mutex<[String]>([])
+
+    struct Handler: LogHandler {
+        let collector: LogCollector
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            let all = self.metadata.merging(metadata ?? [:]) { $1 }
+            collector.lines.withLock { $0.append("\(level) \(message) \(all)") }
+        }
+    }
+
+    var logger: Logger { Logger(label: "test") { _ in Handler(collector: self) } }
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+}
+
+/// A hosted session on a real store, served in process.
+struct HostedFixture {
+    let folder = TemporaryFolder()
+    let room: MeetingRoom
+    let store: TranscriptStore
+    let logs = LogCollector()
+
+    init(minimum: Int = 3, onePerPrompt: Bool = true) async throws {
+        let options = HostOptions(deckPath: FileManager.default.currentDirectoryPath + "/seeds/decks/real-man.deck", resume: nil,
+                                  title: "Tuesday circle", port: 0, bind: "127.0.0.1", dataFolder: folder.path,
+                                  minimumToReveal: minimum, onePerPrompt: onePerPrompt)
+        (room, store) = try await Host.prepare(options)
+    }
+
+    var joinCode: String { room.access.joinCode }
+    var secret: String { room.access.facilitatorSecret }
+
+    func app() throws -> some ApplicationProtocol {
+        let router = Routes.router(for: room, pages: try Pages())
+        return Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
+                           configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger)
+    }
+}
+
+/// Small helpers over the test client.
+struct API {
+    let client: any TestClientProtocol
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil, bytes: [UInt8]? = nil) async throws -> (HTTPResponse.Status, [String: Any], TestResponse) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer " + token }
+        var body: ByteBuffer?
+        if let json { body = ByteBuffer(string: json); headers[.contentType] = "application/json" }
+        if let bytes { body = ByteBuffer(bytes: bytes); headers[.contentType] = "application/json" }
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
+        return (response.status, object, response)
+    }
+
+    func errorCode(_ object: [String: Any]) -> String? { (object["error"] as? [String: Any])?["code"] as? String }
+
+    func join(_ code: String) async throws -> String {
+        let (status, body, _) = try await call(.post, "/api/join", json: #"{"code":"\#(code)"}"#)
+        #expect(status == .created)
+        return body["token"] as! String
+    }
+
+    func console(_ secret: String, _ action: String, _ json: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+        let (status, body, _) = try await call(.post, "/api/console/" + action, token: secret, json: json)
+        return (status, body)
+    }
+}
