@@ -68,9 +68,11 @@
     clear(box);
     texts(p).forEach(function (n) { box.appendChild(n); });
     $("current-note").textContent = p.facilitatorNote ? "Note: " + p.facilitatorNote : "";
-    var waiting = p.pending;
-    $("pending").textContent = waiting + (waiting === 1 ? " reflection waits" : " reflections wait") +
-      " to be revealed" + (waiting < state.minimumToReveal ? " (at least " + state.minimumToReveal + " are needed)." : ".");
+    var waiting = p.pending, shownCount = p.revealed.filter(function (r) { return !r.hiddenReason; }).length;
+    var line = waiting + (waiting === 1 ? " reflection waits" : " reflections wait") + " to be revealed";
+    if (waiting < state.minimumToReveal) line += " (" + state.minimumToReveal + " are needed for a reveal)";
+    if (shownCount > 0) line += " · " + shownCount + " shown";
+    $("pending").textContent = line + ".";
     $("reveal").disabled = waiting < state.minimumToReveal;
     drawShown($("current-shown"), p);
     tick();
@@ -85,7 +87,7 @@
       if (r.hiddenReason) {
         row.appendChild(el("span", "quiet", "Hidden: " + r.hiddenReason));
       } else {
-        row.appendChild(el("span", "quiet", r.resonance + " resonate"));
+        row.appendChild(el("span", "quiet", "Resonates with " + r.resonance));
         if (!state.closed) row.appendChild(button("Hide…", function () { askHide(item, r); }));
       }
       item.appendChild(row);
@@ -184,7 +186,7 @@
       Halqa.live(function () { return { type: "hello", facilitator: secret, view: "console" }; }, function (message) {
         if (message.type === "console") render(message.data);
       }, function (status) {
-        $("connection").textContent = status === "live" ? "live" : "reconnecting…";
+        $("connection").textContent = status === "live" ? "" : "Connection to the node lost; reconnecting…";
       });
     }, function () { $("error").textContent = "Cannot reach the node."; });
     setInterval(tick, 1000);

@@ -20,7 +20,7 @@ var HALQA_TEXT = {
     "shown.title": "What the circle wrote",
     "shown.resonate": "This resonates with me",
     "shown.resonated": "Resonates with you",
-    "shown.count": "{n} resonate",
+    "shown.count": "Resonates with {n}",
     "connection.live": "",
     "connection.polling": "Connection lost; still following, reconnecting…",
     "connection.offline": "Cannot reach the meeting. Check the Wi-Fi; this page keeps trying.",

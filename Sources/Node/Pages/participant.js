@@ -198,7 +198,7 @@
     Halqa.api("POST", "/api/resonance", token, { reflection: id }).then(function (r) {
       if (r.status === 204 || (r.body && r.body.error && r.body.error.code === "already-resonated")) {
         resonated[id] = true;
-        button.textContent = t("shown.resonated");
+        drawReflections();  // the live update may already have redrawn the list
       } else {
         button.disabled = false;
         $("write-error").textContent = errorText(r.body);

@@ -1,0 +1,142 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// A `halqa host` process, started as a facilitator would, with what its banner said.
+final class HostProcess {
+    let process = Process()
+    let port: Int
+    private(set) var banner = ""
+    private let output = Pipe()
+
+    init(_ arguments: [String], data: String, port: Int? = nil) throws {
+        self.port = port ?? HostProcess.freePort()
+        process.executableURL = CLI.binaries.appendingPathComponent("halqa")
+        process.arguments = ["host"] + arguments + ["--port", String(self.port), "--bind", "127.0.0.1", "--data", data]
+        process.currentDirectoryURL = CLI.repository
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Reads the banner until the node says it is ready, or the process ends.
+    func waitUntilReady() -> Bool {
+        var data = Data()
+        while !String(decoding: data, as: UTF8.self).contains("Press Ctrl-C") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            data += chunk
+        }
+        banner = String(decoding: data, as: UTF8.self)
+        return banner.contains("Press Ctrl-C")
+    }
+
+    func rest() -> String {
+        banner + String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    var joinCode: String { field(after: "type  ") }
+    var secret: String { String(field(after: "facilitate#key=")) }
+    var session: String { String(banner.split(separator: "(session ").last!.prefix(12)) }
+
+    private func field(after marker: String) -> String {
+        guard let range = banner.range(of: marker) else { return "" }
+        return String(banner[range.upperBound...].prefix { !$0.isWhitespace })
+    }
+
+    func stop(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// One JSON request to this node.
+    func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
+        if let json { request.httpBody = Data(json.utf8); request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+}
+
+@Suite("halqa host, as a process", .serialized)
+struct HostProcessTests {
+    @Test("stopped mid-prompt (SIGTERM, then kill -9) and resumed, the node keeps every acknowledged reflection, its code and its link")
+    func restartKeepsEverything() async throws {
+        let data = TemporaryFolder()
+        let first = try HostProcess(["--deck", "seeds/decks/real-man.deck", "--title", "Restart test"], data: data.path)
+        #expect(first.waitUntilReady(), "\(first.rest())")
+        #expect(first.banner.contains("Participants: open  http://127.0.0.1:\(first.port)/"))
+        let code = first.joinCode, secret = first.secret, session = first.session
+        #expect(code.count == 9 && secret.count == 26)
+        #expect(try await first.call("POST", "/api/console/open", token: secret, json: #"{"prompt":0}"#).0 == 200)
+        var acknowledged = 0
+        for i in 0..<4 {
+            let (status, joined) = try await first.call("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
+            #expect(status == 201)
+            let token = joined["token"] as! String
+            if try await first.call("POST", "/api/reflections", token: token, json: #"{"prompt":0,"text":"before restart \#(i)"}"#).0 == 201 { acknowledged += 1 }
+        }
+        first.stop(SIGTERM)
+        #expect(first.process.terminationStatus == 0)
+        #expect(first.rest().contains("Stopped. Everything is saved; continue with: halqa host --resume \(session)"))
+
+        let second = try HostProcess(["--resume", session], data: data.path)
+        #expect(second.waitUntilReady(), "\(second.rest())")
+        #expect(second.joinCode == code && second.secret == secret, "a resumed node keeps its join code and console link")
+        let (status, joined) = try await second.call("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
+        #expect(status == 201)
+        if try await second.call("POST", "/api/reflections", token: joined["token"] as? String, json: #"{"prompt":0,"text":"after restart"}"#).0 == 201 { acknowledged += 1 }
+        second.stop(SIGKILL)
+
+        let third = try HostProcess(["--resume", session], data: data.path)
+        #expect(third.waitUntilReady(), "\(third.rest())")
+        let (_, console) = try await third.call("GET", "/api/console", token: secret)
+        let prompts = console["prompts"] as? [[String: Any]] ?? []
+        #expect(acknowledged == 5)
+        #expect(prompts.first?["pending"] as? Int == acknowledged)
+        let (revealed, after) = try await third.call("POST", "/api/console/reveal", token: secret, json: #"{"prompt":0}"#)
+        #expect(revealed == 200)
+        let texts = ((after["prompts"] as? [[String: Any]])?.first?["revealed"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
+        #expect(Set(texts) == Set((0..<4).map { "before restart \($0)" } + ["after restart"]))
+        third.stop(SIGTERM)
+    }
+
+    @Test("a port in use and a bad deck are reported in one clear line, with what to do")
+    func clearStartupErrors() async throws {
+        let data = TemporaryFolder()
+        let first = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path)
+        #expect(first.waitUntilReady())
+        let clash = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path + "/other", port: first.port)
+        clash.process.waitUntilExit()
+        #expect(clash.process.terminationStatus == 1)
+        #expect(clash.rest().contains("Port \(first.port) is already in use, by another Halqa or another program. Choose another with --port"))
+        first.stop(SIGTERM)
+
+        let bad = data.path + "/bad.deck"
+        try "title: x\n[prompt]\ntme: 5\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let badDeck = try HostProcess(["--deck", bad], data: data.path)
+        badDeck.process.waitUntilExit()
+        #expect(badDeck.process.terminationStatus == 1)
+        #expect(badDeck.rest().contains("bad.deck:3: unknown field \"tme\". Did you mean \"time\"?"))
+        let neither = try CLI.run(["host", "--data", data.path])
+        #expect(neither.status != 0 && neither.stderr.contains("Give either --deck FILE"))
+    }
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""The pages in a real browser (Debian's chromium, driven by selenium), at a phone's size.
+
+A participant joins with the code, writes a reflection, sees "received"; the facilitator (a
+second browser) opens the prompt and reveals; both see the reflection; the page in Urdu is
+right to left; HTML in a reflection shows as text. Screenshots go to the folder printed at
+the start (HALQA_SCREENSHOTS, default .build/screenshots): look at them.
+
+Run by scripts/test; by hand: /usr/bin/python3 Tests/browser/test_pages.py PATH/TO/halqa
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HALQA = None
+SHOTS = os.environ.get("HALQA_SCREENSHOTS", os.path.join(ROOT, ".build", "screenshots"))
+OLD_ANDROID = ("Mozilla/5.0 (Linux; Android 8.1.0; Nokia 2) AppleWebKit/537.36 "
+               "(KHTML, like Gecko) Chrome/70.0.3538.110 Mobile Safari/537.36")
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browser(phone=True):
+    """A headless Chromium: a 360x740 phone with an old Android's Chrome, or a laptop."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=en-US",
+                 "--window-size=360,740" if phone else "--window-size=1280,900"):
+        options.add_argument(flag)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": 360, "height": 740, "pixelRatio": 2.0}, "userAgent": OLD_ANDROID})
+    service = Service(executable_path="/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+class Node:
+    """A `halqa host` process on loopback, with what its banner said."""
+
+    def __init__(self):
+        self.data = tempfile.mkdtemp(prefix="halqa-browser-")
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [HALQA, "host", "--deck", os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", "منگل کا حلقہ · Tuesday circle",
+             "--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        banner = ""
+        while "Press Ctrl-C" not in banner:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("halqa host did not start:\n" + banner)
+            banner += line
+        self.banner = banner
+        self.code = re.search(r"type  (\S+)", banner).group(1)
+        self.console = re.search(r"(http://\S+/facilitate#key=\S+)", banner).group(1)
+        self.screen = re.search(r"(http://\S+/screen#key=\S+)", banner).group(1)
+        self.base = f"http://127.0.0.1:{self.port}/"
+
+    def post(self, path, body, token=None):
+        request = urllib.request.Request(self.base + path.lstrip("/"), data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read() or b"null")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+class PagesInABrowser(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(SHOTS, exist_ok=True)
+        print(f"screenshots: {SHOTS}", flush=True)
+        cls.node = Node()
+        try:
+            cls.phone = browser()
+            cls.facilitator = browser(phone=False)
+        except Exception:
+            cls.node.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.phone.quit()
+        cls.facilitator.quit()
+        cls.node.stop()
+
+    def wait(self, driver, condition, what, timeout=10):
+        # The pages redraw live, so an element found a moment ago may have been replaced.
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def visible(self, driver, element_id):
+        element = driver.find_element(By.ID, element_id)
+        return element if element.is_displayed() else None
+
+    def shot(self, driver, name):
+        path = os.path.join(SHOTS, name + ".png")
+        driver.save_screenshot(path)
+        return path
+
+    def test_a_meeting_from_join_to_reveal(self):
+        phone, facilitator, node = self.phone, self.facilitator, self.node
+
+        # The facilitator opens the console and the first prompt.
+        facilitator.get(node.console)
+        self.wait(facilitator, lambda d: self.visible(d, "console"), "the console appears")
+        self.assertNotIn("#key=", facilitator.current_url, "the secret is taken out of the address bar")
+        self.assertEqual(facilitator.find_element(By.ID, "join-code").text, node.code)
+        facilitator.find_element(By.CSS_SELECTOR, "#deck li button.primary").click()
+        self.wait(facilitator, lambda d: self.visible(d, "current"), "the open prompt is shown")
+
+        # The participant joins by typing the code on a 360-pixel phone.
+        phone.get(node.base)
+        self.wait(phone, lambda d: self.visible(d, "join"), "the join form appears")
+        self.assertEqual(phone.execute_script("return window.innerWidth"), 360)
+        self.shot(phone, "participant-join")
+        phone.find_element(By.ID, "code").send_keys(node.code.lower())
+        phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+        self.wait(phone, lambda d: self.visible(d, "write"), "the writing box appears")
+        self.assertIn("Tuesday circle", phone.find_element(By.ID, "title").text)
+        self.assertIn("real man", phone.find_element(By.ID, "prompt-text").text)
+        phone.find_element(By.ID, "text").send_keys(XSS)
+        phone.find_element(By.ID, "send").click()
+        self.wait(phone, lambda d: self.visible(d, "received"), "\"received\" is shown")
+        self.assertEqual(phone.find_element(By.ID, "received").text, "Received. Thank you.")
+        self.shot(phone, "participant-received")
+
+        # The console counts it, without its text.
+        self.wait(facilitator, lambda d: "1 reflection waits" in d.find_element(By.ID, "pending").text, "the console counts one")
+        self.assertNotIn("onerror", facilitator.find_element(By.TAG_NAME, "body").text)
+
+        # Two more participants (as their phones would, through the API), then reveal.
+        for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں۔", "That a man must never back down."]:
+            joined = node.post("/api/join", {"code": node.code})
+            node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+        self.wait(facilitator, lambda d: not d.find_element(By.ID, "reveal").get_attribute("disabled"), "reveal is enabled")
+        facilitator.find_element(By.ID, "reveal").click()
+
+        # Both see the reflections; the HTML is text, never an element, and nothing ran.
+        self.wait(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == 3, "the phone shows three")
+        texts = [e.text for e in phone.find_elements(By.CSS_SELECTOR, "#reflections .reflection-text")]
+        self.assertIn(XSS, texts)
+        self.assertEqual(phone.find_elements(By.CSS_SELECTOR, "#reflections img"), [])
+        with self.assertRaises(NoAlertPresentException):
+            phone.switch_to.alert.text
+        self.wait(facilitator, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#current-shown li")) == 3, "the console shows three")
+        self.assertIn(XSS, facilitator.find_element(By.ID, "current-shown").text)
+
+        # Resonate once.
+        button = phone.find_element(By.CSS_SELECTOR, "#reflections button.resonate")
+        button.click()
+        self.wait(phone, lambda d: d.find_element(By.CSS_SELECTOR, "#reflections button.resonate").text == "Resonates with you", "resonated")
+        self.wait(facilitator, lambda d: "Resonates with 1" in d.find_element(By.ID, "current-shown").text, "the console counts the resonance")
+        self.shot(phone, "participant-revealed")
+        self.shot(facilitator, "console")
+
+        # The same page in Urdu: right to left, in an Arabic-script font.
+        phone.find_element(By.CSS_SELECTOR, "[data-lang=ur]").click()
+        self.assertEqual(phone.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
+        prompt = phone.find_element(By.ID, "prompt-text")
+        self.assertEqual(prompt.get_attribute("lang"), "ur")
+        self.assertEqual(phone.execute_script("return getComputedStyle(arguments[0]).direction", prompt), "rtl")
+        self.assertIn("اصل مرد", prompt.text)
+        self.assertEqual(phone.find_element(By.CSS_SELECTOR, "#shown h2").text, "حلقے نے کیا لکھا")
+        urdu = [e for e in phone.find_elements(By.CSS_SELECTOR, "#reflections .reflection-text") if "والد" in e.text][0]
+        self.assertEqual(phone.execute_script("return getComputedStyle(arguments[0]).direction", urdu), "rtl")
+        self.shot(phone, "participant-urdu")
+
+        # The projector view, and its QR code scans to the join link.
+        facilitator.get(node.screen)
+        self.wait(facilitator, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == 3, "the projector shows three")
+        path = self.shot(facilitator, "projector")
+        if shutil.which("zbarimg"):
+            decoded = subprocess.run(["zbarimg", "--quiet", "--raw", path], capture_output=True, text=True).stdout.strip()
+            self.assertEqual(decoded, node.base + "#code=" + node.code.replace("-", ""))
+
+    def test_a_wrong_code_is_refused_in_the_chosen_language(self):
+        phone = browser()
+        try:
+            phone.get(self.node.base)
+            self.wait(phone, lambda d: self.visible(d, "join"), "the join form appears")
+            phone.find_element(By.CSS_SELECTOR, "[data-lang=ps]").click()
+            self.assertEqual(phone.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
+            phone.find_element(By.ID, "code").send_keys("2222-2222")
+            phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+            self.wait(phone, lambda d: d.find_element(By.ID, "join-error").text != "", "an error appears")
+            self.assertEqual(phone.find_element(By.ID, "join-error").text, "دا کوډ سم نه دی. له اسانوونکي یې وپوښتئ.")
+            self.shot(phone, "participant-wrong-code-pashto")
+        finally:
+            phone.quit()
+
+
+if __name__ == "__main__":
+    HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
+    result = unittest.main(exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"browser: {max(0, result.testsRun - failed)} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
