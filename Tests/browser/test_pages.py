@@ -19,7 +19,11 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
+
+import jsonschema
+import yaml
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
@@ -84,6 +88,16 @@ class Node:
             request.add_header("Authorization", "Bearer " + token)
         with urllib.request.urlopen(request) as response:
             return json.loads(response.read() or b"null")
+
+    def get(self, path, token=None):
+        request = urllib.request.Request(self.base + path.lstrip("/"))
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -196,9 +210,38 @@ class PagesInABrowser(unittest.TestCase):
         facilitator.get(node.screen)
         self.wait(facilitator, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == 3, "the projector shows three")
         path = self.shot(facilitator, "projector")
-        if shutil.which("zbarimg"):
-            decoded = subprocess.run(["zbarimg", "--quiet", "--raw", path], capture_output=True, text=True).stdout.strip()
-            self.assertEqual(decoded, node.base + "#code=" + node.code.replace("-", ""))
+        decoded = subprocess.run(["zbarimg", "--quiet", "--raw", path], capture_output=True, text=True).stdout.strip()
+        self.assertEqual(decoded, node.base + "#code=" + node.code.replace("-", ""))
+
+    def test_responses_match_the_openapi_document(self):
+        with open(os.path.join(ROOT, "docs", "openapi.yaml")) as f:
+            document = yaml.safe_load(f)
+
+        def check(value, schema_name):
+            schema = {"$ref": "#/components/schemas/" + schema_name, "components": document["components"]}
+            jsonschema.Draft202012Validator(schema).validate(value)
+
+        node = self.node
+        joined = node.post("/api/join", {"code": node.code})
+        check(joined["state"], "ParticipantView")
+        secret = node.console.split("#key=")[1]
+        status, console = node.get("/api/console", secret)
+        self.assertEqual(status, 200)
+        check(console, "ConsoleView")
+        status, screen = node.get("/api/screen", secret)
+        check(screen, "ScreenView")
+        status, session = node.get("/api/session", joined["token"])
+        check(session["state"], "ParticipantView")
+        status, error = node.get("/api/console", "wrong")
+        self.assertEqual(status, 403)
+        check(error, "Error")
+        # Every path the pages call is in the document.
+        scripts = ""
+        for name in ("participant.js", "console.js", "screen.js", "common.js"):
+            with open(os.path.join(ROOT, "Sources/Node/Pages", name)) as f:
+                scripts += f.read()
+        for path in set(re.findall(r'"(/api/[a-z/-]*)', scripts)):
+            self.assertTrue(path in document["paths"] or path.rstrip("/") + "/{action}" in document["paths"], path)
 
     def test_a_wrong_code_is_refused_in_the_chosen_language(self):
         phone = browser()
