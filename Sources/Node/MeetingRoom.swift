@@ -19,6 +19,8 @@ public actor MeetingRoom {
     private var subscribers: [UUID: Subscriber] = [:]
     private var version = 0
     private var broadcastPending = false
+    /// What participants were last sent (without its version), so an unchanged view is not resent.
+    private var lastParticipantView: ParticipantView?
 
     init(session: LiveSession, access: TranscriptStore.Access, participantURL: String, onePerPrompt: Bool) async {
         self.session = session
@@ -81,7 +83,14 @@ public actor MeetingRoom {
         broadcastPending = false
         version += 1
         var cache: [Audience: String] = [:]
+        // Participants and the projector see the same view: if it did not change (only the
+        // console's count did), they are not sent anything.
+        var unversioned = await participantView()
+        unversioned.version = 0
+        let participantsUnchanged = unversioned == lastParticipantView
+        lastParticipantView = unversioned
         for subscriber in subscribers.values {
+            if participantsUnchanged && subscriber.audience != .facilitator { continue }
             if cache[subscriber.audience] == nil { cache[subscriber.audience] = await message(for: subscriber.audience) }
             subscriber.continuation.yield(cache[subscriber.audience]!)
         }

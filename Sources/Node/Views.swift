@@ -1,14 +1,14 @@
 import Meeting
 
 /// What every participant's page shows: no per-person fields, so one copy goes to all.
-struct ParticipantView: Codable, Sendable {
-    struct Session: Codable, Sendable {
+struct ParticipantView: Codable, Sendable, Equatable {
+    struct Session: Codable, Sendable, Equatable {
         var title: String
         var languages: [String]
         var closed: Bool
         var minimumToReveal: Int
     }
-    struct PromptView: Codable, Sendable {
+    struct PromptView: Codable, Sendable, Equatable {
         /// 0-based index, as the API takes it.
         var index: Int
         var number: Int
@@ -16,7 +16,7 @@ struct ParticipantView: Codable, Sendable {
         var timeBoxSeconds: Int?
         var status: String
     }
-    struct Shown: Codable, Sendable {
+    struct Shown: Codable, Sendable, Equatable {
         var id: String
         var text: String
         var resonance: Int

@@ -1,0 +1,196 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+
+/// Simulated participants over real WebSocket and HTTP connections against a `halqa host`
+/// process on loopback: joins, live sockets, one reflection each, then a reveal.
+struct BenchHost: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-host",
+        abstract: "200 participants at once: acknowledgement latency, reveal fan-out time, node memory.")
+
+    @Option(help: "The halqa executable to measure.") var halqa: String
+    @Option var clients = 200
+    @Option var deck = "seeds/decks/real-man.deck"
+
+    func run() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let port = Int.random(in: 20000...40000)
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: halqa)
+        node.arguments = ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3"]
+        let output = Pipe()
+        node.standardOutput = output
+        node.standardError = output
+        let started = ContinuousClock.now
+        try node.run()
+        defer { if node.isRunning { kill(node.processIdentifier, SIGTERM); node.waitUntilExit() } }
+        var banner = ""
+        while !banner.contains("Press Ctrl-C") {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw ValidationError("halqa host did not start:\n\(banner)") }
+            banner += String(decoding: chunk, as: UTF8.self)
+        }
+        let startup = ContinuousClock.now - started
+        func after(_ marker: String) -> String {
+            String(banner[banner.range(of: marker)!.upperBound...].prefix { !$0.isWhitespace })
+        }
+        let code = after("type  "), secret = after("facilitate#key=")
+        let base = "http://127.0.0.1:\(port)"
+
+        var config = HTTPClient.Configuration()
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: clients + 8)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        do {
+            try await measure(http: http, base: base, port: port, code: code, secret: secret, node: node, startup: startup)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    func measure(http: HTTPClient, base: String, port: Int, code: String, secret: String, node: Process, startup: Duration) async throws {
+        let clients = self.clients
+        func post(_ path: String, _ body: String, token: String? = nil) async throws -> (Int, Data) {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 1 << 22)
+            return (Int(response.status.code), Data(bytes.readableBytesView))
+        }
+
+        // Everyone joins and opens a live socket.
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    let (_, body) = try await post("/api/join", #"{"code":"\#(code)"}"#)
+                    return (try JSONSerialization.jsonObject(with: body) as! [String: Any])["token"] as! String
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        progress("\(tokens.count) joined")
+        let watch = Watch(expected: clients)
+        let logger: Logger = {
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            return logger
+        }()
+        let sockets = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for token in tokens {
+                    group.addTask {
+                        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger) { inbound, outbound, _ in
+                            try await outbound.write(.text(#"{"type":"hello","token":"\#(token)"}"#))
+                            for try await message in inbound.messages(maxSize: 1 << 22) {
+                                guard case .text(let text) = message else { continue }
+                                await watch.received(text, count: clients)
+                                if await watch.finished { return }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await watch.waitUntilAllConnected()
+        progress("\(clients) sockets following")
+
+        // The prompt opens; everyone writes at once.
+        _ = try await post("/api/console/open", #"{"prompt":0}"#, token: secret)
+        let burst = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+            for (i, token) in tokens.enumerated() {
+                group.addTask {
+                    let t0 = ContinuousClock.now
+                    let (status, _) = try await post("/api/reflections", #"{"prompt":0,"text":"Reflection \#(i): my father was silent when he was angry."}"#, token: token)
+                    return (status, (ContinuousClock.now - t0).milliseconds)
+                }
+            }
+            return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
+        }
+        let burstSeconds = (ContinuousClock.now - burst).seconds
+        let acknowledged = latencies.filter { $0.0 == 201 }.count
+        progress("\(acknowledged) acknowledged")
+
+        // The reveal, until the last client holds every reflection.
+        let revealStart = ContinuousClock.now
+        await watch.startReveal()
+        _ = try await post("/api/console/reveal", #"{"prompt":0}"#, token: secret)
+        let fanOut = try await watch.waitUntilAllRevealed(since: revealStart)
+        sockets.cancel()
+
+        let status = (try? String(contentsOfFile: "/proc/\(node.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func kilobytes(_ key: String) -> Double {
+            Double(status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        let sorted = latencies.map(\.1).sorted()
+        func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        print("node start-up to listening:        \(String(format: "%.0f", startup.milliseconds)) ms")
+        print("clients connected (HTTP + socket): \(clients)")
+        print("reflections acknowledged:          \(acknowledged) of \(clients)")
+        print("acknowledged reflections/s:        \(String(format: "%.0f", Double(acknowledged) / burstSeconds))")
+        print("acknowledgement p50 / p99:         \(String(format: "%.1f", percentile(0.5))) / \(String(format: "%.1f", percentile(0.99))) ms")
+        print("reveal until all \(clients) hold all \(clients): \(String(format: "%.1f", fanOut.milliseconds)) ms")
+        print("node peak resident memory:         \(String(format: "%.1f", kilobytes("VmHWM:") / 1024)) MB (now \(String(format: "%.1f", kilobytes("VmRSS:") / 1024)) MB)")
+    }
+}
+
+func progress(_ line: String) { FileHandle.standardError.write(Data(("… " + line + "\n").utf8)) }
+
+/// Follows what every simulated participant has received.
+actor Watch {
+    let expected: Int
+    private var connected = 0
+    private var revealedClients = 0
+    private var revealing = false
+    private var lastReveal: ContinuousClock.Instant?
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var finished = false
+
+    init(expected: Int) { self.expected = expected }
+
+    func received(_ text: String, count: Int) {
+        if !revealing {
+            connected += 1
+            if connected == expected { resumeAll() }
+            return
+        }
+        // A client holds every reflection when its state lists all of them.
+        guard let data = text.data(using: .utf8),
+              let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let state = message["data"] as? [String: Any], let revealed = state["revealed"] as? [Any],
+              revealed.count == count else { return }
+        revealedClients += 1
+        lastReveal = .now
+        if revealedClients == expected { finished = true; resumeAll() }
+    }
+
+    func startReveal() { revealing = true }
+
+    func waitUntilAllConnected() async {
+        if connected >= expected { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func waitUntilAllRevealed(since start: ContinuousClock.Instant) async throws -> Duration {
+        if revealedClients < expected {
+            await withCheckedContinuation { waiters.append($0) }
+        }
+        return lastReveal! - start
+    }
+
+    private func resumeAll() {
+        let all = waiters
+        waiters.removeAll()
+        for w in all { w.resume() }
+    }
+}
