@@ -65,9 +65,11 @@ class Node:
     def __init__(self):
         self.data = tempfile.mkdtemp(prefix="halqa-browser-")
         self.port = free_port()
+        self.start(["--deck", os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", "منگل کا حلقہ · Tuesday circle"])
+
+    def start(self, how):
         self.process = subprocess.Popen(
-            [HALQA, "host", "--deck", os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", "منگل کا حلقہ · Tuesday circle",
-             "--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data],
+            [HALQA, "host"] + how + ["--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         banner = ""
         while "Press Ctrl-C" not in banner:
@@ -80,6 +82,14 @@ class Node:
         self.console = re.search(r"(http://\S+/facilitate#key=\S+)", banner).group(1)
         self.screen = re.search(r"(http://\S+/screen#key=\S+)", banner).group(1)
         self.base = f"http://127.0.0.1:{self.port}/"
+        self.session = re.search(r"\(session (\w+)\)", banner).group(1)
+
+    def restart(self):
+        """Stops the node with SIGTERM and starts it again with --resume, on the same port."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=10)
+        self.process.stdout.close()
+        self.start(["--resume", self.session])
 
     def post(self, path, body, token=None):
         request = urllib.request.Request(self.base + path.lstrip("/"), data=json.dumps(body).encode(), method="POST",
@@ -102,6 +112,7 @@ class Node:
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=10)
+        self.process.stdout.close()
         shutil.rmtree(self.data, ignore_errors=True)
 
 
@@ -242,6 +253,40 @@ class PagesInABrowser(unittest.TestCase):
                 scripts += f.read()
         for path in set(re.findall(r'"(/api/[a-z/-]*)', scripts)):
             self.assertTrue(path in document["paths"] or path.rstrip("/") + "/{action}" in document["paths"], path)
+
+    def test_scripts_use_only_syntax_that_chrome_70_knows(self):
+        # acorn (Debian's node-acorn) parsing as ECMAScript 2018 refuses ?., ??, class fields
+        # and the like, which Chrome 70 cannot run.
+        folder = os.path.join(ROOT, "Sources/Node/Pages")
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".js"):
+                result = subprocess.run(["acorn", "--ecma2018", "--silent", os.path.join(folder, name)], capture_output=True, text=True)
+                self.assertEqual(result.returncode, 0, name + ": " + result.stdout + result.stderr)
+
+    def test_the_qr_link_joins_and_the_page_survives_a_node_restart(self):
+        node = Node()
+        phone = browser()
+        try:
+            secret = node.console.split("#key=")[1]
+            phone.get(node.base + "#code=" + node.code.replace("-", ""))
+            self.wait(phone, lambda d: self.visible(d, "waiting"), "the QR link joins without typing")
+            self.assertNotIn("#code", phone.current_url, "the code is taken out of the address bar")
+            node.post("/api/console/open", {"prompt": 0}, secret)
+            self.wait(phone, lambda d: self.visible(d, "write"), "the open prompt arrives live")
+
+            node.restart()
+            node.post("/api/console/open", {"prompt": 1}, secret)
+            # The socket drops, the page polls, finds the node has forgotten it, joins again
+            # with the same code, and follows the meeting live again: no reload, no typing.
+            self.wait(phone, lambda d: "Prompt 2" in d.find_element(By.CSS_SELECTOR, "#prompt .prompt-number").text,
+                      "the page follows the restarted node", timeout=30)
+            phone.find_element(By.ID, "text").send_keys("after the restart")
+            phone.find_element(By.ID, "send").click()
+            self.wait(phone, lambda d: self.visible(d, "received"), "a reflection is received after the restart")
+            self.shot(phone, "participant-after-restart")
+        finally:
+            phone.quit()
+            node.stop()
 
     def test_a_wrong_code_is_refused_in_the_chosen_language(self):
         phone = browser()
