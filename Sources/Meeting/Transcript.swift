@@ -140,7 +140,8 @@ public struct Transcript: Codable, Hashable, Sendable {
 }
 
 extension LocalizedText {
-    var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
+    /// The texts keyed by language code (`"en"`, `"ur"`, `"ps"`), as JSON carries them.
+    public var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
 }
 
 extension TranscriptStore {

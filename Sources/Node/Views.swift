@@ -145,7 +145,3 @@ struct Links: Sendable {
     var screenPath: String { "/screen" }
     var qr: QRMatrix
 }
-
-extension LocalizedText {
-    var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
-}
