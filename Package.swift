@@ -34,6 +34,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // avahi-client from Debian's libavahi-client-dev: mDNS/DNS-SD through avahi-daemon.
+        .systemLibrary(
+            name: "CAvahi",
+            pkgConfig: "avahi-client",
+            providers: [.apt(["libavahi-client-dev"])]
+        ),
+        .target(
+            name: "Discovery",
+            dependencies: ["CAvahi"],
+            swiftSettings: strict
+        ),
         // libqrencode from Debian's libqrencode-dev: QR codes for the join URL.
         .systemLibrary(
             name: "CQREncode",
@@ -44,6 +55,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Meeting",
+                "Discovery",
                 "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

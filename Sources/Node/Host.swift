@@ -15,9 +15,12 @@ public struct HostOptions: Sendable {
     public var dataFolder: String
     public var minimumToReveal: Int
     public var onePerPrompt: Bool
+    /// The name announced on the LAN; nil for the neutral default (`halqa-` and a short code).
+    public var name: String?
 
     public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
-                minimumToReveal: Int, onePerPrompt: Bool) {
+                minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
+        self.name = name
         self.deckPath = deckPath
         self.resume = resume
         self.title = title
@@ -88,7 +91,8 @@ public enum Host {
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
     /// acknowledged reflection is already on disk, so stopping loses nothing.
     public static func run(_ room: MeetingRoom, store: TranscriptStore, options: HostOptions, logger: Logger,
-                           ready: @escaping @Sendable (HostBanner) -> Void) async throws {
+                           ready: @escaping @Sendable (HostBanner) -> Void, say: @escaping @Sendable (String) -> Void) async throws {
+        let (listening, listeningSink) = AsyncStream<Int>.makeStream()
         let router = Routes.router(for: room, pages: try Pages())
         let secret = room.access.facilitatorSecret
         let base = room.links.participantURL
@@ -97,7 +101,8 @@ public enum Host {
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: LiveSocket.maxMessage)),
             configuration: .init(address: .hostname(options.bind, port: options.port), serverName: nil),
-            onServerRunning: { _ in
+            onServerRunning: { channel in
+                listeningSink.yield(channel.localAddress?.port ?? options.port)
                 ready(HostBanner(title: state.created.title, sessionID: room.session.id, participantURL: base,
                                  joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
                                  consoleURL: base + "facilitate#key=" + secret, screenURL: base + "screen#key=" + secret,
@@ -105,7 +110,9 @@ public enum Host {
             },
             logger: logger
         )
-        let group = ServiceGroup(services: [app, RoomService(room: room)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let presence = PresenceService(name: options.name ?? Presence.defaultName(for: store.nodeKey.publicKey), key: store.nodeKey.publicKey,
+                                       session: room.session.id, listening: listening, participantURL: base, say: say)
+        let group = ServiceGroup(services: [app, RoomService(room: room), presence], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -21,9 +21,13 @@ struct HostCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind = "0.0.0.0"
     @Option(help: "Reveal only when at least this many reflections have arrived (2 to 50).") var minimum = Limits.defaultMinimumToReveal
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
+    @Option(help: ArgumentHelp("The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME")) var name: String?
     @OptionGroup var data: DataOptions
 
     func validate() throws {
+        if let name, name.isEmpty || name.utf8.count > 63 {
+            throw ValidationError("--name must be 1 to 63 bytes long (a DNS-SD instance name).")
+        }
         if (deck == nil) == (resume == nil) {
             throw ValidationError("Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
         }
@@ -35,14 +39,16 @@ struct HostCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
-                                  minimumToReveal: minimum, onePerPrompt: !severalPerPrompt)
+                                  minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         do {
             let (room, store) = try await Host.prepare(options)
-            try await Host.run(room, store: store, options: options, logger: logger) { banner in
+            try await Host.run(room, store: store, options: options, logger: logger, ready: { banner in
                 FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
-            }
+            }, say: { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            })
             FileHandle.standardOutput.write(Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
         } catch let error as HostError {
             FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))

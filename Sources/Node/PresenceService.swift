@@ -1,0 +1,74 @@
+import Discovery
+import Foundation
+import Meeting
+import ServiceLifecycle
+
+/// Announces the node on the LAN while it serves, and reports the other Halqa nodes it sees,
+/// one line each, through `say`. Withdraws the announcement when the node stops, so peers
+/// see it leave at once.
+struct PresenceService: Service {
+    let name: String
+    let key: PublicKey
+    let session: EventID?
+    /// The port, once the server listens.
+    let listening: AsyncStream<Int>
+    let participantURL: String
+    let say: @Sendable (String) -> Void
+
+    func run() async throws {
+        var ports = listening.makeAsyncIterator()
+        guard let port = await ports.next() else { return }
+        let fingerprint = key.fingerprint
+        let advertiser: Advertiser
+        let browser: Browser
+        do {
+            advertiser = try Advertiser(AdvertisedService(name: name, type: Presence.serviceType, port: UInt16(port),
+                                                          txt: Presence.txt(key: key, session: session)))
+            browser = try Browser(type: Presence.serviceType)
+        } catch {
+            say("This node cannot be announced on the network (\(error.message)). " + Presence.noDaemonAdvice(address: participantURL))
+            try? await gracefulShutdown()
+            return
+        }
+        let url = participantURL
+        let say = self.say
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var waiting = false
+                for await status in advertiser.statuses {
+                    switch status {
+                    case .waitingForDaemon where !waiting:
+                        waiting = true
+                        say(Presence.noDaemonAdvice(address: url))
+                    case .established(let name):
+                        say(waiting ? "avahi-daemon is running again: announced as \"\(name)\"." : "Announced on this network as \"\(name)\"; other Halqa nodes can find it.")
+                        waiting = false
+                    case .failed(let message):
+                        say("Announcing this node failed: \(message).")
+                    default:
+                        break
+                    }
+                }
+            }
+            group.addTask {
+                for await event in browser.events {
+                    switch event {
+                    case .appeared(let service) where service.txt["fp"] != fingerprint:
+                        say("Nearby: \(service.name) at \(service.address):\(service.port) (key \(service.txt["fp"] ?? "?"))")
+                    case .changed(let service) where service.txt["fp"] != fingerprint:
+                        say("Changed: \(service.name) at \(service.address):\(service.port)")
+                    case .disappeared(let name) where name != advertiser.name:
+                        say("Gone: \(name)")
+                    default:
+                        break
+                    }
+                }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                advertiser.stop()
+                browser.stop()
+            }
+        }
+    }
+}
