@@ -17,6 +17,8 @@ public struct HostOptions: Sendable {
     public var onePerPrompt: Bool
     /// The name announced on the LAN; nil for the neutral default (`halqa-` and a short code).
     public var name: String?
+    /// Whether to announce this node and browse for others by mDNS.
+    public var discovery: Bool = true
 
     public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
                 minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
@@ -112,7 +114,9 @@ public enum Host {
         )
         let presence = PresenceService(name: options.name ?? Presence.defaultName(for: store.nodeKey.publicKey), key: store.nodeKey.publicKey,
                                        session: room.session.id, listening: listening, participantURL: base, say: say)
-        let group = ServiceGroup(services: [app, RoomService(room: room), presence], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [app, RoomService(room: room)]
+        if options.discovery { services.append(presence) } else { listeningSink.finish() }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -22,7 +22,7 @@ struct BenchHost: AsyncParsableCommand {
         let port = Int.random(in: 20000...40000)
         let node = Process()
         node.executableURL = URL(fileURLWithPath: halqa)
-        node.arguments = ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3"]
+        node.arguments = ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery"]
         let output = Pipe()
         node.standardOutput = output
         node.standardError = output

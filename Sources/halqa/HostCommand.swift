@@ -22,6 +22,7 @@ struct HostCommand: AsyncParsableCommand {
     @Option(help: "Reveal only when at least this many reflections have arrived (2 to 50).") var minimum = Limits.defaultMinimumToReveal
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
     @Option(help: ArgumentHelp("The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME")) var name: String?
+    @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -38,8 +39,9 @@ struct HostCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
+        var options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
                                   minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
+        options.discovery = !noDiscovery
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         do {

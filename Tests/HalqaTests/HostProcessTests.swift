@@ -14,7 +14,7 @@ final class HostProcess {
     init(_ arguments: [String], data: String, port: Int? = nil) throws {
         self.port = port ?? HostProcess.freePort()
         process.executableURL = CLI.binaries.appendingPathComponent("halqa")
-        process.arguments = ["host"] + arguments + ["--port", String(self.port), "--bind", "127.0.0.1", "--data", data]
+        process.arguments = ["host"] + arguments + ["--port", String(self.port), "--bind", "127.0.0.1", "--data", data, "--no-discovery"]
         process.currentDirectoryURL = CLI.repository
         process.standardOutput = output
         process.standardError = output

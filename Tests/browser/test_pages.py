@@ -69,7 +69,7 @@ class Node:
 
     def start(self, how):
         self.process = subprocess.Popen(
-            [HALQA, "host"] + how + ["--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data],
+            [HALQA, "host"] + how + ["--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data, "--no-discovery"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         banner = ""
         while "Press Ctrl-C" not in banner:
