@@ -23,8 +23,13 @@ struct CLI {
     /// Runs a command to completion; `environment` adds to (or, with "", removes from) the current one.
     @discardableResult
     static func run(_ arguments: [String], tool: String = "halqa", environment: [String: String] = [:]) throws -> Result {
+        try execute(binaries.appendingPathComponent(tool), arguments, environment: environment)
+    }
+
+    /// Runs any program to completion, collecting what it prints.
+    static func execute(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
-        process.executableURL = binaries.appendingPathComponent(tool)
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = repository
         var env = ProcessInfo.processInfo.environment
