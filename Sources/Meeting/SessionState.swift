@@ -96,6 +96,15 @@ public struct SessionState: Sendable {
     /// Every event this state holds, including those it ignores.
     public var allEvents: [Event] { Array(events.values) }
 
+    /// The event with this id, if held.
+    public func event(_ id: EventID) -> Event? { events[id] }
+
+    /// The same session folded without some events (a node that must not keep them).
+    func removing(_ ids: Set<EventID>) -> SessionState {
+        // Refolding what this state already verified cannot fail: the created event stays.
+        try! SessionState(events: events.values.filter { !ids.contains($0.id) }, verifySignatures: false)
+    }
+
     public var isClosed: Bool { closedAt != nil }
 
     /// Whether reflections to `prompt` are taken now (it is open and the session is not closed).

@@ -91,6 +91,8 @@ struct ConsoleView: Codable, Sendable {
     var qr: QRMatrix
     /// The node's clock, so the page can show time boxes even if the device's clock is off.
     var now: Int64
+    /// The digest of the session's events as a short code: equal on two nodes, same meeting.
+    var digest: String
 
     init(_ state: SessionState, version: Int, links: Links, now: Int64) {
         self.version = version
@@ -112,6 +114,8 @@ struct ConsoleView: Codable, Sendable {
         screenURL = links.screenPath
         qr = links.qr
         self.now = now
+        var replica = Replica(state: state, role: .coFacilitator)
+        digest = replica.digest.short
     }
 }
 

@@ -63,6 +63,20 @@ struct OrganiserCommandTests {
         #expect(FileManager.default.contents(atPath: file) == FileManager.default.contents(atPath: file2))
     }
 
+    @Test("digest is the same on the node that ran a session and on one that imported it")
+    func digest() async throws {
+        let a = TemporaryFolder(), b = TemporaryFolder()
+        let id = try await finishedSession(in: a.path)
+        let file = a.path + "/t.json"
+        try CLI.run(["export", id.hex, "--format", "json", "--output", file, "--data", a.path])
+        try CLI.run(["import", file, "--data", b.path])
+        let here = try CLI.run(["digest", id.short, "--json", "--data", a.path])
+        let there = try CLI.run(["digest", id.short, "--json", "--data", b.path])
+        #expect(here.status == 0 && here.stdout == there.stdout)
+        let parsed = try JSONSerialization.jsonObject(with: Data(here.stdout.utf8)) as! [String: Any]
+        #expect((parsed["short"] as? String)?.range(of: #"^[A-Z2-9]{4}-[A-Z2-9]{4}$"#, options: .regularExpression) != nil)
+    }
+
     @Test("search finds passages of closed sessions, as text or JSON")
     func search() async throws {
         let data = TemporaryFolder()

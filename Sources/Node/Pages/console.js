@@ -45,8 +45,9 @@
     clockOffset = state.now - Date.now();
     $("console").hidden = false;
     Halqa.setText($("title"), state.title);
-    $("session-state").textContent = state.closed ? "This session is closed." :
-      "Reflections are shown only in batches of at least " + state.minimumToReveal + ".";
+    $("session-state").textContent = (state.closed ? "This session is closed." :
+      "Reflections are shown only in batches of at least " + state.minimumToReveal + ".") +
+      " Digest " + state.digest + " (the same on every node that holds this meeting).";
     $("participant-url").textContent = state.participantURL;
     $("join-code").textContent = state.joinCode;
     $("screen-link").href = state.screenURL + "#key=" + encodeURIComponent(secret);

@@ -1,0 +1,171 @@
+/// A node's copy of a session, and the set-union protocol that brings copies together.
+///
+/// Peers tell each other which events they hold; each sends what the other lacks; every event
+/// received is verified by the fold before it is kept. The protocol is idempotent (an event
+/// held twice is held once), resumable (a lost or repeated message only delays convergence),
+/// and needs no leader. Archivists never receive reflections that are not yet revealed
+/// (anonymity invariant 3); anything destroyed is not sent and not taken back.
+///
+/// This is the protocol's logic only; the transport between nodes (authenticated, encrypted)
+/// carries these messages.
+public struct Replica: Sendable {
+    /// What a peer may hold.
+    public enum Role: String, Sendable, Codable {
+        /// May run the meeting; holds pending reflections too (the "second node" of durability).
+        case coFacilitator
+        /// A read-only copy for organisers; never holds pending reflections.
+        case archivist
+    }
+
+    /// A message between two replicas of one session.
+    public enum Message: Sendable, Hashable {
+        /// "These are the events I hold."
+        case have(session: EventID, ids: Set<EventID>)
+        /// "Send me these."
+        case want(session: EventID, ids: Set<EventID>)
+        /// Events, as their canonical bytes.
+        case events(session: EventID, [[UInt8]])
+    }
+
+    public let role: Role
+    /// Whether received events' signatures are checked (always, between real nodes; a
+    /// simulation of the network alone may skip it).
+    public let verifies: Bool
+    public private(set) var state: SessionState { didSet { heldCache = nil } }
+    /// Events refused because their signature or authority did not check.
+    public private(set) var rejected: Set<EventID> = []
+    private var heldCache: Set<EventID>?
+
+    public init(state: SessionState, role: Role, verifies: Bool = true) {
+        self.state = state
+        self.role = role
+        self.verifies = verifies
+    }
+
+    public var session: EventID { state.id }
+
+    /// The events this replica holds and keeps: everything but ignored events and destroyed
+    /// reflections; pending reflections only on co-facilitators.
+    public var held: Set<EventID> {
+        mutating get {
+            if let heldCache { return heldCache }
+            let computed = computeHeld()
+            heldCache = computed
+            return computed
+        }
+    }
+
+    private func computeHeld() -> Set<EventID> {
+        let destroyed = Set(state.destroyedIDs)
+        return Set(state.allEvents.filter { event in
+            guard state.ignored[event.id] == nil, !destroyed.contains(event.id) else { return false }
+            return role == .coFacilitator || !isPending(event)
+        }.map(\.id))
+    }
+
+    /// A digest of what every admitted node holds alike: all kept events but pending
+    /// reflections. Two nodes with the same digest show the same meeting.
+    public var digest: EventSetDigest {
+        mutating get {
+        let pending = Set(state.prompts.indices.flatMap { state.pendingIDs(prompt: $0) })
+        return EventSetDigest(ids: held.subtracting(pending))
+        }
+    }
+
+    func isPending(_ event: Event) -> Bool {
+        if case .reflectionSubmitted = event.body { return !state.isRevealed(event.id) }
+        return false
+    }
+
+    /// The message that starts a round with a peer.
+    public mutating func summary() -> Message { .have(session: session, ids: held) }
+
+    /// Handles a message from a peer whose role is `peer`, and returns the replies to send it.
+    public mutating func receive(_ message: Message, from peer: Role) -> [Message] {
+        switch message {
+        case .have(let id, let theirs) where id == session:
+            let mine = held
+            var replies: [Message] = []
+            let missing = theirs.subtracting(mine).subtracting(rejected)
+            if !missing.isEmpty { replies.append(.want(session: session, ids: missing)) }
+            let lacking = mine.subtracting(theirs)
+            if !lacking.isEmpty, let events = events(lacking, for: peer) { replies.append(events) }
+            return replies
+        case .want(let id, let ids) where id == session:
+            let mine = held
+            return events(ids.intersection(mine), for: peer).map { [$0] } ?? []
+        case .events(let id, let list) where id == session:
+            for bytes in list { accept(bytes) }
+            return []
+        default:
+            return []
+        }
+    }
+
+    /// The events among `ids` that `peer` may hold, session-created first.
+    private func events(_ ids: Set<EventID>, for peer: Role) -> Message? {
+        let chosen = ids.compactMap { state.event($0) }.filter { peer == .coFacilitator || !isPending($0) }
+            .sorted { ($0.clock ?? Int.max, $0.id) < ($1.clock ?? Int.max, $1.id) }
+        return chosen.isEmpty ? nil : .events(session: session, chosen.map(\.bytes))
+    }
+
+    /// Verifies and keeps one event; a bad one is refused and does not stop the others.
+    private mutating func accept(_ bytes: [UInt8]) {
+        guard let event = try? Event(bytes: bytes), event.session == session else { return }
+        if isPendingBeforeInsert(event), role == .archivist { return }
+        var next = state
+        next.insert(event, verifySignature: verifies)
+        if let reason = next.ignored[event.id], reason == "bad signature" || reason == "signer is not a facilitator" {
+            rejected.insert(event.id)
+            return
+        }
+        if role == .archivist, !event.body.isParticipant {
+            // A facilitator's event can reorder the timeline so that a reveal seen earlier no
+            // longer stands: an archivist lets go of any reflection that is not revealed now.
+            let unrevealed = Set(next.allEvents.filter { isUnrevealedReflection($0, in: next) }.map(\.id))
+            if !unrevealed.isEmpty { next = next.removing(unrevealed) }
+        }
+        state = next
+    }
+
+    private func isUnrevealedReflection(_ event: Event, in state: SessionState) -> Bool {
+        if case .reflectionSubmitted = event.body { return !state.revealedSet.contains(event.id) }
+        return false
+    }
+
+    /// Whether a reflection not yet held is pending: no reveal known here lists it.
+    private func isPendingBeforeInsert(_ event: Event) -> Bool {
+        if case .reflectionSubmitted = event.body { return !state.revealedSet.contains(event.id) }
+        return false
+    }
+
+    /// Adds an event made on this node (already checked by the rules).
+    public mutating func record(_ event: Event) { state.insert(event, verifySignature: false) }
+}
+
+/// The digest of a set of events: SHA-256 over their sorted ids, and a short code people can
+/// compare aloud.
+public struct EventSetDigest: Hashable, Sendable, CustomStringConvertible {
+    public let value: EventID
+    public let count: Int
+
+    public init(ids: Set<EventID>) {
+        value = EventID.of(ids.sorted().flatMap(\.bytes))
+        count = ids.count
+    }
+
+    /// Eight characters in two groups, e.g. `7F3K-9QPA`.
+    public var short: String {
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var bits = 0, acc = 0
+        var letters: [Character] = []
+        for byte in value.bytes where letters.count < 8 {
+            acc = acc << 8 | Int(byte)
+            bits += 8
+            while bits >= 5, letters.count < 8 { bits -= 5; letters.append(alphabet[(acc >> bits) & 31]) }
+        }
+        return String(letters[0..<4]) + "-" + String(letters[4..<8])
+    }
+
+    public var description: String { short }
+}
