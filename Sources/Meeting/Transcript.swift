@@ -159,7 +159,8 @@ extension TranscriptStore {
         let (_, imported) = try Transcript.verified(from: data)
         let held = (try? events(of: imported.id)) ?? []
         var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)
-        let fresh = imported.allEvents.filter { !held.contains($0) }
+        let heldIDs = Set(held.map(\.id))
+        let fresh = imported.allEvents.filter { !heldIDs.contains($0.id) }
         for event in fresh { merged.insert(event) }
         try await save(fresh, resulting: merged)
         return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
