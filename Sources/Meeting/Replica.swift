@@ -72,10 +72,13 @@ public struct Replica: Sendable {
         }
     }
 
-    func isPending(_ event: Event) -> Bool {
-        if case .reflectionSubmitted = event.body { return !state.isRevealed(event.id) }
+    /// Whether `event` is a reflection that no reveal known to `state` lists (held or not).
+    static func isUnrevealedReflection(_ event: Event, in state: SessionState) -> Bool {
+        if case .reflectionSubmitted = event.body { return !state.revealedSet.contains(event.id) }
         return false
     }
+
+    func isPending(_ event: Event) -> Bool { Replica.isUnrevealedReflection(event, in: state) }
 
     /// The message that starts a round with a peer.
     public mutating func summary() -> Message { .have(session: session, ids: held) }
@@ -112,7 +115,7 @@ public struct Replica: Sendable {
     /// Verifies and keeps one event; a bad one is refused and does not stop the others.
     private mutating func accept(_ bytes: [UInt8]) {
         guard let event = try? Event(bytes: bytes), event.session == session else { return }
-        if isPendingBeforeInsert(event), role == .archivist { return }
+        if isPending(event), role == .archivist { return }
         var next = state
         next.insert(event, verifySignature: verifies)
         if let reason = next.ignored[event.id], reason == "bad signature" || reason == "signer is not a facilitator" {
@@ -122,22 +125,13 @@ public struct Replica: Sendable {
         if role == .archivist, !event.body.isParticipant {
             // A facilitator's event can reorder the timeline so that a reveal seen earlier no
             // longer stands: an archivist lets go of any reflection that is not revealed now.
-            let unrevealed = Set(next.allEvents.filter { isUnrevealedReflection($0, in: next) }.map(\.id))
+            let unrevealed = Set(next.allEvents.filter { Replica.isUnrevealedReflection($0, in: next) }.map(\.id))
             if !unrevealed.isEmpty { next = next.removing(unrevealed) }
         }
         state = next
     }
 
-    private func isUnrevealedReflection(_ event: Event, in state: SessionState) -> Bool {
-        if case .reflectionSubmitted = event.body { return !state.revealedSet.contains(event.id) }
-        return false
-    }
 
-    /// Whether a reflection not yet held is pending: no reveal known here lists it.
-    private func isPendingBeforeInsert(_ event: Event) -> Bool {
-        if case .reflectionSubmitted = event.body { return !state.revealedSet.contains(event.id) }
-        return false
-    }
 
     /// Adds an event made on this node (already checked by the rules).
     public mutating func record(_ event: Event) { state.insert(event, verifySignature: false) }

@@ -223,7 +223,7 @@ public struct SessionState: Sendable {
     /// Reflections that arrived for the open prompt and are not yet revealed. Their text is
     /// shown to no one; only their number is.
     public func pendingIDs(prompt: Int) -> [EventID] {
-        guard !isClosed, prompts.indices.contains(prompt), prompts[prompt].status == .open else { return [] }
+        guard isAccepting(prompt: prompt) else { return [] }
         return reflections.filter { $0.value.prompt == prompt && !revealedSet.contains($0.key) }.map(\.key)
     }
 
