@@ -67,6 +67,8 @@ public enum Limits {
     public static let reasonCharacters = 500
     /// A session or deck title.
     public static let titleCharacters = 200
+    /// A node's name on the LAN (mDNS allows 63 bytes).
+    public static let nodeNameCharacters = 63
     /// One prompt's text in one language.
     public static let promptCharacters = 1_000
     /// Prompts in a deck.

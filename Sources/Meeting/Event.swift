@@ -24,6 +24,9 @@ public enum EventBody: Hashable, Sendable {
     case reflectionHidden(reflection: EventID, reason: String)
     case noteWritten(prompt: Int?, text: String)
     case facilitatorGranted(key: PublicKey)
+    /// Admits another node to the session after the facilitator compared its pairing code:
+    /// a co-facilitator may run the meeting, an archivist holds a read-only copy.
+    case nodeAdmitted(key: PublicKey, role: Replica.Role, name: String)
     case sessionClosed
     // Signed by the session's room key: from some admitted node, never saying which.
     case reflectionSubmitted(prompt: Int, text: String, nonce: [UInt8])
@@ -46,6 +49,7 @@ public enum EventBody: Hashable, Sendable {
         case .reflectionHidden: "hidden"
         case .noteWritten: "note"
         case .facilitatorGranted: "facilitator-granted"
+        case .nodeAdmitted: "node-admitted"
         case .sessionClosed: "session-closed"
         case .reflectionSubmitted: "reflection"
         case .resonated: "resonance"
@@ -196,6 +200,10 @@ extension EventBody {
             f["text"] = .string(text)
         case .facilitatorGranted(let key):
             f["key"] = .string(key.base64)
+        case .nodeAdmitted(let key, let role, let name):
+            f["key"] = .string(key.base64)
+            f["role"] = .string(role.wireName)
+            f["name"] = .string(name)
         case .sessionClosed:
             break
         case .reflectionSubmitted(let p, let text, let nonce):
@@ -236,6 +244,11 @@ extension EventBody {
         case "facilitator-granted":
             guard let key = PublicKey(raw: try r.bytes("key", count: 32)) else { throw r.wrong("key", "is not an Ed25519 public key") }
             self = .facilitatorGranted(key: key)
+        case "node-admitted":
+            guard let key = PublicKey(raw: try r.bytes("key", count: 32)) else { throw r.wrong("key", "is not an Ed25519 public key") }
+            let roleName = try r.string("role")
+            guard let role = Replica.Role(wireName: roleName) else { throw r.wrong("role", "must be \"co-facilitator\" or \"archivist\"") }
+            self = .nodeAdmitted(key: key, role: role, name: try r.string("name"))
         case "session-closed": self = .sessionClosed
         case "reflection":
             self = .reflectionSubmitted(prompt: try r.int("prompt"), text: try r.string("text"), nonce: try r.bytes("nonce", count: 16))

@@ -14,16 +14,86 @@ import Foundation
 public actor LiveSession {
     public nonisolated let id: EventID
     public nonisolated let store: TranscriptStore
-    public private(set) var state: SessionState
+    /// This node's copy of the session: its state, and what it holds for other nodes.
+    public private(set) var replica: Replica
+    public var state: SessionState { replica.state }
     private nonisolated let roomSecret: SigningKey?
     private var facilitatorBusy = false
     private var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
+    private var observer: (@Sendable (Event, Origin) async -> Void)?
 
     private init(store: TranscriptStore, state: SessionState, roomSecret: SigningKey?) {
         self.id = state.id
         self.store = store
-        self.state = state
+        // A node holds everything unless it was admitted only as an archivist.
+        let role: Replica.Role = state.facilitators.contains(store.nodeKey.publicKey) ? .coFacilitator : .archivist
+        self.replica = Replica(state: state, role: role)
         self.roomSecret = roomSecret
+    }
+
+    /// This node's role in the session.
+    public var role: Replica.Role { replica.role }
+
+    /// Where an event this node took came from.
+    public enum Origin: Sendable {
+        /// A participant on this node; the acknowledgement waits for the observer to return,
+        /// so the observer can wait for a second node to hold it.
+        case participant
+        /// A facilitator on this node.
+        case facilitator
+        /// Another node.
+        case peer
+    }
+
+    /// Calls `observer` with every event this node takes, made here or received (for live
+    /// pages and other nodes), once it is on this node's disk.
+    public func observe(_ observer: @escaping @Sendable (Event, Origin) async -> Void) { self.observer = observer }
+
+    /// Starts holding a session this node was admitted to: the events as the admitting node
+    /// sent them, verified one by one, and the room key if this node is a co-facilitator.
+    public static func adopt(_ list: [[UInt8]], roomSecret: SigningKey?, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
+        let events = list.compactMap { try? Event(bytes: $0) }
+        var state = try SessionState(events: events)
+        // Refused events are not kept: only what verified is stored.
+        state = state.removing(Set(state.ignored.filter { $0.value == "bad signature" || $0.value == "signer is not a facilitator" }.keys))
+        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret)
+        return LiveSession(store: store, state: state, roomSecret: roomSecret)
+    }
+
+    /// The result of taking events from another node.
+    public struct Merge: Sendable {
+        /// Events this node did not hold before and now keeps.
+        public var added: [Event]
+        /// Ids among those received that this node now holds durably.
+        public var stored: [EventID]
+        /// Ids refused: bad signature, or a signer without authority.
+        public var refused: [EventID]
+    }
+
+    /// Verifies and keeps events from another node (set union). Bad ones are refused and
+    /// the rest kept; what is kept is on disk before this returns.
+    public func merge(_ list: [[UInt8]], from peer: Replica.Role) async throws(MeetingError) -> Merge {
+        let before = replica
+        let heldBefore = replica.held
+        let refusedBefore = replica.rejected
+        _ = replica.receive(.events(session: id, list), from: peer)
+        let heldAfter = replica.held
+        let added = heldAfter.subtracting(heldBefore).compactMap { replica.state.event($0) }
+        let dropped = heldBefore.subtracting(heldAfter)
+        do {
+            if !added.isEmpty || !dropped.isEmpty {
+                try await store.save(added, resulting: replica.state)
+                if !dropped.isEmpty { try await store.destroy(Array(dropped), in: id) }
+            }
+        } catch {
+            replica = before
+            throw error
+        }
+        let ids = list.map { EventID.of($0) }
+        if added.contains(where: { if case .reflectionsRevealed = $0.body { true } else { false } }) { await store.checkpoint() }
+        if let observer { for event in added { await observer(event, .peer) } }
+        return Merge(added: added, stored: ids.filter { heldAfter.contains($0) },
+                     refused: Array(replica.rejected.subtracting(refusedBefore)))
     }
 
     /// Creates a session from a deck and stores it.
@@ -84,13 +154,14 @@ public actor LiveSession {
         try await check(body)
         try await store.commitParticipant(event)
         try await record(event)
+        if let observer = await observer { await observer(event, .participant) }
         return event.id
     }
 
     private func check(_ body: EventBody) throws(MeetingError) { try state.check(body, by: nil) }
 
     private func record(_ event: Event) async throws(MeetingError) {
-        state.insert(event, verifySignature: false)
+        replica.record(event)
         if case .reflectionSubmitted(let prompt, _, _) = event.body, !state.isAccepting(prompt: prompt), !state.isRevealed(event.id) {
             // The prompt closed while this was being written: it may not be kept.
             try await store.destroy([event.id], in: id)
@@ -130,6 +201,14 @@ public actor LiveSession {
     /// and the transcript becomes searchable.
     public func closeSession() async throws(MeetingError) { try await act(.sessionClosed) }
 
+    /// Admits another node, after the facilitator compared its pairing code.
+    public func admit(_ key: PublicKey, as role: Replica.Role, name: String) async throws(MeetingError) {
+        try await act(.nodeAdmitted(key: key, role: role, name: name))
+    }
+
+    /// The room key and whether this node may hand it on (co-facilitators take reflections).
+    public nonisolated var roomKeyForCoFacilitators: SigningKey? { roomSecret }
+
     private func act(_ body: EventBody) async throws(MeetingError) {
         try await facilitatorTurn { () throws(MeetingError) in try await append(body) }
     }
@@ -140,11 +219,12 @@ public actor LiveSession {
         let next = state.inserting(event)
         if let reason = next.ignored[event.id] { throw MeetingError(.invalidEvent, reason) }
         try await store.save([event], resulting: next)
-        state = next
+        replica.adopt(next)
         switch body {
         case .reflectionsRevealed, .promptClosed, .promptOpened, .sessionClosed: await store.checkpoint()
         default: break
         }
+        await observer?(event, .facilitator)
     }
 
     /// Runs facilitator actions one at a time, so each takes the next Lamport clock.

@@ -31,6 +31,8 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidTranscript = Code(rawValue: "invalid-transcript")
         public static let invalidSearch = Code(rawValue: "invalid-search")
         public static let storage = Code(rawValue: "storage")
+        public static let alreadyAdmitted = Code(rawValue: "already-admitted")
+        public static let noSuchNode = Code(rawValue: "no-such-node")
     }
 
     public let code: Code

@@ -15,6 +15,17 @@ public struct Replica: Sendable {
         case coFacilitator
         /// A read-only copy for organisers; never holds pending reflections.
         case archivist
+
+        /// As written in events and shown to people.
+        public var wireName: String { self == .coFacilitator ? "co-facilitator" : "archivist" }
+
+        public init?(wireName: String) {
+            switch wireName {
+            case "co-facilitator": self = .coFacilitator
+            case "archivist": self = .archivist
+            default: return nil
+            }
+        }
     }
 
     /// A message between two replicas of one session.
@@ -80,20 +91,18 @@ public struct Replica: Sendable {
 
     func isPending(_ event: Event) -> Bool { Replica.isUnrevealedReflection(event, in: state) }
 
-    /// The message that starts a round with a peer.
-    public mutating func summary() -> Message { .have(session: session, ids: held) }
+    /// The message that starts a round with a peer: what this replica holds, and what it has
+    /// refused (so that it is not sent again).
+    public mutating func summary() -> Message { .have(session: session, ids: held.union(rejected)) }
 
     /// Handles a message from a peer whose role is `peer`, and returns the replies to send it.
+    ///
+    /// A round is push-only: on a peer's `have`, a replica sends what the peer lacks, and
+    /// the peer does the same on this replica's `have`. Each event crosses the wire once.
     public mutating func receive(_ message: Message, from peer: Role) -> [Message] {
         switch message {
         case .have(let id, let theirs) where id == session:
-            let mine = held
-            var replies: [Message] = []
-            let missing = theirs.subtracting(mine).subtracting(rejected)
-            if !missing.isEmpty { replies.append(.want(session: session, ids: missing)) }
-            let lacking = mine.subtracting(theirs)
-            if !lacking.isEmpty, let events = events(lacking, for: peer) { replies.append(events) }
-            return replies
+            return missing(from: theirs, for: peer).map { [$0] } ?? []
         case .want(let id, let ids) where id == session:
             let mine = held
             return events(ids.intersection(mine), for: peer).map { [$0] } ?? []
@@ -105,9 +114,18 @@ public struct Replica: Sendable {
         }
     }
 
+    /// The events a peer whose `have` listed `theirs` lacks and may hold, or nil if none.
+    public mutating func missing(from theirs: Set<EventID>, for peer: Role) -> Message? {
+        let lacking = held.subtracting(theirs)
+        return lacking.isEmpty ? nil : events(lacking, for: peer)
+    }
+
+    /// Whether a peer in role `peer` may hold this event now.
+    public func mayHold(_ event: Event, peer: Role) -> Bool { peer == .coFacilitator || !isPending(event) }
+
     /// The events among `ids` that `peer` may hold, session-created first.
     private func events(_ ids: Set<EventID>, for peer: Role) -> Message? {
-        let chosen = ids.compactMap { state.event($0) }.filter { peer == .coFacilitator || !isPending($0) }
+        let chosen = ids.compactMap { state.event($0) }.filter { mayHold($0, peer: peer) }
             .sorted { ($0.clock ?? Int.max, $0.id) < ($1.clock ?? Int.max, $1.id) }
         return chosen.isEmpty ? nil : .events(session: session, chosen.map(\.bytes))
     }
@@ -135,6 +153,9 @@ public struct Replica: Sendable {
 
     /// Adds an event made on this node (already checked by the rules).
     public mutating func record(_ event: Event) { state.insert(event, verifySignature: false) }
+
+    /// Takes a state this node computed from its own checked events.
+    mutating func adopt(_ next: SessionState) { state = next }
 }
 
 /// The digest of a set of events: SHA-256 over their sorted ids, and a short code people can

@@ -39,6 +39,14 @@ extension SessionState {
             do { _ = try CheckedText(text, limit: Limits.noteCharacters, what: "A note") } catch { return error }
         case .facilitatorGranted:
             if signer != state.creator { return MeetingError(.notAFacilitator, "Only the node that created the session can grant facilitation.") }
+        case .nodeAdmitted(let key, let role, let name):
+            if state.facilitators.contains(key) || state.archivists.contains(key) {
+                return MeetingError(.alreadyAdmitted, "That node is already admitted to this session.")
+            }
+            if role == .coFacilitator, state.isClosed {
+                return MeetingError(.sessionClosed, "This session is closed; a node can join it only as an archivist now.")
+            }
+            do { _ = try CheckedText(name, limit: Limits.nodeNameCharacters, what: "A node's name") } catch { return error }
         case .sessionClosed:
             break
         case .reflectionSubmitted(let p, let text, _):
@@ -58,7 +66,11 @@ extension SessionState {
 
     private static func isAllowedAfterClose(_ body: EventBody) -> Bool {
         // Resonance has no time, so one that arrives late by replication still counts.
-        if case .resonated = body { true } else { false }
+        // An organiser's archive may be admitted to a finished session.
+        switch body {
+        case .resonated, .nodeAdmitted(_, .archivist, _): true
+        default: false
+        }
     }
 
     private func noSuchPrompt(_ p: Int) -> MeetingError? {

@@ -23,6 +23,10 @@ public struct SessionState: Sendable {
     public private(set) var closedAt: Int64?
     public private(set) var notes: [Note] = []
     public private(set) var facilitators: Set<PublicKey>
+    /// Nodes admitted to hold a read-only copy (organisers' archives).
+    public private(set) var archivists: Set<PublicKey> = []
+    /// The names nodes were admitted under, for the console.
+    public private(set) var nodeNames: [PublicKey: String] = [:]
     /// Reasons facilitators gave for hiding reflections. Never exported.
     public private(set) var hiddenReasons: [EventID: String] = [:]
     /// The highest Lamport clock seen; a new facilitator event takes the next.
@@ -162,6 +166,8 @@ public struct SessionState: Sendable {
         closedAt = nil
         notes = []
         facilitators = [creator]
+        archivists = []
+        nodeNames = [:]
         hiddenReasons = [:]
         revealedSet = []
         // The clock, too, is a function of the applied events alone, not of arrival history.
@@ -174,12 +180,14 @@ public struct SessionState: Sendable {
     private mutating func apply(_ event: Event) {
         guard case .facilitator(let signer, let at, let eventClock) = event.authorship else { return }
         guard facilitators.contains(signer) else { ignored[event.id] = "signer is not a facilitator"; return }
-        // Only facilitators move the clock: a rogue key cannot push it out of range.
-        clock = max(clock, eventClock)
         if let reason = SessionState.refusal(of: event.body, in: self, signer: signer) {
             ignored[event.id] = reason.message
             return
         }
+        // Only applied events move the clock: a rogue key cannot push it out of range, and
+        // the clock does not depend on which refused events a replica happens to hold
+        // (those are not replicated).
+        clock = max(clock, eventClock)
         switch event.body {
         case .promptOpened(let p):
             if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
@@ -199,6 +207,9 @@ public struct SessionState: Sendable {
             notes.append(Note(id: event.id, prompt: p, text: text, at: at))
         case .facilitatorGranted(let key):
             facilitators.insert(key)
+        case .nodeAdmitted(let key, let role, let name):
+            nodeNames[key] = name
+            if role == .coFacilitator { facilitators.insert(key) } else { archivists.insert(key) }
         case .sessionClosed:
             if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
             openPrompt = nil

@@ -22,7 +22,7 @@ public struct APIError: HTTPResponseError, Sendable {
     init(_ error: MeetingError) {
         let status: HTTPResponse.Status = switch error.code {
         case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent: .badRequest
-        case .noSuchPrompt, .noSuchReflection, .noSuchSession: .notFound
+        case .noSuchPrompt, .noSuchReflection, .noSuchSession, .noSuchNode: .notFound
         case .notAFacilitator: .forbidden
         case .storage: .serviceUnavailable
         default: .conflict

@@ -19,6 +19,10 @@ public struct HostOptions: Sendable {
     public var name: String?
     /// Whether to announce this node and browse for others by mDNS.
     public var discovery: Bool = true
+    /// The port other nodes call for replication (TLS); nil for the HTTP port + 1, 0 for any.
+    public var peerPort: Int?
+    /// A node known to hold the session (the one that admitted this node).
+    public var knownPeer: PeerHint?
 
     public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
                 minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
@@ -63,7 +67,7 @@ public enum Host {
             if let resume = options.resume {
                 session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
                 guard session.acceptsReflections else {
-                    throw HostError(message: "This node holds session \(session.id.short) as a copy and cannot host it. Host it from the node that created it.")
+                    throw HostError(message: "This node holds session \(session.id.short) as an archivist's copy and cannot host it. Follow it with `halqa node --resume \(session.id.short)`.")
                 }
             } else if let path = options.deckPath {
                 let deck: Deck
@@ -77,17 +81,22 @@ public enum Host {
             } else {
                 throw HostError(message: "Give a deck to start a session (--deck FILE) or a session to continue (--resume SESSION).")
             }
-            let access = try store.access(to: session.id) ?? TranscriptStore.Access(
-                joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret())
-            try store.setAccess(access, to: session.id)
-            let host = LANAddress.forParticipants(bind: options.bind)
-            let port = options.port
-            let room = await MeetingRoom(session: session, access: access, participantURL: "http://\(host):\(port)/",
-                                         onePerPrompt: options.onePerPrompt)
-            return (room, store)
+            return (try await room(for: session, joinCode: nil, store: store, options: options), store)
         } catch let error as MeetingError {
             throw HostError(message: error.message)
         }
+    }
+
+    /// The room for a session this node holds: its stored access codes, or new ones (a
+    /// co-facilitator takes the session's join code, so participants can move between nodes).
+    public static func room(for session: LiveSession, joinCode: String?, store: TranscriptStore, options: HostOptions) async throws(MeetingError) -> MeetingRoom {
+        var access = try store.access(to: session.id) ?? TranscriptStore.Access(
+            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret())
+        if let joinCode { access.joinCode = joinCode }
+        try store.setAccess(access, to: session.id)
+        let host = LANAddress.forParticipants(bind: options.bind)
+        return await MeetingRoom(session: session, access: access, participantURL: "http://\(host):\(options.port)/",
+                                 onePerPrompt: options.onePerPrompt)
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
@@ -112,9 +121,22 @@ public enum Host {
             },
             logger: logger
         )
-        let presence = PresenceService(name: options.name ?? Presence.defaultName(for: store.nodeKey.publicKey), key: store.nodeKey.publicKey,
-                                       session: room.session.id, listening: listening, participantURL: base, say: say)
-        var services: [any Service] = [app, RoomService(room: room)]
+        let name = options.name ?? Presence.defaultName(for: store.nodeKey.publicKey)
+        let replicator = Replicator(session: room.session, identity: try PeerTransportIdentity(key: store.nodeKey), name: name,
+                                    participantURL: room.session.acceptsReflections ? base : nil,
+                                    joinCode: room.access.joinCode, say: say)
+        await room.attach(replicator)
+        if let known = options.knownPeer { await replicator.remember(known.key, host: known.host, port: known.port) }
+        let (peerListening, peerSink) = AsyncStream<Int>.makeStream()
+        let peers = PeerService(replicator: replicator, bind: options.bind, port: options.peerPort ?? options.port + 1, bound: { p in
+            peerSink.yield(p)
+            peerSink.finish()
+            say("Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key: \(store.nodeKey.publicKey.fingerprint)).")
+        })
+        let presence = PresenceService(name: name, key: store.nodeKey.publicKey,
+                                       session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
+                                       seen: { fingerprint, host, peerPort in await replicator.seen(fingerprint: fingerprint, host: host, peerPort: peerPort) })
+        var services: [any Service] = [app, RoomService(room: room), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
@@ -130,6 +152,28 @@ public enum Host {
             throw error
         }
         await store.checkpoint()
+    }
+}
+
+/// Runs the node-to-node side: listens for other nodes and calls admitted ones.
+struct PeerService: Service {
+    let replicator: Replicator
+    let bind: String
+    let port: Int
+    let bound: @Sendable (Int) -> Void
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            do {
+                try await replicator.run(host: bind, port: port, bound: bound)
+            } catch is CancellationError {
+            } catch {
+                if String(describing: error).contains("Address already in use") {
+                    throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
+                }
+                throw error
+            }
+        }
     }
 }
 

@@ -17,6 +17,8 @@ public actor MeetingRoom {
     enum Audience: Sendable { case participant, facilitator, screen }
     private struct Subscriber { var audience: Audience; var continuation: AsyncStream<String>.Continuation }
     private var subscribers: [UUID: Subscriber] = [:]
+    /// The node-to-node side, once the node runs one.
+    private(set) var replicator: Replicator?
     private var version = 0
     private var broadcastPending = false
     /// What participants were last sent (without its version), so an unchanged view is not resent.
@@ -33,12 +35,25 @@ public actor MeetingRoom {
 
     nonisolated var joinURL: String { links.joinURL }
 
+    /// Connects the node-to-node side: events from other nodes update every page.
+    func attach(_ replicator: Replicator) async {
+        self.replicator = replicator
+        await replicator.start(onChange: { [weak self] in await self?.changed() })
+    }
+
     // MARK: Views
 
-    func participantView() async -> ParticipantView { ParticipantView(await session.state, version: version) }
+    func participantView() async -> ParticipantView {
+        var view = ParticipantView(await session.state, version: version)
+        view.nodes = await replicator?.otherNodes() ?? []
+        return view
+    }
 
     func consoleView() async -> ConsoleView {
-        ConsoleView(await session.state, version: version, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
+        var view = ConsoleView(await session.state, version: version, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
+        view.nodes = await replicator?.status()
+        view.role = await session.role.wireName
+        return view
     }
 
     func screenView() async -> ScreenView {

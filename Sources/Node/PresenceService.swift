@@ -12,18 +12,26 @@ struct PresenceService: Service {
     let session: EventID?
     /// The port, once the server listens.
     let listening: AsyncStream<Int>
+    /// The port other nodes call, once it listens.
+    let peerListening: AsyncStream<Int>
     let participantURL: String
     let say: @Sendable (String) -> Void
+    /// Called with each Halqa node seen: its key's fingerprint, address and peer port.
+    let seen: @Sendable (String, String, Int) async -> Void
 
     func run() async throws {
         var ports = listening.makeAsyncIterator()
         guard let port = await ports.next() else { return }
+        var peerPorts = peerListening.makeAsyncIterator()
+        let peerPort = await peerPorts.next()
         let fingerprint = key.fingerprint
+        var txt = Presence.txt(key: key, session: session)
+        if let peerPort { txt["pp"] = String(peerPort) }
         let advertiser: Advertiser
         let browser: Browser
         do {
             advertiser = try Advertiser(AdvertisedService(name: name, type: Presence.serviceType, port: UInt16(port),
-                                                          txt: Presence.txt(key: key, session: session)))
+                                                          txt: txt))
             browser = try Browser(type: Presence.serviceType)
         } catch {
             say("This node cannot be announced on the network (\(error.message)). " + Presence.noDaemonAdvice(address: participantURL))
@@ -32,6 +40,7 @@ struct PresenceService: Service {
         }
         let url = participantURL
         let say = self.say
+        let seen = self.seen
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var waiting = false
@@ -55,8 +64,10 @@ struct PresenceService: Service {
                     switch event {
                     case .appeared(let service) where service.txt["fp"] != fingerprint:
                         say("Nearby: \(service.name) at \(service.address):\(service.port) (key \(service.txt["fp"] ?? "?"))")
+                        if let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(fp, service.address, pp) }
                     case .changed(let service) where service.txt["fp"] != fingerprint:
                         say("Changed: \(service.name) at \(service.address):\(service.port)")
+                        if let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(fp, service.address, pp) }
                     case .disappeared(let name) where name != advertiser.name:
                         say("Gone: \(name)")
                     default:

@@ -130,6 +130,13 @@ public enum Routes {
                 case "close":
                     _ = try await JSONBody(request, allowed: [])
                     try await session.closeSession()
+                case "admit":
+                    let body = try await JSONBody(request, allowed: ["node", "role"])
+                    guard let role = Replica.Role(wireName: try body.string("role") ?? "") else {
+                        throw APIError(.badRequest, "bad-role", "The role must be \"co-facilitator\" or \"archivist\".")
+                    }
+                    guard let replicator = await room.replicator else { throw APIError.noSuchEndpoint }
+                    try await replicator.admit(try body.string("node") ?? "", as: role)
                 default:
                     throw APIError.noSuchEndpoint
                 }

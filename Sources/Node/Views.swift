@@ -27,6 +27,8 @@ struct ParticipantView: Codable, Sendable, Equatable {
     var prompt: PromptView?
     /// That prompt's revealed reflections, in the order the room sees them; hidden ones left out.
     var revealed: [Shown]
+    /// Other nodes of this session whose pages a participant can move to if this one stops.
+    var nodes: [String] = []
 
     init(_ state: SessionState, version: Int) {
         self.version = version
@@ -93,6 +95,10 @@ struct ConsoleView: Codable, Sendable {
     var now: Int64
     /// The digest of the session's events as a short code: equal on two nodes, same meeting.
     var digest: String
+    /// Other nodes: waiting to be admitted, admitted, and whether this node is the only copy.
+    var nodes: Replicator.Status?
+    /// This node's role: "co-facilitator" (may run the meeting) or "archivist" (watches).
+    var role: String = "co-facilitator"
 
     init(_ state: SessionState, version: Int, links: Links, now: Int64) {
         self.version = version

@@ -23,6 +23,7 @@ struct HostCommand: AsyncParsableCommand {
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
     @Option(help: ArgumentHelp("The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME")) var name: String?
     @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
+    @Option(help: ArgumentHelp("The port other Halqa nodes call (default: --port + 1; 0 for any free port).", valueName: "PORT")) var peerPort: Int?
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -42,6 +43,7 @@ struct HostCommand: AsyncParsableCommand {
         var options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
                                   minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
         options.discovery = !noDiscovery
+        options.peerPort = peerPort
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         do {

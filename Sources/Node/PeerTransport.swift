@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+import Meeting
+import NIOCore
+import NIOExtras
+import NIOPosix
+import NIOSSL
+import SwiftASN1
+import Synchronization
+import X509
+
+/// The encrypted, mutually authenticated connection between two nodes.
+///
+/// TLS 1.3 (swift-nio-ssl over BoringSSL), where each node presents a self-signed certificate
+/// for its own Ed25519 node key and proves it holds the key in the handshake. Certificates
+/// are not checked against any authority: a node is known by its key, as Syncthing knows a
+/// device by its ID. The side that calls pins the key it expects (an admitted node's key, or
+/// the fingerprint the host announced), and the handshake fails on any other; the side that
+/// answers learns the caller's key from the handshake and decides what it may do (an admitted
+/// node replicates, an unknown one may only ask to be admitted).
+///
+/// Messages are ``PeerMessage`` frames with a four-byte length; a frame over
+/// ``PeerMessage/maxFrame`` closes the connection.
+enum PeerTransport {
+    typealias Channel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    /// One connection, once it is open.
+    struct Connection: Sendable {
+        let channel: Channel
+        /// The key the other node proved in the handshake.
+        let peerKey: @Sendable () -> PublicKey?
+        let remoteAddress: String?
+    }
+
+    /// The TLS settings of one node: its certificate and key, TLS 1.3 only, Ed25519 only.
+    final class Identity: Sendable {
+        let key: SigningKey
+        let server: NIOSSLContext
+        let client: NIOSSLContext
+
+        init(key: SigningKey) throws {
+            self.key = key
+            let privateKey = try Curve25519.Signing.PrivateKey(rawRepresentation: key.raw)
+            let certificateKey = Certificate.PrivateKey(privateKey)
+            let name = try DistinguishedName { CommonName("halqa node") }
+            let now = Date()
+            let certificate = try Certificate(
+                version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: certificateKey.publicKey,
+                notValidBefore: now.addingTimeInterval(-86_400), notValidAfter: now.addingTimeInterval(20 * 365 * 86_400),
+                issuer: name, subject: name, extensions: Certificate.Extensions {}, issuerPrivateKey: certificateKey)
+            var serializer = DER.Serializer()
+            try serializer.serialize(certificate)
+            let tlsCertificate = try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)
+            let tlsKey = try NIOSSLPrivateKey(bytes: Array(try certificateKey.serializeAsPEM().pemString.utf8), format: .pem)
+
+            func configure(_ c: inout TLSConfiguration) {
+                c.minimumTLSVersion = .tlsv13
+                c.maximumTLSVersion = .tlsv13
+                c.signingSignatureAlgorithms = [.ed25519]
+                c.verifySignatureAlgorithms = [.ed25519]
+                // Both sides present a certificate; the callback below decides, not a CA.
+                c.certificateVerification = .noHostnameVerification
+            }
+            var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(tlsCertificate)], privateKey: .privateKey(tlsKey))
+            configure(&server)
+            var client = TLSConfiguration.makeClientConfiguration()
+            client.certificateChain = [.certificate(tlsCertificate)]
+            client.privateKey = .privateKey(tlsKey)
+            configure(&client)
+            self.server = try NIOSSLContext(configuration: server)
+            self.client = try NIOSSLContext(configuration: client)
+        }
+    }
+
+    /// The Ed25519 key of a certificate, if it has one.
+    static func key(of certificate: NIOSSLCertificate) -> PublicKey? {
+        // An Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key.
+        let prefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+        guard let spki = try? certificate.extractPublicKey().toSPKIBytes(), spki.count == 44, Array(spki.prefix(12)) == prefix else { return nil }
+        return PublicKey(raw: spki.suffix(32))
+    }
+
+    /// Adds TLS and framing to a new channel. `expect` pins the peer's key (by its
+    /// fingerprint): the handshake fails for any other.
+    private static func configure(_ channel: any NIOCore.Channel, identity: Identity, server: Bool,
+                                  expect fingerprint: String?) throws -> Connection {
+        let box = SeenKey()
+        let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
+            guard certificates.count == 1, let key = PeerTransport.key(of: certificates[0]),
+                  fingerprint == nil || key.fingerprint == fingerprint else {
+                promise.succeed(.failed)
+                return
+            }
+            box.set(key)
+            promise.succeed(.certificateVerified)
+        }
+        let sync = channel.pipeline.syncOperations
+        if server {
+            try sync.addHandler(NIOSSLServerHandler(context: identity.server, customVerificationCallback: verify))
+        } else {
+            try sync.addHandler(try NIOSSLClientHandler(context: identity.client, serverHostname: nil, customVerificationCallback: verify))
+        }
+        try sync.addHandler(ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .fourBytes),
+                                                 maximumBufferSize: PeerMessage.maxFrame + 4))
+        try sync.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
+        let async = try Channel(wrappingChannelSynchronously: channel)
+        return Connection(channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress)
+    }
+
+    final class SeenKey: Sendable {
+        private let key = Mutex<PublicKey?>(nil)
+        func set(_ k: PublicKey) { key.withLock { $0 = k } }
+        func get() -> PublicKey? { key.withLock { $0 } }
+    }
+
+    /// Listens for other nodes; each connection is handed to `handle` in its own task.
+    static func listen(host: String, port: Int, identity: Identity, bound: @escaping @Sendable (Int) -> Void,
+                       handle: @escaping @Sendable (Connection) async -> Void) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try configure(channel, identity: identity, server: true, expect: nil)
+                }
+            }
+        bound(server.channel.localAddress?.port ?? port)
+        try await withTaskCancellationHandler {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await handle(connection) }
+                    }
+                }
+            }
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// Calls another node, which must prove the key with `fingerprint`.
+    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?) async throws -> Connection {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(3))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try configure(channel, identity: identity, server: false, expect: fingerprint)
+                }
+            }
+    }
+}
+
+extension PeerMessage {
+    /// The frame as a buffer to write.
+    var buffer: ByteBuffer { ByteBuffer(bytes: encoded()) }
+}

@@ -1,0 +1,562 @@
+import Foundation
+import Meeting
+import NIOCore
+import Discovery
+import Synchronization
+
+/// Keeps this node's copy of a session in step with the other admitted nodes, and admits new
+/// ones when the facilitator says so (docs/replication.md).
+///
+/// Every connection is ``PeerTransport`` (TLS 1.3, pinned Ed25519 keys). A node that is
+/// admitted replicates: each side sends what it holds, each pushes what the other lacks, then
+/// every new event is pushed as it happens. A node that is not admitted may only ask to be:
+/// it gets a pairing code and waits; everything else it is refused, and the facilitator is
+/// warned.
+///
+/// Thread safety: an actor.
+public actor Replicator {
+    public nonisolated let session: LiveSession
+    nonisolated let identity: PeerTransport.Identity
+    nonisolated let name: String
+    nonisolated let participantURL: String?
+    nonisolated let joinCode: String?
+    private var peerPort: Int?
+    nonisolated let say: @Sendable (String) -> Void
+    private var onChange: (@Sendable () async -> Void)?
+
+    struct Link {
+        var key: PublicKey
+        var role: Replica.Role
+        var name: String
+        var participantURL: String?
+        var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    }
+    private var links: [UUID: Link] = [:]
+
+    struct Waiting {
+        var key: PublicKey
+        var name: String
+        var code: String
+        var link: UUID
+        var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    }
+    private var waiting: [UUID: Waiting] = [:]
+    /// Where admitted nodes were last seen (mDNS or their own greeting): host and peer port.
+    private var addresses: [PublicKey: (host: String, port: Int)] = [:]
+    private var dialing: Set<PublicKey> = []
+    private var ackWaiters: [EventID: [CheckedContinuation<Bool, Never>]] = [:]
+    /// Participants' events waiting for a second copy, and acknowledgements that came first.
+    private var expecting: Set<EventID> = []
+    private var arrived: Set<EventID> = []
+    /// What the facilitator should know: refused nodes, refused events.
+    private(set) var warnings: [String] = []
+
+    /// How long a participant's acknowledgement waits for a second node before the local copy stands.
+    static let secondCopyTimeout: Duration = .seconds(2)
+
+    public init(session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
+                say: @escaping @Sendable (String) -> Void) {
+        self.session = session
+        self.identity = identity.identity
+        self.name = name
+        self.participantURL = participantURL
+        self.joinCode = joinCode
+        self.say = say
+    }
+
+    /// Starts observing the session: local events are pushed to peers as they happen.
+    public func start(onChange: @escaping @Sendable () async -> Void) async {
+        self.onChange = onChange
+        await session.observe { [weak self] event, origin in
+            guard let self else { return }
+            switch origin {
+            case .participant: await self.pushWaitingForSecondCopy(event)
+            case .facilitator: await self.push([event], except: nil)
+            case .peer: break  // forwarded by the link it came from, which knows its source
+            }
+        }
+    }
+
+    nonisolated var myKey: PublicKey { identity.key.publicKey }
+
+    // MARK: What the console shows
+
+    public struct Status: Codable, Sendable, Equatable {
+        public struct Waiting: Codable, Sendable, Equatable { var id: String; var name: String; var fingerprint: String; var code: String }
+        public struct Admitted: Codable, Sendable, Equatable { var name: String; var fingerprint: String; var role: String; var connected: Bool }
+        var waiting: [Waiting]
+        var admitted: [Admitted]
+        /// No co-facilitator is connected: this node holds the meeting's only copy.
+        var singleCopy: Bool
+        var warnings: [String]
+        var fingerprint: String
+    }
+
+    func status() async -> Status {
+        let state = await session.state
+        let connected = Set(links.values.map(\.key))
+        var admitted: [Status.Admitted] = []
+        for key in state.facilitators.union(state.archivists) where key != myKey {
+            admitted.append(.init(name: state.nodeNames[key] ?? (key == state.creator ? "creator" : "node"), fingerprint: key.fingerprint,
+                                  role: state.archivists.contains(key) ? "archivist" : "co-facilitator", connected: connected.contains(key)))
+        }
+        return Status(waiting: waiting.map { .init(id: $0.key.uuidString, name: $0.value.name, fingerprint: $0.value.key.fingerprint, code: $0.value.code) }
+                        .sorted { $0.name < $1.name },
+                      admitted: admitted.sorted { ($0.name, $0.fingerprint) < ($1.name, $1.fingerprint) },
+                      singleCopy: !links.values.contains { $0.role == .coFacilitator }, warnings: Array(warnings.suffix(5)),
+                      fingerprint: myKey.fingerprint)
+    }
+
+    /// The participant addresses of connected co-facilitators, for pages to move to.
+    func otherNodes() -> [String] { links.values.filter { $0.role == .coFacilitator }.compactMap(\.participantURL).sorted() }
+
+    private func warn(_ text: String) async {
+        warnings.append(text)
+        say(text)
+        await onChange?()
+    }
+
+    // MARK: Admission
+
+    /// Admits a waiting node (by the id the console shows) in `role`.
+    func admit(_ id: String, as role: Replica.Role) async throws(MeetingError) {
+        guard let uuid = UUID(uuidString: id), let entry = waiting[uuid] else {
+            throw MeetingError(.noSuchNode, "That node is no longer waiting; it may have stopped. Ask it to try again.")
+        }
+        try await session.admit(entry.key, as: role, name: entry.name)
+        waiting[uuid] = nil
+        let admission = PeerAdmission(session: session.id, role: role,
+                                      roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
+                                      joinCode: role == .coFacilitator ? joinCode : nil)
+        try? await entry.writer.write(PeerMessage.admitted(admission).buffer)
+        // Everything it may hold, then this node's summary, which ends the catch-up.
+        var replica = await session.replica
+        if let events = replica.missing(from: [], for: role), case .events(_, let list) = events {
+            await send(list, to: entry.writer)
+        }
+        if case .have(let s, let ids) = replica.summary() { try? await entry.writer.write(PeerMessage.have(session: s, ids: Array(ids)).buffer) }
+        links[entry.link] = Link(key: entry.key, role: role, name: entry.name, participantURL: nil, writer: entry.writer)
+        say("Admitted \(entry.name) (\(entry.key.fingerprint)) as \(role.wireName).")
+        await onChange?()
+    }
+
+    // MARK: Connections
+
+    /// Handles a connection another node made to this one.
+    nonisolated func accept(_ connection: PeerTransport.Connection) async {
+        do {
+            try await connection.channel.executeThenClose { inbound, outbound in
+                var messages = inbound.makeAsyncIterator()
+                guard let first = try await Replicator.next(&messages), case .hello(let hello) = first,
+                      let key = connection.peerKey() else { return }
+                let state = await session.state
+                if let role = Replicator.role(of: key, in: state), hello.sessionID == session.id, key != myKey {
+                    // Only an admitted node learns anything of the session, this greeting included.
+                    try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
+                    await self.replicate(with: key, role: role, hello: hello, address: connection.remoteAddress,
+                                         messages: &messages, writer: outbound)
+                } else if hello.wantsAdmission, hello.sessionID == nil {
+                    try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false)).buffer)
+                    try await self.pair(with: key, hello: hello, connectionAddress: connection.remoteAddress, messages: &messages, writer: outbound)
+                } else {
+                    try await outbound.write(PeerMessage.refused("This node is not admitted to the session. Run `halqa node` on it and ask the facilitator to admit it.").buffer)
+                    await self.warn("Refused a node that is not admitted (\(hello.name), key \(key.fingerprint)): it asked for the session.")
+                }
+            }
+        } catch {
+            // A connection that broke mid-way is simply gone; its peer will call again.
+        }
+    }
+
+    func hello() -> PeerHello {
+        PeerHello(name: name, peerPort: peerPort, participantURL: participantURL, session: session.id, wantsAdmission: false)
+    }
+
+    static func role(of key: PublicKey, in state: SessionState) -> Replica.Role? {
+        if state.facilitators.contains(key) { return .coFacilitator }
+        if state.archivists.contains(key) { return .archivist }
+        return nil
+    }
+
+    static func next(_ messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) async throws -> PeerMessage? {
+        guard let frame = try await messages.next() else { return nil }
+        return try PeerMessage(decoding: frame.readableBytesView)
+    }
+
+    /// The host's side of pairing: commit, take the node's nonce, reveal, show the code, wait.
+    private nonisolated func pair(with key: PublicKey, hello: PeerHello, connectionAddress: String?, messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                                  writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        guard key != myKey else { return }
+        let nonce = Pairing.nonce()
+        try await writer.write(PeerMessage.pairCommit(Pairing.commitment(to: nonce)).buffer)
+        guard case .pairNonce(let theirs)? = try await Replicator.next(&messages) else { return }
+        try await writer.write(PeerMessage.pairReveal(nonce).buffer)
+        let code = Pairing.code(host: myKey, node: key, hostNonce: nonce, nodeNonce: theirs)
+        let id = UUID()
+        await addWaiting(id, Waiting(key: key, name: hello.name, code: code, link: id, writer: writer))
+        if let address = connectionAddress, let port = hello.peerPort { await remember(key, host: address, port: port) }
+        // Waits for the facilitator; once admitted, the same connection replicates.
+        var role: Replica.Role?
+        do {
+            while let message = try await Replicator.next(&messages) {
+                if role == nil { role = Replicator.role(of: key, in: await session.state) }
+                guard let role else { continue }
+                await handle(message, from: id, key: key, role: role, writer: writer)
+            }
+        } catch {}
+        await removeWaiting(id)
+        await dropped(id)
+    }
+
+    private func addWaiting(_ id: UUID, _ entry: Waiting) async {
+        waiting[id] = entry
+        say("\(entry.name) (\(entry.key.fingerprint)) asks to join; its code is \(entry.code). Admit it on the console if its screen shows the same code.")
+        await onChange?()
+    }
+
+    func remember(_ key: PublicKey, host: String, port: Int) { addresses[key] = (host, port) }
+
+    private func removeWaiting(_ id: UUID) async {
+        if waiting.removeValue(forKey: id) != nil { await onChange?() }
+    }
+
+    /// Runs one replication link until it closes.
+    nonisolated func replicate(with key: PublicKey, role: Replica.Role, hello: PeerHello, address: String?,
+                               messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                               writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        let id = UUID()
+        await addLink(id, Link(key: key, role: role, name: hello.name, participantURL: hello.participantURL, writer: writer),
+                      address: address, peerPort: hello.peerPort)
+        do {
+            while let message = try await Replicator.next(&messages) {
+                await handle(message, from: id, key: key, role: role, writer: writer)
+            }
+        } catch {
+            if !(error is CancellationError) { say("The link with \(hello.name) closed: \(error).") }
+        }
+        await dropped(id)
+    }
+
+    private func addLink(_ id: UUID, _ link: Link, address: String?, peerPort: Int?) async {
+        // One link per node: a newer one replaces an older (the node restarted).
+        for (other, old) in links where old.key == link.key { links[other] = nil; old.writer.finish() }
+        links[id] = link
+        if let address, let peerPort { addresses[link.key] = (address, peerPort) }
+        say("Linked with \(link.name) (\(link.key.fingerprint)), \(link.role.wireName).")
+        await onChange?()
+        var replica = await session.replica
+        if case .have(let s, let ids) = replica.summary() { try? await link.writer.write(PeerMessage.have(session: s, ids: Array(ids)).buffer) }
+    }
+
+    private func dropped(_ id: UUID) async {
+        if let link = links.removeValue(forKey: id) {
+            say("Lost the link with \(link.name) (\(link.key.fingerprint)).")
+            await onChange?()
+        }
+    }
+
+    /// One message on a replication link.
+    private func handle(_ message: PeerMessage, from id: UUID, key: PublicKey, role: Replica.Role,
+                        writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        switch message {
+        case .have(let s, let ids) where s == session.id:
+            var replica = await session.replica
+            if let missing = replica.missing(from: Set(ids), for: role), case .events(_, let list) = missing {
+                await send(list, to: writer)
+            }
+        case .events(let s, let list) where s == session.id:
+            do {
+                let merge = try await session.merge(list, from: role)
+                try? await writer.write(PeerMessage.stored(session: s, ids: merge.stored).buffer)
+                if !merge.refused.isEmpty {
+                    await warn("Refused \(merge.refused.count) event\(merge.refused.count == 1 ? "" : "s") from \(links[id]?.name ?? "a node") (\(key.fingerprint)): a bad signature or a signer without authority.")
+                }
+                if !merge.added.isEmpty {
+                    await push(merge.added, except: id)
+                    await onChange?()
+                }
+            } catch {
+                say("Events from \(key.fingerprint) could not be stored: \(error). They will be sent again.")
+            }
+        case .stored(let s, let ids) where s == session.id && role == .coFacilitator:
+            for id in ids where expecting.contains(id) {
+                if let waiters = ackWaiters.removeValue(forKey: id) { waiters.forEach { $0.resume(returning: true) } } else { arrived.insert(id) }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Sends events in messages of bounded size.
+    private func send(_ list: [[UInt8]], to writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        var batch: [[UInt8]] = []
+        var size = 0
+        for bytes in list {
+            if batch.count == PeerMessage.maxEventsPerMessage || size + bytes.count + 4 > PeerMessage.maxFrame - 64 {
+                try? await writer.write(PeerMessage.events(session: session.id, events: batch).buffer)
+                batch = []
+                size = 0
+            }
+            batch.append(bytes)
+            size += bytes.count + 4
+        }
+        if !batch.isEmpty { try? await writer.write(PeerMessage.events(session: session.id, events: batch).buffer) }
+    }
+
+    /// Pushes new events to every link that may hold them, except the one they came from.
+    /// An archivist gets a reveal together with the reflections it reveals.
+    private func push(_ events: [Event], except source: UUID?) async {
+        let state = await session.state
+        for (id, link) in links where id != source {
+            var list: [[UInt8]] = []
+            for event in events {
+                if link.role == .archivist {
+                    if case .reflectionSubmitted = event.body, !state.isRevealed(event.id) { continue }
+                    list.append(event.bytes)
+                    if case .reflectionsRevealed(_, let order) = event.body {
+                        list += order.compactMap { state.event($0)?.bytes }
+                    }
+                } else {
+                    list.append(event.bytes)
+                }
+            }
+            if !list.isEmpty { await send(list, to: link.writer) }
+        }
+    }
+
+    /// A participant's event: pushed, and the acknowledgement waits until a co-facilitator
+    /// holds it durably, if one is connected (otherwise this node's fsync stands).
+    private func pushWaitingForSecondCopy(_ event: Event) async {
+        guard links.values.contains(where: { $0.role == .coFacilitator }) else {
+            await push([event], except: nil)
+            return
+        }
+        let id = event.id
+        expecting.insert(id)
+        await push([event], except: nil)
+        let timeout = Task {
+            try? await Task.sleep(for: Replicator.secondCopyTimeout)
+            await self.giveUp(id)
+        }
+        let confirmed: Bool
+        if arrived.remove(id) != nil {
+            confirmed = true
+        } else {
+            confirmed = await withCheckedContinuation { continuation in ackWaiters[id, default: []].append(continuation) }
+        }
+        timeout.cancel()
+        expecting.remove(id)
+        if !confirmed { say("No second node confirmed a reflection within 2 s; this node's copy stands.") }
+    }
+
+    private func giveUp(_ id: EventID) {
+        if expecting.contains(id), ackWaiters[id] == nil { arrived.remove(id); expecting.remove(id) }
+        ackWaiters.removeValue(forKey: id)?.forEach { $0.resume(returning: false) }
+    }
+}
+
+/// Where a node takes other nodes' calls.
+public struct PeerHint: Sendable {
+    public var key: PublicKey
+    public var host: String
+    public var port: Int
+}
+
+/// A node's TLS identity, made once from its key.
+public struct PeerTransportIdentity: Sendable {
+    let identity: PeerTransport.Identity
+    public init(key: SigningKey) throws { identity = try PeerTransport.Identity(key: key) }
+}
+
+// MARK: Calling other nodes
+
+extension Replicator {
+    /// Listens for other nodes on `port` and keeps calling the admitted nodes this one should
+    /// call, until cancelled. Of two nodes, the one with the smaller key calls the other, so
+    /// that they never hold two links to each other.
+    nonisolated func run(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                try await PeerTransport.listen(host: host, port: port, identity: self.identity, bound: { p in
+                    Task { await self.setPeerPort(p) }
+                    bound(p)
+                }, handle: { connection in await self.accept(connection) })
+            }
+            group.addTask {
+                try await withThrowingDiscardingTaskGroup { calls in
+                    while !Task.isCancelled {
+                        for (key, address) in await self.toCall() {
+                            calls.addTask { await self.dial(key, host: address.host, port: address.port) }
+                        }
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
+                }
+            }
+        }
+    }
+
+    private func setPeerPort(_ port: Int) { peerPort = port }
+
+    /// Admitted nodes with a known address, no link, and a larger key than this node's.
+    private func toCall() async -> [(PublicKey, (host: String, port: Int))] {
+        let state = await session.state
+        let linked = Set(links.values.map(\.key))
+        var out: [(PublicKey, (host: String, port: Int))] = []
+        for key in state.facilitators.union(state.archivists) where myKey < key && !linked.contains(key) && !dialing.contains(key) {
+            if let address = addresses[key] {
+                dialing.insert(key)
+                out.append((key, address))
+            }
+        }
+        return out
+    }
+
+    private func doneDialing(_ key: PublicKey) { dialing.remove(key) }
+
+    /// Where a node was seen on the LAN (an mDNS hint, never proof: the call pins its key).
+    func seen(fingerprint: String, host: String, peerPort: Int) async {
+        let state = await session.state
+        if let key = state.facilitators.union(state.archivists).first(where: { $0.fingerprint == fingerprint }), key != myKey {
+            addresses[key] = (host, peerPort)
+        }
+    }
+
+    /// Calls an admitted node and replicates with it until the link closes.
+    nonisolated func dial(_ key: PublicKey, host: String, port: Int) async {
+        defer { Task { await self.doneDialing(key) } }
+        do {
+            let connection = try await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
+            try await connection.channel.executeThenClose { inbound, outbound in
+                try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
+                var messages = inbound.makeAsyncIterator()
+                let first = try await Replicator.next(&messages)
+                guard case .hello(let theirs)? = first, let role = Replicator.role(of: key, in: await session.state) else {
+                    if case .refused(let why)? = first { say("\(host) refused this node: \(why)") }
+                    try? await Task.sleep(for: .seconds(1))
+                    return
+                }
+                await self.replicate(with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound)
+            }
+        } catch {
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// Asks a node that hosts a session to admit this one (`halqa node`), and brings back the
+/// session once the facilitator has.
+public enum Joiner {
+    public struct Admitted: Sendable {
+        public var session: LiveSession
+        public var role: Replica.Role
+        public var joinCode: String?
+        public var hostName: String
+        /// Where the admitting node takes other nodes' calls.
+        public var host: PeerHint
+        /// How long the catch-up took, from the admission to the session on disk, and its bytes.
+        public var catchUpSeconds: Double
+        public var catchUpBytes: Int
+    }
+
+    /// Calls `host`:`port`; `fingerprint`, when known (from mDNS), pins the host's key.
+    /// `show` gets the pairing code to show; returns nil if the host refused.
+    public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, store: TranscriptStore,
+                           identity: PeerTransportIdentity, show: @escaping @Sendable (String) -> Void) async throws -> Admitted? {
+        let connection = try await PeerTransport.connect(host: host, port: port, identity: identity.identity, expect: fingerprint)
+        return try await connection.channel.executeThenClose { inbound, outbound -> Admitted? in
+            try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
+            var messages = inbound.makeAsyncIterator()
+            guard case .hello(let theirs)? = try await Replicator.next(&messages), let hostKey = connection.peerKey() else { return nil }
+            guard case .pairCommit(let commitment)? = try await Replicator.next(&messages) else { return nil }
+            let nonce = Pairing.nonce()
+            try await outbound.write(PeerMessage.pairNonce(nonce).buffer)
+            guard case .pairReveal(let hostNonce)? = try await Replicator.next(&messages), Pairing.opens(commitment, with: hostNonce) else {
+                show("\(theirs.name) broke the pairing protocol (its nonce does not match its commitment); not joining it.")
+                return nil
+            }
+            let code = Pairing.code(host: hostKey, node: identity.identity.key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
+            show("Asked \(theirs.name) (key \(hostKey.fingerprint)) to admit this node.\n  Confirmation code: \(code)\n  The facilitator admits it only if the console shows the same code next to this node's key \(identity.identity.key.publicKey.fingerprint).")
+            var admission: PeerAdmission?
+            var events: [[UInt8]] = []
+            var started = ContinuousClock.now
+            var bytes = 0
+            while let frame = try await messages.next() {
+                bytes += frame.readableBytes + 4
+                let message = try PeerMessage(decoding: frame.readableBytesView)
+                switch message {
+                case .admitted(let a):
+                    admission = a
+                    started = ContinuousClock.now
+                    bytes = frame.readableBytes + 4
+                case .events(let s, let list) where admission != nil && s == admission?.sessionID:
+                    events += list
+                case .have where admission != nil:
+                    guard let admission, let role = admission.replicaRole else { return nil }
+                    let session = try await LiveSession.adopt(events, roomSecret: role == .coFacilitator ? admission.roomKey : nil, in: store)
+                    let elapsed = ContinuousClock.now - started
+                    return Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: theirs.name,
+                                    host: PeerHint(key: hostKey, host: host, port: port),
+                                    catchUpSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                                    catchUpBytes: bytes)
+                case .refused(let why):
+                    show("\(theirs.name) refused: \(why)")
+                    return nil
+                default:
+                    continue
+                }
+            }
+            return nil
+        }
+    }
+}
+
+extension Joiner {
+    /// Asks to be admitted: to `address` (`HOST:PORT`, the host's peer port) if given, else
+    /// to every node that hosts a session on the LAN (found by mDNS, pinned to the key it
+    /// announces), all at once. Returns when one admits this node.
+    public static func join(address: String?, name: String, peerPort: Int?, store: TranscriptStore, identity: PeerTransportIdentity,
+                            show: @escaping @Sendable (String) -> Void) async throws -> Admitted {
+        if let address {
+            let parts = address.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else {
+                throw HostError(message: "--join takes HOST:PORT, the address and peer port the host printed, e.g. --join 192.168.1.10:8081.")
+            }
+            while true {
+                do {
+                    if let admitted = try await ask(host: String(parts[0]), port: port, fingerprint: nil, name: name, peerPort: peerPort, store: store, identity: identity, show: show) {
+                        return admitted
+                    }
+                } catch {
+                    show("Cannot reach \(address) (\(error)); trying again in 2 s.")
+                }
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+        let browser = try Browser(type: Presence.serviceType)
+        defer { browser.stop() }
+        show("Looking for Halqa hosts on this network…")
+        let (results, sink) = AsyncStream<Admitted>.makeStream()
+        let asks = Mutex<[Task<Void, Never>]>([])
+        let watcher = Task {
+            var asked: Set<String> = []
+            for await event in browser.events {
+                guard case .appeared(let service) = event, service.txt["s"] != nil,
+                      let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init), !asked.contains(fp),
+                      fp != identity.identity.key.publicKey.fingerprint else { continue }
+                asked.insert(fp)
+                let task = Task {
+                    if let admitted = try? await ask(host: service.address, port: pp, fingerprint: fp, name: name, peerPort: peerPort, store: store, identity: identity, show: show) {
+                        sink.yield(admitted)
+                    }
+                }
+                asks.withLock { $0.append(task) }
+            }
+        }
+        defer {
+            watcher.cancel()
+            asks.withLock { $0.forEach { $0.cancel() } }
+        }
+        for await admitted in results { return admitted }
+        throw CancellationError()
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Meeting
+import Node
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a node with no session of its own, for a facilitator to admit into theirs.",
+        discussion: """
+            It finds the hosts on this network (or calls --join HOST:PORT), shows a six-digit \
+            confirmation code, and waits. The facilitator admits it on the console, as \
+            co-facilitator (keeps the whole session and can run it if the host's laptop stops) or \
+            archivist (a read-only copy for organisers), after checking that the console shows \
+            the same code. From then on it keeps its copy in step with the other nodes. \
+            `halqa node --resume SESSION` continues after a restart.
+            """)
+
+    @Option(help: ArgumentHelp("Ask this host (its address and peer port) instead of looking on the network.", valueName: "HOST:PORT")) var join: String?
+    @Option(help: ArgumentHelp("Continue following a session this node was admitted to.", valueName: "SESSION")) var resume: String?
+    @Option(help: "The port for participants' pages, if admitted as co-facilitator.") var port = 8080
+    @Option(help: ArgumentHelp("The port other nodes call (default: --port + 1).", valueName: "PORT")) var peerPort: Int?
+    @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind = "0.0.0.0"
+    @Option(help: ArgumentHelp("The name the facilitator sees (default: halqa- and a short code). Never the group or topic.", valueName: "NAME")) var name: String?
+    @Flag(help: "Do not announce this node or look for others on the network; use --join.") var noDiscovery = false
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        if let name, name.isEmpty || name.utf8.count > 63 { throw ValidationError("--name must be 1 to 63 bytes long.") }
+        if noDiscovery && join == nil && resume == nil { throw ValidationError("With --no-discovery, give the host's address: --join HOST:PORT.") }
+    }
+
+    func run() async throws {
+        let say: @Sendable (String) -> Void = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        var options = HostOptions(deckPath: nil, resume: resume, title: nil, port: port, bind: bind, dataFolder: data.folder,
+                                  minimumToReveal: Limits.defaultMinimumToReveal, onePerPrompt: true, name: name)
+        options.discovery = !noDiscovery
+        options.peerPort = peerPort
+        var logger = Logger(label: "halqa")
+        logger.logLevel = .warning
+        do {
+            let store = try data.open()
+            let nodeName = name ?? Presence.defaultName(for: store.nodeKey.publicKey)
+            let session: LiveSession
+            var joinCode: String?
+            if let resume {
+                session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
+            } else {
+                say("This node is \(nodeName), key \(store.nodeKey.publicKey.fingerprint).")
+                let admitted = try await Joiner.join(address: join, name: nodeName, peerPort: peerPort ?? port + 1, store: store,
+                                                     identity: try PeerTransportIdentity(key: store.nodeKey), show: say)
+                session = admitted.session
+                joinCode = admitted.joinCode
+                options.knownPeer = admitted.host
+                say("Admitted by \(admitted.hostName) as \(admitted.role.wireName) to session \(session.id.short): \(await session.state.allEvents.count) events caught up in \(String(format: "%.3f", admitted.catchUpSeconds)) s, \(admitted.catchUpBytes) bytes.")
+            }
+            let room = try await Host.room(for: session, joinCode: joinCode, store: store, options: options)
+            try await Host.run(room, store: store, options: options, logger: logger, ready: { banner in
+                var out = "\nFollowing \"\(banner.title)\" (session \(banner.sessionID.short)) as \(session.acceptsReflections ? "co-facilitator" : "archivist").\n"
+                if session.acceptsReflections {
+                    out += "  Participants can also use: \(banner.participantURL)  (code \(banner.joinCode))\n"
+                }
+                out += "  This node's console (keep this link to yourself):\n    \(banner.consoleURL)\n"
+                say(out)
+            }, say: say)
+            say("\nStopped. Continue with: halqa node --resume \(session.id.short)")
+        } catch let error as MeetingError {
+            throw fail(error)
+        } catch let error as HostError {
+            FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

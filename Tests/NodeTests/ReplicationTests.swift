@@ -1,0 +1,204 @@
+import Foundation
+import Meeting
+import NIOCore
+import Synchronization
+import Testing
+@testable import Node
+
+/// Two or three real nodes in this process, each with its own store, talking over loopback
+/// through the real transport (TLS 1.3, pinned Ed25519 keys).
+@Suite(.serialized)
+struct ReplicationTests {
+    final class Lines: Sendable {
+        let text = Mutex("")
+        func add(_ line: String) { text.withLock { $0 += line + "\n" } }
+        var all: String { text.withLock { $0 } }
+    }
+
+    /// A node running a replicator for its session.
+    struct Running {
+        let replicator: Replicator
+        let task: Task<Void, any Error>
+        let port: Int
+        let lines: Lines
+        var session: LiveSession { replicator.session }
+        func stop() { task.cancel() }
+    }
+
+    static func start(_ session: LiveSession, name: String, joinCode: String?, port: Int = 0) async throws -> Running {
+        let lines = Lines()
+        let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: name,
+                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, say: { lines.add($0) })
+        await replicator.start(onChange: {})
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let task = Task { try await replicator.run(host: "127.0.0.1", port: port, bound: { sink.yield($0); sink.finish() }) }
+        var it = ports.makeAsyncIterator()
+        return Running(replicator: replicator, task: task, port: await it.next()!, lines: lines)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return await condition()
+    }
+
+    static func deck() throws -> Deck {
+        try DeckParser.parse(fileAt: FileManager.default.currentDirectoryPath + "/seeds/decks/real-man.deck").get()
+    }
+
+    /// Pairs a new node with `host` as `role`, checking that both sides show the same code.
+    static func admit(to host: Running, role: Replica.Role, folder: TemporaryFolder, name: String) async throws -> Running {
+        let store = try TranscriptStore(folder: folder.path)
+        let shown = Lines()
+        let port = try freePort()
+        let asking = Task {
+            try await Joiner.ask(host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
+                                 peerPort: port, store: store, identity: try PeerTransportIdentity(key: store.nodeKey), show: { shown.add($0) })
+        }
+        #expect(await eventually { await !host.replicator.status().waiting.isEmpty })
+        let waiting = try #require(await host.replicator.status().waiting.first)
+        #expect(waiting.name == name)
+        #expect(waiting.fingerprint == store.nodeKey.publicKey.fingerprint)
+        // The facilitator compares the code on the console with the one the node shows.
+        #expect(await eventually { shown.all.contains("Confirmation code: \(waiting.code)") })
+        try await host.replicator.admit(waiting.id, as: role)
+        let admitted = try #require(try await asking.value)
+        #expect(admitted.role == role)
+        let node = try await start(admitted.session, name: name, joinCode: admitted.joinCode, port: port)
+        await node.replicator.remember(admitted.host.key, host: admitted.host.host, port: admitted.host.port)
+        return node
+    }
+
+    @Test("A node admitted after its code matched holds the session; reflections wait for its copy; both run the meeting")
+    func pairAndReplicate() async throws {
+        let folderA = TemporaryFolder(), folderB = TemporaryFolder()
+        let storeA = try TranscriptStore(folder: folderA.path)
+        let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Tuesday circle", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        #expect(await a.replicator.status().singleCopy)
+        let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        defer { b.stop() }
+        #expect(await Self.eventually {
+            let sa = await a.replicator.status().singleCopy
+            let sb = await b.replicator.status().singleCopy
+            return !sa && !sb
+        })
+        #expect(b.session.acceptsReflections)
+        #expect(await b.session.state.created.title == "Tuesday circle")
+
+        try await a.session.open(prompt: 0)
+        #expect(await Self.eventually { await b.session.state.openPrompt == 0 })
+        // A's acknowledgement comes only once B holds the reflection durably.
+        for i in 1...3 {
+            _ = try await a.session.submitReflection(prompt: 0, text: "through A \(i)")
+            #expect(try storeB(b).state(of: a.session.id).pendingCount(prompt: 0) == i)
+        }
+        _ = try await b.session.submitReflection(prompt: 0, text: "through B")
+        #expect(try storeA.state(of: a.session.id).pendingCount(prompt: 0) == 4)
+        // B runs the meeting too: its reveal shows on A in the same order.
+        try await b.session.reveal(prompt: 0)
+        #expect(await Self.eventually { await a.session.state.revealed(prompt: 0).count == 4 })
+        #expect(await a.session.state.revealed(prompt: 0).map(\.id) == b.session.state.revealed(prompt: 0).map(\.id))
+        var ra = await a.session.replica, rb = await b.session.replica
+        #expect(ra.digest == rb.digest)
+        // B stops: A is the only copy again, and says so.
+        b.stop()
+        #expect(await Self.eventually { await a.replicator.status().singleCopy })
+        _ = try await a.session.submitReflection(prompt: 0, text: "alone")  // the local fsync stands
+        _ = (ra, rb)
+        ra = await a.session.replica
+        rb = await b.session.replica
+    }
+
+    func storeB(_ b: Running) -> TranscriptStore { b.session.store }
+
+    @Test("An archivist follows reveals but never holds a pending reflection; its forged events are refused and the facilitator warned")
+    func archivist() async throws {
+        let folderA = TemporaryFolder(), folderC = TemporaryFolder()
+        let storeA = try TranscriptStore(folder: folderA.path)
+        let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        try await a.session.open(prompt: 0)
+        for i in 1...3 { _ = try await a.session.submitReflection(prompt: 0, text: "before \(i)") }
+        let c = try await Self.admit(to: a, role: .archivist, folder: folderC, name: "organiser")
+        defer { c.stop() }
+        #expect(!c.session.acceptsReflections)
+        #expect(await c.session.state.pendingCount(prompt: 0) == 0)
+        #expect(await Self.eventually { await a.replicator.status().admitted.contains { $0.role == "archivist" && $0.connected } })
+        _ = try await a.session.submitReflection(prompt: 0, text: "pending one")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await c.session.state.pendingCount(prompt: 0) == 0)
+        #expect(try c.session.store.events(of: a.session.id).allSatisfy { if case .reflectionSubmitted = $0.body { false } else { true } })
+        try await a.session.reveal(prompt: 0)
+        #expect(await Self.eventually { await c.session.state.revealed(prompt: 0).count == 4 })
+
+        // The archivist's key signs a facilitator action: refused everywhere, and A warns.
+        let forged = Event.facilitator(.promptClosed(prompt: 0), session: a.session.id, by: c.session.store.nodeKey, at: 1, clock: 99)
+        let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.store.nodeKey).identity,
+                                                         expect: a.replicator.myKey.fingerprint)
+        try await connection.channel.executeThenClose { inbound, outbound in
+            try await outbound.write(PeerMessage.hello(PeerHello(name: "organiser", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
+            try await outbound.write(PeerMessage.events(session: a.session.id, events: [forged.bytes]).buffer)
+            var it = inbound.makeAsyncIterator()
+            while let frame = try await it.next() {
+                if case .stored = try PeerMessage(decoding: frame.readableBytesView) { break }
+            }
+        }
+        #expect(await a.session.state.openPrompt == 0)
+        #expect(await a.session.state.event(forged.id) == nil)
+        #expect(await a.replicator.status().warnings.contains { $0.contains("Refused 1 event") })
+    }
+
+    @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
+    func rogue() async throws {
+        let folderA = TemporaryFolder(), folderR = TemporaryFolder()
+        let storeA = try TranscriptStore(folder: folderA.path)
+        let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Secret title", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        try await a.session.open(prompt: 0)
+        let rogueStore = try TranscriptStore(folder: folderR.path)
+        let rogue = try PeerTransportIdentity(key: rogueStore.nodeKey)
+        // It claims the session (its id seen somewhere) and sends a forged event at once.
+        let forged = Event.facilitator(.promptClosed(prompt: 0), session: a.session.id, by: rogueStore.nodeKey, at: 1, clock: 5)
+        let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: rogue.identity, expect: nil)
+        var received: [PeerMessage] = []
+        try await connection.channel.executeThenClose { inbound, outbound in
+            try await outbound.write(PeerMessage.hello(PeerHello(name: "laptop-a", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
+            try await outbound.write(PeerMessage.events(session: a.session.id, events: [forged.bytes]).buffer)
+            try await outbound.write(PeerMessage.have(session: a.session.id, ids: []).buffer)
+            for try await frame in inbound { received.append(try PeerMessage(decoding: frame.readableBytesView)) }
+        }
+        #expect(received.count == 1)
+        guard case .refused(let why)? = received.first else { Issue.record("expected a refusal, got \(received)"); return }
+        #expect(why.contains("not admitted"))
+        #expect(await a.session.state.event(forged.id) == nil)
+        #expect(await a.session.state.openPrompt == 0)
+        #expect(await a.replicator.status().warnings.contains { $0.contains("not admitted") && $0.contains(rogueStore.nodeKey.publicKey.fingerprint) })
+
+        // A node that looks for A by its announced key never reaches the rogue's listener.
+        let r = try await Self.start(try await LiveSession.start(deck: try Self.deck(), in: rogueStore), name: "laptop-a", joinCode: nil)
+        defer { r.stop() }
+        let folderN = TemporaryFolder()
+        let newStore = try TranscriptStore(folder: folderN.path)
+        await #expect(throws: (any Error).self) {
+            _ = try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: a.replicator.myKey.fingerprint, name: "new", peerPort: nil,
+                                     store: newStore, identity: try PeerTransportIdentity(key: newStore.nodeKey), show: { _ in })
+        }
+        #expect(try newStore.sessionIDs().isEmpty)
+    }
+}
