@@ -94,6 +94,7 @@ let package = Package(
             name: "halqa-dev",
             dependencies: [
                 "Meeting",
+                "Node",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

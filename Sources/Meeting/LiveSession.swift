@@ -55,7 +55,8 @@ public actor LiveSession {
         let events = list.compactMap { try? Event(bytes: $0) }
         var state = try SessionState(events: events)
         // Refused events are not kept: only what verified is stored.
-        state = state.removing(Set(state.ignored.filter { $0.value == "bad signature" || $0.value == "signer is not a facilitator" }.keys))
+        let refused = Set(state.ignored.filter { $0.value == "bad signature" || $0.value == "signer is not a facilitator" }.keys)
+        if !refused.isEmpty { state = state.removing(refused) }
         try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret)
         return LiveSession(store: store, state: state, roomSecret: roomSecret)
     }
@@ -73,26 +74,33 @@ public actor LiveSession {
     /// Verifies and keeps events from another node (set union). Bad ones are refused and
     /// the rest kept; what is kept is on disk before this returns.
     public func merge(_ list: [[UInt8]], from peer: Replica.Role) async throws(MeetingError) -> Merge {
-        let before = replica
-        let heldBefore = replica.held
+        let ids = list.map { EventID.of($0) }
         let refusedBefore = replica.rejected
+        // Only what is new is looked at again; nothing held is copied (a session may hold
+        // tens of thousands of events, and a live event must cost little).
+        let fresh = Set(ids.filter { replica.state.event($0) == nil })
+        let needsRefold = replica.role == .archivist
+        let heldBefore = needsRefold ? replica.held : []
         _ = replica.receive(.events(session: id, list), from: peer)
-        let heldAfter = replica.held
-        let added = heldAfter.subtracting(heldBefore).compactMap { replica.state.event($0) }
-        let dropped = heldBefore.subtracting(heldAfter)
+        let state = replica.state
+        let added = fresh.compactMap { state.event($0) }.filter { event in
+            state.ignored[event.id] == nil && (replica.role == .coFacilitator || !Replica.isUnrevealedReflection(event, in: state))
+        }
+        let dropped = needsRefold ? heldBefore.subtracting(replica.held) : []
         do {
             if !added.isEmpty || !dropped.isEmpty {
-                try await store.save(added, resulting: replica.state)
+                try await store.save(added, resulting: state)
                 if !dropped.isEmpty { try await store.destroy(Array(dropped), in: id) }
             }
         } catch {
-            replica = before
+            // What is on disk is the truth: start again from it.
+            if let stored = try? store.state(of: id) { replica = Replica(state: stored, role: replica.role) }
             throw error
         }
-        let ids = list.map { EventID.of($0) }
         if added.contains(where: { if case .reflectionsRevealed = $0.body { true } else { false } }) { await store.checkpoint() }
         if let observer { for event in added { await observer(event, .peer) } }
-        return Merge(added: added, stored: ids.filter { heldAfter.contains($0) },
+        let destroyed = Set(state.destroyedIDs(after: added))
+        return Merge(added: added, stored: ids.filter { state.event($0) != nil && state.ignored[$0] == nil && !destroyed.contains($0) },
                      refused: Array(replica.rejected.subtracting(refusedBefore)))
     }
 

@@ -134,12 +134,14 @@ public struct Replica: Sendable {
     private mutating func accept(_ bytes: [UInt8]) {
         guard let event = try? Event(bytes: bytes), event.session == session else { return }
         if isPending(event), role == .archivist { return }
-        var next = state
-        next.insert(event, verifySignature: verifies)
-        if let reason = next.ignored[event.id], reason == "bad signature" || reason == "signer is not a facilitator" {
+        // In place: a copy of a large session for every event would cost more than the event.
+        state.insert(event, verifySignature: verifies)
+        if let reason = state.ignored[event.id], reason == "bad signature" || reason == "signer is not a facilitator" {
             rejected.insert(event.id)
+            state = state.removing([event.id])
             return
         }
+        var next = state
         if role == .archivist, !event.body.isParticipant {
             // A facilitator's event can reorder the timeline so that a reveal seen earlier no
             // longer stands: an archivist lets go of any reflection that is not revealed now.

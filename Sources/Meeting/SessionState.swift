@@ -242,6 +242,23 @@ public struct SessionState: Sendable {
 
     /// Reflections held that will never be shown: their prompt closed before they were
     /// revealed. Every node destroys them.
+    /// The reflections destroyed once `events` were added: only those among them, unless one
+    /// could change a prompt's status (then all are looked at).
+    public func destroyedIDs(after events: [Event]) -> [EventID] {
+        let local = events.allSatisfy { event in
+            switch event.body {
+            case .reflectionSubmitted, .resonated, .noteWritten, .reflectionHidden, .nodeAdmitted, .facilitatorGranted: true
+            default: false
+            }
+        }
+        guard local else { return destroyedIDs }
+        return events.compactMap { event in
+            guard let r = reflections[event.id] else { return nil }
+            let pending = !isClosed && prompts[r.prompt].status == .open
+            return (revealedSet.contains(event.id) || pending) ? nil : event.id
+        }
+    }
+
     public var destroyedIDs: [EventID] {
         reflections.compactMap { id, r in
             let p = prompts[r.prompt]

@@ -169,7 +169,7 @@ public final class TranscriptStore: Sendable {
     /// session into line with `state`: destroys reflections that can no longer be shown,
     /// records closing, and indexes a closed session for search. One transaction.
     func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil) async throws(MeetingError) {
-        let destroyed = state.destroyedIDs
+        let destroyed = state.destroyedIDs(after: events)
         let passages = state.isClosed ? Passage.all(of: state) : []
         do {
             try await pool.write { db in

@@ -77,22 +77,22 @@ public actor Replicator {
         }
     }
 
-    nonisolated var myKey: PublicKey { identity.key.publicKey }
+    public nonisolated var myKey: PublicKey { identity.key.publicKey }
 
     // MARK: What the console shows
 
     public struct Status: Codable, Sendable, Equatable {
-        public struct Waiting: Codable, Sendable, Equatable { var id: String; var name: String; var fingerprint: String; var code: String }
-        public struct Admitted: Codable, Sendable, Equatable { var name: String; var fingerprint: String; var role: String; var connected: Bool }
-        var waiting: [Waiting]
-        var admitted: [Admitted]
+        public struct Waiting: Codable, Sendable, Equatable { public var id: String; public var name: String; public var fingerprint: String; public var code: String }
+        public struct Admitted: Codable, Sendable, Equatable { public var name: String; public var fingerprint: String; public var role: String; public var connected: Bool }
+        public var waiting: [Waiting]
+        public var admitted: [Admitted]
         /// No co-facilitator is connected: this node holds the meeting's only copy.
-        var singleCopy: Bool
-        var warnings: [String]
-        var fingerprint: String
+        public var singleCopy: Bool
+        public var warnings: [String]
+        public var fingerprint: String
     }
 
-    func status() async -> Status {
+    public func status() async -> Status {
         let state = await session.state
         let connected = Set(links.values.map(\.key))
         var admitted: [Status.Admitted] = []
@@ -119,7 +119,7 @@ public actor Replicator {
     // MARK: Admission
 
     /// Admits a waiting node (by the id the console shows) in `role`.
-    func admit(_ id: String, as role: Replica.Role) async throws(MeetingError) {
+    public func admit(_ id: String, as role: Replica.Role) async throws(MeetingError) {
         guard let uuid = UUID(uuidString: id), let entry = waiting[uuid] else {
             throw MeetingError(.noSuchNode, "That node is no longer waiting; it may have stopped. Ask it to try again.")
         }
@@ -214,7 +214,7 @@ public actor Replicator {
         await onChange?()
     }
 
-    func remember(_ key: PublicKey, host: String, port: Int) { addresses[key] = (host, port) }
+    public func remember(_ key: PublicKey, host: String, port: Int) { addresses[key] = (host, port) }
 
     private func removeWaiting(_ id: UUID) async {
         if waiting.removeValue(forKey: id) != nil { await onChange?() }
@@ -374,7 +374,7 @@ extension Replicator {
     /// Listens for other nodes on `port` and keeps calling the admitted nodes this one should
     /// call, until cancelled. Of two nodes, the one with the smaller key calls the other, so
     /// that they never hold two links to each other.
-    nonisolated func run(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void) async throws {
+    public nonisolated func run(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await PeerTransport.listen(host: host, port: port, identity: self.identity, bound: { p in
