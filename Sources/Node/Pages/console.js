@@ -55,8 +55,39 @@
     drawCurrent();
     drawDeck();
     drawNotes();
+    drawNodes();
     $("close-session").disabled = state.closed;
     $("note-form").hidden = state.closed;
+  }
+
+  // Other nodes: those asking to join (admitted only if the code on their screen is the
+  // same), those admitted, and whether this node is the meeting's only copy.
+  function drawNodes() {
+    var n = state.nodes;
+    $("nodes").hidden = !n;
+    if (!n) return;
+    $("single-copy").hidden = !n.singleCopy;
+    $("node-key").textContent = "This laptop's key: " + n.fingerprint + ". Role: " + state.role + ".";
+    var waiting = $("waiting-nodes");
+    clear(waiting);
+    n.waiting.forEach(function (w) {
+      var li = el("li", "waiting-node");
+      li.appendChild(el("span", null, w.name + " asks to join. Key " + w.fingerprint + ". Its code: "));
+      li.appendChild(el("strong", "pair-code", w.code));
+      li.appendChild(el("span", null, " — admit it only if its screen shows the same code. "));
+      li.appendChild(button("Admit as co-facilitator", function () { post("admit", { node: w.id, role: "co-facilitator" }); }));
+      li.appendChild(button("Admit as archivist", function () { post("admit", { node: w.id, role: "archivist" }); }));
+      waiting.appendChild(li);
+    });
+    var admitted = $("admitted-nodes");
+    clear(admitted);
+    n.admitted.forEach(function (a) {
+      admitted.appendChild(el("li", a.connected ? "node-on" : "node-off",
+        a.name + " (" + a.role + ", key " + a.fingerprint + "): " + (a.connected ? "connected" : "not connected")));
+    });
+    var warnings = $("node-warnings");
+    clear(warnings);
+    n.warnings.forEach(function (w) { warnings.appendChild(el("li", null, w)); });
   }
 
   function drawCurrent() {

@@ -92,6 +92,7 @@
     if (!token) return;
     Halqa.api("GET", "/api/session", token).then(function (r) {
       if (r.status === 401) { rejoin(); return; }
+      failures = 0;
       if (r.status === 200) {
         $("connection").textContent = socket ? t("connection.polling") : "";
         var b = r.body;
@@ -99,7 +100,20 @@
         for (var i = 0; i < b.resonated.length; i++) resonated[b.resonated[i]] = true;
         render(b.state);
       }
-    }, function () { $("connection").textContent = t("connection.offline"); });
+    }, function () { $("connection").textContent = t("connection.offline"); failed(); });
+  }
+
+  // When this node stops answering, move to another node of the same session (the page
+  // learned them from the node), with the same join code: the participant keeps going.
+  var failures = 0;
+  function failed() {
+    failures += 1;
+    var others = (state && state.nodes) || [];
+    var here = location.protocol + "//" + location.host + "/";
+    var next = others.filter(function (u) { return u !== here; })[0];
+    if (failures >= 2 && next && code) {
+      location.href = next + "#code=" + encodeURIComponent(code);
+    }
   }
 
   // MARK: drawing
