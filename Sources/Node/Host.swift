@@ -169,6 +169,9 @@ struct PeerService: Service {
             } catch is CancellationError {
             } catch {
                 if String(describing: error).contains("Address already in use") {
+                    // When another Halqa holds both ports, its HTTP port is the one to name:
+                    // give the web server's own error the moment to arrive first.
+                    try? await Task.sleep(for: .milliseconds(300))
                     throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
                 }
                 throw error
