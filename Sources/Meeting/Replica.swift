@@ -102,7 +102,8 @@ public struct Replica: Sendable {
     public mutating func receive(_ message: Message, from peer: Role) -> [Message] {
         switch message {
         case .have(let id, let theirs) where id == session:
-            return missing(from: theirs, for: peer).map { [$0] } ?? []
+            let lacking = missing(from: theirs, for: peer)
+            return lacking.isEmpty ? [] : [.events(session: session, lacking)]
         case .want(let id, let ids) where id == session:
             let mine = held
             return events(ids.intersection(mine), for: peer).map { [$0] } ?? []
@@ -114,10 +115,10 @@ public struct Replica: Sendable {
         }
     }
 
-    /// The events a peer whose `have` listed `theirs` lacks and may hold, or nil if none.
-    public mutating func missing(from theirs: Set<EventID>, for peer: Role) -> Message? {
-        let lacking = held.subtracting(theirs)
-        return lacking.isEmpty ? nil : events(lacking, for: peer)
+    /// The events (their bytes) that a peer whose `have` listed `theirs` lacks and may hold.
+    public mutating func missing(from theirs: Set<EventID>, for peer: Role) -> [[UInt8]] {
+        guard case .events(_, let list)? = events(held.subtracting(theirs), for: peer) else { return [] }
+        return list
     }
 
     /// Whether a peer in role `peer` may hold this event now.
@@ -141,14 +142,12 @@ public struct Replica: Sendable {
             state = state.removing([event.id])
             return
         }
-        var next = state
         if role == .archivist, !event.body.isParticipant {
             // A facilitator's event can reorder the timeline so that a reveal seen earlier no
             // longer stands: an archivist lets go of any reflection that is not revealed now.
-            let unrevealed = Set(next.allEvents.filter { Replica.isUnrevealedReflection($0, in: next) }.map(\.id))
-            if !unrevealed.isEmpty { next = next.removing(unrevealed) }
+            let unrevealed = Set(state.allEvents.filter { Replica.isUnrevealedReflection($0, in: state) }.map(\.id))
+            if !unrevealed.isEmpty { state = state.removing(unrevealed) }
         }
-        state = next
     }
 
 

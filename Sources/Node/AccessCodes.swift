@@ -75,9 +75,7 @@ actor GuessThrottle {
     }
 
     private func refill(_ bucket: inout Bucket, burst: Double, rate: Double, now: ContinuousClock.Instant) {
-        let elapsed = now - bucket.updated
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
         bucket.updated = now
     }
 

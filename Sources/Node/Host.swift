@@ -104,6 +104,8 @@ public enum Host {
     public static func run(_ room: MeetingRoom, store: TranscriptStore, options: HostOptions, logger: Logger,
                            ready: @escaping @Sendable (HostBanner) -> Void, say: @escaping @Sendable (String) -> Void) async throws {
         let (listening, listeningSink) = AsyncStream<Int>.makeStream()
+        // Other nodes are listened for once the web server listens, so a port clash names the web port.
+        let (webListening, webSink) = AsyncStream<Void>.makeStream()
         let router = Routes.router(for: room, pages: try Pages())
         let secret = room.access.facilitatorSecret
         let base = room.links.participantURL
@@ -114,6 +116,8 @@ public enum Host {
             configuration: .init(address: .hostname(options.bind, port: options.port), serverName: nil),
             onServerRunning: { channel in
                 listeningSink.yield(channel.localAddress?.port ?? options.port)
+                webSink.yield()
+                webSink.finish()
                 ready(HostBanner(title: state.created.title, sessionID: room.session.id, participantURL: base,
                                  joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
                                  consoleURL: base + "facilitate#key=" + secret, screenURL: base + "screen#key=" + secret,
@@ -128,7 +132,7 @@ public enum Host {
         await room.attach(replicator)
         if let known = options.knownPeer { await replicator.remember(known.key, host: known.host, port: known.port) }
         let (peerListening, peerSink) = AsyncStream<Int>.makeStream()
-        let peers = PeerService(replicator: replicator, bind: options.bind, port: options.peerPort ?? options.port + 1, bound: { p in
+        let peers = PeerService(replicator: replicator, after: webListening, bind: options.bind, port: options.peerPort ?? options.port + 1, bound: { p in
             peerSink.yield(p)
             peerSink.finish()
             say("Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key: \(store.nodeKey.publicKey.fingerprint)).")
@@ -158,20 +162,21 @@ public enum Host {
 /// Runs the node-to-node side: listens for other nodes and calls admitted ones.
 struct PeerService: Service {
     let replicator: Replicator
+    /// Ends (or yields) once the web server listens.
+    let after: AsyncStream<Void>
     let bind: String
     let port: Int
     let bound: @Sendable (Int) -> Void
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
+            var web = after.makeAsyncIterator()
+            guard await web.next() != nil else { return }
             do {
                 try await replicator.run(host: bind, port: port, bound: bound)
             } catch is CancellationError {
             } catch {
                 if String(describing: error).contains("Address already in use") {
-                    // When another Halqa holds both ports, its HTTP port is the one to name:
-                    // give the web server's own error the moment to arrive first.
-                    try? await Task.sleep(for: .milliseconds(300))
                     throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
                 }
                 throw error

@@ -62,11 +62,13 @@ struct PresenceService: Service {
             group.addTask {
                 for await event in browser.events {
                     switch event {
-                    case .appeared(let service) where service.txt["fp"] != fingerprint:
-                        say("Nearby: \(service.name) at \(service.address):\(service.port) (key \(service.txt["fp"] ?? "?"))")
-                        if let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(fp, service.address, pp) }
-                    case .changed(let service) where service.txt["fp"] != fingerprint:
-                        say("Changed: \(service.name) at \(service.address):\(service.port)")
+                    case .appeared(let service) where service.txt["fp"] != fingerprint,
+                         .changed(let service) where service.txt["fp"] != fingerprint:
+                        if case .appeared = event {
+                            say("Nearby: \(service.name) at \(service.address):\(service.port) (key \(service.txt["fp"] ?? "?"))")
+                        } else {
+                            say("Changed: \(service.name) at \(service.address):\(service.port)")
+                        }
                         if let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(fp, service.address, pp) }
                     case .disappeared(let name) where name != advertiser.name:
                         say("Gone: \(name)")

@@ -131,10 +131,8 @@ public actor Replicator {
         try? await entry.writer.write(PeerMessage.admitted(admission).buffer)
         // Everything it may hold, then this node's summary, which ends the catch-up.
         var replica = await session.replica
-        if let events = replica.missing(from: [], for: role), case .events(_, let list) = events {
-            await send(list, to: entry.writer)
-        }
-        if case .have(let s, let ids) = replica.summary() { try? await entry.writer.write(PeerMessage.have(session: s, ids: Array(ids)).buffer) }
+        await send(replica.missing(from: [], for: role), to: entry.writer)
+        await sendSummary(of: &replica, to: entry.writer)
         links[entry.link] = Link(key: entry.key, role: role, name: entry.name, participantURL: nil, writer: entry.writer)
         say("Admitted \(entry.name) (\(entry.key.fingerprint)) as \(role.wireName).")
         await onChange?()
@@ -245,7 +243,7 @@ public actor Replicator {
         say("Linked with \(link.name) (\(link.key.fingerprint)), \(link.role.wireName).")
         await onChange?()
         var replica = await session.replica
-        if case .have(let s, let ids) = replica.summary() { try? await link.writer.write(PeerMessage.have(session: s, ids: Array(ids)).buffer) }
+        await sendSummary(of: &replica, to: link.writer)
     }
 
     private func dropped(_ id: UUID) async {
@@ -261,9 +259,7 @@ public actor Replicator {
         switch message {
         case .have(let s, let ids) where s == session.id:
             var replica = await session.replica
-            if let missing = replica.missing(from: Set(ids), for: role), case .events(_, let list) = missing {
-                await send(list, to: writer)
-            }
+            await send(replica.missing(from: Set(ids), for: role), to: writer)
         case .events(let s, let list) where s == session.id:
             do {
                 let merge = try await session.merge(list, from: role)
@@ -285,6 +281,12 @@ public actor Replicator {
         default:
             break
         }
+    }
+
+    /// Sends what this node holds (and has refused), which starts a round on a link.
+    private func sendSummary(of replica: inout Replica, to writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        guard case .have(let s, let ids) = replica.summary() else { return }
+        try? await writer.write(PeerMessage.have(session: s, ids: Array(ids)).buffer)
     }
 
     /// Sends events in messages of bounded size.
@@ -493,10 +495,9 @@ public enum Joiner {
                 case .have where admission != nil:
                     guard let admission, let role = admission.replicaRole else { return nil }
                     let session = try await LiveSession.adopt(events, roomSecret: role == .coFacilitator ? admission.roomKey : nil, in: store)
-                    let elapsed = ContinuousClock.now - started
                     return Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: theirs.name,
                                     host: PeerHint(key: hostKey, host: host, port: port),
-                                    catchUpSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                                    catchUpSeconds: (ContinuousClock.now - started).seconds,
                                     catchUpBytes: bytes)
                 case .refused(let why):
                     show("\(theirs.name) refused: \(why)")

@@ -93,8 +93,7 @@ struct BenchReplication: AsyncParsableCommand {
             let start = ContinuousClock.now
             try await session.writeNote("live \(i)")
             while await b.state.notes.count < before + i + 1 { _ = await arrived.next() }
-            let d = ContinuousClock.now - start
-            latencies.append((Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) * 1000)
+            latencies.append((ContinuousClock.now - start).milliseconds)
         }
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
@@ -148,8 +147,8 @@ enum PlainCopy {
         }
         close(client)
         while received.withLock({ $0 }) < total { usleep(100) }
-        let d = ContinuousClock.now - start
+        let seconds = (ContinuousClock.now - start).seconds
         close(server)
-        return (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, total)
+        return (seconds, total)
     }
 }
