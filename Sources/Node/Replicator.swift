@@ -43,6 +43,8 @@ public actor Replicator {
     private var waiting: [UUID: Waiting] = [:]
     /// Where admitted nodes were last seen (mDNS or their own greeting): host and peer port.
     private var addresses: [PublicKey: (host: String, port: Int)] = [:]
+    /// What mDNS said, by key fingerprint: kept for nodes not (yet) admitted, which may be soon.
+    private var hints: [String: (host: String, port: Int)] = [:]
     private var dialing: Set<PublicKey> = []
     private var ackWaiters: [EventID: [CheckedContinuation<Bool, Never>]] = [:]
     /// Participants' events waiting for a second copy, and acknowledgements that came first.
@@ -405,7 +407,7 @@ extension Replicator {
         let linked = Set(links.values.map(\.key))
         var out: [(PublicKey, (host: String, port: Int))] = []
         for key in state.facilitators.union(state.archivists) where myKey < key && !linked.contains(key) && !dialing.contains(key) {
-            if let address = addresses[key] {
+            if let address = hints[key.fingerprint] ?? addresses[key] {
                 dialing.insert(key)
                 out.append((key, address))
             }
@@ -416,11 +418,8 @@ extension Replicator {
     private func doneDialing(_ key: PublicKey) { dialing.remove(key) }
 
     /// Where a node was seen on the LAN (an mDNS hint, never proof: the call pins its key).
-    func seen(fingerprint: String, host: String, peerPort: Int) async {
-        let state = await session.state
-        if let key = state.facilitators.union(state.archivists).first(where: { $0.fingerprint == fingerprint }), key != myKey {
-            addresses[key] = (host, peerPort)
-        }
+    func seen(fingerprint: String, host: String, peerPort: Int) {
+        hints[fingerprint] = (host, peerPort)
     }
 
     /// Calls an admitted node and replicates with it until the link closes.
