@@ -4,151 +4,217 @@ import Meeting
 import Node
 import Synchronization
 
-/// Replication between two nodes over the real transport (TLS 1.3, pinned keys): a newly
-/// admitted node catching up on a session of N events, next to a plain TCP copy of the same
-/// event bytes in the same run; then live propagation of facilitator events, one at a time.
+/// Replication between two nodes over the real transport (TLS 1.3, pinned keys), one on each
+/// of two virtual-hall hosts (scripts/bench-replication runs both sides).
+///
+/// `serve` (host 1) builds a session of N events, admits every node that asks, offers the same
+/// event bytes on a plain TCP port for comparison, then writes facilitator notes one at a time,
+/// each carrying the monotonic clock (shared by every process on the machine) of its making.
+/// `join` (host 2) is admitted N times, each a fresh node, measuring the catch-up; fetches the
+/// plain copy; then follows the live notes and prints their propagation latency.
 struct BenchReplication: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-replication",
-        abstract: "Measure catch-up (vs a plain TCP copy) and live propagation between two nodes.")
+        abstract: "Measure catch-up (vs a plain TCP copy) and live propagation between two nodes.",
+        subcommands: [Serve.self, Join.self])
 
-    @Option(help: "Where the two nodes' data folders go (emptied first).") var dir: String
-    @Option(help: "Events in the session to catch up.") var events = 10_000
-    @Option(help: "Events for live propagation.") var live = 1_000
-    @Option(help: "The address both nodes listen on (inside a hall host: its own address).") var host = "127.0.0.1"
-    @Option(help: "Rounds of the catch-up measurement.") var rounds = 3
+    static let peerPort = 9001, copyPort = 9002
 
-    func run() async throws {
-        try? FileManager.default.removeItem(atPath: dir)
+    struct Serve: AsyncParsableCommand {
+        @Option(help: "A data folder (emptied first).") var dir: String
+        @Option(help: "This host's address.") var host: String
+        @Option(help: "Events in the session.") var events = 10_000
+        @Option(help: "Live events to write once a node is linked.") var live = 1_000
+
+        func run() async throws {
+            try? FileManager.default.removeItem(atPath: dir)
+            let store = try TranscriptStore(folder: dir)
+            let session = try await makeSession(events: events, in: store)
+            let all = await session.state.allEvents
+            print("session: \(all.count) events, \(all.reduce(0) { $0 + $1.bytes.count }) bytes of events")
+            try PlainCopy.serve(all.map(\.bytes), host: host, port: BenchReplication.copyPort)
+            let a = Replicator(session: session, identity: try PeerTransportIdentity(key: store.nodeKey), name: "bench-a",
+                               participantURL: nil, joinCode: "ABCDEFGH", say: { _ in })
+            await a.start(onChange: {})
+            let serving = Task { try await a.run(host: host, port: BenchReplication.peerPort, bound: { _ in print("ready") }) }
+            defer { serving.cancel() }
+            // Admit whoever asks, until a node has linked to replicate live.
+            while !(await a.status().admitted.contains { $0.connected }) {
+                if let waiting = await a.status().waiting.first { try await a.admit(waiting.id, as: .coFacilitator) }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            for i in 0..<live {
+                try await session.writeNote("live \(i) \(Monotonic.nanoseconds())")
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await Task.sleep(for: .seconds(3))
+        }
+    }
+
+    struct Join: AsyncParsableCommand {
+        @Option(help: "Data folders go here (emptied first).") var dir: String
+        @Option(help: "The serving host's address.") var host: String
+        @Option(help: "This host's address.") var me: String
+        @Option var rounds = 3
+        @Option var live = 1_000
+
+        func run() async throws {
+            try? FileManager.default.removeItem(atPath: dir)
+            print("catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
+            print("round  halqa s  halqa wire bytes  tcp copy s  tcp wire bytes  time ×  bytes ×   (wire: bytes received by this host's interface, TCP/IP and TLS included)")
+            var last: (LiveSession, Joiner.Admitted)?
+            for round in 1...rounds {
+                let store = try TranscriptStore(folder: dir + "/\(round)")
+                var admitted: Joiner.Admitted?
+                var received = Wire.receivedBytes()
+                while admitted == nil {
+                    received = Wire.receivedBytes()
+                    admitted = try? await Joiner.ask(host: host, port: BenchReplication.peerPort, fingerprint: nil, name: "bench-\(round)",
+                                                     peerPort: round == rounds ? BenchReplication.peerPort : nil, store: store,
+                                                     identity: try PeerTransportIdentity(key: store.nodeKey), show: { _ in })
+                    if admitted == nil { try await Task.sleep(for: .milliseconds(200)) }
+                }
+                let halqaWire = Wire.receivedBytes() - received
+                let beforeCopy = Wire.receivedBytes()
+                let copy = try PlainCopy.fetch(host: host, port: BenchReplication.copyPort)
+                let copyWire = Wire.receivedBytes() - beforeCopy
+                let a = admitted!
+                print(String(format: "%5d  %7.3f  %16d  %10.4f  %14d  %6.1f  %7.2f", round, a.catchUpSeconds, halqaWire,
+                             copy.seconds, copyWire, a.catchUpSeconds / copy.seconds, Double(halqaWire) / Double(copyWire)))
+                last = (a.session, a)
+            }
+            guard let (session, admitted) = last else { return }
+            let latencies = Mutex<[Double]>([])
+            let seen = Mutex(0)
+            let b = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: "bench-b",
+                               participantURL: nil, joinCode: nil, say: { _ in })
+            await b.start(onChange: {
+                let now = Monotonic.nanoseconds()
+                let notes = await session.state.notes
+                seen.withLock { count in
+                    for note in notes.dropFirst(count) {
+                        let parts = note.text.split(separator: " ")
+                        if parts.count == 3, parts[0] == "live", let made = UInt64(parts[2]) {
+                            latencies.withLock { $0.append(Double(now - made) / 1e6) }
+                        }
+                    }
+                    count = notes.count
+                }
+            })
+            await b.remember(admitted.host.key, host: admitted.host.host, port: admitted.host.port)
+            let serving = Task { try await b.run(host: me, port: BenchReplication.peerPort, bound: { _ in }) }
+            defer { serving.cancel() }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while latencies.withLock({ $0.count }) < live, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            let sorted = latencies.withLock { $0 }.sorted()
+            guard !sorted.isEmpty else { print("no live events arrived"); return }
+            func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+            print("\nlive propagation, \(sorted.count) facilitator events one every 5 ms (made and stored on A → verified and stored on B):")
+            print(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), sorted.last!))
+        }
+    }
+
+    /// A session of about `events` events: reflections in revealed groups of 50, and notes.
+    static func makeSession(events: Int, in store: TranscriptStore) async throws -> LiveSession {
         let deck = try DeckParser.parse(fileAt: "seeds/decks/real-man.deck").get()
-        let storeA = try TranscriptStore(folder: dir + "/a")
-        let session = try await LiveSession.start(deck: deck, title: "Benchmark", in: storeA)
+        let session = try await LiveSession.start(deck: deck, title: "Benchmark", in: store)
         try await session.open(prompt: 0)
-        // Reflections in groups, each group revealed: what an archivist and a co-facilitator both hold.
         var made = await session.state.allEvents.count
         while made < events {
             let group = min(50, events - made - 1)
             if group < 3 { try await session.writeNote("note \(made)"); made += 1; continue }
             let base = made
             try await withThrowingTaskGroup(of: Void.self) { g in
-                for i in 0..<group { g.addTask { _ = try await session.submitReflection(prompt: 0, text: "reflection \(base + i): what my father taught me about anger") } }
+                for i in 0..<group {
+                    g.addTask { _ = try await session.submitReflection(prompt: 0, text: "reflection \(base + i): what my father taught me about anger") }
+                }
                 try await g.waitForAll()
             }
             try await session.reveal(prompt: 0)
             made += group + 1
         }
-        let all = await session.state.allEvents
-        let eventBytes = all.reduce(0) { $0 + $1.bytes.count }
-        print("session: \(all.count) events, \(eventBytes) bytes of events (avg \(eventBytes / all.count) B)")
-
-        let say: @Sendable (String) -> Void = { _ in }
-        let a = Replicator(session: session, identity: try PeerTransportIdentity(key: storeA.nodeKey), name: "bench-a",
-                           participantURL: nil, joinCode: "ABCDEFGH", say: say)
-        await a.start(onChange: {})
-        let (ports, sink) = AsyncStream<Int>.makeStream()
-        let serving = Task { try await a.run(host: host, port: 0, bound: { sink.yield($0); sink.finish() }) }
-        defer { serving.cancel() }
-        var it = ports.makeAsyncIterator()
-        let port = await it.next()!
-
-        print("\ncatch-up of a newly admitted co-facilitator (admission → every event verified and on its disk):")
-        print("round  halqa s  halqa bytes  tcp copy s  tcp bytes  time ×  bytes ×")
-        var lastB: LiveSession?
-        for round in 1...rounds {
-            let storeB = try TranscriptStore(folder: dir + "/b\(round)")
-            let asking = Task {
-                try await Joiner.ask(host: host, port: port, fingerprint: a.myKey.fingerprint, name: "bench-b\(round)", peerPort: nil,
-                                     store: storeB, identity: try PeerTransportIdentity(key: storeB.nodeKey), show: { _ in })
-            }
-            var waiting: Replicator.Status.Waiting?
-            while waiting == nil { waiting = await a.status().waiting.first; try await Task.sleep(for: .milliseconds(5)) }
-            try await a.admit(waiting!.id, as: .coFacilitator)
-            guard let admitted = try await asking.value else { throw ValidationError("not admitted") }
-            let copy = try PlainCopy.measure(all.map(\.bytes), host: host)
-            let timeRatio = admitted.catchUpSeconds / copy.seconds
-            let byteRatio = Double(admitted.catchUpBytes) / Double(copy.bytes)
-            print(String(format: "%5d  %7.3f  %11d  %10.4f  %9d  %6.1f  %7.2f", round, admitted.catchUpSeconds, admitted.catchUpBytes,
-                         copy.seconds, copy.bytes, timeRatio, byteRatio))
-            lastB = admitted.session
-        }
-
-        // Live: the last admitted node replicates with A; A writes notes one at a time.
-        guard let b = lastB else { return }
-        let arrivals = AsyncStream<Void>.makeStream()
-        let bReplicator = Replicator(session: b, identity: try PeerTransportIdentity(key: b.store.nodeKey), name: "bench-b",
-                                     participantURL: nil, joinCode: nil, say: say)
-        await bReplicator.start(onChange: { arrivals.continuation.yield() })
-        await bReplicator.remember(a.myKey, host: host, port: port)
-        let (bPorts, bSink) = AsyncStream<Int>.makeStream()
-        let bServing = Task { try await bReplicator.run(host: host, port: 0, bound: { bSink.yield($0); bSink.finish() }) }
-        defer { bServing.cancel() }
-        var bit = bPorts.makeAsyncIterator()
-        let bPort = await bit.next()!
-        await a.remember(bReplicator.myKey, host: host, port: bPort)
-        while await a.status().singleCopy { try await Task.sleep(for: .milliseconds(10)) }
-        try await Task.sleep(for: .milliseconds(300))
-        var latencies: [Double] = []
-        var arrived = arrivals.stream.makeAsyncIterator()
-        let before = await b.state.notes.count
-        for i in 0..<live {
-            let start = ContinuousClock.now
-            try await session.writeNote("live \(i)")
-            while await b.state.notes.count < before + i + 1 { _ = await arrived.next() }
-            latencies.append((ContinuousClock.now - start).milliseconds)
-        }
-        latencies.sort()
-        func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        print("\nlive propagation, \(live) facilitator events one at a time (A signs and stores → B has verified and stored it):")
-        print(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), latencies.last ?? 0))
+        return session
     }
 }
 
-/// A plain TCP copy of the same bytes (length-prefixed, as Halqa frames them), over the same
-/// address, for comparison.
+/// Bytes this network namespace's interfaces have received (loopback aside).
+enum Wire {
+    static func receivedBytes() -> Int {
+        let root = "/sys/class/net"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.filter { $0 != "lo" }.reduce(0) { total, name in
+            let text = (try? String(contentsOfFile: "\(root)/\(name)/statistics/rx_bytes", encoding: .utf8)) ?? "0"
+            return total + (Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+        }
+    }
+}
+
+/// The machine's monotonic clock, the same for every process and network namespace on it.
+enum Monotonic {
+    static func nanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+}
+
+/// A plain TCP copy of the same bytes (length-prefixed, as Halqa frames them), for comparison.
 enum PlainCopy {
-    static func measure(_ chunks: [[UInt8]], host: String) throws -> (seconds: Double, bytes: Int) {
+    /// Serves the bytes to every connection, in a thread of its own.
+    static func serve(_ chunks: [[UInt8]], host: String, port: Int) throws {
         var payload: [UInt8] = []
         for c in chunks {
             let n = UInt32(c.count)
             payload += [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + c
         }
         let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr(host)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
-        listen(server, 1)
-        let total = payload.count
-        let received = Mutex(0)
-        let reader = Thread {
-            let c = accept(server, nil, nil)
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            var got = 0
-            while got < total {
-                let n = read(c, &buffer, buffer.count)
-                if n <= 0 { break }
-                got += n
+        var yes: Int32 = 1
+        setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in(host: host, port: port)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(server, 4) == 0 else { throw ValidationError("cannot listen on \(host):\(port)") }
+        let bytes = payload
+        Thread {
+            while true {
+                let c = accept(server, nil, nil)
+                if c < 0 { return }
+                var sent = 0
+                bytes.withUnsafeBytes { raw in
+                    while sent < bytes.count {
+                        let n = write(c, raw.baseAddress! + sent, bytes.count - sent)
+                        if n <= 0 { break }
+                        sent += n
+                    }
+                }
+                close(c)
             }
-            close(c)
-            received.withLock { $0 = got }
-        }
+        }.start()
+    }
+
+    /// Reads everything the server sends: time from connecting to the last byte.
+    static func fetch(host: String, port: Int) throws -> (seconds: Double, bytes: Int) {
         let start = ContinuousClock.now
-        reader.start()
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
-        var sent = 0
-        payload.withUnsafeBytes { raw in
-            while sent < total {
-                let n = write(client, raw.baseAddress! + sent, total - sent)
-                if n <= 0 { break }
-                sent += n
-            }
+        let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(c) }
+        var address = sockaddr_in(host: host, port: port)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { throw ValidationError("cannot reach the plain copy at \(host):\(port)") }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var got = 0
+        while true {
+            let n = read(c, &buffer, buffer.count)
+            if n <= 0 { break }
+            got += n
         }
-        close(client)
-        while received.withLock({ $0 }) < total { usleep(100) }
-        let seconds = (ContinuousClock.now - start).seconds
-        close(server)
-        return (seconds, total)
+        return ((ContinuousClock.now - start).seconds, got)
+    }
+}
+
+extension sockaddr_in {
+    init(host: String, port: Int) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        sin_port = in_port_t(UInt16(port).bigEndian)
+        sin_addr.s_addr = inet_addr(host)
     }
 }

@@ -304,6 +304,90 @@ class PagesInABrowser(unittest.TestCase):
             phone.quit()
 
 
+class PageMovesToAnotherNode(unittest.TestCase):
+    """Two nodes on loopback: A hosts, B is admitted as co-facilitator (its code compared on
+    A's console). A participant's page on A moves to B by itself when A is killed, and the
+    participant goes on writing there."""
+
+    def wait(self, driver, condition, what, timeout=10):
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def test_the_page_moves_to_the_co_facilitator_when_the_host_dies(self):
+        a = Node()
+        b_data = tempfile.mkdtemp(prefix="halqa-browser-b-")
+        b_port = free_port()
+        b = subprocess.Popen([HALQA, "node", "--join", f"127.0.0.1:{a.port + 1}", "--no-discovery", "--port", str(b_port),
+                              "--bind", "127.0.0.1", "--data", b_data, "--name", "laptop-b"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        phone = browser()
+        facilitator = browser(phone=False)
+        try:
+            printed = ""
+            while "Confirmation code:" not in printed:
+                line = b.stdout.readline()
+                self.assertTrue(line, "halqa node stopped:\n" + printed)
+                printed += line
+            shown = re.search(r"Confirmation code: (\d{3} \d{3})", printed).group(1)
+            secret = a.console.split("#key=")[1]
+            # The facilitator compares the code on the console with the node's and admits it there.
+            facilitator.get(a.console)
+            self.wait(facilitator, lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "#waiting-nodes .pair-code")] == [shown],
+                      "the console shows the code the node printed")
+            self.assertTrue(facilitator.find_element(By.ID, "single-copy").is_displayed(), "a single copy is flagged")
+            facilitator.execute_script("document.getElementById('nodes').scrollIntoView()")
+            facilitator.save_screenshot(os.path.join(SHOTS, "console-node-waiting.png"))
+            facilitator.find_element(By.XPATH, "//li[contains(@class,'waiting-node')]/button[text()='Admit as co-facilitator']").click()
+            self.wait(facilitator, lambda d: "laptop-b (co-facilitator" in d.find_element(By.ID, "admitted-nodes").text
+                      and "connected" in d.find_element(By.ID, "admitted-nodes").text
+                      and not d.find_element(By.ID, "single-copy").is_displayed(), "B is admitted and connected", timeout=15)
+            facilitator.execute_script("document.getElementById('nodes').scrollIntoView()")
+            facilitator.save_screenshot(os.path.join(SHOTS, "console-node-admitted.png"))
+            while "facilitate#key=" not in printed:
+                line = b.stdout.readline()
+                self.assertTrue(line, "halqa node stopped:\n" + printed)
+                printed += line
+            b_base = f"http://127.0.0.1:{b_port}/"
+            a.post("/api/console/open", {"prompt": 0}, secret)
+            deadline = time.time() + 15
+            while time.time() < deadline and a.post("/api/join", {"code": a.code})["state"].get("nodes") != [b_base]:
+                time.sleep(0.2)
+            self.assertEqual(a.post("/api/join", {"code": a.code})["state"]["nodes"], [b_base], "A tells pages about B")
+
+            phone.get(a.base + "#code=" + a.code)
+            self.wait(phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears on A")
+            phone.find_element(By.ID, "text").send_keys("written on A")
+            phone.find_element(By.ID, "send").click()
+            self.wait(phone, lambda d: d.find_element(By.ID, "received").is_displayed(), "received on A")
+
+            a.process.send_signal(signal.SIGKILL)
+            a.process.wait(timeout=10)
+            self.wait(phone, lambda d: d.current_url.startswith(b_base), "the page moves to B", timeout=30)
+            self.assertNotIn("#code=", phone.current_url, "the code is taken out of the address bar")
+            self.wait(phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears on B", timeout=15)
+            phone.find_element(By.ID, "text").send_keys("written on B after A died")
+            phone.find_element(By.ID, "send").click()
+            self.wait(phone, lambda d: d.find_element(By.ID, "received").is_displayed(), "received on B")
+            phone.save_screenshot(os.path.join(SHOTS, "participant-moved-to-b.png"))
+            b_secret = re.search(r"facilitate#key=(\S+)", printed).group(1)
+            request = urllib.request.Request(b_base + "api/console", headers={"Authorization": "Bearer " + b_secret})
+            with urllib.request.urlopen(request) as response:
+                console = json.loads(response.read())
+            self.assertEqual(console["prompts"][0]["pending"], 2, "B holds both reflections")
+        finally:
+            phone.quit()
+            facilitator.quit()
+            b.send_signal(signal.SIGTERM)
+            b.wait(timeout=10)
+            b.stdout.close()
+            shutil.rmtree(b_data, ignore_errors=True)
+            if a.process.poll() is None:
+                a.stop()
+            else:
+                a.process.stdout.close()
+                shutil.rmtree(a.data, ignore_errors=True)
+
+
 if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
     result = unittest.main(exit=False, verbosity=2).result

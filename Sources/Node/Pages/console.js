@@ -88,6 +88,7 @@
     var warnings = $("node-warnings");
     clear(warnings);
     n.warnings.forEach(function (w) { warnings.appendChild(el("li", null, w)); });
+    warnings.hidden = n.warnings.length === 0;
   }
 
   function drawCurrent() {
