@@ -1,3 +1,5 @@
+import HashTreeCollections
+
 /// The state of a session: a deterministic fold over its set of events.
 ///
 /// Any replica holding the same set of events computes the same state, whatever order they
@@ -34,7 +36,9 @@ public struct SessionState: Sendable {
     /// Why events were ignored, by id: for diagnostics and tests, never for display.
     public private(set) var ignored: [EventID: String] = [:]
 
-    private var events: [EventID: Event] = [:]
+    /// Every event held. A persistent map, so that computing the next state (a copy plus one
+    /// event) costs a path through the tree, not a copy of the whole session.
+    private var events: TreeDictionary<EventID, Event> = [:]
     private var timeline: [Event] = []
     private var reflections: [EventID: (prompt: Int, text: String)] = [:]
     private var resonances: [EventID: Set<EventID>] = [:]

@@ -37,7 +37,6 @@ public actor Replicator {
         var key: PublicKey
         var name: String
         var code: String
-        var link: UUID
         var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
     }
     private var waiting: [UUID: Waiting] = [:]
@@ -135,7 +134,8 @@ public actor Replicator {
         var replica = await session.replica
         await send(replica.missing(from: [], for: role), to: entry.writer)
         await sendSummary(of: &replica, to: entry.writer)
-        links[entry.link] = Link(key: entry.key, role: role, name: entry.name, participantURL: nil, writer: entry.writer)
+        // The new node closes this connection once it holds the session; from then on the
+        // two replicate over a link like any other pair (docs/replication.md).
         say("Admitted \(entry.name) (\(entry.key.fingerprint)) as \(role.wireName).")
         await onChange?()
     }
@@ -193,19 +193,13 @@ public actor Replicator {
         try await writer.write(PeerMessage.pairReveal(nonce).buffer)
         let code = Pairing.code(host: myKey, node: key, hostNonce: nonce, nodeNonce: theirs)
         let id = UUID()
-        await addWaiting(id, Waiting(key: key, name: hello.name, code: code, link: id, writer: writer))
+        await addWaiting(id, Waiting(key: key, name: hello.name, code: code, writer: writer))
         if let address = connectionAddress, let port = hello.peerPort { await remember(key, host: address, port: port) }
-        // Waits for the facilitator; once admitted, the same connection replicates.
-        var role: Replica.Role?
+        // Waits for the facilitator (who admits it through ``admit(_:as:)``) or for the node to go.
         do {
-            while let message = try await Replicator.next(&messages) {
-                if role == nil { role = Replicator.role(of: key, in: await session.state) }
-                guard let role else { continue }
-                await handle(message, from: id, key: key, role: role, writer: writer)
-            }
+            while try await Replicator.next(&messages) != nil {}
         } catch {}
         await removeWaiting(id)
-        await dropped(id)
     }
 
     private func addWaiting(_ id: UUID, _ entry: Waiting) async {

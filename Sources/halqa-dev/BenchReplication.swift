@@ -24,22 +24,25 @@ struct BenchReplication: AsyncParsableCommand {
         @Option(help: "This host's address.") var host: String
         @Option(help: "Events in the session.") var events = 10_000
         @Option(help: "Live events to write once a node is linked.") var live = 1_000
+        @Option(help: "Nodes that will catch up, one after another.") var rounds = 3
 
         func run() async throws {
             try? FileManager.default.removeItem(atPath: dir)
             let store = try TranscriptStore(folder: dir)
             let session = try await makeSession(events: events, in: store)
             let all = await session.state.allEvents
-            print("session: \(all.count) events, \(all.reduce(0) { $0 + $1.bytes.count }) bytes of events")
+            emit("session: \(all.count) events, \(all.reduce(0) { $0 + $1.bytes.count }) bytes of events")
             try PlainCopy.serve(all.map(\.bytes), host: host, port: BenchReplication.copyPort)
             let a = Replicator(session: session, identity: try PeerTransportIdentity(key: store.nodeKey), name: "bench-a",
                                participantURL: nil, joinCode: "ABCDEFGH", say: { _ in })
             await a.start(onChange: {})
-            let serving = Task { try await a.run(host: host, port: BenchReplication.peerPort, bound: { _ in print("ready") }) }
+            let serving = Task { try await a.run(host: host, port: BenchReplication.peerPort, bound: { _ in emit("ready") }) }
             defer { serving.cancel() }
-            // Admit whoever asks, until a node has linked to replicate live.
-            while !(await a.status().admitted.contains { $0.connected }) {
-                if let waiting = await a.status().waiting.first { try await a.admit(waiting.id, as: .coFacilitator) }
+            // Admit whoever asks (one fresh node per round); the last one stays to replicate live.
+            while true {
+                let status = await a.status()
+                if status.admitted.count >= rounds, status.admitted.contains(where: \.connected) { break }
+                if let waiting = status.waiting.first { try await a.admit(waiting.id, as: .coFacilitator) }
                 try await Task.sleep(for: .milliseconds(2))
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -60,8 +63,8 @@ struct BenchReplication: AsyncParsableCommand {
 
         func run() async throws {
             try? FileManager.default.removeItem(atPath: dir)
-            print("catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
-            print("round  halqa s  halqa wire bytes  tcp copy s  tcp wire bytes  time ×  bytes ×   (wire: bytes received by this host's interface, TCP/IP and TLS included)")
+            emit("catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
+            emit("round  halqa s  halqa wire bytes  tcp copy s  tcp wire bytes  time ×  bytes ×   (wire: bytes received by this host's interface, TCP/IP and TLS included)")
             var last: (LiveSession, Joiner.Admitted)?
             for round in 1...rounds {
                 let store = try TranscriptStore(folder: dir + "/\(round)")
@@ -79,7 +82,7 @@ struct BenchReplication: AsyncParsableCommand {
                 let copy = try PlainCopy.fetch(host: host, port: BenchReplication.copyPort)
                 let copyWire = Wire.receivedBytes() - beforeCopy
                 let a = admitted!
-                print(String(format: "%5d  %7.3f  %16d  %10.4f  %14d  %6.1f  %7.2f", round, a.catchUpSeconds, halqaWire,
+                emit(String(format: "%5d  %7.3f  %16d  %10.4f  %14d  %6.1f  %7.2f", round, a.catchUpSeconds, halqaWire,
                              copy.seconds, copyWire, a.catchUpSeconds / copy.seconds, Double(halqaWire) / Double(copyWire)))
                 last = (a.session, a)
             }
@@ -107,10 +110,10 @@ struct BenchReplication: AsyncParsableCommand {
             let deadline = ContinuousClock.now + .seconds(60)
             while latencies.withLock({ $0.count }) < live, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             let sorted = latencies.withLock { $0 }.sorted()
-            guard !sorted.isEmpty else { print("no live events arrived"); return }
+            guard !sorted.isEmpty else { emit("no live events arrived"); return }
             func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-            print("\nlive propagation, \(sorted.count) facilitator events one every 5 ms (made and stored on A → verified and stored on B):")
-            print(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), sorted.last!))
+            emit("\nlive propagation, \(sorted.count) facilitator events one every 5 ms (made and stored on A → verified and stored on B):")
+            emit(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), sorted.last!))
         }
     }
 

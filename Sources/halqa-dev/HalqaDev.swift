@@ -44,15 +44,16 @@ struct AckStream: AsyncParsableCommand {
         }
     }
 
-    /// Written straight to the file descriptor: a line printed is a line the test can read,
-    /// even if the process is killed the next instant.
-    func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
     actor Counter {
         var n = 0
         func next() -> Int { n += 1; return n }
     }
 }
+
+/// Writes a line straight to the file descriptor: a line printed is a line a test or script
+/// can read at once, even if the process is killed the next instant.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 /// Writes the sample transcript in `seeds/sample/`: a fictional session run through the real
 /// meeting core, so organisers can try import, search and export before hosting.
