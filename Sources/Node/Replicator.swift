@@ -450,6 +450,8 @@ public enum Joiner {
         public var host: PeerHint
         /// How long the catch-up took, from the admission to the session on disk, and its bytes.
         public var catchUpSeconds: Double
+        /// Of that, the transfer: from the admission to the last event received (before any is verified).
+        public var transferSeconds: Double
         public var catchUpBytes: Int
     }
 
@@ -487,10 +489,11 @@ public enum Joiner {
                     events += list
                 case .have where admission != nil:
                     guard let admission, let role = admission.replicaRole else { return nil }
+                    let transferred = ContinuousClock.now - started
                     let session = try await LiveSession.adopt(events, roomSecret: role == .coFacilitator ? admission.roomKey : nil, in: store)
                     return Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: theirs.name,
                                     host: PeerHint(key: hostKey, host: host, port: port),
-                                    catchUpSeconds: (ContinuousClock.now - started).seconds,
+                                    catchUpSeconds: (ContinuousClock.now - started).seconds, transferSeconds: transferred.seconds,
                                     catchUpBytes: bytes)
                 case .refused(let why):
                     show("\(theirs.name) refused: \(why)")

@@ -64,7 +64,8 @@ struct BenchReplication: AsyncParsableCommand {
         func run() async throws {
             try? FileManager.default.removeItem(atPath: dir)
             emit("catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
-            emit("round  halqa s  halqa wire bytes  tcp copy s  tcp wire bytes  time ×  bytes ×   (wire: bytes received by this host's interface, TCP/IP and TLS included)")
+            emit("round  on the wire s  caught up s  halqa wire bytes  tcp copy s  tcp wire bytes  wire time ×  caught-up time ×  bytes ×")
+            emit("       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included)")
             var last: (LiveSession, Joiner.Admitted)?
             for round in 1...rounds {
                 let store = try TranscriptStore(folder: dir + "/\(round)")
@@ -82,8 +83,8 @@ struct BenchReplication: AsyncParsableCommand {
                 let copy = try PlainCopy.fetch(host: host, port: BenchReplication.copyPort)
                 let copyWire = Wire.receivedBytes() - beforeCopy
                 let a = admitted!
-                emit(String(format: "%5d  %7.3f  %16d  %10.4f  %14d  %6.1f  %7.2f", round, a.catchUpSeconds, halqaWire,
-                             copy.seconds, copyWire, a.catchUpSeconds / copy.seconds, Double(halqaWire) / Double(copyWire)))
+                emit(String(format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f", round, a.transferSeconds, a.catchUpSeconds, halqaWire,
+                             copy.seconds, copyWire, a.transferSeconds / copy.seconds, a.catchUpSeconds / copy.seconds, Double(halqaWire) / Double(copyWire)))
                 last = (a.session, a)
             }
             guard let (session, admitted) = last else { return }
