@@ -222,3 +222,27 @@ extension sockaddr_in {
         sin_addr.s_addr = inet_addr(host)
     }
 }
+
+/// How long `halqa wipe` takes on a closed session of N reflections, next to a second session
+/// that stays (the database is rebuilt around it).
+struct BenchWipe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-wipe", abstract: "Time wiping a closed session of N reflections.")
+
+    @Option(help: "A data folder (emptied first).") var dir: String
+    @Option var reflections = 5_000
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: dir)
+        let store = try TranscriptStore(folder: dir)
+        let wiped = try await BenchReplication.makeSession(events: reflections * 51 / 50 + 2, in: store)
+        try await wiped.closeSession()
+        let kept = try await BenchReplication.makeSession(events: 500, in: store)
+        try await kept.closeSession()
+        await store.checkpoint()
+        let size = ((try? FileManager.default.attributesOfItem(atPath: dir + "/" + TranscriptStore.fileName)[.size]) as? Int) ?? 0
+        let started = ContinuousClock.now
+        let result = try await store.wipe(wiped.id)
+        emit(String(format: "wiped %d reflections and %d other events from a %.1f MB database in %.3f s",
+                    result.reflections, result.events, Double(size) / 1e6, (ContinuousClock.now - started).seconds))
+    }
+}
