@@ -21,6 +21,8 @@ public actor LiveSession {
     private var facilitatorBusy = false
     private var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
     private var observer: (@Sendable (Event, Origin) async -> Void)?
+    /// Set once the session is wiped from this node: nothing more is written for it.
+    private var isWiped = false
 
     private init(store: TranscriptStore, state: SessionState, roomSecret: SigningKey?) {
         self.id = state.id
@@ -74,6 +76,7 @@ public actor LiveSession {
     /// Verifies and keeps events from another node (set union). Bad ones are refused and
     /// the rest kept; what is kept is on disk before this returns.
     public func merge(_ list: [[UInt8]], from peer: Replica.Role) async throws(MeetingError) -> Merge {
+        try refuseIfWiped()
         let ids = list.map { EventID.of($0) }
         let refusedBefore = replica.rejected
         // Only what is new is looked at again; nothing held is copied (a session may hold
@@ -166,7 +169,21 @@ public actor LiveSession {
         return event.id
     }
 
-    private func check(_ body: EventBody) throws(MeetingError) { try state.check(body, by: nil) }
+    private func check(_ body: EventBody) throws(MeetingError) {
+        try refuseIfWiped()
+        try state.check(body, by: nil)
+    }
+
+    private func refuseIfWiped() throws(MeetingError) {
+        if isWiped { throw MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here.") }
+    }
+
+    /// Removes the session from this node's store so that its text cannot be recovered (see
+    /// ``TranscriptStore/wipe(_:)``); from then on this node writes nothing more for it.
+    public func wipe() async throws(MeetingError) -> TranscriptStore.Wiped {
+        isWiped = true
+        return try await store.wipe(id)
+    }
 
     private func record(_ event: Event) async throws(MeetingError) {
         replica.record(event)
@@ -222,6 +239,7 @@ public actor LiveSession {
     }
 
     private func append(_ body: EventBody, now: Date = Date()) async throws(MeetingError) {
+        try refuseIfWiped()
         try state.check(body, by: store.nodeKey.publicKey)
         let event = Event.facilitator(body, session: id, by: store.nodeKey, at: LiveSession.milliseconds(now), clock: state.clock + 1)
         let next = state.inserting(event)

@@ -33,6 +33,7 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let storage = Code(rawValue: "storage")
         public static let alreadyAdmitted = Code(rawValue: "already-admitted")
         public static let noSuchNode = Code(rawValue: "no-such-node")
+        public static let wiped = Code(rawValue: "wiped")
     }
 
     public let code: Code

@@ -143,6 +143,10 @@ public enum Host {
         var services: [any Service] = [app, RoomService(room: room), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        await room.whenWiped {
+            say("The session was wiped from this laptop from the console. Stopping.")
+            await group.triggerGracefulShutdown()
+        }
         do {
             try await group.run()
         } catch {

@@ -19,6 +19,9 @@ public actor MeetingRoom {
     private var subscribers: [UUID: Subscriber] = [:]
     /// The node-to-node side, once the node runs one.
     private(set) var replicator: Replicator?
+    /// Called once the session was wiped from this node (the node then stops).
+    private var onWiped: (@Sendable () async -> Void)?
+    public private(set) var wasWiped = false
     private var version = 0
     private var broadcastPending = false
     /// What participants were last sent (without its version), so an unchanged view is not resent.
@@ -117,6 +120,18 @@ public actor MeetingRoom {
         case .facilitator: return Wire.message("console", await consoleView())
         case .screen: return Wire.message("screen", await screenView())
         }
+    }
+
+    func whenWiped(_ action: @escaping @Sendable () async -> Void) { onWiped = action }
+
+    /// Wipes the session from this node (the console's button), ends every live page, and
+    /// lets the node stop.
+    func wipe() async throws(MeetingError) -> TranscriptStore.Wiped {
+        let wiped = try await session.wipe()
+        wasWiped = true
+        closeAll()
+        await onWiped?()
+        return wiped
     }
 
     /// Ends every live connection, as the node stops.

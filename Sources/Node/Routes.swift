@@ -113,6 +113,19 @@ public enum Routes {
             try await facilitator(request, context, room)
             let action = try context.parameters.require("action")
             let session = room.session
+            if action == "wipe" {
+                let body = try await JSONBody(request, allowed: ["confirm"])
+                guard try body.string("confirm") == "WIPE" else {
+                    throw APIError(.badRequest, "not-confirmed", "Wiping cannot be undone: confirm it by sending \"confirm\": \"WIPE\".")
+                }
+                do {
+                    let wiped = try await room.wipe()
+                    struct Done: Encodable { var wiped = true; var reflections: Int; var events: Int }
+                    return Response.json(Done(reflections: wiped.reflections, events: wiped.events))
+                } catch let error as MeetingError {
+                    throw APIError(error)
+                }
+            }
             do {
                 switch action {
                 case "open":

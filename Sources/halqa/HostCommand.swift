@@ -53,7 +53,11 @@ struct HostCommand: AsyncParsableCommand {
             }, say: { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             })
-            FileHandle.standardOutput.write(Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
+            if await room.wasWiped {
+                FileHandle.standardOutput.write(Data("\nStopped. Session \(room.session.id.short) is no longer on this laptop.\n".utf8))
+            } else {
+                FileHandle.standardOutput.write(Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
+            }
         } catch let error as HostError {
             FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
             throw ExitCode(1)

@@ -64,7 +64,8 @@ struct NodeCommand: AsyncParsableCommand {
                 out += "  This node's console (keep this link to yourself):\n    \(banner.consoleURL)\n"
                 say(out)
             }, say: say)
-            say("\nStopped. Continue with: halqa node --resume \(session.id.short)")
+            say(await room.wasWiped ? "\nStopped. Session \(session.id.short) is no longer on this laptop."
+                : "\nStopped. Continue with: halqa node --resume \(session.id.short)")
         } catch let error as MeetingError {
             throw fail(error)
         } catch let error as HostError {

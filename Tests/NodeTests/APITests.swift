@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Meeting
+import Synchronization
 import Testing
 @testable import Node
 
@@ -220,6 +221,31 @@ struct APITests {
             #expect(!log.contains(needle), "the log holds \(needle)")
         }
     }
+    @Test("the console's wipe needs WIPE typed; then the session is gone from the store and nothing more is written for it")
+    func wipeFromTheConsole() async throws {
+        let fixture = try await HostedFixture()
+        let stopped = Mutex(false)
+        await fixture.room.whenWiped { stopped.withLock { $0 = true } }
+        try await fixture.app().test(.live) { client in
+            let api = API(client: client)
+            let token = try await api.join(fixture.joinCode)
+            #expect(try await api.console(fixture.secret, "open", #"{"prompt":0}"#).0 == .ok)
+            _ = try await api.call(.post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"gone soon"}"#)
+            let (unconfirmed, body, _) = try await api.call(.post, "/api/console/wipe", token: fixture.secret, json: #"{"confirm":"yes"}"#)
+            #expect(unconfirmed == .badRequest && api.errorCode(body) == "not-confirmed")
+            #expect(try fixture.store.sessionIDs() == [fixture.room.session.id], "nothing wiped without WIPE")
+            let (denied, _, _) = try await api.call(.post, "/api/console/wipe", token: token, json: #"{"confirm":"WIPE"}"#)
+            #expect(denied == .forbidden, "a participant's token cannot wipe")
+            let (done, wiped, _) = try await api.call(.post, "/api/console/wipe", token: fixture.secret, json: #"{"confirm":"WIPE"}"#)
+            #expect(done == .ok && wiped["wiped"] as? Bool == true && wiped["reflections"] as? Int == 1)
+            #expect(try fixture.store.sessionIDs().isEmpty)
+            #expect(stopped.withLock { $0 }, "the node is told to stop")
+            let (late, lateBody, _) = try await api.call(.post, "/api/console/note", token: fixture.secret, json: #"{"text":"after"}"#)
+            #expect(late == .conflict && api.errorCode(lateBody) == "wiped")
+            #expect(try fixture.store.sessionIDs().isEmpty, "nothing written after the wipe brings the session back")
+        }
+    }
+
 }
 
 extension String {

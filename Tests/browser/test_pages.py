@@ -374,11 +374,24 @@ class PageMovesToAnotherNode(unittest.TestCase):
             with urllib.request.urlopen(request) as response:
                 console = json.loads(response.read())
             self.assertEqual(console["prompts"][0]["pending"], 2, "B holds both reflections")
+
+            # On B's console, the facilitator wipes the session from B: B stops and holds nothing of it.
+            facilitator.get(b_base + "facilitate#key=" + b_secret)
+            self.wait(facilitator, lambda d: d.find_element(By.ID, "console").is_displayed(), "B's console appears")
+            facilitator.find_element(By.ID, "wipe-session").click()
+            prompt = facilitator.switch_to.alert
+            prompt.send_keys("WIPE")
+            prompt.accept()
+            self.wait(facilitator, lambda d: d.find_element(By.ID, "wiped").is_displayed(), "the console says the session was wiped")
+            self.assertEqual(b.wait(timeout=15), 0, "halqa node stops after the wipe")
+            listed = subprocess.run([HALQA, "sessions", "--json", "--data", b_data], capture_output=True, text=True)
+            self.assertEqual(json.loads(listed.stdout), [], "B holds no session any more")
         finally:
             phone.quit()
             facilitator.quit()
-            b.send_signal(signal.SIGTERM)
-            b.wait(timeout=10)
+            if b.poll() is None:
+                b.send_signal(signal.SIGTERM)
+                b.wait(timeout=10)
             b.stdout.close()
             shutil.rmtree(b_data, ignore_errors=True)
             if a.process.poll() is None:

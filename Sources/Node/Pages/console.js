@@ -207,6 +207,16 @@
     $("close-session").addEventListener("click", function () {
       if (window.confirm("Close the session? Nothing more can be added afterwards, and unrevealed reflections are destroyed.")) post("close", {});
     });
+    $("wipe-session").addEventListener("click", function () {
+      var typed = window.prompt("Wipe this session from this laptop? Its reflections, notes and transcript are removed for good " +
+        "and Halqa stops here (other laptops keep their copies). Type WIPE to confirm.");
+      if (typed !== "WIPE") return;
+      Halqa.api("POST", "/api/console/wipe", secret, { confirm: "WIPE" }).then(function (r) {
+        if (r.status !== 200) { $("error").textContent = (r.body && r.body.error) ? r.body.error.message : "The node answered " + r.status + "."; return; }
+        $("console").hidden = true;
+        $("wiped").hidden = false;
+      }, function () { $("error").textContent = "Cannot reach the node. Check that Halqa is still running."; });
+    });
     $("note-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var body = { text: $("note").value };
