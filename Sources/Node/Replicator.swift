@@ -53,10 +53,11 @@ public actor Replicator {
     private(set) var warnings: [String] = []
 
     /// How long a participant's acknowledgement waits for a second node before the local copy stands.
-    static let secondCopyTimeout: Duration = .seconds(2)
+    let secondCopyTimeout: Duration
 
     public init(session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
-                say: @escaping @Sendable (String) -> Void) {
+                secondCopyTimeout: Duration = .seconds(2), say: @escaping @Sendable (String) -> Void) {
+        self.secondCopyTimeout = secondCopyTimeout
         self.session = session
         self.identity = identity.identity
         self.name = name
@@ -333,7 +334,7 @@ public actor Replicator {
         expecting.insert(id)
         await push([event], except: nil)
         let timeout = Task {
-            try? await Task.sleep(for: Replicator.secondCopyTimeout)
+            try? await Task.sleep(for: self.secondCopyTimeout)
             await self.giveUp(id)
         }
         let confirmed: Bool
@@ -344,7 +345,7 @@ public actor Replicator {
         }
         timeout.cancel()
         expecting.remove(id)
-        if !confirmed { say("No second node confirmed a reflection within 2 s; this node's copy stands.") }
+        if !confirmed { say("No second node confirmed a reflection within \(secondCopyTimeout); this node's copy stands.") }
     }
 
     private func giveUp(_ id: EventID) {

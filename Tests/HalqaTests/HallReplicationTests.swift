@@ -35,7 +35,7 @@ struct HallReplicationTests {
         return String(result.stdout.prefix(9))
     }
 
-    func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    func eventually(_ seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -54,7 +54,7 @@ struct HallReplicationTests {
             return entry != nil
         }, "\(name) never asked to join")
         let code = try #require(entry?["code"] as? String)
-        #expect(nodeOutput.waitFor("Confirmation code: \(code)"), "the console shows \(code); the node printed:\n\(nodeOutput.text)")
+        #expect(nodeOutput.waitFor("Confirmation code: \(code)", seconds: 60), "the console shows \(code); the node printed:\n\(nodeOutput.text)")
         let admitted = try api(hall, from: 3, "POST", console + "api/console/admit", secret: secret,
                                json: #"{"node":"\#(entry!["id"] as! String)","role":"\#(role)"}"#)
         #expect(admitted["sessionID"] != nil, "\(admitted)")
@@ -69,7 +69,7 @@ struct HallReplicationTests {
 
         // A hosts.
         var hostA = try hall.start(1, [halqa, "host", "--deck", deck, "--port", "8080", "--data", a, "--minimum", "3", "--name", "laptop-a"])
-        #expect(hostA.waitFor("Announced on this network as"), "\(hostA.text)")
+        #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
         let session = try #require(after("(session ", in: hostA.text).map { String($0.prefix(12)) })
         let code = try #require(after("type  ", in: hostA.text))
         let secretA = try #require(after("facilitate#key=", in: hostA.text))
@@ -77,12 +77,12 @@ struct HallReplicationTests {
         // B asks to join, shows a code; the facilitator compares and admits it as co-facilitator.
         let nodeB = try hall.start(2, [halqa, "node", "--port", "8080", "--data", b, "--name", "laptop-b"])
         try admit(hall, console: urlA, secret: secretA, name: "laptop-b", role: "co-facilitator", nodeOutput: nodeB)
-        #expect(nodeB.waitFor("facilitate#key="), "\(nodeB.text)")
+        #expect(nodeB.waitFor("facilitate#key=", seconds: 60), "\(nodeB.text)")
         let secretB = try #require(after("facilitate#key=", in: nodeB.text))
         // C asks too, and is admitted as archivist.
         let nodeC = try hall.start(3, [halqa, "node", "--port", "8080", "--data", c, "--name", "organiser"])
         try admit(hall, console: urlA, secret: secretA, name: "organiser", role: "archivist", nodeOutput: nodeC)
-        #expect(nodeC.waitFor("as archivist"), "\(nodeC.text)")
+        #expect(nodeC.waitFor("as archivist", seconds: 60), "\(nodeC.text)")
         #expect(try eventually {
             let nodes = try api(hall, from: 3, "GET", urlA + "api/console", secret: secretA)["nodes"] as? [String: Any]
             let admitted = nodes?["admitted"] as? [[String: Any]] ?? []
@@ -106,7 +106,7 @@ struct HallReplicationTests {
 
         // A comes back and catches up.
         hostA = try hall.start(1, [halqa, "host", "--resume", session, "--port", "8080", "--data", a, "--name", "laptop-a"])
-        #expect(hostA.waitFor("Announced on this network as"), "\(hostA.text)")
+        #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
         #expect(try eventually { try digest(a, session) == digest(b, session) }, "A did not catch up:\n\(hostA.text)")
 
         // C is cut off the LAN; the meeting goes on; C is plugged back and converges.
@@ -118,7 +118,7 @@ struct HallReplicationTests {
         Thread.sleep(forTimeInterval: 2)
         #expect(try digest(c, session) != digest(a, session), "C should not have heard of prompt 2 while cut off")
         try hall.control("heal", 3)
-        let converged = try eventually(40) { try digest(c, session) == digest(a, session) && digest(a, session) == digest(b, session) }
+        let converged = try eventually(90) { try digest(c, session) == digest(a, session) && digest(a, session) == digest(b, session) }
         let digests = try [a, b, c].map { try digest($0, session) }
         #expect(converged, "the three digests differ: \(digests)")
 

@@ -27,8 +27,10 @@ struct ReplicationTests {
 
     static func start(_ session: LiveSession, name: String, joinCode: String?, port: Int = 0) async throws -> Running {
         let lines = Lines()
+        // The acknowledgement waits long for the second copy here: the test is about the
+        // mechanism, on a machine that may be slow, not about the timeout.
         let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: name,
-                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, say: { lines.add($0) })
+                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60), say: { lines.add($0) })
         await replicator.start(onChange: {})
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let task = Task { try await replicator.run(host: "127.0.0.1", port: port, bound: { sink.yield($0); sink.finish() }) }
@@ -48,7 +50,7 @@ struct ReplicationTests {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func eventually(_ seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
+    static func eventually(_ seconds: Double = 60, _ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if await condition() { return true }
@@ -70,7 +72,9 @@ struct ReplicationTests {
             try await Joiner.ask(host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
                                  peerPort: port, store: store, identity: try PeerTransportIdentity(key: store.nodeKey), show: { shown.add($0) })
         }
-        #expect(await eventually { await !host.replicator.status().waiting.isEmpty })
+        // Generous: a cold debug build of BoringSSL under a fully parallel suite is slow.
+        let asked = await eventually(90) { await !host.replicator.status().waiting.isEmpty }
+        if !asked { asking.cancel() }
         let waiting = try #require(await host.replicator.status().waiting.first)
         #expect(waiting.name == name)
         #expect(waiting.fingerprint == store.nodeKey.publicKey.fingerprint)
