@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Crypto
 import GRDB
 import Meeting
 
@@ -109,6 +110,8 @@ struct BenchStore: AsyncParsableCommand {
         let deck = Deck(title: LocalizedText([.en: "Benchmark"]), prompts: [Prompt(text: LocalizedText([.en: "A prompt"]))])
         let floor = try measureFloor()
         print("disk floor (SQLite, one row per transaction, synchronous=FULL): \(format(floor)) rows/s")
+        let signing = await measureSigning()
+        print("ceiling: Ed25519 signing alone (every reflection is signed with the room key), on all \(ProcessInfo.processInfo.activeProcessorCount) cores: \(format(signing)) signatures/s = \(String(format: "%.1f", signing / floor))× floor")
         print("")
         print("submitters  reflections/s  × floor  p50 ack ms  p99 ack ms  fsyncs  reflections/fsync")
         for n in submitters {
@@ -142,6 +145,24 @@ struct BenchStore: AsyncParsableCommand {
                    pad(String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]), 10),
                    pad("\(fsyncs)", 6), pad(String(format: "%.1f", Double(latencies.count) / Double(fsyncs)), 17)].joined(separator: "  "))
         }
+    }
+
+    /// Signatures per second over reflection-sized messages, one signer per core: an upper
+    /// bound for any store that signs each reflection, whatever its disk.
+    func measureSigning() async -> Double {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let perCore = 20_000
+        let message = Array(repeating: UInt8(0x61), count: 300)
+        let start = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<cores {
+                group.addTask {
+                    let key = Curve25519.Signing.PrivateKey()
+                    for _ in 0..<perCore { _ = try? key.signature(for: message) }
+                }
+            }
+        }
+        return Double(cores * perCore) / (ContinuousClock.now - start).seconds
     }
 
     /// One row per transaction, WAL, synchronous=FULL: what one fsync per reflection costs.
