@@ -34,6 +34,9 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let alreadyAdmitted = Code(rawValue: "already-admitted")
         public static let noSuchNode = Code(rawValue: "no-such-node")
         public static let wiped = Code(rawValue: "wiped")
+        public static let weakPassphrase = Code(rawValue: "weak-passphrase")
+        public static let wrongPassphrase = Code(rawValue: "wrong-passphrase")
+        public static let damagedFile = Code(rawValue: "damaged-file")
     }
 
     public let code: Code

@@ -11,7 +11,7 @@ struct Halqa: AsyncParsableCommand {
             Sessions are kept in the data folder: --data DIR, else $HALQA_DATA, else \
             $XDG_DATA_HOME/halqa (~/.local/share/halqa).
             """,
-        subcommands: [HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Search.self, DigestCommand.self, WipeCommand.self]
+        subcommands: [HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Decrypt.self, Search.self, DigestCommand.self, WipeCommand.self]
     )
 }
 

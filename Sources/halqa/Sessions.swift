@@ -67,7 +67,11 @@ struct Sessions: AsyncParsableCommand {
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a session's transcript: prompts, revealed reflections, resonance and notes.",
-        discussion: "Hidden and unrevealed reflections are never exported. The JSON format is described in docs/transcript.md.")
+        discussion: """
+            Hidden and unrevealed reflections are never exported. The JSON format is described in \
+            docs/transcript.md. With --encrypt the file is locked with a passphrase (scrypt and \
+            ChaCha20-Poly1305) for carrying on a USB stick; `halqa import` and `halqa decrypt` ask for it.
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case markdown, json }
 
@@ -76,16 +80,26 @@ struct Export: AsyncParsableCommand {
     var session: String
     @Option(help: "markdown (to read and print) or json (to import on another node).") var format: Format = .markdown
     @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "FILE")) var output: String?
+    @Flag(help: "Lock the file with a passphrase (asked twice, or read with --passphrase-file).") var encrypt = false
+    @OptionGroup var passphrase: PassphraseOptions
+
+    func validate() throws {
+        if encrypt && output == nil { throw ValidationError("An encrypted export is a binary file: give --output FILE, for example a file on the USB stick.") }
+        if !encrypt && passphrase.passphraseFile != nil { throw ValidationError("--passphrase-file is for --encrypt; add --encrypt to lock the export.") }
+    }
 
     func run() async throws {
         guard data.exists else { throw fail(MeetingError(.noSuchSession, "There are no sessions in \(data.folder).")) }
         let store = try data.open()
         do {
             let transcript = Transcript(try store.state(of: try store.resolveSession(session)))
-            let bytes = format == .json ? transcript.json() : Data(transcript.markdown().utf8)
+            var bytes = format == .json ? transcript.json() : Data(transcript.markdown().utf8)
+            if encrypt {
+                bytes = try SealedFile.seal(bytes, passphrase: try passphrase.read(purpose: "to lock the export", confirm: true))
+            }
             if let output {
                 try writeAtomically(bytes, to: output)
-                FileHandle.standardError.write(Data("Wrote \(transcript.session.title) to \(output).\n".utf8))
+                FileHandle.standardError.write(Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
             } else {
                 FileHandle.standardOutput.write(bytes)
             }
@@ -96,15 +110,27 @@ struct Export: AsyncParsableCommand {
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load a transcript exported as JSON into this node's data folder.",
-        discussion: "Every event in the file is verified first; an altered file is refused whole. Importing a session this node already holds merges it.")
+        discussion: """
+            Every event in the file is verified first; an altered file is refused whole. Importing a \
+            session this node already holds merges it. An encrypted export asks for its passphrase.
+            """)
 
     @OptionGroup var data: DataOptions
     @Argument(help: ArgumentHelp("A file written by `halqa export SESSION --format json`.", valueName: "FILE")) var file: String
+    @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
-        guard let bytes = FileManager.default.contents(atPath: file) else {
+        guard var bytes = FileManager.default.contents(atPath: file) else {
             throw fail(MeetingError(.invalidTranscript, "Cannot read \(file). Check the path and that you may read it."))
         }
+        do throws(MeetingError) {
+            if SealedFile.isSealed(bytes) {
+                bytes = try SealedFile.open(bytes, passphrase: try passphrase.read(purpose: "of \(file)", confirm: false))
+                if bytes.first != UInt8(ascii: "{") {
+                    throw MeetingError(.invalidTranscript, "\(file) holds a Markdown export, which is for reading: open it with `halqa decrypt \(file)`. Only JSON exports (--format json) can be imported.")
+                }
+            }
+        } catch { throw fail(error) }
         let store = try data.open()
         do {
             let result = try await store.importTranscript(bytes)
@@ -162,5 +188,25 @@ struct Search: AsyncParsableCommand {
                 print("    [\(place)] \(p.snippet.replacingOccurrences(of: "\n", with: " "))")
             }
         }
+    }
+}
+
+struct Decrypt: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unlock an export written with --encrypt, to read it.",
+        discussion: "Writes to standard output unless --output is given. Mind where you write it: the decrypted file is readable by anyone who has the stick.")
+
+    @Argument(help: ArgumentHelp("A file written by `halqa export ... --encrypt`.", valueName: "FILE")) var file: String
+    @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "FILE")) var output: String?
+    @OptionGroup var passphrase: PassphraseOptions
+
+    func run() async throws {
+        guard let bytes = FileManager.default.contents(atPath: file) else {
+            throw fail(MeetingError(.invalidTranscript, "Cannot read \(file). Check the path and that you may read it."))
+        }
+        do {
+            let plain = try SealedFile.open(bytes, passphrase: try passphrase.read(purpose: "of \(file)", confirm: false))
+            if let output { try writeAtomically(plain, to: output) } else { FileHandle.standardOutput.write(plain) }
+        } catch { throw fail(error) }
     }
 }

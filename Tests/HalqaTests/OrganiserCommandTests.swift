@@ -111,4 +111,74 @@ struct OrganiserCommandTests {
         let after = try CLI.run(["sessions", "--json", "--data", data.path])
         #expect((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as! [Any]).count == 1)
     }
+
+    /// Threat: someone who later takes the USB stick an export was carried on.
+    @Test("export --encrypt: the file holds none of the text; import asks for the passphrase at a terminal; a wrong passphrase or a changed byte gets its own error and imports nothing")
+    func encryptedExport() async throws {
+        let a = TemporaryFolder(), b = TemporaryFolder()
+        let id = try await finishedSession(in: a.path)
+        let passphrase = a.path + "/pass", wrong = a.path + "/wrong", sealed = a.path + "/stick.halqa"
+        try "ghee tandoor kite river\n".write(toFile: passphrase, atomically: true, encoding: .utf8)
+        try "ghee tandoor kite rivers\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        let export = try CLI.run(["export", id.short, "--format", "json", "--encrypt", "--passphrase-file", passphrase, "--output", sealed, "--data", a.path])
+        #expect(export.status == 0 && export.stderr.contains("encrypted"), "\(export.stderr)")
+        let bytes = try #require(FileManager.default.contents(atPath: sealed))
+        for secret in ["Tuesday circle", "real man", "میرے والد", "fathers", id.hex] {
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "the encrypted file shows \(secret)")
+        }
+
+        func importedSessions() throws -> Int {
+            guard FileManager.default.fileExists(atPath: b.path + "/halqa.sqlite") else { return 0 }
+            let listed = try CLI.run(["sessions", "--json", "--data", b.path])
+            return (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as! [Any]).count
+        }
+        let refused = try CLI.run(["import", sealed, "--passphrase-file", wrong, "--data", b.path])
+        #expect(refused.status == 1 && refused.stderr.contains("That passphrase does not open this file"), "\(refused.stderr)")
+        var changed = bytes
+        changed[changed.count - 30] ^= 0x01
+        try changed.write(to: URL(fileURLWithPath: a.path + "/changed.halqa"))
+        let tampered = try CLI.run(["import", a.path + "/changed.halqa", "--passphrase-file", passphrase, "--data", b.path])
+        #expect(tampered.status == 1 && tampered.stderr.contains("changed or damaged after it was written"), "\(tampered.stderr)")
+        try bytes.prefix(60).write(to: URL(fileURLWithPath: a.path + "/cut.halqa"))
+        let cut = try CLI.run(["import", a.path + "/cut.halqa", "--passphrase-file", passphrase, "--data", b.path])
+        #expect(cut.status == 1 && cut.stderr.contains("damaged"), "\(cut.stderr)")
+        #expect(try importedSessions() == 0, "a refused file must import nothing")
+
+        // Typed at a real terminal (a pseudo-terminal): asked for, not echoed, imported.
+        let typed = try CLI.execute(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", """
+            import os, pty, sys, time
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], sys.argv[1:])
+            seen = b""
+            while b"Passphrase" not in seen:
+                seen += os.read(fd, 1024)
+            os.write(fd, b"ghee tandoor kite river\\n")
+            while True:
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(seen.decode())
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """, CLI.binaries.appendingPathComponent("halqa").path, "import", sealed, "--data", b.path])
+        #expect(typed.status == 0 && typed.stdout.contains("Passphrase of") && typed.stdout.contains("Imported \"Tuesday circle\""), "\(typed.stdout)")
+        #expect(!typed.stdout.contains("ghee"), "the passphrase was echoed to the terminal")
+        #expect(try importedSessions() == 1)
+
+        // Decrypted, it is the plain export byte for byte.
+        let plain = try CLI.run(["export", id.short, "--format", "json", "--data", a.path])
+        let opened = try CLI.run(["decrypt", sealed, "--passphrase-file", passphrase])
+        #expect(opened.status == 0 && opened.stdout == plain.stdout)
+        let weak = try CLI.run(["export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path])
+        #expect(weak.status == 1 && weak.stderr.contains("Cannot read a passphrase"))
+        try "kite\n".write(toFile: a.path + "/short", atomically: true, encoding: .utf8)
+        let short = try CLI.run(["export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path])
+        #expect(short.status == 1 && short.stderr.contains("at least 10 characters"))
+        #expect(!FileManager.default.fileExists(atPath: a.path + "/weak.halqa"))
+    }
 }
