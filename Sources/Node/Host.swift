@@ -23,6 +23,8 @@ public struct HostOptions: Sendable {
     public var peerPort: Int?
     /// A node known to hold the session (the one that admitted this node).
     public var knownPeer: PeerHint?
+    /// What one client may take from the node (docs/limits.md).
+    public var limits = ServingLimits()
 
     public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
                 minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
@@ -106,14 +108,15 @@ public enum Host {
         let (listening, listeningSink) = AsyncStream<Int>.makeStream()
         // Other nodes are listened for once the web server listens, so a port clash names the web port.
         let (webListening, webSink) = AsyncStream<Void>.makeStream()
-        let router = Routes.router(for: room, pages: try Pages())
+        let router = Routes.router(for: room, pages: try Pages(), limits: options.limits)
+        ServingLimits.raiseFileLimit()
         let secret = room.access.facilitatorSecret
         let base = room.links.participantURL
         let state = await room.session.state
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: LiveSocket.maxMessage)),
-            configuration: .init(address: .hostname(options.bind, port: options.port), serverName: nil),
+            server: server(router: router, limits: options.limits),
+            configuration: serverConfiguration(bind: options.bind, port: options.port, limits: options.limits),
             onServerRunning: { channel in
                 listeningSink.yield(channel.localAddress?.port ?? options.port)
                 webSink.yield()

@@ -11,7 +11,8 @@ import Meeting
 /// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
 /// ```
 /// A hello that is missing, late (5 s), too large (4 KiB) or wrong closes the socket with
-/// code 4401 and a reason.
+/// code 4401 and a reason. A page sends nothing after its hello, so any later message
+/// closes the socket too (a client sending as fast as it can costs the node one read).
 enum LiveSocket {
     static let helloTimeout: Duration = .seconds(5)
     static let maxMessage = 4096
@@ -22,7 +23,8 @@ enum LiveSocket {
             group.addTask {
                 defer { helloSink.finish() }
                 var answered = false
-                for try await message in inbound.messages(maxSize: maxMessage) where !answered {
+                for try await message in inbound.messages(maxSize: maxMessage) {
+                    if answered { return }
                     answered = true
                     helloSink.yield(await audience(for: message, address: address, room: room))
                 }

@@ -24,9 +24,10 @@ public struct NodeContext: RequestContext, RemoteAddressRequestContext, WebSocke
 
 /// Builds the node's routes: pages, the JSON API (docs/openapi.yaml) and the live socket.
 public enum Routes {
-    public static func router(for room: MeetingRoom, pages: Pages) -> Router<NodeContext> {
+    public static func router(for room: MeetingRoom, pages: Pages, limits: ServingLimits = .init()) -> Router<NodeContext> {
         let router = Router(context: NodeContext.self)
         router.middlewares.add(SecurityHeaders())
+        router.middlewares.add(ServingMiddleware(limits: limits))
 
         // Pages and their assets, all served by the node itself.
         router.get("/") { _, _ in try pages.response("participant.html") }

@@ -57,10 +57,11 @@ struct HostedFixture {
     var joinCode: String { room.access.joinCode }
     var secret: String { room.access.facilitatorSecret }
 
-    func app() throws -> some ApplicationProtocol {
-        let router = Routes.router(for: room, pages: try Pages())
-        return Application(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router),
-                           configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logs.logger)
+    /// The node's own server, with its serving limits (docs/limits.md).
+    func app(limits: ServingLimits = .init(), bind: String = "127.0.0.1") throws -> some ApplicationProtocol {
+        let router = Routes.router(for: room, pages: try Pages(), limits: limits)
+        return Application(router: router, server: Host.server(router: router, limits: limits),
+                           configuration: Host.serverConfiguration(bind: bind, port: 0, limits: limits), logger: logs.logger)
     }
 }
 
