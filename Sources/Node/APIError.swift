@@ -49,6 +49,7 @@ public struct APIError: HTTPResponseError, Sendable {
     static let full = APIError(.serviceUnavailable, "full", "This session has as many participants as the node can take.")
     static let alreadyWrote = APIError(.conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")
     static let alreadyResonated = APIError(.conflict, "already-resonated", "You have already said this one resonates with you.")
+    static let tooManyJoins = APIError(.tooManyRequests, "too-many-joins", "This device has joined many times in a short while. Wait half a minute, then try again.")
     static let slowDown = APIError(.tooManyRequests, "slow-down", "This device is sending requests faster than a page does. Wait a few seconds, then reload the page.")
     static let tooSlow = APIError(.requestTimeout, "too-slow", "The request took too long to arrive. Check the Wi-Fi connection and try again.")
     static let noSuchEndpoint = APIError(.notFound, "no-such-endpoint", "There is nothing at this address. The API is described in docs/openapi.yaml.")

@@ -67,6 +67,22 @@ actor GuessThrottle {
         return bucket.tokens >= 1 && global.tokens >= 1
     }
 
+    private var joins: [String: Bucket] = [:]
+    private let joinBurst = 10.0, joinRate = 1.0 / 30
+
+    /// Whether `address` may take one more participant token now: ten, then one every 30 s,
+    /// so one device cannot fill the node's participant places (``ParticipantRegistry``).
+    func mayJoin(from address: String) -> Bool {
+        let now = clock.now
+        var bucket = joins[address] ?? Bucket(tokens: joinBurst, updated: now)
+        refill(&bucket, burst: joinBurst, rate: joinRate, now: now)
+        let allowed = bucket.tokens >= 1
+        if allowed { bucket.tokens -= 1 }
+        joins[address] = bucket
+        if joins.count > 1000 { joins = joins.filter { now - $0.value.updated < .seconds(600) } }
+        return allowed
+    }
+
     /// Records a wrong guess.
     func failed(from address: String) {
         perAddress[address, default: Bucket(tokens: perAddressBurst, updated: clock.now)].tokens -= 1

@@ -44,6 +44,7 @@ public enum Routes {
                 await room.throttle.failed(from: context.addressKey)
                 throw APIError.wrongCode
             }
+            guard await room.throttle.mayJoin(from: context.addressKey) else { throw APIError.tooManyJoins }
             guard let token = await room.registry.join() else { throw APIError.full }
             struct Joined: Encodable { var token: String; var state: ParticipantView }
             return Response.json(Joined(token: token, state: await room.participantView()), status: .created)

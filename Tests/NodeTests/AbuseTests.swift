@@ -157,6 +157,23 @@ struct AbuseTests {
         }
     }
 
+    @Test("One device cannot fill the node's participant places: after 10 joins it waits (429); another device joins")
+    func joinFlood() async throws {
+        let fixture = try await HostedFixture()
+        try await fixture.app().test(.live) { client in
+            let port = try #require(client.port)
+            let code = fixture.joinCode
+            let (statuses, other) = try await onThread {
+                let device = try RawConnection(from: "127.0.0.2", to: port)
+                let statuses = (0..<15).map { _ in device.request("POST", "/api/join", json: #"{"code":"\#(code)"}"#) }
+                let other = try RawConnection(from: "127.0.0.3", to: port).request("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
+                return (statuses.map { $0?.status ?? 0 }, other?.status)
+            }
+            #expect(statuses.prefix(10).allSatisfy { $0 == 201 } && statuses.dropFirst(10).allSatisfy { $0 == 429 }, "\(statuses)")
+            #expect(other == 201)
+        }
+    }
+
     @Test("Guessing join codes, measured: one address gets 5 checked guesses and then one per 12 s; many addresses together at most 60 a minute")
     func guessingRate() async throws {
         let fixture = try await HostedFixture()
