@@ -30,6 +30,11 @@ public struct ServingLimits: Sendable {
 
     public init() {}
 
+    /// Requests from this laptop itself (the facilitator's own browser: console, projector)
+    /// are not limited per address: whoever uses this machine holds its data folder anyway.
+    /// Every other address, including the rest of 127.0.0.0/8, is.
+    static func isThisMachine(_ address: String) -> Bool { address == "127.0.0.1" || address == "::1" }
+
     /// Raises this process's open-file limit to its hard limit, so `connections` fit.
     public static func raiseFileLimit() {
         var limit = rlimit()
@@ -75,7 +80,8 @@ final class ConnectionGate: Sendable {
 
     /// Takes a place for a new connection from `address`, or says there is none.
     func enter(_ address: String) -> Bool {
-        open.withLockedValue { counts in
+        if ServingLimits.isThisMachine(address) { return true }
+        return open.withLockedValue { counts in
             let now = counts[address, default: 0]
             guard now < limits.connectionsPerAddress else { return false }
             counts[address] = now + 1
@@ -84,6 +90,7 @@ final class ConnectionGate: Sendable {
     }
 
     func leave(_ address: String) {
+        if ServingLimits.isThisMachine(address) { return }
         open.withLockedValue { counts in
             let now = counts[address, default: 1] - 1
             counts[address] = now > 0 ? now : nil
@@ -174,6 +181,7 @@ final class RequestRate: Sendable {
     }
 
     func allow(_ address: String) -> Bool {
+        if ServingLimits.isThisMachine(address) { return true }
         let now = ContinuousClock.now
         return buckets.withLockedValue { buckets in
             if buckets.count > 5000 {
