@@ -406,6 +406,134 @@ class PageMovesToAnotherNode(unittest.TestCase):
                 shutil.rmtree(a.data, ignore_errors=True)
 
 
+class NoIdentityAtRest(unittest.TestCase):
+    """Threat: someone who later takes the laptop, or a curious organiser with its files.
+
+    A session runs in the virtual hall (scripts/hall: network namespaces, real avahi-daemons):
+    the node on host 1, the facilitator on host 2, and two phones on hosts 3 and 4, each a real
+    Chromium with its own address and user agent. Afterwards every file the node wrote — its
+    database, WAL, log, exports and temporary files — is searched for every address, user
+    agent, token, cookie and port the phones and the facilitator used: none may be there. The
+    reflections' texts must be found in the same files (the search can see what is there)."""
+
+    maxDiff = None
+
+    def hall(self, *args, **kwargs):
+        return subprocess.run([os.path.join(ROOT, "scripts", "hall")] + list(args), check=True,
+                              capture_output=True, text=True, **kwargs).stdout.strip()
+
+    def facilitator(self, hall, path, body, secret):
+        script = ("import json, sys, urllib.request\n"
+                  "r = urllib.request.Request('http://198.18.0.1:8080' + sys.argv[1], data=sys.argv[2].encode(), method='POST',"
+                  " headers={'Authorization': 'Bearer ' + sys.argv[3], 'Content-Type': 'application/json',"
+                  " 'User-Agent': 'HalqaProbeFacilitator/2.0 (Laptop; c4d1)'})\n"
+                  "print(urllib.request.urlopen(r).read().decode())")
+        return self.hall("run", hall, "2", "/usr/bin/python3", "-c", script, path, json.dumps(body), secret)
+
+    @unittest.skipUnless(os.geteuid() == 0, "the virtual hall needs root (CI runs as root)")
+    def test_nothing_that_identifies_a_phone_is_kept(self):
+        work = tempfile.mkdtemp(prefix="halqa-at-rest-")
+        data, temp, exports = (os.path.join(work, d) for d in ("data", "tmp", "exports"))
+        os.makedirs(temp)
+        os.makedirs(exports)
+        log_path = os.path.join(work, "node.log")
+        hall = self.hall("up", "4")
+        phones = []
+        node = None
+        try:
+            with open(log_path, "w") as log:
+                node = subprocess.Popen([os.path.join(ROOT, "scripts", "hall"), "run", hall, "1", "env", "TMPDIR=" + temp,
+                                         HALQA, "host", "--deck", os.path.join(ROOT, "seeds/decks/real-man.deck"),
+                                         "--minimum", "2", "--port", "8080", "--bind", "198.18.0.1", "--data", data],
+                                        stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.time() + 30
+            while "Press Ctrl-C" not in open(log_path).read():
+                self.assertIsNone(node.poll(), "halqa host stopped:\n" + open(log_path).read())
+                self.assertLess(time.time(), deadline, "halqa host did not start")
+                time.sleep(0.2)
+            banner = open(log_path).read()
+            code = re.search(r"type  (\S+)", banner).group(1)
+            secret = re.search(r"facilitate#key=(\S+)", banner).group(1)
+            session = re.search(r"\(session (\w+)\)", banner).group(1)
+            self.facilitator(hall, "/api/console/open", {"prompt": 0}, secret)
+
+            agents = {3: "Mozilla/5.0 (Linux; Android 7.0; itel A16 Plus) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/69.0.3497.100 Mobile Safari/537.36 HalqaProbePhoneA/9f3e",
+                      4: "Mozilla/5.0 (Linux; Android 9; TECNO KC8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/76.0.3809.111 Mobile Safari/537.36 HalqaProbePhoneB/71c2"}
+            texts = {3: "My father never said he was sorry, so I learned not to.",
+                     4: "میں نے غصے میں اپنے بھائی کو مارا تھا۔"}
+            for host in (3, 4):
+                phones.append((host, subprocess.Popen(
+                    [os.path.join(ROOT, "scripts", "hall"), "run", hall, str(host), "/usr/bin/python3",
+                     os.path.join(ROOT, "Tests", "browser", "hall_phone.py"), "http://198.18.0.1:8080/", code, agents[host], texts[host]],
+                    # stderr to a file: Chromium says a lot there, and a full pipe would stop the phone.
+                    stdout=subprocess.PIPE, stderr=open(os.path.join(work, f"phone{host}.err"), "w"), text=True)))
+            said = {host: [] for host in agents}
+            for host, phone in phones:
+                line = phone.stdout.readline()
+                self.assertTrue(line, f"the phone on host {host} failed:\n" + open(os.path.join(work, f"phone{host}.err")).read()[-3000:])
+                said[host].append(json.loads(line))
+                self.assertEqual(said[host][-1]["event"], "received", f"the phone on host {host}: {line}")
+            revealed = json.loads(self.facilitator(hall, "/api/console/reveal", {"prompt": 0}, secret))
+            self.assertEqual(len(revealed["prompts"][0]["revealed"]), 2, revealed)
+            for host, phone in phones:
+                out, _ = phone.communicate(timeout=90)
+                self.assertEqual(phone.returncode, 0, f"the phone on host {host} failed:\n{out}")
+                said[host] += [json.loads(line) for line in out.splitlines()]
+                self.assertEqual(said[host][-1]["event"], "revealed", f"the phone on host {host}: {out}")
+            self.facilitator(hall, "/api/console/note", {"text": "Two men spoke of their fathers."}, secret)
+            self.facilitator(hall, "/api/console/close", {}, secret)
+            for fmt in ("json", "markdown"):
+                subprocess.run([HALQA, "export", session, "--format", fmt, "--output", os.path.join(exports, "t." + fmt),
+                                "--data", data], check=True, capture_output=True)
+            node.send_signal(signal.SIGTERM)
+            node.wait(timeout=15)
+
+            needles = {}
+            for address in ("198.18.0.2", "198.18.0.3", "198.18.0.4"):
+                needles["address " + address] = [address.encode(), bytes(int(x) for x in address.split("."))]
+            needles["facilitator's user agent"] = [b"HalqaProbeFacilitator"]
+            for host in agents:
+                needles[f"phone {host}'s user agent"] = [agents[host].encode(), agents[host].split()[-1].encode(), b"itel A16" if host == 3 else b"TECNO KC8"]
+                tokens = {step["token"] for step in said[host] if step["token"]}
+                self.assertTrue(tokens, f"phone {host} had no token")
+                needles[f"phone {host}'s token"] = [t.encode() for t in tokens]
+                needles[f"phone {host}'s cookies"] = [c.encode() for step in said[host] for c in step["cookies"]]
+                ports = {p for step in said[host] for p in step["ports"]}
+                self.assertTrue(ports, f"phone {host}'s ports were not seen")
+                needles[f"phone {host}'s ports"] = [re.compile(rb"(?<![0-9])" + str(p).encode() + rb"(?![0-9])") for p in ports]
+
+            files = []
+            for root in (data, temp, exports):
+                for folder, _, names in os.walk(root):
+                    files += [os.path.join(folder, n) for n in names]
+            files.append(log_path)
+            self.assertTrue(any(f.endswith("halqa.sqlite") for f in files), files)
+            contents = {f: open(f, "rb").read() for f in files}
+            # The search sees what is there: both reflections are in the database and the export.
+            for text in texts.values():
+                self.assertTrue(any(text.encode() in c for f, c in contents.items() if f.endswith(("sqlite", "t.json"))), text)
+            found = []
+            for what, patterns in needles.items():
+                for pattern in patterns:
+                    for f, c in contents.items():
+                        hit = pattern.search(c) if hasattr(pattern, "search") else (pattern in c)
+                        if hit:
+                            found.append(f"{what} ({pattern if isinstance(pattern, bytes) else pattern.pattern}) in {os.path.relpath(f, work)}")
+            self.assertEqual(found, [], "identifying data at rest")
+            print(f"searched {len(files)} files ({sum(len(c) for c in contents.values())} bytes) for "
+                  f"{sum(len(p) for p in needles.values())} identifiers: none found", flush=True)
+        finally:
+            for _, phone in phones:
+                if phone.poll() is None:
+                    phone.kill()
+            if node is not None and node.poll() is None:
+                node.kill()
+            subprocess.run([os.path.join(ROOT, "scripts", "hall"), "down", hall], capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
     result = unittest.main(exit=False, verbosity=2).result
