@@ -62,10 +62,10 @@ def browser(phone=True):
 class Node:
     """A `halqa host` process on loopback, with what its banner said."""
 
-    def __init__(self):
+    def __init__(self, deck=None, title="منگل کا حلقہ · Tuesday circle", extra=()):
         self.data = tempfile.mkdtemp(prefix="halqa-browser-")
         self.port = free_port()
-        self.start(["--deck", os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", "منگل کا حلقہ · Tuesday circle"])
+        self.start(["--deck", deck or os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", title] + list(extra))
 
     def start(self, how):
         self.process = subprocess.Popen(
@@ -404,6 +404,118 @@ class PageMovesToAnotherNode(unittest.TestCase):
             else:
                 a.process.stdout.close()
                 shutil.rmtree(a.data, ignore_errors=True)
+
+
+# Each payload, if it ever ran, would set window.__xss; none may.
+XSS_CORPUS = [
+    "<script>window.__xss=1</script>",
+    "<img src=x onerror=\"window.__xss=2\">",
+    "\"><svg onload=window.__xss=3>",
+    "' onmouseover='window.__xss=4' autofocus onfocus='window.__xss=4' x='",
+    "javascript:window.__xss=5",
+    "<a href=\"javascript:window.__xss=6\">tap here</a>",
+    "<style>body{background:url(\"javascript:window.__xss=7\")}</style>",
+    "<div style=\"width:expression(window.__xss=8);background:url(x)\">css</div>",
+    "\u202egnp.exe \u2066<b>isolated</b>\u2069 after an override",
+    "<scr\u200bipt>window.__xss=10</scr\u200bipt> java\u200bscript:window.__xss=10",
+    "{{constructor.constructor('window.__xss=11')()}} ${window.__xss=11}",
+    "</textarea></p></li></ul><script>window.__xss=12</script>",
+    "<iframe srcdoc=\"<script>parent.__xss=13</script>\"></iframe>",
+    "&lt;b&gt;an entity&lt;/b&gt; &#60;script&#62;",
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=15>",
+]
+INJECTED = "script:not([src]), img[src='x'], svg, iframe, math, a[href^='javascript'], body style, [onerror], [onload], [onmouseover], [onfocus]"
+
+
+class ThePageIsInert(unittest.TestCase):
+    """Threat: a participant, or whoever wrote a deck, who tries to run script in everyone's
+    browser. A corpus of payloads (script, attribute, URL, CSS, right-to-left override and
+    zero-width tricks) goes in as reflections, notes, the session title and deck text; in
+    Chromium the participant page, the console and the projector show each as text, nothing
+    runs, nothing is injected, and the Content-Security-Policy forbids inline script."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.folder = tempfile.mkdtemp(prefix="halqa-xss-")
+        deck = os.path.join(cls.folder, "xss.deck")
+        with open(deck, "w") as f:
+            f.write("title: " + XSS_CORPUS[2] + "\n\n[prompt]\nen: " + XSS_CORPUS[1] + " " + XSS_CORPUS[8] +
+                    "\nur: " + XSS_CORPUS[0] + "\nnote: " + XSS_CORPUS[5] + "\n\n[prompt]\nen: A second prompt\n")
+        cls.node = Node(deck=deck, title=XSS_CORPUS[12], extra=["--several-per-prompt"])
+        cls.secret = cls.node.console.split("#key=")[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        shutil.rmtree(cls.folder, ignore_errors=True)
+
+    def assert_inert(self, driver, page):
+        self.assertTrue(driver.execute_script("return window.__xss === undefined && window.parent.__xss === undefined"),
+                        f"a payload ran on the {page}")
+        with self.assertRaises(NoAlertPresentException):
+            driver.switch_to.alert.text
+        injected = driver.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map(e => e.outerHTML.slice(0, 80))", INJECTED)
+        self.assertEqual(injected, [], f"elements injected on the {page}")
+        # The policy is enforced: an inline script added to the page does not run.
+        ran = driver.execute_script("var s = document.createElement('script'); s.textContent = 'window.__inline = 1';"
+                                    "document.body.appendChild(s); s.remove(); return window.__inline === undefined ? null : window.__inline")
+        self.assertIsNone(ran, f"an inline script ran on the {page}")
+
+    def test_payloads_render_as_text_and_nothing_runs(self):
+        node = self.node
+        node.post("/api/console/open", {"prompt": 0}, self.secret)
+        for payload in XSS_CORPUS:
+            joined = node.post("/api/join", {"code": node.code})
+            node.post("/api/reflections", {"prompt": 0, "text": payload}, joined["token"])
+        node.post("/api/console/reveal", {"prompt": 0}, self.secret)
+        for payload in (XSS_CORPUS[3], XSS_CORPUS[6], XSS_CORPUS[9]):
+            node.post("/api/console/note", {"text": payload, "prompt": 0}, self.secret)
+
+        # The policy on every page and response.
+        for path in ("/", "/facilitate", "/screen", "/api/session"):
+            try:
+                headers = urllib.request.urlopen(node.base + path.lstrip("/")).headers
+            except urllib.error.HTTPError as error:
+                headers = error.headers
+            policy = headers["Content-Security-Policy"]
+            self.assertIn("script-src 'self'", policy, path)
+            self.assertNotIn("unsafe-inline", policy, path)
+            self.assertNotIn("unsafe-eval", policy, path)
+
+        phone, laptop = browser(), browser(phone=False)
+        try:
+            phone.get(node.base + "#code=" + node.code)
+            WebDriverWait(phone, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == len(XSS_CORPUS), "all revealed on the phone")
+            shown = sorted(e.get_attribute("textContent") for e in phone.find_elements(By.CSS_SELECTOR, "#reflections .reflection-text"))
+            self.assertEqual(shown, sorted(XSS_CORPUS), "each payload is shown as its own text")
+            self.assertIn(XSS_CORPUS[1], phone.find_element(By.ID, "prompt-text").get_attribute("textContent"))
+            self.assertEqual(phone.find_element(By.ID, "title").get_attribute("textContent"), XSS_CORPUS[12])
+            bidi = phone.execute_script("return Array.from(document.querySelectorAll('#reflections .reflection-text')).map(e => getComputedStyle(e).unicodeBidi)")
+            self.assertEqual(set(bidi), {"plaintext"}, "a right-to-left override stays inside its reflection")
+            self.assert_inert(phone, "participant page")
+            phone.find_element(By.CSS_SELECTOR, "[data-lang=ur]").click()
+            self.assertIn(XSS_CORPUS[0], phone.find_element(By.ID, "prompt-text").get_attribute("textContent"))
+            self.assert_inert(phone, "participant page in Urdu")
+            phone.save_screenshot(os.path.join(SHOTS, "xss-participant.png"))
+
+            laptop.get(node.console)
+            WebDriverWait(laptop, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#current-shown li")) == len(XSS_CORPUS), "all revealed on the console")
+            text = laptop.find_element(By.TAG_NAME, "body").get_attribute("textContent")
+            for payload in XSS_CORPUS + [XSS_CORPUS[5]]:
+                self.assertIn(payload, text)
+            self.assert_inert(laptop, "console")
+            laptop.save_screenshot(os.path.join(SHOTS, "xss-console.png"))
+
+            laptop.get(node.screen)
+            WebDriverWait(laptop, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+                lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == len(XSS_CORPUS), "all revealed on the projector")
+            self.assert_inert(laptop, "projector")
+            laptop.save_screenshot(os.path.join(SHOTS, "xss-projector.png"))
+        finally:
+            phone.quit()
+            laptop.quit()
 
 
 class NoIdentityAtRest(unittest.TestCase):
