@@ -45,6 +45,7 @@ public struct APIError: HTTPResponseError, Sendable {
     static let joinAgain = APIError(.unauthorized, "join-again", "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")
     static let wrongCode = APIError(.forbidden, "wrong-code", "That join code is not right. Check it with the facilitator and try again.")
     static let wrongSecret = APIError(.forbidden, "wrong-secret", "This link does not open the facilitator's console. Use the link Halqa printed when it started.")
+    static let noSecret = APIError(.unauthorized, "no-secret", "Open the console with the link Halqa printed when it started: it carries the facilitator's secret.")
     static let throttled = APIError(.tooManyRequests, "throttled", "Too many wrong codes were tried. Wait a minute, then try again.")
     static let full = APIError(.serviceUnavailable, "full", "This session has as many participants as the node can take.")
     static let alreadyWrote = APIError(.conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")

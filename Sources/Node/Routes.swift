@@ -180,7 +180,7 @@ public enum Routes {
     }
 
     static func facilitator(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws {
-        guard let secret = bearer(request) else { throw APIError.wrongSecret }
+        guard let secret = bearer(request) else { throw APIError.noSecret }
         guard await room.throttle.mayGuess(from: context.addressKey) else { throw APIError.throttled }
         guard AccessCodes.matches(secret, room.access.facilitatorSecret) else {
             await room.throttle.failed(from: context.addressKey)
@@ -194,16 +194,35 @@ public enum Routes {
 struct SecurityHeaders: RouterMiddleware {
     typealias Context = NodeContext
 
+    /// 405, with the methods the address does take (RFC 9110 asks for `Allow`).
+    static func methodNotAllowed(_ request: Request, _ context: NodeContext) throws -> Response {
+        let allowed = allowed(request.uri.path) ?? "GET, HEAD, POST"
+        var response = try APIError(.methodNotAllowed, "method-not-allowed", "This address does not take \(request.method); it takes \(allowed).")
+            .response(from: request, context: context)
+        response.headers[.allow] = allowed
+        return response
+    }
+
+    /// The methods an address of the node takes (docs/openapi.yaml), or nil for no such address.
+    static func allowed(_ path: String) -> String? {
+        if path.hasPrefix("/api/console/") || ["/api/join", "/api/reflections", "/api/resonance"].contains(path) { return "POST" }
+        if path.hasPrefix("/assets/") || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live"].contains(path) { return "GET, HEAD" }
+        return nil
+    }
+
     func handle(_ request: Request, context: NodeContext, next: (Request, NodeContext) async throws -> Response) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as APIError {
             response = try error.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound && SecurityHeaders.allowed(request.uri.path) != nil {
+            // The address exists, for other methods.
+            response = try SecurityHeaders.methodNotAllowed(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             response = try APIError.noSuchEndpoint.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .methodNotAllowed {
-            response = try APIError(.methodNotAllowed, "method-not-allowed", "This address does not take \(request.method).").response(from: request, context: context)
+            response = try SecurityHeaders.methodNotAllowed(request, context)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             response = try APIError.tooLarge.response(from: request, context: context)
         }

@@ -137,7 +137,9 @@ struct APITests {
         try await fixture.app().test(.live) { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
-            for key in [nil, fixture.joinCode, token] as [String?] {
+            let (missing, missingBody, _) = try await api.call(.get, "/api/console")
+            #expect(missing == .unauthorized && api.errorCode(missingBody) == "no-secret")
+            for key in [fixture.joinCode, token] {
                 let (status, body, _) = try await api.call(.get, "/api/console", token: key)
                 #expect(status == .forbidden && api.errorCode(body) == "wrong-secret")
             }
