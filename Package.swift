@@ -108,6 +108,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The decoders of untrusted input under libFuzzer (scripts/fuzz); built normally, it
+        // replays inputs.
+        .executableTarget(
+            name: "halqa-fuzz",
+            dependencies: ["Meeting"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "MeetingTests",
             dependencies: ["Meeting"],

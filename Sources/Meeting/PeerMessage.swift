@@ -75,7 +75,8 @@ public enum PeerMessage: Sendable, Equatable {
             }
         case .refused(let why):
             out.append(Kind.refused.rawValue)
-            out += Array(why.utf8.prefix(1000))
+            // At most 1,000 characters (not bytes: a cut inside a character would not be UTF-8).
+            out += Array(String(why.prefix(1000)).utf8)
         }
         return out
     }

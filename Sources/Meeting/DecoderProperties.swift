@@ -1,0 +1,35 @@
+/// What must hold for any bytes at all given to the decoders that read untrusted input: a
+/// replication frame from another machine, an event, a deck file. Each function returns
+/// normally for any input (a refusal is a normal outcome) and traps only when a property
+/// fails. The fuzzers (`Sources/halqa-fuzz`, libFuzzer) and the regression test over every
+/// input they ever found (`Tests/fuzz`) call these.
+public enum DecoderProperties {
+    /// A frame either is refused or decodes to a message that encodes and decodes to itself.
+    public static func peerMessage(_ bytes: [UInt8]) {
+        guard let message = try? PeerMessage(decoding: bytes) else { return }
+        let again = try? PeerMessage(decoding: message.encoded())
+        precondition(again == message, "a decoded replication message does not survive encoding")
+    }
+
+    /// An event either is refused or is exactly its canonical bytes, with the id of its bytes.
+    public static func event(_ bytes: [UInt8]) {
+        guard let event = try? Event(bytes: bytes) else { return }
+        precondition(event.bytes == bytes, "an accepted event is not its own bytes")
+        precondition((try? JSONValue(canonical: bytes))?.canonicalBytes == bytes, "an accepted event is not canonical JSON")
+        precondition(event.id == EventID.of(bytes), "an accepted event's id is not the hash of its bytes")
+    }
+
+    /// A deck either is refused with at least one problem, each on a line of the file, or has
+    /// a title and prompts that each have text.
+    public static func deck(_ bytes: [UInt8]) {
+        switch DeckParser.parse(bytes) {
+        case .success(let deck):
+            precondition(!deck.prompts.isEmpty, "a deck was accepted without prompts")
+            precondition(deck.prompts.allSatisfy { !$0.text.languages.isEmpty }, "a prompt was accepted without text")
+        case .failure(let failure):
+            let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
+            precondition(!failure.problems.isEmpty, "a deck was refused without a reason")
+            precondition(failure.problems.allSatisfy { $0.line >= 0 && $0.line <= lines }, "a problem points past the file's end")
+        }
+    }
+}
