@@ -42,40 +42,74 @@ struct AnonymityTests {
         #expect(stored.authorship == .room)
     }
 
-    @Test("neither the revealed order nor the order on disk follows the submitted order (120 runs)")
+    /// χ² of a table positions[i][j] (how often the i-th submitted was found j-th) against
+    /// uniform: large when the order found follows the order submitted.
+    static func orderChiSquare(_ positions: [[Int]]) -> Double {
+        let runs = positions[0].reduce(0, +), n = positions.count
+        let expected = Double(runs) / Double(n)
+        return positions.joined().map { (Double($0) - expected) * (Double($0) - expected) / expected }.reduce(0, +)
+    }
+    /// 25 degrees of freedom (6 × 6 table): about the 0.01% critical value, so four channels
+    /// checked together fail by chance about once in 2,500 runs; a real leak gives hundreds.
+    static let chiSquareLimit = 60.1
+
+    @Test("the order on screen, on disk and in both exports is independent of the submitted order (120 runs, χ²)")
     func noSubmissionOrder() async throws {
         let folder = TemporaryFolder()
         let store = try TranscriptStore(folder: folder.path)
         let n = 6
         let runs = 120
-        var revealedSameAsSubmitted = 0, diskSameAsSubmitted = 0
-        // positionCounts[i][j]: how often the i-th submitted reflection was shown j-th.
-        var positionCounts = Array(repeating: Array(repeating: 0, count: n), count: n)
+        let channels = ["screen", "disk", "JSON export", "Markdown export"]
+        // positions[channel][i][j]: how often the i-th submitted reflection was found j-th.
+        var positions = Array(repeating: Array(repeating: Array(repeating: 0, count: n), count: n), count: channels.count)
+        var sameAsSubmitted = Array(repeating: 0, count: channels.count)
         for _ in 0..<runs {
             let session = try await LiveSession.start(deck: trilingualDeck(), in: store)
             try await session.open(prompt: 0)
             let texts = (0..<n).map { "submitted \($0)" }
             for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+            try await session.reveal(prompt: 0)
             let blobs = try await store.pool.read { db in
                 try Data.fetchAll(db, sql: "SELECT bytes FROM reflection WHERE session = ?", arguments: [Data(session.id.bytes)])
             }
             let onDisk = try blobs.map { try Event(bytes: Array($0)) }.compactMap { event -> String? in
                 if case .reflectionSubmitted(_, let text, _) = event.body { text } else { nil }
             }
-            let shown = try await session.reveal(prompt: 0).map(\.text)
-            #expect(Set(shown) == Set(texts))
-            if shown == texts { revealedSameAsSubmitted += 1 }
-            if onDisk == texts { diskSameAsSubmitted += 1 }
-            for (i, text) in texts.enumerated() { positionCounts[i][shown.firstIndex(of: text)!] += 1 }
+            let state = await session.state
+            let transcript = Transcript(state)
+            let json = String(decoding: transcript.json(), as: UTF8.self), markdown = transcript.markdown()
+            let found: [[String]] = [
+                state.revealed(prompt: 0).map(\.text),
+                onDisk,
+                texts.sorted { json.range(of: $0)!.lowerBound < json.range(of: $1)!.lowerBound },
+                texts.sorted { markdown.range(of: $0)!.lowerBound < markdown.range(of: $1)!.lowerBound },
+            ]
+            for (c, order) in found.enumerated() {
+                #expect(Set(order) == Set(texts), "\(channels[c]) lost a reflection")
+                if order == texts { sameAsSubmitted[c] += 1 }
+                for (i, text) in texts.enumerated() { positions[c][i][order.firstIndex(of: text)!] += 1 }
+            }
         }
-        // By chance, the submitted order of 6 comes back once in 720 runs.
-        #expect(revealedSameAsSubmitted <= 2)
-        #expect(diskSameAsSubmitted <= 2)
-        // Each submitted position lands on each shown position about runs/n = 20 times; a
-        // leak of arrival order would pile them up on the diagonal.
-        let chiSquare = positionCounts.joined().map { Double($0 - runs / n) * Double($0 - runs / n) / Double(runs / n) }.reduce(0, +)
-        // 25 degrees of freedom: 52.6 is the 0.1% critical value.
-        #expect(chiSquare < 52.6, "positions are not uniform: \(positionCounts)")
+        for (c, channel) in channels.enumerated() {
+            // By chance, the submitted order of 6 comes back once in 720 runs.
+            #expect(sameAsSubmitted[c] <= 2, "\(channel) kept the submitted order \(sameAsSubmitted[c]) times")
+            // Each position lands on each about runs/n = 20 times; a leak piles them up.
+            let chiSquare = Self.orderChiSquare(positions[c])
+            #expect(chiSquare < Self.chiSquareLimit, "\(channel): positions are not uniform (χ² \(chiSquare)): \(positions[c])")
+        }
+    }
+
+    @Test("the order test catches a planted leak: an order that follows submission only half the time")
+    func plantedOrderLeakIsCaught() {
+        let n = 6, runs = 120
+        var generator = SystemRandomNumberGenerator()
+        var positions = Array(repeating: Array(repeating: 0, count: n), count: n)
+        for _ in 0..<runs {
+            // The leak: half the reveals keep the arrival order, the other half are shuffled.
+            let order = Bool.random(using: &generator) ? Array(0..<n) : Array(0..<n).shuffled(using: &generator)
+            for (position, submitted) in order.enumerated() { positions[submitted][position] += 1 }
+        }
+        #expect(Self.orderChiSquare(positions) > Self.chiSquareLimit, "a half-time leak went unnoticed: \(positions)")
     }
 
     @Test("after a reveal the WAL is emptied, so it holds no sequence of arrivals")
