@@ -168,6 +168,59 @@ struct ReplicationTests {
         #expect(await a.replicator.status().warnings.contains { $0.contains("Refused 1 event") })
     }
 
+    /// Bytes of every file in a data folder, to search for text that must not be there.
+    static func folderBytes(_ path: String) throws -> [(String, Data)] {
+        try FileManager.default.contentsOfDirectory(atPath: path).map { ($0, try Data(contentsOf: URL(fileURLWithPath: path + "/" + $0))) }
+    }
+
+    /// Threat: anyone who can see a screen, an export or an organiser's laptop, when a prompt
+    /// drew fewer reflections than the minimum (a group of two can tell who wrote what).
+    @Test("Small groups: below the reveal minimum nothing of a prompt's reflections is shown, exported or replicated to an archivist")
+    func smallGroups() async throws {
+        let folderA = TemporaryFolder(), folderC = TemporaryFolder()
+        let storeA = try TranscriptStore(folder: folderA.path)
+        let session = try await LiveSession.start(deck: try Self.deck(), minimumToReveal: 3, in: storeA)
+        let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        let c = try await Self.admit(to: a, role: .archivist, folder: folderC, name: "organiser")
+        defer { c.stop() }
+        #expect(await Self.eventually { await a.replicator.status().admitted.contains { $0.role == "archivist" && $0.connected } })
+        let options = HostOptions(deckPath: nil, resume: nil, title: nil, port: 8080, bind: "127.0.0.1", dataFolder: folderA.path,
+                                  minimumToReveal: 3, onePerPrompt: true)
+        let room = try await Host.room(for: session, joinCode: "ABCDEFGH", store: storeA, options: options)
+
+        try await session.open(prompt: 0)
+        let few = ["only two of us tonight: the first", "only two of us tonight: the second"]
+        for text in few { _ = try await session.submitReflection(prompt: 0, text: text) }
+        await #expect(throws: MeetingError.self) { try await session.reveal(prompt: 0) }
+        try await Task.sleep(for: .milliseconds(300))  // time for anything that would replicate
+        let needle = Data("only two of us".utf8)
+        let shown: [(String, Data)] = [
+            ("participant view", Wire.encode(await room.participantView())),
+            ("projector view", Wire.encode(await room.screenView())),
+            ("console view", Wire.encode(await room.consoleView())),
+            ("JSON export", Transcript(await session.state).json()),
+            ("Markdown export", Data(Transcript(await session.state).markdown().utf8)),
+        ]
+        for (what, bytes) in shown { #expect(bytes.range(of: needle) == nil, "\(what) shows a reflection below the minimum") }
+        #expect(await room.consoleView().prompts[0].pending == 2, "the console counts them, without text")
+        for (file, bytes) in try Self.folderBytes(folderC.path) {
+            #expect(bytes.range(of: needle) == nil, "the archivist's \(file) holds a reflection below the minimum")
+        }
+        #expect(await c.session.state.pendingCount(prompt: 0) == 0)
+        // The prompt closes unrevealed: its reflections are destroyed on the host too.
+        try await session.close(prompt: 0)
+        for (file, bytes) in try Self.folderBytes(folderA.path) {
+            #expect(bytes.range(of: needle) == nil, "the host's \(file) still holds a destroyed reflection")
+        }
+        // The same search finds reflections that reached the minimum and were revealed.
+        try await session.open(prompt: 1)
+        for i in 1...3 { _ = try await session.submitReflection(prompt: 1, text: "enough of us: \(i)") }
+        try await session.reveal(prompt: 1)
+        #expect(await Self.eventually { await c.session.state.revealed(prompt: 1).count == 3 })
+        #expect(try Self.folderBytes(folderC.path).contains { $0.1.range(of: Data("enough of us".utf8)) != nil })
+    }
+
     @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
     func rogue() async throws {
         let folderA = TemporaryFolder(), folderR = TemporaryFolder()
