@@ -33,16 +33,17 @@ struct PassphraseOptions: ParsableArguments {
             throw MeetingError(.storage, "There is no terminal to ask for the passphrase. Give it with --passphrase-file FILE (- reads standard input).")
         }
         defer { close(tty) }
-        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        // Echo goes off before the prompt shows, so nothing typed after it is lost or shown.
         var saved = termios()
         tcgetattr(tty, &saved)
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(tty, TCSAFLUSH, &quiet)
         defer {
-            tcsetattr(tty, TCSAFLUSH, &saved)
+            tcsetattr(tty, TCSANOW, &saved)
             _ = write(tty, "\n", 1)
         }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while Foundation.read(tty, &byte, 1) == 1, byte != 0x0A { line.append(byte) }

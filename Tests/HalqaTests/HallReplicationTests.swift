@@ -61,76 +61,78 @@ struct HallReplicationTests {
     }
 
     @Test("kill -9 the host mid-prompt: participants go on through the co-facilitator, the archivist follows, the host catches up, a cut archivist converges; nothing acknowledged is lost")
-    func survivesADeadLaptop() throws {
-        let hall = try Hall(hosts: 3)
-        let folder = TemporaryFolder()
-        let a = folder.path + "/a", b = folder.path + "/b", c = folder.path + "/c"
-        let urlA = "http://\(hall.address(1)):8080/", urlB = "http://\(hall.address(2)):8080/"
+    func survivesADeadLaptop() async throws {
+        try await onThread {
+            let hall = try Hall(hosts: 3)
+            let folder = TemporaryFolder()
+            let a = folder.path + "/a", b = folder.path + "/b", c = folder.path + "/c"
+            let urlA = "http://\(hall.address(1)):8080/", urlB = "http://\(hall.address(2)):8080/"
 
-        // A hosts.
-        var hostA = try hall.start(1, [halqa, "host", "--deck", deck, "--port", "8080", "--data", a, "--minimum", "3", "--name", "laptop-a"])
-        #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
-        let session = try #require(after("(session ", in: hostA.text).map { String($0.prefix(12)) })
-        let code = try #require(after("type  ", in: hostA.text))
-        let secretA = try #require(after("facilitate#key=", in: hostA.text))
+            // A hosts.
+            var hostA = try hall.start(1, [halqa, "host", "--deck", deck, "--port", "8080", "--data", a, "--minimum", "3", "--name", "laptop-a"])
+            #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
+            let session = try #require(after("(session ", in: hostA.text).map { String($0.prefix(12)) })
+            let code = try #require(after("type  ", in: hostA.text))
+            let secretA = try #require(after("facilitate#key=", in: hostA.text))
 
-        // B asks to join, shows a code; the facilitator compares and admits it as co-facilitator.
-        let nodeB = try hall.start(2, [halqa, "node", "--port", "8080", "--data", b, "--name", "laptop-b"])
-        try admit(hall, console: urlA, secret: secretA, name: "laptop-b", role: "co-facilitator", nodeOutput: nodeB)
-        #expect(nodeB.waitFor("facilitate#key=", seconds: 60), "\(nodeB.text)")
-        let secretB = try #require(after("facilitate#key=", in: nodeB.text))
-        // C asks too, and is admitted as archivist.
-        let nodeC = try hall.start(3, [halqa, "node", "--port", "8080", "--data", c, "--name", "organiser"])
-        try admit(hall, console: urlA, secret: secretA, name: "organiser", role: "archivist", nodeOutput: nodeC)
-        #expect(nodeC.waitFor("as archivist", seconds: 60), "\(nodeC.text)")
-        #expect(try eventually {
-            let nodes = try api(hall, from: 3, "GET", urlA + "api/console", secret: secretA)["nodes"] as? [String: Any]
-            let admitted = nodes?["admitted"] as? [[String: Any]] ?? []
-            return admitted.count == 2 && admitted.allSatisfy { $0["connected"] as? Bool == true }
-        }, "A never linked with B and C")
+            // B asks to join, shows a code; the facilitator compares and admits it as co-facilitator.
+            let nodeB = try hall.start(2, [halqa, "node", "--port", "8080", "--data", b, "--name", "laptop-b"])
+            try admit(hall, console: urlA, secret: secretA, name: "laptop-b", role: "co-facilitator", nodeOutput: nodeB)
+            #expect(nodeB.waitFor("facilitate#key=", seconds: 60), "\(nodeB.text)")
+            let secretB = try #require(after("facilitate#key=", in: nodeB.text))
+            // C asks too, and is admitted as archivist.
+            let nodeC = try hall.start(3, [halqa, "node", "--port", "8080", "--data", c, "--name", "organiser"])
+            try admit(hall, console: urlA, secret: secretA, name: "organiser", role: "archivist", nodeOutput: nodeC)
+            #expect(nodeC.waitFor("as archivist", seconds: 60), "\(nodeC.text)")
+            #expect(try eventually {
+                let nodes = try api(hall, from: 3, "GET", urlA + "api/console", secret: secretA)["nodes"] as? [String: Any]
+                let admitted = nodes?["admitted"] as? [[String: Any]] ?? []
+                return admitted.count == 2 && admitted.allSatisfy { $0["connected"] as? Bool == true }
+            }, "A never linked with B and C")
 
-        // Prompt 1: participants write through A and through B.
-        _ = try api(hall, from: 3, "POST", urlA + "api/console/open", secret: secretA, json: #"{"prompt":0}"#)
-        var acknowledged = try participants(hall, from: 3, url: urlA, code: code, prompt: 0, prefix: "through-A-", count: 4)
-        acknowledged += try participants(hall, from: 1, url: urlB, code: code, prompt: 0, prefix: "through-B-", count: 3)
-        #expect(acknowledged.count == 7)
+            // Prompt 1: participants write through A and through B.
+            _ = try api(hall, from: 3, "POST", urlA + "api/console/open", secret: secretA, json: #"{"prompt":0}"#)
+            var acknowledged = try participants(hall, from: 3, url: urlA, code: code, prompt: 0, prefix: "through-A-", count: 4)
+            acknowledged += try participants(hall, from: 1, url: urlB, code: code, prompt: 0, prefix: "through-B-", count: 3)
+            #expect(acknowledged.count == 7)
 
-        // The host's laptop dies mid-prompt. The meeting goes on through B, which reveals.
-        hostA.stop(SIGKILL)
-        acknowledged += try participants(hall, from: 3, url: urlB, code: code, prompt: 0, prefix: "after-A-died-", count: 3)
-        #expect(acknowledged.count == 10)
-        let revealed = try api(hall, from: 3, "POST", urlB + "api/console/reveal", secret: secretB, json: #"{"prompt":0}"#)
-        #expect(((revealed["prompts"] as? [[String: Any]])?.first?["revealed"] as? [Any])?.count == 10, "\(revealed)")
-        // C follows.
-        #expect(try eventually { try digest(c, session) == digest(b, session) }, "C did not follow B")
+            // The host's laptop dies mid-prompt. The meeting goes on through B, which reveals.
+            hostA.stop(SIGKILL)
+            acknowledged += try participants(hall, from: 3, url: urlB, code: code, prompt: 0, prefix: "after-A-died-", count: 3)
+            #expect(acknowledged.count == 10)
+            let revealed = try api(hall, from: 3, "POST", urlB + "api/console/reveal", secret: secretB, json: #"{"prompt":0}"#)
+            #expect(((revealed["prompts"] as? [[String: Any]])?.first?["revealed"] as? [Any])?.count == 10, "\(revealed)")
+            // C follows.
+            #expect(try eventually { try digest(c, session) == digest(b, session) }, "C did not follow B")
 
-        // A comes back and catches up.
-        hostA = try hall.start(1, [halqa, "host", "--resume", session, "--port", "8080", "--data", a, "--name", "laptop-a"])
-        #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
-        #expect(try eventually { try digest(a, session) == digest(b, session) }, "A did not catch up:\n\(hostA.text)")
+            // A comes back and catches up.
+            hostA = try hall.start(1, [halqa, "host", "--resume", session, "--port", "8080", "--data", a, "--name", "laptop-a"])
+            #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
+            #expect(try eventually { try digest(a, session) == digest(b, session) }, "A did not catch up:\n\(hostA.text)")
 
-        // C is cut off the LAN; the meeting goes on; C is plugged back and converges.
-        try hall.control("cut", 3)
-        _ = try api(hall, from: 2, "POST", urlA + "api/console/open", secret: secretA, json: #"{"prompt":1}"#)
-        acknowledged += try participants(hall, from: 2, url: urlA, code: code, prompt: 1, prefix: "while-C-was-away-", count: 3)
-        _ = try api(hall, from: 1, "POST", urlB + "api/console/reveal", secret: secretB, json: #"{"prompt":1}"#)
-        #expect(acknowledged.count == 13)
-        Thread.sleep(forTimeInterval: 2)
-        #expect(try digest(c, session) != digest(a, session), "C should not have heard of prompt 2 while cut off")
-        try hall.control("heal", 3)
-        let converged = try eventually(90) { try digest(c, session) == digest(a, session) && digest(a, session) == digest(b, session) }
-        let digests = try [a, b, c].map { try digest($0, session) }
-        #expect(converged, "the three digests differ: \(digests)")
+            // C is cut off the LAN; the meeting goes on; C is plugged back and converges.
+            try hall.control("cut", 3)
+            _ = try api(hall, from: 2, "POST", urlA + "api/console/open", secret: secretA, json: #"{"prompt":1}"#)
+            acknowledged += try participants(hall, from: 2, url: urlA, code: code, prompt: 1, prefix: "while-C-was-away-", count: 3)
+            _ = try api(hall, from: 1, "POST", urlB + "api/console/reveal", secret: secretB, json: #"{"prompt":1}"#)
+            #expect(acknowledged.count == 13)
+            Thread.sleep(forTimeInterval: 2)
+            #expect(try digest(c, session) != digest(a, session), "C should not have heard of prompt 2 while cut off")
+            try hall.control("heal", 3)
+            let converged = try eventually(90) { try digest(c, session) == digest(a, session) && digest(a, session) == digest(b, session) }
+            let digests = try [a, b, c].map { try digest($0, session) }
+            #expect(converged, "the three digests differ: \(digests)")
 
-        // Every acknowledged reflection is in every node's transcript exactly once.
-        for node in [a, b, c] {
-            let export = try CLI.run(["export", session, "--format", "json", "--data", node])
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
-            let texts = (json["prompts"] as? [[String: Any]] ?? []).flatMap { ($0["reflections"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String } }
-            #expect(texts.sorted() == acknowledged.sorted(), "\(node): \(texts.sorted())")
+            // Every acknowledged reflection is in every node's transcript exactly once.
+            for node in [a, b, c] {
+                let export = try CLI.run(["export", session, "--format", "json", "--data", node])
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
+                let texts = (json["prompts"] as? [[String: Any]] ?? []).flatMap { ($0["reflections"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String } }
+                #expect(texts.sorted() == acknowledged.sorted(), "\(node): \(texts.sorted())")
+            }
+            hostA.stop()
+            nodeB.stop()
+            nodeC.stop()
         }
-        hostA.stop()
-        nodeB.stop()
-        nodeC.stop()
     }
 }

@@ -146,7 +146,8 @@ struct OrganiserCommandTests {
 
         // Typed at a real terminal (a pseudo-terminal): asked for, not echoed, imported.
         let typed = try CLI.execute(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", """
-            import os, pty, sys, time
+            import os, pty, signal, sys, time
+            signal.alarm(60)  # a prompt that never comes fails the test instead of hanging it
             pid, fd = pty.fork()
             if pid == 0:
                 os.execv(sys.argv[1], sys.argv[1:])
