@@ -8,6 +8,8 @@ import Testing
 /// Threat: a rogue machine (or a participant's phone) on the hall's LAN that tries to stop the
 /// node serving everyone else. Each client here connects from its own loopback address
 /// (127.0.0.x), as phones in a hall have their own; the limits are docs/limits.md.
+/// The node under test runs on threads of its own (``DedicatedExecutor``), so CPU-heavy tests
+/// running alongside cannot delay its answers past the deadlines measured here.
 @Suite("Holding up under abuse")
 struct AbuseTests {
     /// Joins from `address` and writes `text` to prompt 0 (opened by the caller); the statuses.
@@ -28,7 +30,7 @@ struct AbuseTests {
         try await fixture.room.session.open(prompt: 0)
         var limits = ServingLimits()
         limits.connectionsPerAddress = 8
-        try await fixture.app(limits: limits).test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app(limits: limits).test(.live) { client in
             let port = try #require(client.port)
             let code = fixture.joinCode
             let (kept, closed, served) = try await onThread {
@@ -46,7 +48,7 @@ struct AbuseTests {
                 again = try await onThread { try AbuseTests.participant(from: "127.0.0.2", port: port, code: code, text: "after the flood") }
             }
             #expect(again == (201, 201))
-        }
+        } }
     }
 
     @Test("A client that never finishes its request head is closed at the deadline; one that trickles a body gets 408; others are served meanwhile")
@@ -57,7 +59,7 @@ struct AbuseTests {
         limits.firstRequestDeadline = .seconds(1)
         limits.bodyDeadline = .seconds(1)
         limits.idleTimeout = .seconds(2)
-        try await fixture.app(limits: limits).test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app(limits: limits).test(.live) { client in
             let port = try #require(client.port)
             let code = fixture.joinCode
             async let silent: (bytes: [UInt8], closed: Bool) = onThread {
@@ -85,13 +87,13 @@ struct AbuseTests {
             #expect(try await trickle, "a head sent a byte at a time was not closed")
             let answer = try await slowBody
             #expect(answer?.status == 408 && answer?.body.contains("too-slow") == true, "\(String(describing: answer))")
-        }
+        } }
     }
 
     @Test("An oversized WebSocket frame closes that socket; so does anything sent after the hello; another page's socket keeps its state")
     func webSocketAbuse() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
             let port = try #require(client.port)
             let token = try await API(client: client).join(fixture.joinCode)
             let upgrade = "GET /api/live HTTP/1.1\r\nHost: node\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -132,13 +134,13 @@ struct AbuseTests {
             #expect(oversized.0.hasPrefix("HTTP/1.1 101") && oversized.1, "an oversized frame did not close the socket")
             #expect(!chatty.0 && chatty.1, "a message after the hello did not close the socket")
             #expect(!good.0 && good.1.contains(#""type":"state""#), "a well-behaved page lost its state")
-        }
+        } }
     }
 
     @Test("A client sending as fast as it can gets 429 after its burst; another address is served as usual")
     func fastClient() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
             let port = try #require(client.port)
             let (statuses, other) = try await onThread {
                 let fast = try RawConnection(from: "127.0.0.2", to: port)
@@ -154,13 +156,13 @@ struct AbuseTests {
             print("fast client: \(statuses[401, default: 0]) answered, \(limited) slowed down (429) of 400")
             #expect(limited >= 100 && statuses[401, default: 0] >= 100, "\(statuses)")
             #expect(other == 401, "another address was slowed down too")
-        }
+        } }
     }
 
     @Test("One device cannot fill the node's participant places: after 10 joins it waits (429); another device joins")
     func joinFlood() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
             let port = try #require(client.port)
             let code = fixture.joinCode
             let (statuses, other) = try await onThread {
@@ -171,13 +173,13 @@ struct AbuseTests {
             }
             #expect(statuses.prefix(10).allSatisfy { $0 == 201 } && statuses.dropFirst(10).allSatisfy { $0 == 429 }, "\(statuses)")
             #expect(other == 201)
-        }
+        } }
     }
 
     @Test("Guessing join codes, measured: one address gets 5 checked guesses and then one per 12 s; many addresses together at most 60 a minute")
     func guessingRate() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
             let port = try #require(client.port)
             let seconds = 10.0
             let (single, crowd) = try await onThread {
@@ -209,6 +211,6 @@ struct AbuseTests {
             #expect(single >= 5 && single <= 6, "one address had \(single) guesses checked in \(seconds) s")
             // The node-wide burst of 60 and one more a second.
             #expect(crowd >= 60 && crowd <= 60 + Int(seconds) + 1, "fifty addresses had \(crowd) guesses checked in \(seconds) s")
-        }
+        } }
     }
 }
