@@ -10,7 +10,9 @@ final class RawConnection {
     let fd: Int32
 
     /// Connects from `source` to 127.0.0.1:`port`, or throws.
-    init(from source: String, to port: Int, receiveTimeout: Double = 5) throws {
+    /// `receiveTimeout` bounds each wait for bytes; it is long by default because a node
+    /// under test shares this machine with every other test and may answer late.
+    init(from source: String, to port: Int, receiveTimeout: Double = 60) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket: \(errno)") }
         var local = sockaddr_in()
@@ -50,6 +52,20 @@ final class RawConnection {
             if n > 0 { out += buffer[0..<n]; continue }
             return (out, n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
         }
+    }
+
+    /// What arrives until it contains `needle`, the peer closes, or `seconds` pass.
+    func receive(until needle: String, seconds: Double = 60) -> (text: String, closed: Bool) {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if String(decoding: out, as: UTF8.self).contains(needle) { return (String(decoding: out, as: UTF8.self), false) }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { out += buffer[0..<n]; continue }
+            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { return (String(decoding: out, as: UTF8.self), true) }
+        }
+        return (String(decoding: out, as: UTF8.self), false)
     }
 
     /// Reads one HTTP response (headers and a Content-Length body); nil if the peer closed first.
