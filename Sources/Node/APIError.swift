@@ -65,20 +65,15 @@ extension Response {
     }
 }
 
-/// Reads a request body as a JSON object, strictly: a size limit checked before the body is
-/// read whole, valid UTF-8, an object, and no fields but `allowed`.
+/// Reads a request body as a JSON object, strictly: valid UTF-8, an object, and no fields but
+/// `allowed` (the size limit is ServingMiddleware's).
 struct JSONBody {
     static let limit = 16 * 1024
     let fields: [String: JSONValue]
 
     init(_ request: Request, allowed: Set<String>) async throws {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > JSONBody.limit { throw APIError.tooLarge }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: JSONBody.limit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw APIError.tooLarge
-        }
+        // ServingMiddleware has already read the body, within the size limit and the deadline.
+        let buffer = try await request.body.collect(upTo: JSONBody.limit)
         let bytes = Array(buffer.readableBytesView)
         guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.invalidUTF8 }
         guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { throw APIError.invalidJSON }

@@ -42,32 +42,57 @@ public enum AccessCodes {
     }
 }
 
+/// A token bucket: up to `burst` at once, refilled at `rate` a second. Each limit of the node
+/// (guesses, joins, requests) keeps one per address, in memory only.
+struct TokenBucket {
+    var tokens: Double
+    var updated: ContinuousClock.Instant
+
+    /// A full bucket.
+    init(burst: Double, now: ContinuousClock.Instant) {
+        tokens = burst
+        updated = now
+    }
+
+    mutating func refill(burst: Double, rate: Double, now: ContinuousClock.Instant) {
+        tokens = min(burst, tokens + (now - updated).seconds * rate)
+        updated = now
+    }
+
+    /// Refills, then takes one token if there is one.
+    mutating func take(burst: Double, rate: Double, now: ContinuousClock.Instant) -> Bool {
+        refill(burst: burst, rate: rate, now: now)
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
 /// Slows down guessing of join codes and facilitator secrets.
 ///
 /// Each address may make 5 wrong guesses, then one more every 12 seconds; the whole node
 /// accepts at most 60 wrong guesses a minute (one a second once the burst is spent). Addresses
 /// are held in memory only, for at most ten minutes, and never logged.
 actor GuessThrottle {
-    struct Bucket { var tokens: Double; var updated: ContinuousClock.Instant }
-    private var perAddress: [String: Bucket] = [:]
-    private var global: Bucket
+    private var perAddress: [String: TokenBucket] = [:]
+    private var global: TokenBucket
     private let perAddressBurst = 5.0, perAddressRate = 1.0 / 12
     private let globalBurst = 60.0, globalRate = 1.0
     private let clock = ContinuousClock()
 
-    init() { global = Bucket(tokens: 60, updated: ContinuousClock.now) }
+    init() { global = TokenBucket(burst: 60, now: ContinuousClock.now) }
 
     /// Whether a guess from `address` may be checked now.
     func mayGuess(from address: String) -> Bool {
         let now = clock.now
-        refill(&global, burst: globalBurst, rate: globalRate, now: now)
-        var bucket = perAddress[address] ?? Bucket(tokens: perAddressBurst, updated: now)
-        refill(&bucket, burst: perAddressBurst, rate: perAddressRate, now: now)
+        global.refill(burst: globalBurst, rate: globalRate, now: now)
+        var bucket = perAddress[address] ?? TokenBucket(burst: perAddressBurst, now: now)
+        bucket.refill(burst: perAddressBurst, rate: perAddressRate, now: now)
         perAddress[address] = bucket
         return bucket.tokens >= 1 && global.tokens >= 1
     }
 
-    private var joins: [String: Bucket] = [:]
+    private var joins: [String: TokenBucket] = [:]
     private let joinBurst = 10.0, joinRate = 1.0 / 30
 
     /// Whether `address` may take one more participant token now: ten, then one every 30 s,
@@ -75,10 +100,8 @@ actor GuessThrottle {
     func mayJoin(from address: String) -> Bool {
         if ServingLimits.isThisMachine(address) { return true }
         let now = clock.now
-        var bucket = joins[address] ?? Bucket(tokens: joinBurst, updated: now)
-        refill(&bucket, burst: joinBurst, rate: joinRate, now: now)
-        let allowed = bucket.tokens >= 1
-        if allowed { bucket.tokens -= 1 }
+        var bucket = joins[address] ?? TokenBucket(burst: joinBurst, now: now)
+        let allowed = bucket.take(burst: joinBurst, rate: joinRate, now: now)
         joins[address] = bucket
         if joins.count > 1000 { joins = joins.filter { now - $0.value.updated < .seconds(600) } }
         return allowed
@@ -86,14 +109,9 @@ actor GuessThrottle {
 
     /// Records a wrong guess.
     func failed(from address: String) {
-        perAddress[address, default: Bucket(tokens: perAddressBurst, updated: clock.now)].tokens -= 1
+        perAddress[address, default: TokenBucket(burst: perAddressBurst, now: clock.now)].tokens -= 1
         global.tokens -= 1
         prune()
-    }
-
-    private func refill(_ bucket: inout Bucket, burst: Double, rate: Double, now: ContinuousClock.Instant) {
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
-        bucket.updated = now
     }
 
     private func prune() {

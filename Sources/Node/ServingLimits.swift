@@ -96,9 +96,6 @@ final class ConnectionGate: Sendable {
             counts[address] = now > 0 ? now : nil
         }
     }
-
-    /// Open connections from `address` (for tests).
-    func count(_ address: String) -> Int { open.withLockedValue { $0[address, default: 0] } }
 }
 
 /// Wraps the HTTP/WebSocket child channel: a connection over its address's limit is closed at
@@ -155,7 +152,7 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if !done {
             let buffer = unwrapInboundIn(data)
-            tail += buffer.readableBytesView.suffix(buffer.readableBytes)
+            tail += buffer.readableBytesView
             if tail.count > 3, tail.indices.dropLast(3).contains(where: { tail[$0] == 13 && tail[$0 + 1] == 10 && tail[$0 + 2] == 13 && tail[$0 + 3] == 10 }) {
                 done = true
                 timer?.cancel()
@@ -171,8 +168,7 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
 /// Slows down one address that sends requests faster than any page would: a token bucket
 /// per address, held in memory only (at most a few thousand addresses, pruned after a minute).
 final class RequestRate: Sendable {
-    struct Bucket { var tokens: Double; var updated: ContinuousClock.Instant }
-    private let buckets = NIOLockedValueBox<[String: Bucket]>([:])
+    private let buckets = NIOLockedValueBox<[String: TokenBucket]>([:])
     let rate: Double, burst: Double
 
     init(limits: ServingLimits) {
@@ -187,11 +183,8 @@ final class RequestRate: Sendable {
             if buckets.count > 5000 {
                 buckets = buckets.filter { now - $0.value.updated < .seconds(60) }
             }
-            var bucket = buckets[address] ?? Bucket(tokens: burst, updated: now)
-            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
-            bucket.updated = now
-            let allowed = bucket.tokens >= 1
-            if allowed { bucket.tokens -= 1 }
+            var bucket = buckets[address] ?? TokenBucket(burst: burst, now: now)
+            let allowed = bucket.take(burst: burst, rate: rate, now: now)
             buckets[address] = bucket
             return allowed
         }

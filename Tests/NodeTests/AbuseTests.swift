@@ -116,19 +116,18 @@ struct AbuseTests {
                 big.send(frame(Array(repeating: 0x61, count: 65_536), declared: 1 << 20))
                 let bigEnd = big.receive(until: "never sent")
 
-                let talker = try RawConnection(from: "127.0.0.3", to: port, receiveTimeout: 1)
-                talker.send(upgrade)
-                _ = talker.receive(until: "\r\n\r\n")
-                talker.send(frame(hello))
-                let first = talker.receive(until: #""type":"state""#)
+                /// A page's live socket from `address`: upgraded, hello sent, its first state read.
+                func page(from address: String) throws -> (RawConnection, (text: String, closed: Bool)) {
+                    let connection = try RawConnection(from: address, to: port, receiveTimeout: 1)
+                    connection.send(upgrade)
+                    _ = connection.receive(until: "\r\n\r\n")
+                    connection.send(frame(hello))
+                    return (connection, connection.receive(until: #""type":"state""#))
+                }
+                let (talker, first) = try page(from: "127.0.0.3")
                 talker.send(frame(Array("and more".utf8)))
                 let after = talker.receive(until: "never sent")
-
-                let page = try RawConnection(from: "127.0.0.4", to: port, receiveTimeout: 1)
-                page.send(upgrade)
-                _ = page.receive(until: "\r\n\r\n")
-                page.send(frame(hello))
-                let state = page.receive(until: #""type":"state""#)
+                let (_, state) = try page(from: "127.0.0.4")
                 return ((bigHead, bigEnd.closed), (first.closed, after.closed), (state.closed, state.text))
             }
             #expect(oversized.0.hasPrefix("HTTP/1.1 101") && oversized.1, "an oversized frame did not close the socket")
