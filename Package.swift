@@ -115,15 +115,22 @@ let package = Package(
             dependencies: ["Meeting"],
             swiftSettings: strict
         ),
+        // What several test targets share: reading data folders as an adversary would.
+        .target(
+            name: "HalqaTestSupport",
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "MeetingTests",
-            dependencies: ["Meeting"],
+            dependencies: ["Meeting", "HalqaTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "NodeTests",
             dependencies: [
                 "Node",
+                "HalqaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

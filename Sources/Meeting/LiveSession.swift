@@ -128,8 +128,10 @@ public actor LiveSession {
     public static func resume(_ id: EventID, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
         let state = try store.state(of: id)
         let session = LiveSession(store: store, state: state, roomSecret: try store.roomSecret(of: id))
-        // A crash between storing a reflection and destroying it must not keep it.
+        // A crash between storing a reflection and destroying or settling it must not keep it
+        // where it was.
         try await store.destroy(state.destroyedIDs, in: id)
+        try await store.settle(state)
         return session
     }
 
@@ -192,6 +194,8 @@ public actor LiveSession {
             try await store.destroy([event.id], in: id)
             throw MeetingError(.promptNotOpen, "Prompt \(prompt + 1) closed before your reflection arrived, so it was not kept.")
         }
+        // A resonance with a closed prompt's reflection has nothing to wait for.
+        if state.placement(of: event.id) != .pending { try await store.settle(state) }
     }
 
     // MARK: Facilitators

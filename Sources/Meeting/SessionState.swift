@@ -276,6 +276,41 @@ public struct SessionState: Sendable {
         revealedSet.contains(reflection) && reflections[reflection] != nil
     }
 
+    private func batch(containing reflection: EventID, prompt: Int) -> [EventID]? {
+        prompts[prompt].batches.first { $0.contains(reflection) }
+    }
+
+    /// Where a participant's event belongs on disk (docs/storage.md, ``TranscriptStore/settle(_:)``).
+    public enum Placement: Sendable, Equatable {
+        /// In the pending file: its place in a file could still say when it arrived.
+        case pending
+        /// In the main file, copied there in a batch.
+        case settled
+        /// Nowhere: destroyed, refused, or not this node's to keep.
+        case discarded
+    }
+
+    /// Where the participant's event `id` belongs on disk now. A revealed reflection settles
+    /// with its whole batch, once every reflection of the batch is held (or its prompt has
+    /// closed), so that one that reached this node late is not written apart from the others;
+    /// a resonance settles once its prompt has closed.
+    public func placement(of id: EventID) -> Placement {
+        guard let event = events[id], ignored[id] == nil else { return .discarded }
+        switch event.body {
+        case .reflectionSubmitted:
+            guard let r = reflections[id] else { return .discarded }
+            let open = isAccepting(prompt: r.prompt)
+            guard revealedSet.contains(id) else { return open ? .pending : .discarded }
+            let complete = batch(containing: id, prompt: r.prompt)?.allSatisfy { reflections[$0] != nil } ?? true
+            return complete || !open ? .settled : .pending
+        case .resonated(let reflection, _):
+            if let r = reflections[reflection], isAccepting(prompt: r.prompt) { return .pending }
+            return .settled
+        default:
+            return .settled
+        }
+    }
+
     /// The events a transcript carries: everything but pending and destroyed reflections,
     /// hidden reflections with their resonances, and the hide events (their reasons are for
     /// facilitators only).

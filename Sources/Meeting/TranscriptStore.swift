@@ -1,12 +1,17 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The node's SQLite transcript: every session this node holds, as verified events.
 ///
-/// One database per node (`halqa.sqlite` in the data folder), in WAL mode with
-/// `synchronous=FULL`, so a commit is on disk before it returns. Participants' events go
-/// through a group commit: many submitted at once share one transaction and one fsync,
-/// and each is acknowledged only after that fsync. The schema and its anonymity
+/// Two databases in the data folder, both in WAL mode with `synchronous=FULL`, so a commit is
+/// on disk before it returns. `halqa.sqlite` holds everything that is no longer pending;
+/// `pending.sqlite` holds participants' events while their place in a file could still say
+/// when they arrived (a reflection until its reveal, a resonance until its prompt closes).
+/// Participants' events go through a group commit into the pending file: many submitted at
+/// once share one transaction and one fsync, and each is acknowledged only after that fsync.
+/// ``settle(_:)`` then moves them into `halqa.sqlite` in batches, in id order, and rebuilds
+/// the pending file, so that no file keeps their arrival order. The schema and its anonymity
 /// properties are documented in `docs/storage.md`.
 ///
 /// ```swift
@@ -20,9 +25,15 @@ public final class TranscriptStore: Sendable {
     public let nodeKey: SigningKey
     public let path: String
     let pool: DatabasePool
+    /// `pending.sqlite`: participants' events that are still pending (see ``settle(_:)``).
+    let pending: DatabaseQueue
+    /// Set when a rebuild of the pending file could not finish (another program was reading
+    /// it); the next settle tries again.
+    let pendingNeedsRebuild = Mutex(false)
     private let committer: GroupCommitter
 
     public static let fileName = "halqa.sqlite"
+    public static let pendingFileName = "pending.sqlite"
 
     /// Opens (creating if needed) the store in `folder`, readable by this user only.
     public init(folder: String) throws(MeetingError) {
@@ -34,10 +45,20 @@ public final class TranscriptStore: Sendable {
         }
         path = (folder as NSString).appendingPathComponent(TranscriptStore.fileName)
         var config = Configuration()
+        // Another Halqa command reading the folder (sessions, digest, export) holds a lock for
+        // milliseconds: wait for it rather than fail.
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             // FULL: in WAL mode, every commit fsyncs the WAL before it returns.
             // secure_delete: destroyed reflections are overwritten, not left in free pages.
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON")
+            // temp_store: VACUUM and sorting never write text to a temporary file elsewhere.
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
+        }
+        let pendingPath = (folder as NSString).appendingPathComponent(TranscriptStore.pendingFileName)
+        var pendingConfig = Configuration()
+        pendingConfig.busyMode = .timeout(10)
+        pendingConfig.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY")
         }
         do {
             let previous = umask(0o077)
@@ -45,10 +66,14 @@ public final class TranscriptStore: Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             try TranscriptStore.migrator.migrate(pool)
             nodeKey = try pool.write { db in try TranscriptStore.loadOrMakeNodeKey(db) }
+            pending = try DatabaseQueue(path: pendingPath, configuration: pendingConfig)
+            // WAL: one fsync per group commit, as in the main file.
+            _ = try pending.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+            try TranscriptStore.pendingMigrator.migrate(pending)
         } catch {
-            throw MeetingError(.storage, "Cannot open the transcript database \(path): \(error). If another program holds it, stop that program; if the disk is full, free space.")
+            throw MeetingError(.storage, "Cannot open the transcript database in \(folder): \(error). If another program holds it, stop that program; if the disk is full, free space.")
         }
-        committer = GroupCommitter(pool: pool)
+        committer = GroupCommitter(queue: pending)
     }
 
     static var migrator: DatabaseMigrator {
@@ -166,12 +191,18 @@ public final class TranscriptStore: Sendable {
     }
 
     /// Stores events (verified by the caller's fold) and brings the rest of the stored
-    /// session into line with `state`: destroys reflections that can no longer be shown,
-    /// records closing, and indexes a closed session for search. One transaction.
+    /// session into line with `state`: participants' events enter the pending file and are
+    /// settled from there (``settle(_:)``), closing is recorded, and a closed session is
+    /// indexed for search.
     func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil) async throws(MeetingError) {
-        let destroyed = state.destroyedIDs(after: events)
         let passages = state.isClosed ? Passage.all(of: state) : []
+        // In id order: the order of a batch from another node or a file says nothing either.
+        let participants = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
+        let others = events.filter { !$0.body.isParticipant }
         do {
+            if !participants.isEmpty {
+                try await pending.write { db in for event in participants { try TranscriptStore.insert(event, db) } }
+            }
             try await pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
@@ -179,10 +210,7 @@ public final class TranscriptStore: Sendable {
                         room_secret = coalesce(session.room_secret, excluded.room_secret)
                     """, arguments: [Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
                                      roomSecret.map { Data($0.raw) }])
-                for event in events { try TranscriptStore.insert(event, db) }
-                for id in destroyed {
-                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(state.id.bytes), Data(id.bytes)])
-                }
+                for event in others { try TranscriptStore.insert(event, db) }
                 try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
                 for p in passages {
                     try db.execute(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)",
@@ -192,6 +220,7 @@ public final class TranscriptStore: Sendable {
         } catch {
             throw MeetingError(.storage, "The session could not be saved (\(error)). Nothing was changed; try again.")
         }
+        try await settle(state)
     }
 
     static func insert(_ event: Event, _ db: Database) throws {
@@ -209,25 +238,29 @@ public final class TranscriptStore: Sendable {
         }
     }
 
-    /// Removes reflections from disk (the fold says they will never be shown).
+    /// Removes reflections from disk, wherever they are (the fold says they will never be
+    /// shown, or this node may not hold them).
     func destroy(_ ids: [EventID], in session: EventID) async throws(MeetingError) {
         guard !ids.isEmpty else { return }
+        let delete = "DELETE FROM reflection WHERE session = ? AND id = ?"
         do {
             try await pool.write { db in
-                for id in ids {
-                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(session.bytes), Data(id.bytes)])
-                }
+                for id in ids { try db.execute(sql: delete, arguments: [Data(session.bytes), Data(id.bytes)]) }
+            }
+            try await pending.write { db in
+                for id in ids { try db.execute(sql: delete, arguments: [Data(session.bytes), Data(id.bytes)]) }
             }
         } catch {
             throw MeetingError(.storage, "Could not remove reflections that may not be kept (\(error)).")
         }
+        await rebuildPending()
     }
 
-    /// Moves the WAL's contents into the database and empties it, so the WAL no longer holds
-    /// the sequence in which recent reflections were written, nor destroyed text.
+    /// Moves each WAL's contents into its database and empties it.
     public func checkpoint() async {
         // Fails harmlessly while a reader is active; the next reveal or close tries again.
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try? await pending.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
     // MARK: Wiping
@@ -245,7 +278,7 @@ public final class TranscriptStore: Sendable {
     /// the WAL is emptied. `nil` wipes every session and the node's own keys.
     public func wipe(_ session: EventID?) async throws(MeetingError) -> Wiped {
         do {
-            return try await pool.writeWithoutTransaction { db in
+            var wiped = try await pool.writeWithoutTransaction { db in
                 var wiped = Wiped(sessions: 0, events: 0, reflections: 0)
                 try db.inTransaction(.immediate) {
                     let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
@@ -269,6 +302,22 @@ public final class TranscriptStore: Sendable {
                 try db.checkpoint(.truncate)
                 return wiped
             }
+            // Pending events of the session go too, and the pending file is rebuilt.
+            let (reflections, resonances) = try await pending.writeWithoutTransaction { db in
+                let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
+                var counts = (0, 0)
+                try db.inTransaction {
+                    counts = (try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
+                              try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
+                    try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
+                    return .commit
+                }
+                try TranscriptStore.rebuildPending(db)
+                return counts
+            }
+            wiped.reflections += reflections
+            wiped.events += resonances
+            return wiped
         } catch {
             throw MeetingError(.storage, "The wipe could not finish (\(error)). Stop any Halqa using this data folder and run it again; nothing was left half-done that a second run does not finish.")
         }
@@ -286,6 +335,11 @@ public final class TranscriptStore: Sendable {
                 try Data.fetchAll(db, sql: """
                     SELECT bytes FROM event WHERE session = ?1
                     UNION ALL SELECT bytes FROM reflection WHERE session = ?1
+                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                    """, arguments: [Data(session.bytes)])
+            } + pending.read { db in
+                try Data.fetchAll(db, sql: """
+                    SELECT bytes FROM reflection WHERE session = ?1
                     UNION ALL SELECT bytes FROM resonance WHERE session = ?1
                     """, arguments: [Data(session.bytes)])
             }
@@ -350,13 +404,13 @@ public final class TranscriptStore: Sendable {
 /// Collects participants' events and writes them in shared transactions: while one
 /// transaction is being written and fsynced, new arrivals wait and go in the next.
 actor GroupCommitter {
-    private let pool: DatabasePool
+    private let queue: DatabaseQueue
     private var waiting: [(event: Event, done: CheckedContinuation<Void, any Error>)] = []
     private var writing = false
     /// Transactions written so far: each is one fsync of the WAL.
     private(set) var transactions = 0
 
-    init(pool: DatabasePool) { self.pool = pool }
+    init(queue: DatabaseQueue) { self.queue = queue }
 
     func commit(_ event: Event) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
@@ -375,7 +429,7 @@ actor GroupCommitter {
             let events = batch.map(\.event)
             let result: Result<Void, any Error>
             do {
-                try await pool.write { db in
+                try await queue.write { db in
                     for event in events { try TranscriptStore.insert(event, db) }
                 }
                 result = .success(())

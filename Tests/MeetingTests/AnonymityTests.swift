@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HalqaTestSupport
 import Testing
 @testable import Meeting
 
@@ -99,6 +100,64 @@ struct AnonymityTests {
         }
     }
 
+    /// A reflection as a man might write one: a few to many words, with a tag that makes it
+    /// unique so its bytes can be found.
+    static func reflectionText(using generator: inout SplitMix64) -> String {
+        let words = ["my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
+                     "I", "could", "speak", "of", "it", "and", "now", "my", "son", "watches", "me", "ghussa", "izzat"]
+        let tag = String((0..<10).map { _ in "abcdefghijkmnpqrstuvwxyz".randomElement(using: &generator)! })
+        let count = Int.random(in: 2...40, using: &generator)
+        return tag + " " + (0..<count).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
+    }
+
+    /// Threat: someone who takes the laptop and reads its files byte by byte, and remembers
+    /// who wrote when. SQLite fills a page from its end, so rows written one by one into one
+    /// page keep their arrival order in their offsets, whatever their keys.
+    @Test("no file of the data folder lays reflections out in arrival order, after a reveal or after the close, in groups of 3 to 15 and larger (byte offsets, 30 runs)")
+    func noArrivalOrderInFiles() async throws {
+        var generator = SplitMix64(seed: 2026_11_30)
+        var order = ArrivalOrder()
+        // A fresh node each run: in a small table nothing splits pages, which is where rows
+        // written one by one keep their order (a large, busy table hides it).
+        for n in Array(3...15) + Array(3...15) + [20, 30, 45, 60] {
+            let folder = TemporaryFolder()
+            let session = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: folder.path))
+            try await session.open(prompt: 0)
+            let texts = (0..<n).map { _ in Self.reflectionText(using: &generator) }
+            for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+            try await session.reveal(prompt: 0)
+            order.add(texts: texts, folders: [("host", folder.path)], phase: "after a reveal")
+            // The next prompt's first arrivals must not disturb what was settled.
+            try await session.open(prompt: 1)
+            for _ in 0..<2 { _ = try await session.submitReflection(prompt: 1, text: Self.reflectionText(using: &generator)) }
+            try await session.closeSession()
+            order.add(texts: texts, folders: [("host", folder.path)], phase: "after the close")
+        }
+        let worst = try #require(order.worst, "no reflection was found in any file")
+        #expect(abs(worst.z) < ArrivalOrder.limit, "placement in the files follows arrival order:\n\(order.report)")
+    }
+
+    @Test("the byte-offset test catches a planted leak: rows written one by one into the main file")
+    func plantedPlacementLeakIsCaught() async throws {
+        var generator = SplitMix64(seed: 7)
+        var order = ArrivalOrder()
+        for _ in 0..<12 {
+            let folder = TemporaryFolder()
+            let store = try TranscriptStore(folder: folder.path)
+            let session = try await LiveSession.start(deck: trilingualDeck(prompts: 1), in: store)
+            // The leak: each reflection written alone into halqa.sqlite as it arrives.
+            let texts = (0..<Int.random(in: 3...8, using: &generator)).map { _ in Self.reflectionText(using: &generator) }
+            for text in texts {
+                let event = Event.participant(.reflectionSubmitted(prompt: 0, text: text, nonce: randomBytes(16)), session: session.id,
+                                              roomKey: SigningKey())
+                try await store.pool.write { db in try TranscriptStore.insert(event, db) }
+            }
+            await store.checkpoint()
+            order.add(texts: texts, folders: [("host", folder.path)], phase: "planted")
+        }
+        #expect(abs(order.worst?.z ?? 0) > ArrivalOrder.limit, "a planted leak went unnoticed:\n\(order.report)")
+    }
+
     @Test("the order test catches a planted leak: an order that follows submission only half the time")
     func plantedOrderLeakIsCaught() {
         let n = 6, runs = 120
@@ -112,16 +171,20 @@ struct AnonymityTests {
         #expect(Self.orderChiSquare(positions) > Self.chiSquareLimit, "a half-time leak went unnoticed: \(positions)")
     }
 
-    @Test("after a reveal the WAL is emptied, so it holds no sequence of arrivals")
+    @Test("reflections wait in the pending file; after a reveal they are in the main file, and both WALs are empty")
     func walIsCheckpointedAtReveal() async throws {
         let folder = TemporaryFolder()
         let session = try await LiveSession.start(deck: trilingualDeck(), in: TranscriptStore(folder: folder.path))
         try await session.open(prompt: 0)
         for i in 0..<5 { _ = try await session.submitReflection(prompt: 0, text: "wal check \(i)") }
-        let wal = folder.path + "/halqa.sqlite-wal"
-        #expect(((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0) > 0)
+        func bytes(_ file: String) -> [UInt8] { Array(FileManager.default.contents(atPath: folder.path + "/" + file) ?? Data()) }
+        #expect(!bytes("pending.sqlite-wal").isEmpty)
+        #expect(!bytes("halqa.sqlite").containsSequence(Array("wal check".utf8)), "a pending reflection is in the main file")
         try await session.reveal(prompt: 0)
-        #expect(((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0) == 0)
+        #expect(bytes("pending.sqlite-wal").isEmpty && bytes("halqa.sqlite-wal").isEmpty)
+        #expect(!bytes("pending.sqlite").containsSequence(Array("wal check".utf8)))
+        #expect(bytes("halqa.sqlite").containsSequence(Array("wal check".utf8)))
+        #expect(try session.store.state(of: session.id).revealed(prompt: 0).count == 5)
     }
 
     @Test("reflections of a prompt that closes unrevealed are gone from every file of the data folder")

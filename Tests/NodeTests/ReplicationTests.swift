@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Meeting
 import NIOCore
 import Synchronization
@@ -182,9 +183,12 @@ struct ReplicationTests {
         let session = try await LiveSession.start(deck: try Self.deck(), minimumToReveal: 3, in: storeA)
         let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
         defer { a.stop() }
+        let folderB = TemporaryFolder()
+        let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        defer { b.stop() }
         let c = try await Self.admit(to: a, role: .archivist, folder: folderC, name: "organiser")
         defer { c.stop() }
-        #expect(await Self.eventually { await a.replicator.status().admitted.contains { $0.role == "archivist" && $0.connected } })
+        #expect(await Self.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
         let options = HostOptions(deckPath: nil, resume: nil, title: nil, port: 8080, bind: "127.0.0.1", dataFolder: folderA.path,
                                   minimumToReveal: 3, onePerPrompt: true)
         let room = try await Host.room(for: session, joinCode: "ABCDEFGH", store: storeA, options: options)
@@ -208,10 +212,17 @@ struct ReplicationTests {
             #expect(bytes.range(of: needle) == nil, "the archivist's \(file) holds a reflection below the minimum")
         }
         #expect(await c.session.state.pendingCount(prompt: 0) == 0)
-        // The prompt closes unrevealed: its reflections are destroyed on the host too.
+        // The co-facilitator holds them (the second copy of the no-loss rule), and no more.
+        #expect(try Self.folderBytes(folderB.path).contains { $0.1.range(of: needle) != nil })
+        // The prompt closes unrevealed: its reflections are destroyed on the host and on the
+        // co-facilitator, in every file (the database, the pending file, their WALs).
         try await session.close(prompt: 0)
-        for (file, bytes) in try Self.folderBytes(folderA.path) {
-            #expect(bytes.range(of: needle) == nil, "the host's \(file) still holds a destroyed reflection")
+        #expect(await Self.eventually { await b.session.state.prompts[0].status == .closed })
+        await Self.quiet([folderA.path, folderB.path])
+        for (node, folder) in [("host", folderA), ("co-facilitator", folderB)] {
+            for (file, bytes) in try Self.folderBytes(folder.path) {
+                #expect(bytes.range(of: needle) == nil, "the \(node)'s \(file) still holds a destroyed reflection")
+            }
         }
         // The same search finds reflections that reached the minimum and were revealed.
         try await session.open(prompt: 1)
@@ -220,6 +231,72 @@ struct ReplicationTests {
         #expect(await Self.eventually { await c.session.state.revealed(prompt: 1).count == 3 })
         // (The archivist's state may show them a moment before its commit reaches the file.)
         #expect(await Self.eventually { (try? Self.folderBytes(folderC.path).contains { $0.1.range(of: Data("enough of us".utf8)) != nil }) ?? false })
+    }
+
+    /// A deck of `count` prompts, for tests that need many.
+    static func deck(prompts count: Int) -> Deck {
+        Deck(title: LocalizedText([.en: "Many questions"]),
+             prompts: (0..<count).map { Prompt(text: LocalizedText([.en: "Question \($0 + 1)"])) })
+    }
+
+    /// Waits until no file of the folders changes for half a second: every node has finished
+    /// writing what it received.
+    static func quiet(_ folders: [String]) async {
+        var last: [[UInt8]] = []
+        var stableSince = Date()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let now = folders.flatMap { ArrivalOrder.files(in: $0).map(\.bytes) }
+            if now != last { last = now; stableSince = Date() } else if Date().timeIntervalSince(stableSince) > 0.5 { return }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    static func reflectionText() -> String {
+        let words = ["my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
+                     "my", "son", "watches", "me", "ghussa", "izzat", "and", "now", "I", "stop"]
+        let tag = String((0..<10).map { _ in "abcdefghijkmnpqrstuvwxyz".randomElement()! })
+        return tag + " " + (0..<Int.random(in: 2...40)).map { _ in words.randomElement()! }.joined(separator: " ")
+    }
+
+    /// Threat: someone who takes any of the laptops and reads its files byte by byte, and
+    /// remembers who wrote when. The co-facilitator receives reflections one by one as they
+    /// arrive; the archivist receives each revealed batch at once.
+    @Test("No file of the host, the co-facilitator or the archivist lays reflections out in arrival order, after a reveal or after the close (byte offsets, 12 runs)")
+    func noArrivalOrderOnAnyNode() async throws {
+        var order = ArrivalOrder()
+        // Fresh nodes each run: small tables, where rows written one by one keep their order
+        // (in a large, busy table page splits hide it).
+        for n in [3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 24, 40] {
+            let folderA = TemporaryFolder(), folderB = TemporaryFolder(), folderC = TemporaryFolder()
+            let folders = [("host", folderA.path), ("co-facilitator", folderB.path), ("archivist", folderC.path)]
+            let session = try await LiveSession.start(deck: Self.deck(prompts: 2), in: TranscriptStore(folder: folderA.path))
+            let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
+            defer { a.stop() }
+            let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+            defer { b.stop() }
+            let c = try await Self.admit(to: a, role: .archivist, folder: folderC, name: "organiser")
+            defer { c.stop() }
+            #expect(await Self.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
+            try await session.open(prompt: 0)
+            let texts = (0..<n).map { _ in Self.reflectionText() }
+            for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+            try await session.reveal(prompt: 0)
+            #expect(await Self.eventually { await c.session.state.revealed(prompt: 0).count == n })
+            #expect(await Self.eventually { await b.session.state.revealed(prompt: 0).count == n })
+            await Self.quiet(folders.map(\.1))
+            order.add(texts: texts, folders: folders, phase: "after a reveal")
+            // Arrivals for the next prompt, which closes unrevealed with the session.
+            try await session.open(prompt: 1)
+            for _ in 0..<2 { _ = try await session.submitReflection(prompt: 1, text: Self.reflectionText()) }
+            try await session.closeSession()
+            #expect(await Self.eventually { await c.session.state.isClosed })
+            #expect(await Self.eventually { await b.session.state.isClosed })
+            await Self.quiet(folders.map(\.1))
+            order.add(texts: texts, folders: folders, phase: "after the close")
+        }
+        let worst = try #require(order.worst, "no reflection was found in any file")
+        #expect(abs(worst.z) < ArrivalOrder.limit, "placement in the files follows arrival order:\n\(order.report)")
     }
 
     @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
