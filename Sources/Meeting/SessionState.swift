@@ -226,9 +226,13 @@ public struct SessionState: Sendable {
     // MARK: What the room sees
 
     /// The prompt's revealed reflections in the order every node shows, hidden ones marked.
+    ///
+    /// A batch is shown only once this node holds at least the minimum of its reflections for
+    /// this prompt: a reveal that lists ids nobody holds (or another prompt's) cannot make one
+    /// person's words stand alone (anonymity invariant 3).
     public func revealed(prompt: Int) -> [Revealed] {
         guard prompts.indices.contains(prompt) else { return [] }
-        return prompts[prompt].batches.joined().compactMap { id in
+        return prompts[prompt].batches.filter { isShown(batch: $0, prompt: prompt) }.joined().compactMap { id in
             guard let r = reflections[id], r.prompt == prompt else { return nil }
             let hidden = hiddenReasons[id]
             return Revealed(id: id, text: r.text, resonance: hidden == nil ? resonances[id]?.count ?? 0 : 0, hiddenReason: hidden)
@@ -271,9 +275,15 @@ public struct SessionState: Sendable {
         }
     }
 
-    /// Whether a reflection is held and revealed (hidden or not).
+    /// Whether a reflection is held and shown as revealed (hidden or not).
     public func isRevealed(_ reflection: EventID) -> Bool {
-        revealedSet.contains(reflection) && reflections[reflection] != nil
+        guard revealedSet.contains(reflection), let r = reflections[reflection] else { return false }
+        return batch(containing: reflection, prompt: r.prompt).map { isShown(batch: $0, prompt: r.prompt) } ?? false
+    }
+
+    /// Whether a revealed batch holds at least the minimum of this prompt's reflections here.
+    func isShown(batch: [EventID], prompt: Int) -> Bool {
+        batch.lazy.filter { self.reflections[$0]?.prompt == prompt }.count >= created.minimumToReveal
     }
 
     private func batch(containing reflection: EventID, prompt: Int) -> [EventID]? {

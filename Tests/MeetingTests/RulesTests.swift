@@ -23,6 +23,44 @@ struct RulesTests {
         #expect(await session.state.pendingCount(prompt: 1) == 1)
     }
 
+    /// Threat: a co-facilitator's node (or a bug) that signs a reveal listing one real
+    /// reflection and ids nobody holds, or another prompt's, so that one man's words would
+    /// stand alone on every screen.
+    @Test("a reveal that lists unknown ids or another prompt's shows nothing until it holds the minimum of its own prompt's reflections")
+    func revealCountsHeldReflections() throws {
+        let creator = SigningKey(), room = SigningKey()
+        let created = SessionCreated(title: "t", deck: trilingualDeck(), minimumToReveal: 3, roomKey: room.publicKey, nonce: randomBytes(16))
+        let first = Event.facilitator(.sessionCreated(created), session: nil, by: creator, at: 1, clock: 0)
+        var state = try SessionState(events: [first])
+        func reflection(_ prompt: Int, _ text: String) -> Event {
+            Event.participant(.reflectionSubmitted(prompt: prompt, text: text, nonce: randomBytes(16)), session: state.id, roomKey: room)
+        }
+        state.insert(Event.facilitator(.promptOpened(prompt: 1), session: state.id, by: creator, at: 2, clock: 1))
+        let other = reflection(1, "another prompt's words")
+        state.insert(other)
+        state.insert(Event.facilitator(.promptOpened(prompt: 0), session: state.id, by: creator, at: 3, clock: 2))
+        let alone = reflection(0, "the only real one")
+        state.insert(alone)
+        let unknown = [EventID.of(Array("nobody holds this".utf8)), EventID.of(Array("nor this".utf8))]
+        let reveal = Event.facilitator(.reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id, other.id, unknown[1]]),
+                                       session: state.id, by: creator, at: 4, clock: 3)
+        state.insert(reveal)
+        #expect(state.revealed(prompt: 0).isEmpty, "one real reflection is shown alone")
+        let aloneShows = state.isRevealed(alone.id)
+        #expect(!aloneShows)
+        #expect(Transcript(state).prompts[0].reflections.isEmpty)
+        #expect(!state.exportableEvents.contains { $0.id == alone.id })
+        // The same kind of reveal, once it lists the minimum of its own prompt's reflections
+        // that this node holds, shows them (and only them).
+        let held = [reflection(0, "held two"), reflection(0, "held three")]
+        let enough = Event.facilitator(.reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id] + held.map(\.id)),
+                                       session: state.id, by: creator, at: 4, clock: 3)
+        var honest = try SessionState(events: Array(state.allEvents.filter { $0.id != reveal.id }) + held)
+        #expect(honest.revealed(prompt: 0).isEmpty)
+        honest.insert(enough)
+        #expect(Set(honest.revealed(prompt: 0).map(\.text)) == ["the only real one", "held two", "held three"])
+    }
+
     @Test("reveal below the minimum is refused; the facilitator may choose another minimum")
     func revealMinimum() async throws {
         let session = try await started()
