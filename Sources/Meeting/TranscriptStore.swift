@@ -131,16 +131,25 @@ public final class TranscriptStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v3: projector key") { db in
+            // The projector's own key: it shows the room's view and can do nothing else.
+            try db.execute(sql: "ALTER TABLE session_access ADD COLUMN screen_key TEXT")
+        }
         return m
     }
 
-    /// The join code and facilitator secret of a session this node hosts.
+    /// The secrets that let people into a session this node hosts.
     public struct Access: Hashable, Sendable {
+        /// Typed by participants.
         public var joinCode: String
+        /// Opens the console: every facilitator action.
         public var facilitatorSecret: String
-        public init(joinCode: String, facilitatorSecret: String) {
+        /// Opens the projector's view and nothing else; nil for a session stored before it existed.
+        public var screenKey: String?
+        public init(joinCode: String, facilitatorSecret: String, screenKey: String?) {
             self.joinCode = joinCode
             self.facilitatorSecret = facilitatorSecret
+            self.screenKey = screenKey
         }
     }
 
@@ -148,8 +157,8 @@ public final class TranscriptStore: Sendable {
     public func access(to session: EventID) throws(MeetingError) -> Access? {
         do {
             return try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT join_code, facilitator_secret FROM session_access WHERE session = ?",
-                                 arguments: [Data(session.bytes)]).map { Access(joinCode: $0[0], facilitatorSecret: $0[1]) }
+                try Row.fetchOne(db, sql: "SELECT join_code, facilitator_secret, screen_key FROM session_access WHERE session = ?",
+                                 arguments: [Data(session.bytes)]).map { Access(joinCode: $0[0], facilitatorSecret: $0[1], screenKey: $0[2]) }
             }
         } catch {
             throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
@@ -160,8 +169,8 @@ public final class TranscriptStore: Sendable {
     public func setAccess(_ access: Access, to session: EventID) throws(MeetingError) {
         do {
             try pool.write { db in
-                try db.execute(sql: "INSERT OR REPLACE INTO session_access (session, join_code, facilitator_secret) VALUES (?, ?, ?)",
-                               arguments: [Data(session.bytes), access.joinCode, access.facilitatorSecret])
+                try db.execute(sql: "INSERT OR REPLACE INTO session_access (session, join_code, facilitator_secret, screen_key) VALUES (?, ?, ?, ?)",
+                               arguments: [Data(session.bytes), access.joinCode, access.facilitatorSecret, access.screenKey])
             }
         } catch {
             throw MeetingError(.storage, "Cannot save the session's join code: \(error).")

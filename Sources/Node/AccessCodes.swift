@@ -4,9 +4,9 @@ import Meeting
 ///
 /// The join code is typed by participants: 8 characters from 30 that cannot be confused
 /// (no 0/O, 1/I/L, U), 30^8 ≈ 6.6 × 10^11 possibilities; with guessing throttled to at most 60
-/// wrong codes a minute for the whole node, a three-hour meeting allows about 10,800 guesses,
-/// a chance of roughly 1 in 60 million. The facilitator's secret is 128 random bits and is never
-/// typed: it travels in the console link's fragment.
+/// wrong codes a minute for the whole node (``GuessThrottle``), a three-hour meeting allows
+/// about 10,800 guesses, a chance of roughly 1 in 60 million. The facilitator's secret and the
+/// projector's key are 128 random bits and are never typed: they travel in their links' fragments.
 public enum AccessCodes {
     static let alphabet = Array("23456789ABCDEFGHJKMNPQRSTVWXYZ")
 
@@ -68,13 +68,25 @@ struct TokenBucket {
     }
 }
 
-/// Slows down guessing of join codes and facilitator secrets.
+/// Slows down guessing of join codes and of the console's and projector's keys.
 ///
-/// Each address may make 5 wrong guesses, then one more every 12 seconds; the whole node
-/// accepts at most 60 wrong guesses a minute (one a second once the burst is spent). Addresses
-/// are held in memory only, for at most ten minutes, and never logged.
+/// Each address may make 5 wrong guesses, then one more every 12 seconds. Join codes (30^8)
+/// are also limited for the whole node: addresses that have guessed wrong share 60 wrong
+/// guesses a minute (one a second once the burst is spent). That shared allowance is never
+/// asked of an address that has not guessed wrong, so wrong guesses from many addresses
+/// cannot lock out a phone with the right code; an attacker gains one unshared guess per
+/// address it can take (a hall's /24: about 250 every ten minutes). The console's and
+/// projector's keys are 128 random bits and need no node-wide limit. Addresses are held in
+/// memory only, for at most ten minutes, and never logged.
 actor GuessThrottle {
+    /// What is being guessed.
+    enum Kind: Sendable { case joinCode, secret }
+    /// What a guess came to.
+    enum Outcome: Sendable { case right, wrong, throttled }
+
     private var perAddress: [String: TokenBucket] = [:]
+    /// Addresses that guessed a join code wrong, and when they last did.
+    private var guessedWrong: [String: ContinuousClock.Instant] = [:]
     private var global: TokenBucket
     private let perAddressBurst = 5.0, perAddressRate = 1.0 / 12
     private let globalBurst = 60.0, globalRate = 1.0
@@ -82,14 +94,24 @@ actor GuessThrottle {
 
     init() { global = TokenBucket(burst: 60, now: ContinuousClock.now) }
 
-    /// Whether a guess from `address` may be checked now.
-    func mayGuess(from address: String) -> Bool {
+    /// Compares `given` with `expected` if `address` may guess now, and counts a wrong guess.
+    /// The limits are checked before the comparison, so a throttled guess learns nothing.
+    func check(_ given: String, against expected: String, kind: Kind, from address: String) -> Outcome {
         let now = clock.now
-        global.refill(burst: globalBurst, rate: globalRate, now: now)
         var bucket = perAddress[address] ?? TokenBucket(burst: perAddressBurst, now: now)
         bucket.refill(burst: perAddressBurst, rate: perAddressRate, now: now)
         perAddress[address] = bucket
-        return bucket.tokens >= 1 && global.tokens >= 1
+        guard bucket.tokens >= 1 else { return .throttled }
+        global.refill(burst: globalBurst, rate: globalRate, now: now)
+        if kind == .joinCode, guessedWrong[address] != nil, global.tokens < 1 { return .throttled }
+        if AccessCodes.matches(given, expected) { return .right }
+        perAddress[address]!.tokens -= 1
+        if kind == .joinCode {
+            global.tokens -= 1
+            guessedWrong[address] = now
+        }
+        prune(now)
+        return .wrong
     }
 
     private var joins: [String: TokenBucket] = [:]
@@ -107,28 +129,26 @@ actor GuessThrottle {
         return allowed
     }
 
-    /// Records a wrong guess.
-    func failed(from address: String) {
-        perAddress[address, default: TokenBucket(burst: perAddressBurst, now: clock.now)].tokens -= 1
-        global.tokens -= 1
-        prune()
-    }
-
-    private func prune() {
-        guard perAddress.count > 1000 else { return }
-        let cutoff = clock.now - .seconds(600)
-        perAddress = perAddress.filter { $0.value.updated > cutoff }
+    private func prune(_ now: ContinuousClock.Instant) {
+        let cutoff = now - .seconds(600)
+        if perAddress.count > 1000 { perAddress = perAddress.filter { $0.value.updated > cutoff } }
+        if guessedWrong.count > 1000 { guessedWrong = guessedWrong.filter { $0.value > cutoff } }
     }
 }
 
 /// The participants who joined, as random tokens, and what limits them, in memory only.
 ///
-/// A token says nothing about who holds it. The set of tokens that have written to the open
-/// prompt, and those that have resonated, are dropped when the prompt changes, and never
-/// stored or logged (anonymity invariant 4).
+/// A token says nothing about who holds it. The tokens and the addresses that have written
+/// to the open prompt, and the tokens that have resonated, are dropped when the prompt
+/// changes, and never stored or logged (anonymity invariant 4). A phone with several tabs
+/// holds several tokens but has one address: counting addresses too keeps one phone to one
+/// reflection per prompt, so it cannot fill most of a batch and then know the rest
+/// (docs/threat-model.md says what remains).
 actor ParticipantRegistry {
     private var tokens: Set<String> = []
     private var wrote: Set<String> = []
+    /// Addresses that wrote to the open prompt (which reflection is never known).
+    private var wroteFrom: Set<String> = []
     private var resonated: Set<String> = []
     private var prompt: Int?
     static let maximum = 5_000
@@ -148,22 +168,39 @@ actor ParticipantRegistry {
         guard open != prompt else { return }
         prompt = open
         wrote.removeAll()
+        wroteFrom.removeAll()
         resonated.removeAll()
     }
 
-    func hasWritten(_ token: String) -> Bool { wrote.contains(token) }
+    /// The address of a device, or nil where an address does not stand for one phone: the
+    /// laptop itself (its console, a test) or an unknown one.
+    private static func device(_ address: String) -> String? {
+        ServingLimits.isThisMachine(address) || address == "unknown" ? nil : address
+    }
+
+    /// Whether this page, or another page on the same phone, wrote to the open prompt.
+    func hasWritten(_ token: String, from address: String) -> Bool {
+        wrote.contains(token) || Self.device(address).map(wroteFrom.contains) == true
+    }
 
     enum Claim { case claimed, already, notOpen }
 
-    /// Marks `token` as having written to `prompt`, if it is the open one and it had not.
-    func claimWriting(_ token: String, prompt: Int, open: Int?) -> Claim {
+    /// Marks `token` (and its phone) as having written to `prompt`, if it is the open one and
+    /// neither had.
+    func claimWriting(_ token: String, from address: String, prompt: Int, open: Int?) -> Claim {
         promptIs(open)
         // For a prompt that is not open, the meeting's rules refuse, with their own message.
         guard prompt == open else { return .notOpen }
-        return wrote.insert(token).inserted ? .claimed : .already
+        guard !hasWritten(token, from: address) else { return .already }
+        wrote.insert(token)
+        if let device = Self.device(address) { wroteFrom.insert(device) }
+        return .claimed
     }
 
-    func unmarkWritten(_ token: String) { wrote.remove(token) }
+    func unmarkWritten(_ token: String, from address: String) {
+        wrote.remove(token)
+        if let device = Self.device(address) { wroteFrom.remove(device) }
+    }
 
     /// Marks that `token` resonated with `reflection`, if it had not.
     func claimResonance(_ token: String, with reflection: EventID) -> Bool {

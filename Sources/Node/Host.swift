@@ -25,6 +25,8 @@ public struct HostOptions: Sendable {
     public var knownPeer: PeerHint?
     /// What one client may take from the node (docs/limits.md).
     public var limits = ServingLimits()
+    /// How often resonance counts reach participants' pages and the projector.
+    public var resonanceCadence: Duration = .seconds(5)
 
     public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
                 minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
@@ -93,8 +95,9 @@ public enum Host {
     /// co-facilitator takes the session's join code, so participants can move between nodes).
     public static func room(for session: LiveSession, joinCode: String?, store: TranscriptStore, options: HostOptions) async throws(MeetingError) -> MeetingRoom {
         var access = try store.access(to: session.id) ?? TranscriptStore.Access(
-            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret())
+            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret(), screenKey: nil)
         if let joinCode { access.joinCode = joinCode }
+        if access.screenKey == nil { access.screenKey = AccessCodes.newFacilitatorSecret() }
         try store.setAccess(access, to: session.id)
         let host = LANAddress.forParticipants(bind: options.bind)
         return await MeetingRoom(session: session, access: access, participantURL: "http://\(host):\(options.port)/",
@@ -123,7 +126,7 @@ public enum Host {
                 webSink.finish()
                 ready(HostBanner(title: state.created.title, sessionID: room.session.id, participantURL: base,
                                  joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
-                                 consoleURL: base + "facilitate#key=" + secret, screenURL: base + "screen#key=" + secret,
+                                 consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
                                  qr: QRCode(room.joinURL)))
             },
             logger: logger
@@ -143,7 +146,7 @@ public enum Host {
         let presence = PresenceService(name: name, key: store.nodeKey.publicKey,
                                        session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
                                        seen: { fingerprint, host, peerPort in await replicator.seen(fingerprint: fingerprint, host: host, peerPort: peerPort) })
-        var services: [any Service] = [app, RoomService(room: room), peers]
+        var services: [any Service] = [app, RoomService(room: room, cadence: options.resonanceCadence), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         await room.whenWiped {
@@ -192,11 +195,20 @@ struct PeerService: Service {
     }
 }
 
-/// Closes the live connections when the node is asked to stop, so the server can finish.
+/// Publishes resonance counts to the room at a fixed cadence, and closes the live
+/// connections when the node is asked to stop, so the server can finish.
 struct RoomService: Service {
     let room: MeetingRoom
+    let cadence: Duration
+
     func run() async throws {
-        try? await gracefulShutdown()
+        // Taps reach the room in batches at this cadence, never at the moment of a tap.
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: cadence)
+                await room.publishResonance()
+            }
+        }
         await room.closeAll()
     }
 }

@@ -7,7 +7,8 @@ import Meeting
 ///
 /// ```
 /// → {"type":"hello","token":"..."}                      a participant
-/// → {"type":"hello","facilitator":"...","view":"screen"} the console ("console") or projector ("screen")
+/// → {"type":"hello","facilitator":"..."}                the console, with the facilitator's secret
+/// → {"type":"hello","screen":"..."}                     the projector, with its own read-only key
 /// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
 /// ```
 /// A hello that is missing, late (5 s), too large (4 KiB) or wrong closes the socket with
@@ -62,12 +63,10 @@ enum LiveSocket {
             return await room.registry.knows(token) ? .participant : nil
         }
         if case .string(let secret)? = fields["facilitator"] {
-            guard await room.throttle.mayGuess(from: address) else { return nil }
-            guard AccessCodes.matches(secret, room.access.facilitatorSecret) else {
-                await room.throttle.failed(from: address)
-                return nil
-            }
-            return fields["view"] == .string("screen") ? .screen : .facilitator
+            return await room.throttle.check(secret, against: room.access.facilitatorSecret, kind: .secret, from: address) == .right ? .facilitator : nil
+        }
+        if case .string(let key)? = fields["screen"] {
+            return await room.throttle.check(key, against: room.links.screenKey, kind: .secret, from: address) == .right ? .screen : nil
         }
         return nil
     }

@@ -22,18 +22,27 @@ public actor MeetingRoom {
     /// Called once the session was wiped from this node (the node then stops).
     private var onWiped: (@Sendable () async -> Void)?
     public private(set) var wasWiped = false
-    private var version = 0
-    private var broadcastPending = false
-    /// What participants were last sent (without its version), so an unchanged view is not resent.
-    private var lastParticipantView: ParticipantView?
+    /// The console's version: moves with every change the console sees, arrivals included.
+    private var consoleVersion = 0
+    private var consolePending = false
+    /// What the room (participants' pages and the projector) was last shown. It changes only
+    /// with what the room may see: a facilitator's action, another node's, and resonance
+    /// counts at the cadence; never when one phone writes or taps (anonymity invariant 6).
+    private var roomView: ParticipantView
+    /// Resonance counts as last published to the room, by reflection id (hex).
+    private var publishedResonance: [String: Int] = [:]
 
     init(session: LiveSession, access: TranscriptStore.Access, participantURL: String, onePerPrompt: Bool) async {
         self.session = session
         self.access = access
         self.onePerPrompt = onePerPrompt
         let joinURL = participantURL + "#code=" + access.joinCode
-        links = Links(joinCode: access.joinCode, participantURL: participantURL, qr: QRMatrix(QRCode(joinURL)))
-        await registry.promptIs(await session.state.openPrompt)
+        links = Links(joinCode: access.joinCode, participantURL: participantURL,
+                      screenKey: access.screenKey ?? AccessCodes.newFacilitatorSecret(), qr: QRMatrix(QRCode(joinURL)))
+        let state = await session.state
+        publishedResonance = MeetingRoom.resonance(in: state)
+        roomView = ParticipantView(state, version: 1)
+        await registry.promptIs(state.openPrompt)
     }
 
     nonisolated var joinURL: String { links.joinURL }
@@ -46,22 +55,36 @@ public actor MeetingRoom {
 
     // MARK: Views
 
-    func participantView() async -> ParticipantView {
-        var view = ParticipantView(await session.state, version: version)
-        view.nodes = await replicator?.otherNodes() ?? []
-        return view
-    }
+    /// What every participant's page and the projector show now: the same bytes for
+    /// everyone, whatever any one phone did since the room last changed.
+    func participantView() -> ParticipantView { roomView }
 
     func consoleView() async -> ConsoleView {
-        var view = ConsoleView(await session.state, version: version, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
+        var view = ConsoleView(await session.state, version: consoleVersion, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
         view.nodes = await replicator?.status()
         view.role = await session.role.wireName
         return view
     }
 
-    func screenView() async -> ScreenView {
-        ScreenView(state: await participantView(), joinCode: AccessCodes.display(links.joinCode),
-                   participantURL: links.participantURL, qr: links.qr)
+    func screenView() -> ScreenView {
+        ScreenView(state: roomView, joinCode: AccessCodes.display(links.joinCode), participantURL: links.participantURL, qr: links.qr)
+    }
+
+    /// The room's view of `state`, with resonance counts as last published.
+    private func currentRoomView() async -> ParticipantView {
+        var view = ParticipantView(await session.state, version: roomView.version)
+        view.nodes = await replicator?.otherNodes() ?? []
+        for i in view.revealed.indices { view.revealed[i].resonance = publishedResonance[view.revealed[i].id] ?? 0 }
+        return view
+    }
+
+    /// Every shown reflection's resonance count.
+    private static func resonance(in state: SessionState) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for p in state.prompts.indices {
+            for r in state.revealed(prompt: p) where r.hiddenReason == nil { counts[r.id.hex] = r.resonance }
+        }
+        return counts
     }
 
     // MARK: Live updates
@@ -82,43 +105,61 @@ public actor MeetingRoom {
 
     var subscriberCount: Int { subscribers.count }
 
-    /// Tells everyone watching that the session changed. Facilitators' actions are sent at
-    /// once; a burst of submissions (which change only the console's count) is sent together.
+    /// Tells everyone watching that the session may have changed. The console hears of every
+    /// change (at once, or a burst of arrivals together); the room only if what it sees
+    /// changed, which one phone writing or tapping never does.
     func changed(immediately: Bool = true) async {
         await registry.promptIs(await session.state.openPrompt)
+        await refreshRoom()
         if immediately {
-            await broadcast()
-        } else if !broadcastPending {
-            broadcastPending = true
+            await sendConsole()
+        } else if !consolePending {
+            consolePending = true
             Task {
                 try? await Task.sleep(for: .milliseconds(50))
-                await self.broadcast()
+                await self.sendConsole()
             }
         }
     }
 
-    private func broadcast() async {
-        broadcastPending = false
-        version += 1
+    /// Publishes resonance counts to the room, if any changed since last time. Called at a
+    /// fixed cadence (``RoomService``), so taps reach the room in batches, never one by one.
+    func publishResonance() async {
+        let counts = MeetingRoom.resonance(in: await session.state)
+        guard counts != publishedResonance else { return }
+        publishedResonance = counts
+        await refreshRoom()
+    }
+
+    /// Recomputes the room's view; if it differs from what the room saw, sends it.
+    private func refreshRoom() async {
+        var next = await currentRoomView()
+        next.version = roomView.version
+        guard next != roomView else { return }
+        next.version += 1
+        roomView = next
         var cache: [Audience: String] = [:]
-        // Participants and the projector see the same view: if it did not change (only the
-        // console's count did), they are not sent anything.
-        var unversioned = await participantView()
-        unversioned.version = 0
-        let participantsUnchanged = unversioned == lastParticipantView
-        lastParticipantView = unversioned
-        for subscriber in subscribers.values {
-            if participantsUnchanged && subscriber.audience != .facilitator { continue }
+        for subscriber in subscribers.values where subscriber.audience != .facilitator {
             if cache[subscriber.audience] == nil { cache[subscriber.audience] = await message(for: subscriber.audience) }
             subscriber.continuation.yield(cache[subscriber.audience]!)
         }
     }
 
+    private func sendConsole() async {
+        consolePending = false
+        consoleVersion += 1
+        var text: String?
+        for subscriber in subscribers.values where subscriber.audience == .facilitator {
+            if text == nil { text = await message(for: .facilitator) }
+            subscriber.continuation.yield(text!)
+        }
+    }
+
     private func message(for audience: Audience) async -> String {
         switch audience {
-        case .participant: return Wire.message("state", await participantView())
+        case .participant: return Wire.message("state", participantView())
         case .facilitator: return Wire.message("console", await consoleView())
-        case .screen: return Wire.message("screen", await screenView())
+        case .screen: return Wire.message("screen", screenView())
         }
     }
 

@@ -39,10 +39,10 @@ public enum Routes {
         router.post("/api/join") { request, context in
             let body = try await JSONBody(request, allowed: ["code"])
             let typed = AccessCodes.normalise(try body.string("code") ?? "")
-            guard await room.throttle.mayGuess(from: context.addressKey) else { throw APIError.throttled }
-            guard AccessCodes.matches(typed, room.access.joinCode) else {
-                await room.throttle.failed(from: context.addressKey)
-                throw APIError.wrongCode
+            switch await room.throttle.check(typed, against: room.access.joinCode, kind: .joinCode, from: context.addressKey) {
+            case .throttled: throw APIError.throttled
+            case .wrong: throw APIError.wrongCode
+            case .right: break
             }
             guard await room.throttle.mayJoin(from: context.addressKey) else { throw APIError.tooManyJoins }
             guard let token = await room.registry.join() else { throw APIError.full }
@@ -50,14 +50,15 @@ public enum Routes {
             return Response.json(Joined(token: token, state: await room.participantView()), status: .created)
         }
 
-        router.get("/api/session") { request, _ in
+        router.get("/api/session") { request, context in
             let token = try await participant(request, room)
             let state = await room.participantView()
             return Response.json(ParticipantSessionResponse(
-                state: state, wrote: await room.registry.hasWritten(token), resonated: await room.registry.resonatedIDs(token)))
+                state: state, wrote: await room.registry.hasWritten(token, from: context.addressKey),
+                resonated: await room.registry.resonatedIDs(token)))
         }
 
-        router.post("/api/reflections") { request, _ in
+        router.post("/api/reflections") { request, context in
             let token = try await participant(request, room)
             let body = try await JSONBody(request, allowed: ["prompt", "text"])
             let prompt = try body.int("prompt")!
@@ -65,7 +66,7 @@ public enum Routes {
             var claimed = false
             if room.onePerPrompt {
                 // Claimed before writing, so two quick taps cannot both get through.
-                switch await room.registry.claimWriting(token, prompt: prompt, open: await room.session.state.openPrompt) {
+                switch await room.registry.claimWriting(token, from: context.addressKey, prompt: prompt, open: await room.session.state.openPrompt) {
                 case .already: throw APIError.alreadyWrote
                 case .claimed: claimed = true
                 case .notOpen: break
@@ -74,7 +75,7 @@ public enum Routes {
             do {
                 _ = try await room.session.submitReflection(prompt: prompt, text: text)
             } catch let error as MeetingError {
-                if claimed { await room.registry.unmarkWritten(token) }
+                if claimed { await room.registry.unmarkWritten(token, from: context.addressKey) }
                 throw APIError(error)
             }
             await room.changed(immediately: false)
@@ -107,7 +108,7 @@ public enum Routes {
         }
 
         router.get("/api/screen") { request, context in
-            try await facilitator(request, context, room)
+            try await projector(request, context, room)
             return Response.json(await room.screenView())
         }
 
@@ -180,11 +181,20 @@ public enum Routes {
     }
 
     static func facilitator(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws {
+        try await authorise(request, context, room, expected: room.access.facilitatorSecret)
+    }
+
+    /// The projector: its own key opens the room's view and nothing else.
+    static func projector(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws {
+        try await authorise(request, context, room, expected: room.links.screenKey)
+    }
+
+    private static func authorise(_ request: Request, _ context: NodeContext, _ room: MeetingRoom, expected: String) async throws {
         guard let secret = bearer(request) else { throw APIError.noSecret }
-        guard await room.throttle.mayGuess(from: context.addressKey) else { throw APIError.throttled }
-        guard AccessCodes.matches(secret, room.access.facilitatorSecret) else {
-            await room.throttle.failed(from: context.addressKey)
-            throw APIError.wrongSecret
+        switch await room.throttle.check(secret, against: expected, kind: .secret, from: context.addressKey) {
+        case .throttled: throw APIError.throttled
+        case .wrong: throw APIError.wrongSecret
+        case .right: break
         }
     }
 }

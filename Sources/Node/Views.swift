@@ -89,6 +89,7 @@ struct ConsoleView: Codable, Sendable {
     var sessionNotes: [String]
     var joinCode: String
     var participantURL: String
+    /// The projector's link (with its own read-only key), relative to the node.
     var screenURL: String
     var qr: QRMatrix
     /// The node's clock, so the page can show time boxes even if the device's clock is off.
@@ -117,7 +118,7 @@ struct ConsoleView: Codable, Sendable {
         sessionNotes = state.notes.filter { $0.prompt == nil }.map(\.text)
         joinCode = AccessCodes.display(links.joinCode)
         participantURL = links.participantURL
-        screenURL = links.screenPath
+        screenURL = "/" + links.screenLink
         qr = links.qr
         self.now = now
         var replica = Replica(state: state, role: .coFacilitator)
@@ -152,6 +153,9 @@ struct Links: Sendable {
     var participantURL: String
     /// The QR code's URL carries the code in the fragment, which browsers never send to the node.
     var joinURL: String { participantURL + "#code=" + joinCode }
-    var screenPath: String { "/screen" }
+    /// The projector's key: it opens the room's view and nothing else.
+    var screenKey: String
+    /// The projector's link, relative to the participants' address: `screen#key=...`.
+    var screenLink: String { "screen#key=" + screenKey }
     var qr: QRMatrix
 }

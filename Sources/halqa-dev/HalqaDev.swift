@@ -105,8 +105,11 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Reflections per run.") var count = 2048
     @Option(help: "Transactions for the floor measurement.") var floorCount = 300
     @Option(parsing: .upToNextOption) var submitters: [Int] = [1, 16, 256]
+    @Option(help: "Sessions already in the store when reveals are measured (an organiser's or a busy facilitator's laptop).") var archived = 200
 
     func run() async throws {
+        try await measureReveals()
+        print("")
         let deck = Deck(title: LocalizedText([.en: "Benchmark"]), prompts: [Prompt(text: LocalizedText([.en: "A prompt"]))])
         let floor = try measureFloor()
         print("disk floor (SQLite, one row per transaction, synchronous=FULL): \(format(floor)) rows/s")
@@ -145,6 +148,56 @@ struct BenchStore: AsyncParsableCommand {
                    pad(String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]), 10),
                    pad("\(fsyncs)", 6), pad(String(format: "%.1f", Double(latencies.count) / Double(fsyncs)), 17)].joined(separator: "  "))
         }
+    }
+
+    /// What a reveal and a close cost: the batch leaves the pending file for the main file in
+    /// id order and the pending file is rebuilt (docs/storage.md). Next to it, for comparison,
+    /// what rebuilding the whole main file (`VACUUM`, the other way to erase arrival order)
+    /// costs on the same store.
+    func measureReveals() async throws {
+        let folder = dir + "/reveal"
+        try? FileManager.default.removeItem(atPath: folder)
+        let store = try TranscriptStore(folder: folder)
+        let deck = Deck(title: LocalizedText([.en: "Benchmark"]), prompts: (0..<3).map { Prompt(text: LocalizedText([.en: "Prompt \($0)"])) })
+        let text = String(repeating: "I learned anger at home, and I am unlearning it. ", count: 5)
+        func fill(_ session: LiveSession, prompt: Int, _ n: Int) async throws {
+            try await session.open(prompt: prompt)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for t in 0..<32 {
+                    group.addTask { for i in stride(from: t, to: n, by: 32) { _ = try await session.submitReflection(prompt: prompt, text: "\(i) " + text) } }
+                }
+                try await group.waitForAll()
+            }
+        }
+        for _ in 0..<archived {
+            let session = try await LiveSession.start(deck: deck, in: store)
+            try await fill(session, prompt: 0, 30)
+            try await session.reveal(prompt: 0)
+            try await session.closeSession()
+        }
+        let size = ((try? FileManager.default.attributesOfItem(atPath: folder + "/halqa.sqlite")[.size] as? Int) ?? 0) ?? 0
+        print("reveals, in a store already holding \(archived) sessions (halqa.sqlite \(String(format: "%.1f", Double(size) / 1e6)) MB); 250-character reflections")
+        print("reflections  reveal ms (p50, max of 5)  close ms (p50)  whole-file VACUUM ms (for comparison)")
+        for n in [30, 300] {
+            var reveals: [Double] = [], closes: [Double] = [], vacuums: [Double] = []
+            for _ in 0..<5 {
+                let session = try await LiveSession.start(deck: deck, in: store)
+                try await fill(session, prompt: 0, n)
+                var t0 = ContinuousClock.now
+                try await session.reveal(prompt: 0)
+                reveals.append((ContinuousClock.now - t0).milliseconds)
+                try await fill(session, prompt: 1, 3)
+                t0 = ContinuousClock.now
+                try await session.closeSession()
+                closes.append((ContinuousClock.now - t0).milliseconds)
+                t0 = ContinuousClock.now
+                try await DatabaseQueue(path: store.path).writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+                vacuums.append((ContinuousClock.now - t0).milliseconds)
+            }
+            func p50(_ xs: [Double]) -> String { String(format: "%.1f", xs.sorted()[xs.count / 2]) }
+            print([pad("\(n)", 11), pad(p50(reveals) + ", " + String(format: "%.1f", reveals.max()!), 26), pad(p50(closes), 14), pad(p50(vacuums), 37)].joined(separator: "  "))
+        }
+        try? FileManager.default.removeItem(atPath: folder)
     }
 
     /// Signatures per second over reflection-sized messages, one signer per core: an upper

@@ -147,9 +147,48 @@ struct APITests {
             #expect(screen == .forbidden)
             let (ok, console, _) = try await api.call(.get, "/api/console", token: fixture.secret)
             #expect(ok == .ok && console["joinCode"] as? String == AccessCodes.display(fixture.joinCode))
-            let (shown, view, _) = try await api.call(.get, "/api/screen", token: fixture.secret)
+            let (shown, view, _) = try await api.call(.get, "/api/screen", token: fixture.room.links.screenKey)
             #expect(shown == .ok && (view["qr"] as? [String: Any])?["size"] as? Int ?? 0 > 20)
         }
+    }
+
+    /// Threat: anyone who reads the projector's link (it is on a laptop or TV facing the room,
+    /// often opened on a borrowed machine), or who walks up to the projector.
+    @Test("The projector's link carries a key of its own: it shows the room's view and can never open, reveal, hide, write, admit, close or wipe")
+    func projectorCannotAct() async throws {
+        let fixture = try await HostedFixture()
+        let session = fixture.room.session
+        try await session.open(prompt: 0)
+        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
+        let shown = try await session.reveal(prompt: 0)
+        try await fixture.app().test(.live) { client in
+            let api = API(client: client)
+            // The key the console hands out for the projector, as a facilitator would copy it.
+            let (_, console, _) = try await api.call(.get, "/api/console", token: fixture.secret)
+            let link = try #require(console["screenURL"] as? String)
+            #expect(!link.contains(fixture.secret), "the projector's link holds the facilitator's secret")
+            let key = try #require(link.components(separatedBy: "#key=").last)
+            let (ok, _, _) = try await api.call(.get, "/api/screen", token: key)
+            #expect(ok == .ok)
+            let actions: [(String, String)] = [
+                ("open", #"{"prompt":1}"#), ("close-prompt", #"{"prompt":0}"#), ("reveal", #"{"prompt":0}"#),
+                ("hide", #"{"reflection":"\#(shown[0].id.hex)","reason":"x"}"#), ("note", #"{"text":"from the projector"}"#),
+                ("close", "{}"), ("admit", #"{"node":"x","role":"archivist"}"#), ("wipe", #"{"confirm":"WIPE"}"#),
+            ]
+            // Refused as a wrong secret (after five, the address is also slowed down: 429).
+            for (action, body) in actions {
+                let (status, answer) = try await api.console(key, action, body)
+                #expect((status == .forbidden && api.errorCode(answer) == "wrong-secret") || (status == .tooManyRequests && api.errorCode(answer) == "throttled"),
+                        "\(action) with the projector's key: \(status)")
+            }
+            let (consoleStatus, _, _) = try await api.call(.get, "/api/console", token: key)
+            #expect(consoleStatus == .forbidden || consoleStatus == .tooManyRequests)
+            let (_, refused) = try await LiveSocketTests.follow(client, hello: #"{"type":"hello","facilitator":"\#(key)"}"#, until: { _ in false })
+            #expect(refused?.closeCode == .unknown(4401), "the projector's key opened the console's socket")
+        }
+        let state = await session.state
+        #expect(state.openPrompt == 0 && !state.isClosed && state.notes.isEmpty && state.hiddenReasons.isEmpty)
+        #expect(await !fixture.room.wasWiped)
     }
 
     @Test("the console counts waiting reflections but never shows their text before the reveal")

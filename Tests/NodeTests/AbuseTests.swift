@@ -13,14 +13,14 @@ import Testing
 @Suite("Holding up under abuse")
 struct AbuseTests {
     /// Joins from `address` and writes `text` to prompt 0 (opened by the caller); the statuses.
-    static func participant(from address: String, port: Int, code: String, text: String) throws -> (join: Int, write: Int) {
+    static func participant(from address: String, port: Int, code: String, text: String, prompt: Int = 0) throws -> (join: Int, write: Int) {
         let connection = try RawConnection(from: address, to: port)
         guard let joined = connection.request("POST", "/api/join", json: #"{"code":"\#(code)"}"#) else { return (0, 0) }
         guard joined.status == 201,
               let token = (try? JSONSerialization.jsonObject(with: Data(joined.body.utf8)) as? [String: Any])?["token"] as? String else {
             return (joined.status, 0)
         }
-        let written = connection.request("POST", "/api/reflections", json: #"{"prompt":0,"text":"\#(text)"}"#, token: token)
+        let written = connection.request("POST", "/api/reflections", json: #"{"prompt":\#(prompt),"text":"\#(text)"}"#, token: token)
         return (joined.status, written?.status ?? 0)
     }
 
@@ -48,6 +48,38 @@ struct AbuseTests {
                 again = try await onThread { try AbuseTests.participant(from: "127.0.0.2", port: port, code: code, text: "after the flood") }
             }
             #expect(again == (201, 201))
+        } }
+    }
+
+    /// Threat: a participant who opens several tabs (several tokens) to fill most of a batch
+    /// of three, and then knows which reflection is the one other person's.
+    @Test("One phone, one voice: a second tab on the same phone cannot write to the same prompt; another phone can; the next prompt forgets")
+    func onePhoneOneVoice() async throws {
+        let fixture = try await HostedFixture()
+        try await fixture.room.session.open(prompt: 0)
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+            let port = try #require(client.port)
+            let code = fixture.joinCode
+            let (tabs, other) = try await onThread {
+                let tabs = (0..<3).map { i in try! AbuseTests.participant(from: "127.0.0.7", port: port, code: code, text: "tab \(i)") }
+                return (tabs, try AbuseTests.participant(from: "127.0.0.8", port: port, code: code, text: "another phone"))
+            }
+            #expect(tabs.map(\.join) == [201, 201, 201])
+            #expect(tabs.map(\.write) == [201, 409, 409], "tabs of one phone wrote \(tabs.map(\.write))")
+            #expect(other == (201, 201))
+            #expect(await fixture.room.session.state.pendingCount(prompt: 0) == 2)
+            // A second tab's page is told this phone has written (it shows "received").
+            let seen = try await onThread { () -> String in
+                let connection = try RawConnection(from: "127.0.0.7", to: port)
+                let joined = connection.request("POST", "/api/join", json: #"{"code":"\#(code)"}"#)!
+                let token = (try JSONSerialization.jsonObject(with: Data(joined.body.utf8)) as! [String: Any])["token"] as! String
+                return connection.request("GET", "/api/session", token: token)?.body ?? ""
+            }
+            #expect(seen.contains(#""wrote":true"#), "\(seen)")
+            try await fixture.room.session.open(prompt: 1)
+            await fixture.room.changed()
+            let next = try await onThread { try AbuseTests.participant(from: "127.0.0.7", port: port, code: code, text: "next prompt", prompt: 1) }
+            #expect(next == (201, 201), "\(next)")
         } }
     }
 

@@ -50,7 +50,7 @@
       " Digest " + state.digest + " (the same on every node that holds this meeting).";
     $("participant-url").textContent = state.participantURL;
     $("join-code").textContent = state.joinCode;
-    $("screen-link").href = state.screenURL + "#key=" + encodeURIComponent(secret);
+    $("screen-link").href = state.screenURL;  // the projector's own key: it can only watch
     Halqa.drawQR($("qr"), state.qr);
     drawCurrent();
     drawDeck();

@@ -41,7 +41,7 @@
     Halqa.api("GET", "/api/screen", secret).then(function (r) {
       if (r.status !== 200) { $("locked").hidden = false; return; }
       render(r.body);
-      Halqa.live(function () { return { type: "hello", facilitator: secret, view: "screen" }; }, function (message) {
+      Halqa.live(function () { return { type: "hello", screen: secret }; }, function (message) {
         if (message.type === "screen") render(message.data);
       }, function (status) { $("connection").textContent = status === "live" ? "" : "reconnecting…"; });
     });
