@@ -5,10 +5,15 @@
       each participant connects from its own address, joins, and writes EACH reflections to
       prompt 0, one every INTERVAL seconds on a kept-alive connection; prints a JSON summary
       of acknowledgement latencies.
-  abuse.py flood HOST PORT CODE --connections 1000 --seconds 30
+  abuse.py flood HOST PORT CODE --connections 1000 --seconds 30 [--peer-port P]
       1,000 concurrent abusive connections from this host, in five kinds (idle, slow head,
       requests as fast as it can, oversized WebSocket frames, joins and writes as fast as it
-      can), each reopened as soon as the node closes it; prints a JSON summary.
+      can), each reopened as soon as the node closes it; prints a summary. With --peer-port,
+      a quarter of them go to the node-to-node port instead: idle, garbage, and TLS
+      handshakes without a node's certificate.
+  abuse.py guess HOST PORT WRONGCODE --sources 198.18.0.100 --count 42 --seconds 30
+      COUNT addresses each sending wrong join codes for SECONDS, as fast as the node answers;
+      prints how many were checked (403) and slowed down (429).
 Standard library only (Debian's python3).
 """
 import argparse
@@ -165,12 +170,49 @@ async def abusive(kind, host, port, code, until, tally):
         writer.close()
 
 
+async def peer_abusive(kind, host, port, until, tally):
+    """One abusive client of the node-to-node port, reconnecting whenever the node closes it."""
+    import ssl
+    while time.monotonic() < until:
+        try:
+            if kind == "peer-tls":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                reader, writer = await asyncio.open_connection(host, port, ssl=context)
+            else:
+                reader, writer = await asyncio.open_connection(host, port)
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            tally.status(kind, "refused")
+            await asyncio.sleep(0.05)
+            continue
+        tally.opened += 1
+        opened = time.monotonic()
+        try:
+            if kind == "peer-garbage":
+                writer.write(b"\x00\x00\x10\x00" + b"x" * 4096)
+                await writer.drain()
+            await asyncio.wait_for(reader.read(1), timeout=max(0.01, until - time.monotonic()))
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError):
+            pass
+        if time.monotonic() < until:
+            tally.closed_by_node += 1
+            tally.held_seconds.append(time.monotonic() - opened)
+            tally.status(kind, "closed")
+        writer.close()
+
+
 async def run_flood(args):
     kinds = ["idle", "slow-head", "fast", "big-frame", "join-write"]
     tally = Tally()
     until = time.monotonic() + args.seconds
-    await asyncio.gather(*[abusive(kinds[i % len(kinds)], args.host, args.port, args.code, until, tally)
-                           for i in range(args.connections)])
+    clients = []
+    for i in range(args.connections):
+        if args.peer_port and i % 4 == 3:
+            clients.append(peer_abusive(["peer-idle", "peer-garbage", "peer-tls"][(i // 4) % 3], args.host, args.peer_port, until, tally))
+        else:
+            clients.append(abusive(kinds[i % len(kinds)], args.host, args.port, args.code, until, tally))
+    await asyncio.gather(*clients)
     held = sorted(tally.held_seconds)
     median = f"{held[len(held) // 2]:.3f} s" if held else "-"
     print(f"abuser: {args.connections} connections at once for {args.seconds:.0f} s: {tally.opened} opened, "
@@ -179,9 +221,34 @@ async def run_flood(args):
         print(f"  {key}: {count}")
 
 
+async def guesser(host, port, code, source, until, tally):
+    """Wrong join codes from one address, as fast as the node answers."""
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+            while time.monotonic() < until:
+                writer.write(request("POST", "/api/join", {"code": code}))
+                status, body = await read_response(reader)
+                tally.status("guess", status)
+                if status == 429:
+                    await asyncio.sleep(0.1)
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            await asyncio.sleep(0.1)
+
+
+async def run_guess(args):
+    first = ipaddress.ip_address(args.sources)
+    tally = Tally()
+    until = time.monotonic() + args.seconds
+    await asyncio.gather(*[guesser(args.host, args.port, args.code, str(first + i), until, tally) for i in range(args.count)])
+    print(f"guessers: {args.count} addresses for {args.seconds:.0f} s: " +
+          ", ".join(f"{key}: {count}" for key, count in sorted(tally.statuses.items())))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["participants", "flood"])
+    parser.add_argument("mode", choices=["participants", "flood", "guess"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("code")
@@ -192,11 +259,13 @@ def main():
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--label", default="participants")
+    parser.add_argument("--peer-port", type=int, default=0)
     args = parser.parse_args()
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(run_participants(args) if args.mode == "participants" else run_flood(args))
+    runs = {"participants": run_participants, "flood": run_flood, "guess": run_guess}
+    asyncio.run(runs[args.mode](args))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,12 @@ final class Hall {
         try run(i, [CLI.binaries.appendingPathComponent("halqa").path] + arguments)
     }
 
+    /// Gives host `i` one more address on the hall's LAN (a machine with many, or a phone's).
+    func addAddress(_ i: Int, _ address: String) throws {
+        let result = try Hall.shell(["ip", "-n", "\(name)h\(i)", "addr", "add", address + "/24", "dev", "\(name)e\(i)"])
+        if result.status != 0 { throw HallError(message: "cannot add \(address) to host \(i): \(result.stderr)") }
+    }
+
     func control(_ verb: String, _ i: Int) throws {
         let result = try Hall.shell([Hall.script, verb, name, String(i)])
         if result.status != 0 { throw HallError(message: "scripts/hall \(verb) failed: \(result.stderr)") }
