@@ -51,14 +51,18 @@ public actor LiveSession {
     /// pages and other nodes), once it is on this node's disk.
     public func observe(_ observer: @escaping @Sendable (Event, Origin) async -> Void) { self.observer = observer }
 
-    /// Starts holding a session this node was admitted to: the events as the admitting node
-    /// sent them, verified one by one, and the room key if this node is a co-facilitator.
-    public static func adopt(_ list: [[UInt8]], roomSecret: SigningKey?, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
+    /// Folds a session from events another node sent, verified one by one; refused events
+    /// (a bad signature, a signer without authority) are left out. Nothing is stored.
+    public static func verify(_ list: [[UInt8]]) throws(MeetingError) -> SessionState {
         let events = list.compactMap { try? Event(bytes: $0) }
-        var state = try SessionState(events: events)
-        // Refused events are not kept: only what verified is stored.
+        let state = try SessionState(events: events)
         let refused = Set(state.ignored.filter { $0.value == "bad signature" || $0.value == "signer is not a facilitator" }.keys)
-        if !refused.isEmpty { state = state.removing(refused) }
+        return refused.isEmpty ? state : state.removing(refused)
+    }
+
+    /// Starts holding a session this node was admitted to (its state from ``verify(_:)``), and
+    /// the room key if this node is a co-facilitator.
+    public static func adopt(_ state: SessionState, roomSecret: SigningKey?, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
         try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret)
         return LiveSession(store: store, state: state, roomSecret: roomSecret)
     }

@@ -131,7 +131,7 @@ public enum Host {
             },
             logger: logger
         )
-        let name = options.name ?? Presence.defaultName(for: store.nodeKey.publicKey)
+        let name = options.name ?? Presence.announcedName(for: store.nodeKey.publicKey, in: room.session.id)
         let replicator = Replicator(session: room.session, identity: try PeerTransportIdentity(key: store.nodeKey), name: name,
                                     participantURL: room.session.acceptsReflections ? base : nil,
                                     joinCode: room.access.joinCode, say: say)
@@ -145,7 +145,7 @@ public enum Host {
         })
         let presence = PresenceService(name: name, key: store.nodeKey.publicKey,
                                        session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
-                                       seen: { fingerprint, host, peerPort in await replicator.seen(fingerprint: fingerprint, host: host, peerPort: peerPort) })
+                                       seen: { tag, host, peerPort in await replicator.seen(nodeTag: tag, host: host, peerPort: peerPort) })
         var services: [any Service] = [app, RoomService(room: room, cadence: options.resonanceCadence), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

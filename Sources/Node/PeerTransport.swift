@@ -21,6 +21,8 @@ import X509
 ///
 /// Messages are ``PeerMessage`` frames with a four-byte length; a frame over
 /// ``PeerMessage/maxFrame`` closes the connection.
+///
+/// The listening side limits what one address may take (``PeerLimits``, docs/limits.md).
 enum PeerTransport {
     typealias Channel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -30,7 +32,32 @@ enum PeerTransport {
         /// The key the other node proved in the handshake.
         let peerKey: @Sendable () -> PublicKey?
         let remoteAddress: String?
+        /// Called once the other node's hello has arrived: lifts the hello deadline.
+        let greeted: @Sendable () -> Void
     }
+
+    /// Open connections per address on the listening side.
+    final class OpenCount: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+        let limit: Int
+        init(limit: Int) { self.limit = limit }
+        func open(_ address: String) -> Bool {
+            counts.withLock { counts in
+                let now = counts[address, default: 0]
+                guard now < limit else { return false }
+                counts[address] = now + 1
+                return true
+            }
+        }
+        func close(_ address: String) {
+            counts.withLock { counts in
+                let now = counts[address, default: 1] - 1
+                counts[address] = now > 0 ? now : nil
+            }
+        }
+    }
+
+    struct TooManyConnections: Error {}
 
     /// The TLS settings of one node: its certificate and key, TLS 1.3 only, Ed25519 only.
     final class Identity: Sendable {
@@ -83,7 +110,7 @@ enum PeerTransport {
     /// Adds TLS and framing to a new channel. `expect` pins the peer's key (by its
     /// fingerprint): the handshake fails for any other.
     private static func configure(_ channel: any NIOCore.Channel, identity: Identity, server: Bool,
-                                  expect fingerprint: String?) throws -> Connection {
+                                  expect fingerprint: String?, helloDeadline: Duration = .seconds(10)) throws -> Connection {
         let box = SeenKey()
         let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
             guard certificates.count == 1, let key = PeerTransport.key(of: certificates[0]),
@@ -104,7 +131,12 @@ enum PeerTransport {
                                                  maximumBufferSize: PeerMessage.maxFrame + 4))
         try sync.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
         let async = try Channel(wrappingChannelSynchronously: channel)
-        return Connection(channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress)
+        var greeted: @Sendable () -> Void = {}
+        if server {
+            let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) { channel.close(promise: nil) }
+            greeted = { deadline.cancel() }
+        }
+        return Connection(channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress, greeted: greeted)
     }
 
     final class SeenKey: Sendable {
@@ -114,14 +146,22 @@ enum PeerTransport {
     }
 
     /// Listens for other nodes; each connection is handed to `handle` in its own task.
-    static func listen(host: String, port: Int, identity: Identity, bound: @escaping @Sendable (Int) -> Void,
+    static func listen(host: String, port: Int, identity: Identity, limits: PeerLimits, bound: @escaping @Sendable (Int) -> Void,
                        handle: @escaping @Sendable (Connection) async -> Void) async throws {
+        let open = OpenCount(limit: limits.connectionsPerAddress)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try configure(channel, identity: identity, server: true, expect: nil)
+                    // Over its limit, an address's connection is closed before any TLS work.
+                    let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                    guard open.open(address) else {
+                        channel.close(promise: nil)
+                        throw TooManyConnections()
+                    }
+                    channel.closeFuture.whenComplete { _ in open.close(address) }
+                    return try configure(channel, identity: identity, server: true, expect: nil, helloDeadline: limits.helloDeadline)
                 }
             }
         bound(server.channel.localAddress?.port ?? port)
@@ -149,6 +189,16 @@ enum PeerTransport {
                 }
             }
     }
+}
+
+/// What one address may take of the node-to-node port (docs/limits.md).
+public struct PeerLimits: Sendable {
+    /// Open connections from one address; the rest are closed as soon as they are accepted,
+    /// before any TLS work. Two nodes hold one link; a few more come and go while pairing.
+    public var connectionsPerAddress = 16
+    /// From accepting a connection to its hello (the TLS handshake included).
+    public var helloDeadline: Duration = .seconds(10)
+    public init() {}
 }
 
 extension PeerMessage {

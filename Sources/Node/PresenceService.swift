@@ -9,14 +9,14 @@ import ServiceLifecycle
 struct PresenceService: Service {
     let name: String
     let key: PublicKey
-    let session: EventID?
+    let session: EventID
     /// The port, once the server listens.
     let listening: AsyncStream<Int>
     /// The port other nodes call, once it listens.
     let peerListening: AsyncStream<Int>
     let participantURL: String
     let say: @Sendable (String) -> Void
-    /// Called with each Halqa node seen: its key's fingerprint, address and peer port.
+    /// Called with each Halqa node seen: its node tag, address and peer port (a hint only).
     let seen: @Sendable (String, String, Int) async -> Void
 
     func run() async throws {
@@ -24,7 +24,7 @@ struct PresenceService: Service {
         guard let port = await ports.next() else { return }
         var peerPorts = peerListening.makeAsyncIterator()
         let peerPort = await peerPorts.next()
-        let fingerprint = key.fingerprint
+        let myTag = Presence.nodeTag(of: key, in: session)
         var txt = Presence.txt(key: key, session: session)
         if let peerPort { txt["pp"] = String(peerPort) }
         let advertiser: Advertiser
@@ -62,16 +62,18 @@ struct PresenceService: Service {
             group.addTask {
                 for await event in browser.events {
                     switch event {
-                    case .appeared(let service) where service.txt["fp"] != fingerprint,
-                         .changed(let service) where service.txt["fp"] != fingerprint:
+                    case .appeared(let service) where service.txt["n"] != myTag,
+                         .changed(let service) where service.txt["n"] != myTag:
+                        // Names come from any machine on the LAN: printed without control characters.
+                        let shown = Presence.printable(service.name)
                         if case .appeared = event {
-                            say("Nearby: \(service.name) at \(service.address):\(service.port) (key \(service.txt["fp"] ?? "?"))")
+                            say("Nearby: \(shown) at \(service.address):\(service.port)")
                         } else {
-                            say("Changed: \(service.name) at \(service.address):\(service.port)")
+                            say("Changed: \(shown) at \(service.address):\(service.port)")
                         }
-                        if let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(fp, service.address, pp) }
+                        if let tag = service.txt["n"], let pp = service.txt["pp"].flatMap(Int.init) { await seen(tag, service.address, pp) }
                     case .disappeared(let name) where name != advertiser.name:
-                        say("Gone: \(name)")
+                        say("Gone: \(Presence.printable(name))")
                     default:
                         break
                     }

@@ -40,24 +40,35 @@ public actor Replicator {
         var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
     }
     private var waiting: [UUID: Waiting] = [:]
-    /// Where admitted nodes were last seen (mDNS or their own greeting): host and peer port.
+    /// Where admitted nodes were last reached (a link, their greeting): host and peer port.
     private var addresses: [PublicKey: (host: String, port: Int)] = [:]
-    /// What mDNS said, by key fingerprint: kept for nodes not (yet) admitted, which may be soon.
-    private var hints: [String: (host: String, port: Int)] = [:]
+    /// What mDNS said, by node tag (``Presence/nodeTag(of:in:)``): a few addresses per tag,
+    /// newest first, so that a spoofed announcement cannot hide the real one; kept for nodes
+    /// not (yet) admitted, which may be soon. Hints only: every call pins the node's key.
+    private var hints: [String: [(host: String, port: Int)]] = [:]
+    static let hintsPerNode = 4, maxHintedNodes = 256
+    /// Pairings in progress or waiting for the facilitator; a handful at most.
+    private var seats: Set<UUID> = []
+    static let maxWaiting = 5
+    static let maxWarnings = 20
     private var dialing: Set<PublicKey> = []
     private var ackWaiters: [EventID: [CheckedContinuation<Bool, Never>]] = [:]
     /// Participants' events waiting for a second copy, and acknowledgements that came first.
     private var expecting: Set<EventID> = []
     private var arrived: Set<EventID> = []
-    /// What the facilitator should know: refused nodes, refused events.
+    /// What the facilitator should know: refused nodes, refused events (the newest few).
     private(set) var warnings: [String] = []
+    var warningCount: Int { warnings.count }
 
     /// How long a participant's acknowledgement waits for a second node before the local copy stands.
     let secondCopyTimeout: Duration
+    /// What one address may take of the node-to-node port.
+    nonisolated let limits: PeerLimits
 
     public init(session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
-                secondCopyTimeout: Duration = .seconds(2), say: @escaping @Sendable (String) -> Void) {
+                secondCopyTimeout: Duration = .seconds(2), limits: PeerLimits = PeerLimits(), say: @escaping @Sendable (String) -> Void) {
         self.secondCopyTimeout = secondCopyTimeout
+        self.limits = limits
         self.session = session
         self.identity = identity.identity
         self.name = name
@@ -114,6 +125,7 @@ public actor Replicator {
 
     private func warn(_ text: String) async {
         warnings.append(text)
+        if warnings.count > Replicator.maxWarnings { warnings.removeFirst(warnings.count - Replicator.maxWarnings) }
         say(text)
         await onChange?()
     }
@@ -125,7 +137,14 @@ public actor Replicator {
         guard let uuid = UUID(uuidString: id), let entry = waiting[uuid] else {
             throw MeetingError(.noSuchNode, "That node is no longer waiting; it may have stopped. Ask it to try again.")
         }
-        try await session.admit(entry.key, as: role, name: entry.name)
+        // A node admitted before (whose person then declined, or that lost its data) is sent
+        // its admission again; the session already records it.
+        switch Replicator.role(of: entry.key, in: await session.state) {
+        case nil: try await session.admit(entry.key, as: role, name: entry.name)
+        case role?: break
+        case let other?:
+            throw MeetingError(.alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
+        }
         waiting[uuid] = nil
         let admission = PeerAdmission(session: session.id, role: role,
                                       roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
@@ -150,6 +169,7 @@ public actor Replicator {
                 var messages = inbound.makeAsyncIterator()
                 guard let first = try await Replicator.next(&messages), case .hello(let hello) = first,
                       let key = connection.peerKey() else { return }
+                connection.greeted()
                 let state = await session.state
                 if let role = Replicator.role(of: key, in: state), hello.sessionID == session.id, key != myKey {
                     // Only an admitted node learns anything of the session, this greeting included.
@@ -161,7 +181,7 @@ public actor Replicator {
                     try await self.pair(with: key, hello: hello, connectionAddress: connection.remoteAddress, messages: &messages, writer: outbound)
                 } else {
                     try await outbound.write(PeerMessage.refused("This node is not admitted to the session. Run `halqa node` on it and ask the facilitator to admit it.").buffer)
-                    await self.warn("Refused a node that is not admitted (\(hello.name), key \(key.fingerprint)): it asked for the session.")
+                    await self.warn("Refused a node that is not admitted (\(Presence.printable(hello.name)), key \(key.fingerprint)): it asked for the session.")
                 }
             }
         } catch {
@@ -188,13 +208,18 @@ public actor Replicator {
     private nonisolated func pair(with key: PublicKey, hello: PeerHello, connectionAddress: String?, messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                   writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
         guard key != myKey else { return }
+        let id = UUID()
+        guard await takeSeat(id) else {
+            try await writer.write(PeerMessage.refused("\(Replicator.maxWaiting) laptops are already waiting to be admitted here. Ask the facilitator to admit or turn them away, then try again.").buffer)
+            return
+        }
+        defer { Task { await self.leaveSeat(id) } }
         let nonce = Pairing.nonce()
         try await writer.write(PeerMessage.pairCommit(Pairing.commitment(to: nonce)).buffer)
         guard case .pairNonce(let theirs)? = try await Replicator.next(&messages) else { return }
         try await writer.write(PeerMessage.pairReveal(nonce).buffer)
         let code = Pairing.code(host: myKey, node: key, hostNonce: nonce, nodeNonce: theirs)
-        let id = UUID()
-        await addWaiting(id, Waiting(key: key, name: hello.name, code: code, writer: writer))
+        await addWaiting(id, Waiting(key: key, name: Presence.printable(hello.name), code: code, writer: writer))
         if let address = connectionAddress, let port = hello.peerPort { await remember(key, host: address, port: port) }
         // Waits for the facilitator (who admits it through ``admit(_:as:)``) or for the node to go.
         do {
@@ -211,6 +236,14 @@ public actor Replicator {
 
     public func remember(_ key: PublicKey, host: String, port: Int) { addresses[key] = (host, port) }
 
+    private func takeSeat(_ id: UUID) -> Bool {
+        guard seats.count < Replicator.maxWaiting else { return false }
+        seats.insert(id)
+        return true
+    }
+
+    private func leaveSeat(_ id: UUID) { seats.remove(id) }
+
     private func removeWaiting(_ id: UUID) async {
         if waiting.removeValue(forKey: id) != nil { await onChange?() }
     }
@@ -220,14 +253,14 @@ public actor Replicator {
                                messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
         let id = UUID()
-        await addLink(id, Link(key: key, role: role, name: hello.name, participantURL: hello.participantURL, writer: writer),
+        await addLink(id, Link(key: key, role: role, name: Presence.printable(hello.name), participantURL: hello.participantURL, writer: writer),
                       address: address, peerPort: hello.peerPort)
         do {
             while let message = try await Replicator.next(&messages) {
                 await handle(message, from: id, key: key, role: role, writer: writer)
             }
         } catch {
-            if !(error is CancellationError) { say("The link with \(hello.name) closed: \(error).") }
+            if !(error is CancellationError) { say("The link with \(Presence.printable(hello.name)) closed: \(error).") }
         }
         await dropped(id)
     }
@@ -376,7 +409,7 @@ extension Replicator {
     public nonisolated func run(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                try await PeerTransport.listen(host: host, port: port, identity: self.identity, bound: { p in
+                try await PeerTransport.listen(host: host, port: port, identity: self.identity, limits: self.limits, bound: { p in
                     Task { await self.setPeerPort(p) }
                     bound(p)
                 }, handle: { connection in await self.accept(connection) })
@@ -384,8 +417,8 @@ extension Replicator {
             group.addTask {
                 try await withThrowingDiscardingTaskGroup { calls in
                     while !Task.isCancelled {
-                        for (key, address) in await self.toCall() {
-                            calls.addTask { await self.dial(key, host: address.host, port: address.port) }
+                        for (key, candidates) in await self.toCall() {
+                            calls.addTask { await self.dial(key, candidates: candidates) }
                         }
                         try await Task.sleep(for: .milliseconds(500))
                     }
@@ -396,15 +429,20 @@ extension Replicator {
 
     private func setPeerPort(_ port: Int) { peerPort = port }
 
-    /// Admitted nodes with a known address, no link, and a larger key than this node's.
-    private func toCall() async -> [(PublicKey, (host: String, port: Int))] {
+    /// Admitted nodes with no link, a larger key than this node's, and somewhere to call:
+    /// the address that last worked first, then what mDNS said.
+    private func toCall() async -> [(PublicKey, [(host: String, port: Int)])] {
         let state = await session.state
         let linked = Set(links.values.map(\.key))
-        var out: [(PublicKey, (host: String, port: Int))] = []
+        var out: [(PublicKey, [(host: String, port: Int)])] = []
         for key in state.facilitators.union(state.archivists) where myKey < key && !linked.contains(key) && !dialing.contains(key) {
-            if let address = hints[key.fingerprint] ?? addresses[key] {
+            var candidates = addresses[key].map { [$0] } ?? []
+            for hint in hints[Presence.nodeTag(of: key, in: session.id)] ?? [] where !candidates.contains(where: { $0 == hint }) {
+                candidates.append(hint)
+            }
+            if !candidates.isEmpty {
                 dialing.insert(key)
-                out.append((key, address))
+                out.append((key, candidates))
             }
         }
         return out
@@ -413,148 +451,32 @@ extension Replicator {
     private func doneDialing(_ key: PublicKey) { dialing.remove(key) }
 
     /// Where a node was seen on the LAN (an mDNS hint, never proof: the call pins its key).
-    func seen(fingerprint: String, host: String, peerPort: Int) {
-        hints[fingerprint] = (host, peerPort)
+    func seen(nodeTag: String, host: String, peerPort: Int) {
+        var list = hints[nodeTag] ?? []
+        list.removeAll { $0.host == host && $0.port == peerPort }
+        list.insert((host, peerPort), at: 0)
+        hints[nodeTag] = Array(list.prefix(Replicator.hintsPerNode))
+        if hints.count > Replicator.maxHintedNodes, let other = hints.keys.first(where: { $0 != nodeTag }) { hints[other] = nil }
     }
 
-    /// Calls an admitted node and replicates with it until the link closes.
-    nonisolated func dial(_ key: PublicKey, host: String, port: Int) async {
+    /// Calls an admitted node at each candidate address in turn (the call pins its key, so a
+    /// wrong or spoofed address fails at once) and replicates with it until the link closes.
+    nonisolated func dial(_ key: PublicKey, candidates: [(host: String, port: Int)]) async {
         defer { Task { await self.doneDialing(key) } }
-        do {
-            let connection = try await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
-            try await connection.channel.executeThenClose { inbound, outbound in
+        for (host, port) in candidates {
+            guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint) else { continue }
+            try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                 var messages = inbound.makeAsyncIterator()
                 let first = try await Replicator.next(&messages)
                 guard case .hello(let theirs)? = first, let role = Replicator.role(of: key, in: await session.state) else {
-                    if case .refused(let why)? = first { say("\(host) refused this node: \(why)") }
-                    try? await Task.sleep(for: .seconds(1))
+                    if case .refused(let why)? = first { say("\(host) refused this node: \(Presence.printable(why))") }
                     return
                 }
                 await self.replicate(with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound)
             }
-        } catch {
-            try? await Task.sleep(for: .seconds(1))
+            return
         }
-    }
-}
-
-/// Asks a node that hosts a session to admit this one (`halqa node`), and brings back the
-/// session once the facilitator has.
-public enum Joiner {
-    public struct Admitted: Sendable {
-        public var session: LiveSession
-        public var role: Replica.Role
-        public var joinCode: String?
-        public var hostName: String
-        /// Where the admitting node takes other nodes' calls.
-        public var host: PeerHint
-        /// How long the catch-up took, from the admission to the session on disk, and its bytes.
-        public var catchUpSeconds: Double
-        /// Of that, the transfer: from the admission to the last event received (before any is verified).
-        public var transferSeconds: Double
-        public var catchUpBytes: Int
-    }
-
-    /// Calls `host`:`port`; `fingerprint`, when known (from mDNS), pins the host's key.
-    /// `show` gets the pairing code to show; returns nil if the host refused.
-    public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, store: TranscriptStore,
-                           identity: PeerTransportIdentity, show: @escaping @Sendable (String) -> Void) async throws -> Admitted? {
-        let connection = try await PeerTransport.connect(host: host, port: port, identity: identity.identity, expect: fingerprint)
-        return try await connection.channel.executeThenClose { inbound, outbound -> Admitted? in
-            try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
-            var messages = inbound.makeAsyncIterator()
-            guard case .hello(let theirs)? = try await Replicator.next(&messages), let hostKey = connection.peerKey() else { return nil }
-            guard case .pairCommit(let commitment)? = try await Replicator.next(&messages) else { return nil }
-            let nonce = Pairing.nonce()
-            try await outbound.write(PeerMessage.pairNonce(nonce).buffer)
-            guard case .pairReveal(let hostNonce)? = try await Replicator.next(&messages), Pairing.opens(commitment, with: hostNonce) else {
-                show("\(theirs.name) broke the pairing protocol (its nonce does not match its commitment); not joining it.")
-                return nil
-            }
-            let code = Pairing.code(host: hostKey, node: identity.identity.key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
-            show("Asked \(theirs.name) (key \(hostKey.fingerprint)) to admit this node.\n  Confirmation code: \(code)\n  The facilitator admits it only if the console shows the same code next to this node's key \(identity.identity.key.publicKey.fingerprint).")
-            var admission: PeerAdmission?
-            var events: [[UInt8]] = []
-            var started = ContinuousClock.now
-            var bytes = 0
-            while let frame = try await messages.next() {
-                bytes += frame.readableBytes + 4
-                let message = try PeerMessage(decoding: frame.readableBytesView)
-                switch message {
-                case .admitted(let a):
-                    admission = a
-                    started = ContinuousClock.now
-                    bytes = frame.readableBytes + 4
-                case .events(let s, let list) where admission != nil && s == admission?.sessionID:
-                    events += list
-                case .have where admission != nil:
-                    guard let admission, let role = admission.replicaRole else { return nil }
-                    let transferred = ContinuousClock.now - started
-                    let session = try await LiveSession.adopt(events, roomSecret: role == .coFacilitator ? admission.roomKey : nil, in: store)
-                    return Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: theirs.name,
-                                    host: PeerHint(key: hostKey, host: host, port: port),
-                                    catchUpSeconds: (ContinuousClock.now - started).seconds, transferSeconds: transferred.seconds,
-                                    catchUpBytes: bytes)
-                case .refused(let why):
-                    show("\(theirs.name) refused: \(why)")
-                    return nil
-                default:
-                    continue
-                }
-            }
-            return nil
-        }
-    }
-}
-
-extension Joiner {
-    /// Asks to be admitted: to `address` (`HOST:PORT`, the host's peer port) if given, else
-    /// to every node that hosts a session on the LAN (found by mDNS, pinned to the key it
-    /// announces), all at once. Returns when one admits this node.
-    public static func join(address: String?, name: String, peerPort: Int?, store: TranscriptStore, identity: PeerTransportIdentity,
-                            show: @escaping @Sendable (String) -> Void) async throws -> Admitted {
-        if let address {
-            let parts = address.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else {
-                throw HostError(message: "--join takes HOST:PORT, the address and peer port the host printed, e.g. --join 192.168.1.10:8081.")
-            }
-            while true {
-                do {
-                    if let admitted = try await ask(host: String(parts[0]), port: port, fingerprint: nil, name: name, peerPort: peerPort, store: store, identity: identity, show: show) {
-                        return admitted
-                    }
-                } catch {
-                    show("Cannot reach \(address) (\(error)); trying again in 2 s.")
-                }
-                try await Task.sleep(for: .seconds(2))
-            }
-        }
-        let browser = try Browser(type: Presence.serviceType)
-        defer { browser.stop() }
-        show("Looking for Halqa hosts on this network…")
-        let (results, sink) = AsyncStream<Admitted>.makeStream()
-        let asks = Mutex<[Task<Void, Never>]>([])
-        let watcher = Task {
-            var asked: Set<String> = []
-            for await event in browser.events {
-                guard case .appeared(let service) = event, service.txt["s"] != nil,
-                      let fp = service.txt["fp"], let pp = service.txt["pp"].flatMap(Int.init), !asked.contains(fp),
-                      fp != identity.identity.key.publicKey.fingerprint else { continue }
-                asked.insert(fp)
-                let task = Task {
-                    if let admitted = try? await ask(host: service.address, port: pp, fingerprint: fp, name: name, peerPort: peerPort, store: store, identity: identity, show: show) {
-                        sink.yield(admitted)
-                    }
-                }
-                asks.withLock { $0.append(task) }
-            }
-        }
-        defer {
-            watcher.cancel()
-            asks.withLock { $0.forEach { $0.cancel() } }
-        }
-        for await admitted in results { return admitted }
-        throw CancellationError()
+        try? await Task.sleep(for: .seconds(1))
     }
 }

@@ -23,11 +23,11 @@ struct ListCommand: AsyncParsableCommand {
             if json { printJSON(nodes); return }
             if nodes.isEmpty { print("No Halqa nodes answered on this network within \(timeout) s."); return }
             print(["NAME".padding(toLength: 24, withPad: " ", startingAt: 0), "ADDRESS".padding(toLength: 22, withPad: " ", startingAt: 0),
-                   "KEY".padding(toLength: 20, withPad: " ", startingAt: 0), "SESSION"].joined(separator: " "))
+                   "NODE".padding(toLength: 14, withPad: " ", startingAt: 0), "SESSION"].joined(separator: " "))
             for node in nodes {
                 print([node.name.padding(toLength: 24, withPad: " ", startingAt: 0),
                        "\(node.address):\(node.port)".padding(toLength: 22, withPad: " ", startingAt: 0),
-                       (node.fingerprint ?? "?").padding(toLength: 20, withPad: " ", startingAt: 0),
+                       (node.node ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
                        node.session ?? "(none)"].joined(separator: " "))
             }
         }

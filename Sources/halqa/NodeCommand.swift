@@ -9,12 +9,14 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node",
         abstract: "Run a node with no session of its own, for a facilitator to admit into theirs.",
         discussion: """
-            It finds the hosts on this network (or calls --join HOST:PORT), shows a six-digit \
-            confirmation code, and waits. The facilitator admits it on the console, as \
-            co-facilitator (keeps the whole session and can run it if the host's laptop stops) or \
-            archivist (a read-only copy for organisers), after checking that the console shows \
-            the same code. From then on it keeps its copy in step with the other nodes. \
-            `halqa node --resume SESSION` continues after a restart.
+            It finds the hosts on this network (or calls --join HOST:PORT) and asks them one at a \
+            time, showing a six-digit confirmation code. The facilitator admits it on the console, \
+            as co-facilitator (keeps the whole session and can run it if the host's laptop stops) \
+            or archivist (a read-only copy for organisers), after checking that the console shows \
+            the same code. Then you confirm here, after checking the same code and the session's \
+            digest on the facilitator's console: nothing is kept before you type yes. From then on \
+            it keeps its copy in step with the other nodes. `halqa node --resume SESSION` \
+            continues after a restart.
             """)
 
     @Option(help: ArgumentHelp("Ask this host (its address and peer port) instead of looking on the network.", valueName: "HOST:PORT")) var join: String?
@@ -29,6 +31,30 @@ struct NodeCommand: AsyncParsableCommand {
     func validate() throws {
         if let name, name.isEmpty || name.utf8.count > 63 { throw ValidationError("--name must be 1 to 63 bytes long.") }
         if noDiscovery && join == nil && resume == nil { throw ValidationError("With --no-discovery, give the host's address: --join HOST:PORT.") }
+    }
+
+    /// Asks the person at this laptop to confirm the host, at the terminal.
+    static func confirm(_ offer: PairingOffer, myKey: String, say: @escaping @Sendable (String) -> Void) async -> Bool {
+        say("""
+
+            \(offer.hostName) (key \(offer.hostFingerprint)) admitted this laptop as \(offer.role.wireName) and sent a session of \(offer.events) events, digest \(offer.digest).
+              Confirmation code: \(offer.code)
+            Look at the facilitator's console: it must show the code \(offer.code) for this laptop's key \(myKey), and the digest \(offer.digest).
+            If both match, type yes to keep this session; anything else refuses it and nothing is kept.
+            """)
+        FileHandle.standardOutput.write(Data("> ".utf8))
+        guard let answer = await readLineOffThread() else {
+            say("No answer (the input is closed): not joining. Run `halqa node` at a terminal to answer.")
+            return false
+        }
+        return answer.trimmingCharacters(in: .whitespaces).lowercased() == "yes"
+    }
+
+    /// Reads one line of standard input on a thread of its own, so the node's tasks go on.
+    static func readLineOffThread() async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: readLine()) }
+        }
     }
 
     func run() async throws {
@@ -48,8 +74,10 @@ struct NodeCommand: AsyncParsableCommand {
                 session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
             } else {
                 say("This node is \(nodeName), key \(store.nodeKey.publicKey.fingerprint).")
+                let myKey = store.nodeKey.publicKey.fingerprint
                 let admitted = try await Joiner.join(address: join, name: nodeName, peerPort: peerPort ?? port + 1, store: store,
-                                                     identity: try PeerTransportIdentity(key: store.nodeKey), show: say)
+                                                     identity: try PeerTransportIdentity(key: store.nodeKey), show: say,
+                                                     confirm: { offer in await NodeCommand.confirm(offer, myKey: myKey, say: say) })
                 session = admitted.session
                 joinCode = admitted.joinCode
                 options.knownPeer = admitted.host

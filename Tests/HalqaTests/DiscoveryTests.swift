@@ -20,7 +20,11 @@ struct DiscoveryTests {
         return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
     }
 
-    func fingerprint(_ folder: String) throws -> String { try TranscriptStore(folder: folder).nodeKey.publicKey.fingerprint }
+    /// The tag a node announces for the session it hosts (its key and the session's id).
+    func nodeTag(_ folder: String, session: String) throws -> String {
+        let store = try TranscriptStore(folder: folder)
+        return Presence.nodeTag(of: store.nodeKey.publicKey, in: try store.resolveSession(session))
+    }
 
     @Test("three hosts find each other with the right addresses, ports and TXT, and Avahi's own browser sees them too")
     func hostsFindEachOther() async throws {
@@ -35,9 +39,9 @@ struct DiscoveryTests {
                 let n = i + 1
                 let entry = try #require(found.first { $0["address"] as? String == hall.address(n) }, "host \(n) not found: \(found)")
                 #expect(entry["port"] as? Int == 8080)
-                #expect(entry["fingerprint"] as? String == (try fingerprint(folder.path + "/\(n)")))
-                #expect(entry["protocolVersion"] as? String == "1")
                 let session = String(node.text.split(separator: "(session ").last!.prefix(12))
+                #expect(entry["node"] as? String == (try nodeTag(folder.path + "/\(n)", session: session)))
+                #expect(entry["protocolVersion"] as? String == "1")
                 let id = try TranscriptStore(folder: folder.path + "/\(n)").resolveSession(session)
                 #expect(entry["session"] as? String == Presence.tag(of: id))
             }
@@ -54,11 +58,11 @@ struct DiscoveryTests {
     func seesAvahiPublish() async throws {
         try await onThread {
             let hall = try Hall(hosts: 2)
-            let publish = try hall.start(1, ["avahi-publish", "-s", "published-by-avahi", "_halqa._tcp", "9999", "v=1", "fp=TEST-TEST"])
+            let publish = try hall.start(1, ["avahi-publish", "-s", "published-by-avahi", "_halqa._tcp", "9999", "v=1", "n=0123456789ab"])
             #expect(publish.waitFor("Established under name"))
             let found = try list(hall, from: 2)
             #expect(found.contains { $0["name"] as? String == "published-by-avahi" && $0["port"] as? Int == 9999
-                && $0["address"] as? String == hall.address(1) && $0["fingerprint"] as? String == "TEST-TEST" }, "\(found)")
+                && $0["address"] as? String == hall.address(1) && $0["node"] as? String == "0123456789ab" }, "\(found)")
         }
     }
 
@@ -128,6 +132,48 @@ struct DiscoveryTests {
             #expect(page.stdout == "200")
             let list = try hall.halqa(1, ["list", "--timeout", "1"])
             #expect(list.status == 1 && list.stderr.contains("avahi-daemon is not running") && list.stderr.contains("systemctl start avahi-daemon"))
+        }
+    }
+
+    /// Threat: an observer who listens to mDNS in one hall and then another, to recognise the
+    /// facilitator's laptop from one town or meeting to the next.
+    @Test("nothing announced is the same from one meeting to the next on the same laptop; names from the LAN are printed without control characters")
+    func nothingRecognisable() async throws {
+        try await onThread {
+            let hall = try Hall(hosts: 2)
+            let folder = TemporaryFolder()
+            func announced() throws -> [String] {
+                let seen = try hall.run(2, ["timeout", "4", "avahi-browse", "-rpt", "_halqa._tcp"]).stdout
+                // ";"-separated: the resolved lines ("=") carry the name and the TXT records.
+                guard let line = seen.split(separator: "\n").first(where: { $0.hasPrefix("=") && $0.contains(hall.address(1)) }) else { return [] }
+                let fields = line.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+                return [fields[3]] + (fields.last ?? "").split(separator: " ").map(String.init).filter { !$0.contains("\"v=") && !$0.contains("\"pp=") }
+            }
+            var meetings: [[String]] = []
+            for _ in 0..<2 {
+                let one = try host(hall, 1, folder)  // the same data folder: the same laptop, the same key
+                #expect(one.waitFor("Announced on this network as"))
+                meetings.append(try announced())
+                one.stop(SIGTERM)
+                Thread.sleep(forTimeInterval: 1.5)
+            }
+            print("announced at two meetings: \(meetings)")
+            #expect(meetings[0].count >= 3 && meetings[1].count >= 3, "\(meetings)")
+            #expect(Set(meetings[0]).isDisjoint(with: meetings[1]), "the same laptop announces the same value at two meetings: \(meetings)")
+            let key = try TranscriptStore(folder: folder.path + "/1").nodeKey.publicKey.fingerprint
+            #expect(!meetings.joined().contains { $0.contains(key) }, "the node's lasting key is announced")
+            // A machine announces a name with terminal escape sequences and a right-to-left override.
+            let listener = try host(hall, 1, folder)
+            #expect(listener.waitFor("Announced on this network as"))
+            let hostile = "evil\u{1B}[2J\u{1B}]0;pwned\u{07}\u{202E}gnp.exe"
+            let publish = try hall.start(2, ["avahi-publish", "-s", hostile, "_halqa._tcp", "9999", "v=1"])
+            #expect(publish.waitFor("Established under name"))
+            #expect(listener.waitFor("Nearby: evil", seconds: 10), "\(listener.text)")
+            let printed = listener.text + (try hall.halqa(1, ["list", "--timeout", "2.5"])).stdout
+            #expect(printed.contains("evil[2J]0;pwnedgnp.exe"), "\(printed)")
+            #expect(!printed.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" }, "a control character reached the terminal")
+            publish.stop()
+            listener.stop()
         }
     }
 

@@ -61,6 +61,7 @@ final class Running {
     let process: Process
     private let output = Buffer()
     private let pipe = Pipe()
+    private let input = Pipe()
 
     init(_ command: [String]) throws {
         process = Process()
@@ -69,6 +70,7 @@ final class Running {
         process.currentDirectoryURL = CLI.repository
         process.standardOutput = pipe
         process.standardError = pipe
+        process.standardInput = input
         let output = self.output
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
@@ -78,6 +80,9 @@ final class Running {
     }
 
     var text: String { output.text.withLock { $0 } }
+
+    /// Types a line at the process, as a person at its terminal would.
+    func type(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
 
     /// Waits until the output contains `needle` (true), or `seconds` pass (false).
     func waitFor(_ needle: String, seconds: Double = 10) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import Meeting
+import Synchronization
 import Testing
 
 /// Three laptops in a virtual hall with real avahi-daemons: A hosts, B is admitted as
@@ -9,7 +10,6 @@ import Testing
 struct HallReplicationTests {
     let deck = CLI.repository.path + "/seeds/decks/real-man.deck"
     var halqa: String { CLI.binaries.appendingPathComponent("halqa").path }
-    var dev: String { CLI.binaries.appendingPathComponent("halqa-dev").path }
 
     /// Calls a node's API from host `from` (the test itself is outside the hall's network).
     func api(_ hall: Hall, from: Int, _ method: String, _ url: String, secret: String, json: String? = nil) throws -> [String: Any] {
@@ -23,11 +23,34 @@ struct HallReplicationTests {
         text.range(of: marker).map { String(text[$0.upperBound...].prefix { !$0.isWhitespace }) }
     }
 
-    /// Participants write through a node; returns the texts it acknowledged.
+    /// The next phone's address on the hall's LAN: each phone has its own, as on Wi-Fi (a
+    /// node takes one reflection per prompt from one phone).
+    static let phones = Mutex(100)
+
+    /// Participants write through a node, each from a phone with its own address on host
+    /// `from`; returns the texts it acknowledged.
     func participants(_ hall: Hall, from: Int, url: String, code: String, prompt: Int, prefix: String, count: Int) throws -> [String] {
-        let result = try hall.run(from, [dev, "participants", "--url", url, "--code", code, "--prompt", String(prompt), "--prefix", prefix, "--count", String(count)])
-        #expect(result.status == 0, "\(result.stderr)")
-        return result.stdout.split(separator: "\n").filter { $0.hasPrefix("ack ") }.map { String($0.dropFirst(4)) }
+        var acknowledged: [String] = []
+        for i in 1...count {
+            let address = "198.18.0.\(Self.phones.withLock { $0 += 1; return $0 })"
+            try hall.addAddress(from, address)
+            func post(_ path: String, _ json: String, token: String? = nil) throws -> [String: Any] {
+                var command = ["curl", "-s", "--interface", address, "-m", "15", "-X", "POST", "-H", "Content-Type: application/json", "-d", json]
+                if let token { command += ["-H", "Authorization: Bearer \(token)"] }
+                command += ["-w", "\n%{http_code}", url + path]
+                let lines = try hall.run(from, command).stdout.split(separator: "\n")
+                var body = (try? JSONSerialization.jsonObject(with: Data((lines.dropLast().joined(separator: "\n")).utf8))) as? [String: Any] ?? [:]
+                body["status"] = lines.last.map(String.init)
+                return body
+            }
+            let joined = try post("api/join", #"{"code":"\#(code)"}"#)
+            guard let token = joined["token"] as? String else { Issue.record("a phone could not join: \(joined)"); continue }
+            let text = "\(prefix)\(i)"
+            if try post("api/reflections", #"{"prompt":\#(prompt),"text":"\#(text)"}"#, token: token)["status"] as? String == "201" {
+                acknowledged.append(text)
+            }
+        }
+        return acknowledged
     }
 
     func digest(_ folder: String, _ session: String) throws -> String {
@@ -58,6 +81,11 @@ struct HallReplicationTests {
         let admitted = try api(hall, from: 3, "POST", console + "api/console/admit", secret: secret,
                                json: #"{"node":"\#(entry!["id"] as! String)","role":"\#(role)"}"#)
         #expect(admitted["sessionID"] != nil, "\(admitted)")
+        // The person at the node compares the digest with the console's, then says yes.
+        #expect(nodeOutput.waitFor("type yes", seconds: 60), "\(nodeOutput.text)")
+        let digest = try #require(admitted["digest"] as? String)
+        #expect(nodeOutput.text.contains("digest \(digest)"), "the node shows another digest than the console's \(digest):\n\(nodeOutput.text)")
+        nodeOutput.type("yes")
     }
 
     @Test("kill -9 the host mid-prompt: participants go on through the co-facilitator, the archivist follows, the host catches up, a cut archivist converges; nothing acknowledged is lost")

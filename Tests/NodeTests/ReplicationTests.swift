@@ -26,13 +26,17 @@ struct ReplicationTests {
         func stop() { task.cancel() }
     }
 
-    static func start(_ session: LiveSession, name: String, joinCode: String?, port: Int = 0) async throws -> Running {
+    /// `before` runs once the replicator exists and before it listens or calls anyone.
+    static func start(_ session: LiveSession, name: String, joinCode: String?, port: Int = 0, limits: PeerLimits = PeerLimits(),
+                      before: (Replicator) async -> Void = { _ in }) async throws -> Running {
         let lines = Lines()
         // The acknowledgement waits long for the second copy here: the test is about the
         // mechanism, on a machine that may be slow, not about the timeout.
         let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: name,
-                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60), say: { lines.add($0) })
+                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),
+                                    limits: limits, say: { lines.add($0) })
         await replicator.start(onChange: {})
+        await before(replicator)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let task = Task { try await replicator.run(host: "127.0.0.1", port: port, bound: { sink.yield($0); sink.finish() }) }
         var it = ports.makeAsyncIterator()
@@ -67,11 +71,13 @@ struct ReplicationTests {
     /// Pairs a new node with `host` as `role`, checking that both sides show the same code.
     static func admit(to host: Running, role: Replica.Role, folder: TemporaryFolder, name: String) async throws -> Running {
         let store = try TranscriptStore(folder: folder.path)
-        let shown = Lines()
+        let shown = Lines(), consoleCode = Lines()
         let port = try freePort()
         let asking = Task {
             try await Joiner.ask(host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
-                                 peerPort: port, store: store, identity: try PeerTransportIdentity(key: store.nodeKey), show: { shown.add($0) })
+                                 peerPort: port, store: store, identity: try PeerTransportIdentity(key: store.nodeKey), show: { shown.add($0) },
+                                 // The person at the joining laptop: the code matches the console's, and nothing is kept yet.
+                                 confirm: { offer in consoleCode.all == offer.code + "\n" && ((try? store.sessionIDs().isEmpty) ?? false) })
         }
         // Generous: a cold debug build of BoringSSL under a fully parallel suite is slow.
         let asked = await eventually(90) { await !host.replicator.status().waiting.isEmpty }
@@ -81,8 +87,12 @@ struct ReplicationTests {
         #expect(waiting.fingerprint == store.nodeKey.publicKey.fingerprint)
         // The facilitator compares the code on the console with the one the node shows.
         #expect(await eventually { shown.all.contains("Confirmation code: \(waiting.code)") })
+        consoleCode.add(waiting.code)
         try await host.replicator.admit(waiting.id, as: role)
-        let admitted = try #require(try await asking.value)
+        guard case .admitted(let admitted) = try await asking.value else {
+            Issue.record("not admitted")
+            throw CancellationError()
+        }
         #expect(admitted.role == role)
         let node = try await start(admitted.session, name: name, joinCode: admitted.joinCode, port: port)
         await node.replicator.remember(admitted.host.key, host: admitted.host.host, port: admitted.host.port)
@@ -299,6 +309,46 @@ struct ReplicationTests {
         #expect(abs(worst.z) < ArrivalOrder.limit, "placement in the files follows arrival order:\n\(order.report)")
     }
 
+    /// Threat: a stranger's laptop in the hall that answers as a host and admits every laptop
+    /// at once, so that a co-facilitator's laptop adopts its session and takes its orders.
+    @Test("A joining laptop keeps nothing until the person there confirms the code and digest; a rogue host that admits at once is turned away")
+    func joinerConfirms() async throws {
+        let folderR = TemporaryFolder(), folderN = TemporaryFolder()
+        let rogueStore = try TranscriptStore(folder: folderR.path)
+        let r = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Stranger's meeting", in: rogueStore), name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { r.stop() }
+        // The rogue admits whoever asks, at once, without comparing anything.
+        let admitting = Task {
+            while !Task.isCancelled {
+                for waiting in await r.replicator.status().waiting { try? await r.replicator.admit(waiting.id, as: .coFacilitator) }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { admitting.cancel() }
+        let store = try TranscriptStore(folder: folderN.path)
+        let offers = Lines()
+        func ask(answer: Bool) async throws -> Joiner.Outcome {
+            try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: nil, name: "co-facilitator", peerPort: nil, store: store,
+                                 identity: try PeerTransportIdentity(key: store.nodeKey), show: { _ in }, confirm: { offer in
+                offers.add("\(offer.hostFingerprint) \(offer.code) \(offer.digest) \(offer.events) kept:\((try? store.sessionIDs().count) ?? -1)")
+                return answer
+            })
+        }
+        // The person at the joining laptop sees a code the facilitator's console does not show: no.
+        guard case .declined = try await ask(answer: false) else { Issue.record("a declined host was adopted"); return }
+        var rogueReplica = await r.session.replica
+        #expect(offers.all.hasPrefix("\(r.replicator.myKey.fingerprint) "), "the offer names the host's key: \(offers.all)")
+        #expect(offers.all.contains(" \(rogueReplica.digest.short) "), "the offer shows the session's digest: \(offers.all)")
+        #expect(offers.all.contains("kept:0"), "something was stored before the person confirmed")
+        #expect(try store.sessionIDs().isEmpty)
+        for (file, bytes) in try Self.folderBytes(folderN.path) {
+            #expect(bytes.range(of: Data("Stranger's meeting".utf8)) == nil, "\(file) keeps the declined session")
+        }
+        // Said yes, the same offer is kept (the confirmation is what decides).
+        guard case .admitted(let admitted) = try await ask(answer: true) else { Issue.record("a confirmed host was not adopted"); return }
+        #expect(try store.sessionIDs() == [admitted.session.id])
+    }
+
     @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
     func rogue() async throws {
         let folderA = TemporaryFolder(), folderR = TemporaryFolder()
@@ -332,7 +382,7 @@ struct ReplicationTests {
         let newStore = try TranscriptStore(folder: folderN.path)
         await #expect(throws: (any Error).self) {
             _ = try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: a.replicator.myKey.fingerprint, name: "new", peerPort: nil,
-                                     store: newStore, identity: try PeerTransportIdentity(key: newStore.nodeKey), show: { _ in })
+                                     store: newStore, identity: try PeerTransportIdentity(key: newStore.nodeKey), show: { _ in }, confirm: { _ in true })
         }
         #expect(try newStore.sessionIDs().isEmpty)
     }

@@ -324,7 +324,7 @@ class PageMovesToAnotherNode(unittest.TestCase):
         b_port = free_port()
         b = subprocess.Popen([HALQA, "node", "--join", f"127.0.0.1:{a.port + 1}", "--no-discovery", "--port", str(b_port),
                               "--bind", "127.0.0.1", "--data", b_data, "--name", "laptop-b"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         phone = browser()
         facilitator = browser(phone=False)
         try:
@@ -343,6 +343,16 @@ class PageMovesToAnotherNode(unittest.TestCase):
             facilitator.execute_script("document.getElementById('nodes').scrollIntoView()")
             facilitator.save_screenshot(os.path.join(SHOTS, "console-node-waiting.png"))
             facilitator.find_element(By.XPATH, "//li[contains(@class,'waiting-node')]/button[text()='Admit as co-facilitator']").click()
+            # The person at B checks the code and the digest against the console, then says yes.
+            while "type yes" not in printed:
+                line = b.stdout.readline()
+                self.assertTrue(line, "halqa node stopped:\n" + printed)
+                printed += line
+            digest = re.search(r"digest (\w{4}-\w{4})\.", printed).group(1)
+            self.wait(facilitator, lambda d: "Digest " + digest in d.find_element(By.TAG_NAME, "body").text,
+                      "the console shows the digest the node printed")
+            b.stdin.write("yes\n")
+            b.stdin.flush()
             self.wait(facilitator, lambda d: "laptop-b (co-facilitator" in d.find_element(By.ID, "admitted-nodes").text
                       and "connected" in d.find_element(By.ID, "admitted-nodes").text
                       and not d.find_element(By.ID, "single-copy").is_displayed(), "B is admitted and connected", timeout=15)
