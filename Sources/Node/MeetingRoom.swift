@@ -36,7 +36,7 @@ public actor MeetingRoom {
         self.session = session
         self.access = access
         self.onePerPrompt = onePerPrompt
-        let joinURL = participantURL + "#code=" + access.joinCode
+        let joinURL = participantURL + "#k=" + AccessCodes.ticket(for: access.joinCode)
         links = Links(joinCode: access.joinCode, participantURL: participantURL,
                       screenKey: access.screenKey ?? AccessCodes.newFacilitatorSecret(), qr: QRMatrix(QRCode(joinURL)))
         let state = await session.state

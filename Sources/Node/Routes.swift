@@ -39,15 +39,17 @@ public enum Routes {
         router.post("/api/join") { request, context in
             let body = try await JSONBody(request, allowed: ["code"])
             let typed = AccessCodes.normalise(try body.string("code") ?? "")
-            switch await room.throttle.check(typed, against: room.access.joinCode, kind: .joinCode, from: context.addressKey) {
+            // The code a person typed, or the ticket of a join link (the QR code, a page moving here).
+            switch await room.throttle.check(typed, against: room.access.joinCode, room.links.ticket, kind: .joinCode, from: context.addressKey) {
             case .throttled: throw APIError.throttled
             case .wrong: throw APIError.wrongCode
             case .right: break
             }
             guard await room.throttle.mayJoin(from: context.addressKey) else { throw APIError.tooManyJoins }
             guard let token = await room.registry.join() else { throw APIError.full }
-            struct Joined: Encodable { var token: String; var state: ParticipantView }
-            return Response.json(Joined(token: token, state: await room.participantView()), status: .created)
+            // The page keeps the ticket, never the code, to join again or move to another node.
+            struct Joined: Encodable { var token: String; var ticket: String; var state: ParticipantView }
+            return Response.json(Joined(token: token, ticket: room.links.ticket, state: await room.participantView()), status: .created)
         }
 
         router.get("/api/session") { request, context in
@@ -239,6 +241,8 @@ struct SecurityHeaders: RouterMiddleware {
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
+        // Nothing of a meeting is kept in a phone's browser cache (docs/threat-model.md).
+        response.headers[.cacheControl] = "no-store"
         response.headers[.referrerPolicy] = "no-referrer"
         return response
     }

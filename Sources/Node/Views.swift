@@ -151,8 +151,11 @@ struct Links: Sendable {
     var joinCode: String
     /// What the participants type or scan, without the code: `http://198.18.0.1:8080/`.
     var participantURL: String
-    /// The QR code's URL carries the code in the fragment, which browsers never send to the node.
-    var joinURL: String { participantURL + "#code=" + joinCode }
+    /// The join link's ticket (``AccessCodes/ticket(for:)``).
+    var ticket: String { AccessCodes.ticket(for: joinCode) }
+    /// The QR code's URL carries the ticket in the fragment, which browsers never send to the
+    /// node, and never the join code itself, so a phone's history does not keep the code.
+    var joinURL: String { participantURL + "#k=" + ticket }
     /// The projector's key: it opens the room's view and nothing else.
     var screenKey: String
     /// The projector's link, relative to the participants' address: `screen#key=...`.

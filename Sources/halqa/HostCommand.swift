@@ -70,6 +70,7 @@ struct HostCommand: AsyncParsableCommand {
         out += "                type  \(b.joinCode)\n"
         out += "  or scan this with a phone's camera:\n\n"
         if let qr = b.qr { out += qr.terminalText.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n\n" }
+        out += "  (the QR code opens  \(b.joinURL) )\n\n"
         out += "  Facilitator's console (keep this link to yourself):\n    \(b.consoleURL)\n"
         out += "  Projector view:\n    \(b.screenURL)\n\n"
         out += "Press Ctrl-C to stop. The session is saved as it goes.\n"

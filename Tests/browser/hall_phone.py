@@ -4,7 +4,7 @@ writes one reflection, waits for the reveal and resonates. Run inside a hall hos
 test_pages.py (NoIdentityAtRest); prints one JSON line per step with everything that could
 identify this phone to the node: its token, cookies, and the TCP ports it used.
 
-  hall_phone.py NODE_URL CODE USER_AGENT TEXT
+  hall_phone.py JOIN_LINK USER_AGENT TEXT
 """
 import json
 import subprocess
@@ -17,8 +17,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-base, code, agent, text = sys.argv[1:5]
-node_host = base.split("//")[1].split(":")[0]
+link, agent, text = sys.argv[1:4]
+node_host = link.split("//")[1].split(":")[0]
 ports = set()
 
 
@@ -33,7 +33,7 @@ def note_ports():
 
 def say(event, driver):
     note_ports()
-    print(json.dumps({"event": event, "token": driver.execute_script("return sessionStorage.getItem('halqa.token')"),
+    print(json.dumps({"event": event, "token": driver.execute_script("return sessionStorage.getItem('t')"),
                       "cookies": [c["value"] for c in driver.get_cookies()], "ports": sorted(ports)}), flush=True)
 
 
@@ -49,7 +49,7 @@ def wait(driver, condition, what, timeout=60):
                 body = driver.find_element(By.TAG_NAME, "body").text
                 logs = [entry["message"] for entry in driver.get_log("browser")]
                 logs.append(driver.execute_async_script(
-                    "var done = arguments[0]; fetch('/api/session', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('halqa.token')}})"
+                    "var done = arguments[0]; fetch('/api/session', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('t')}})"
                     ".then(function (r) { return r.text(); }).then(done, function (e) { done(String(e)); });"))
                 raise RuntimeError(f"timed out waiting for {what}; the page shows:\n{body}\nconsole: {logs}")
 
@@ -62,7 +62,7 @@ for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lan
 options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
 try:
-    driver.get(base + "#code=" + code)
+    driver.get(link)
     wait(driver, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box")
     box = driver.find_element(By.ID, "text")
     if text.isascii():

@@ -1,14 +1,16 @@
 // The participant's page: join with the code, read the open prompt, write one anonymous
 // reflection, see the circle's reflections when they are revealed, resonate with some.
-// Nothing is kept on the phone after the tab closes (sessionStorage only).
+// Nothing is kept on the phone after the tab closes (sessionStorage only), and nothing it
+// keeps names Halqa or holds the join code: the page keeps the join link's ticket instead,
+// under plain keys (docs/threat-model.md, "A phone that is taken").
 "use strict";
 (function () {
   var $ = Halqa.$;
   var LIMIT = 1000;
   var store = window.sessionStorage;
-  var lang = store.getItem("halqa.lang") || "en";
-  var token = store.getItem("halqa.token");
-  var code = store.getItem("halqa.code");
+  var lang = store.getItem("l") || "en";
+  var token = store.getItem("t");
+  var code = store.getItem("k");  // the join link's ticket, once joined
   var state = null;          // the shared state from the node
   var wroteFor = {};         // prompt index -> true, this page's own record
   var resonated = {};        // reflection id -> true
@@ -42,13 +44,13 @@
     $("join-error").textContent = "";
     return Halqa.api("POST", "/api/join", null, { code: typed }).then(function (r) {
       if (r.status === 201) {
-        token = r.body.token; code = typed;
-        store.setItem("halqa.token", token);
-        store.setItem("halqa.code", code);
+        token = r.body.token; code = r.body.ticket;
+        store.setItem("t", token);
+        store.setItem("k", code);
         render(r.body.state);
         follow();
       } else {
-        token = null; store.removeItem("halqa.token");
+        token = null; store.removeItem("t");
         showJoin();
         $("join-error").textContent = errorText(r.body, "error.wrong-code");
       }
@@ -57,12 +59,11 @@
 
   function showJoin() {
     show("join", true); show("room", false);
-    if (code) $("code").value = code;
   }
 
   // When the node forgot this page (it restarted), join again quietly with the same code.
   function rejoin() {
-    token = null; store.removeItem("halqa.token");
+    token = null; store.removeItem("t");
     if (code) return join(code);
     showJoin();
   }
@@ -112,7 +113,7 @@
     var here = location.protocol + "//" + location.host + "/";
     var next = others.filter(function (u) { return u !== here; })[0];
     if (failures >= 2 && next && code) {
-      location.href = next + "#code=" + encodeURIComponent(code);
+      location.href = next + "#k=" + encodeURIComponent(code);
     }
   }
 
@@ -228,7 +229,7 @@
 
   function setLanguage(next) {
     lang = HALQA_TEXT[next] ? next : "en";
-    store.setItem("halqa.lang", lang);
+    store.setItem("l", lang);
     Halqa.applyLanguage(lang);
     var buttons = document.querySelectorAll("[data-lang]");
     for (var i = 0; i < buttons.length; i++) buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-lang") === lang);
@@ -247,7 +248,7 @@
     $("write").addEventListener("submit", send);
     $("text").addEventListener("input", updateCount);
     setLanguage(lang);
-    var fromLink = Halqa.takeFromHash("code");
+    var fromLink = Halqa.takeFromHash("k");
     if (fromLink) { join(fromLink); return; }
     if (token) { refresh(); follow(); return; }
     showJoin();
