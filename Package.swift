@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HalqaTests",
-            dependencies: ["halqa", "halqa-dev", "Meeting"],
+            dependencies: ["halqa", "halqa-dev", "Meeting", "HalqaTestSupport"],
             swiftSettings: strict
         ),
     ],

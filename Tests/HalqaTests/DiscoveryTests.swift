@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Meeting
 import Node
 import Testing

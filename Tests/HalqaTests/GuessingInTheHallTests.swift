@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Testing
 
 /// Threat: a rogue machine on the hall's Wi-Fi that takes many addresses and sends wrong join

@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Meeting
 import Synchronization
 import Testing
@@ -109,7 +110,9 @@ struct HallReplicationTests {
             #expect(nodeB.waitFor("facilitate#key=", seconds: 60), "\(nodeB.text)")
             let secretB = try #require(after("facilitate#key=", in: nodeB.text))
             // C asks too, and is admitted as archivist.
-            let nodeC = try hall.start(3, [halqa, "node", "--port", "8080", "--data", c, "--name", "organiser"])
+            // B announces the session now too, and a joining laptop asks one host at a time: C
+            // calls A by its address, so that A's console is where it waits.
+            let nodeC = try hall.start(3, [halqa, "node", "--join", "\(hall.address(1)):8081", "--port", "8080", "--data", c, "--name", "organiser"])
             try admit(hall, console: urlA, secret: secretA, name: "organiser", role: "archivist", nodeOutput: nodeC)
             #expect(nodeC.waitFor("as archivist", seconds: 60), "\(nodeC.text)")
             #expect(try eventually {

@@ -21,15 +21,21 @@ final class HostProcess {
         try process.run()
     }
 
-    /// Reads the banner until the node says it is ready, or the process ends.
-    func waitUntilReady() -> Bool {
-        var data = Data()
-        while !String(decoding: data, as: UTF8.self).contains("Press Ctrl-C") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            data += chunk
+    /// Reads the banner until the node says it is ready, or the process ends; the blocking
+    /// reads happen on a thread of their own, not on one Swift concurrency shares.
+    func waitUntilReady() async -> Bool {
+        let handle = output.fileHandleForReading
+        banner = await withCheckedContinuation { continuation in
+            Thread {
+                var data = Data()
+                while !String(decoding: data, as: UTF8.self).contains("Press Ctrl-C") {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    data += chunk
+                }
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }.start()
         }
-        banner = String(decoding: data, as: UTF8.self)
         return banner.contains("Press Ctrl-C")
     }
 
@@ -82,7 +88,7 @@ struct HostProcessTests {
     func restartKeepsEverything() async throws {
         let data = TemporaryFolder()
         let first = try HostProcess(["--deck", "seeds/decks/real-man.deck", "--title", "Restart test"], data: data.path)
-        #expect(first.waitUntilReady(), "\(first.rest())")
+        #expect(await first.waitUntilReady(), "\(first.rest())")
         #expect(first.banner.contains("Participants: open  http://127.0.0.1:\(first.port)/"))
         let code = first.joinCode, secret = first.secret, session = first.session
         #expect(code.count == 9 && secret.count == 26)
@@ -99,7 +105,7 @@ struct HostProcessTests {
         #expect(first.rest().contains("Stopped. Everything is saved; continue with: halqa host --resume \(session)"))
 
         let second = try HostProcess(["--resume", session], data: data.path)
-        #expect(second.waitUntilReady(), "\(second.rest())")
+        #expect(await second.waitUntilReady(), "\(second.rest())")
         #expect(second.joinCode == code && second.secret == secret, "a resumed node keeps its join code and console link")
         let (status, joined) = try await second.call("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
         #expect(status == 201)
@@ -107,7 +113,7 @@ struct HostProcessTests {
         second.stop(SIGKILL)
 
         let third = try HostProcess(["--resume", session], data: data.path)
-        #expect(third.waitUntilReady(), "\(third.rest())")
+        #expect(await third.waitUntilReady(), "\(third.rest())")
         let (_, console) = try await third.call("GET", "/api/console", token: secret)
         let prompts = console["prompts"] as? [[String: Any]] ?? []
         #expect(acknowledged == 5)
@@ -123,7 +129,7 @@ struct HostProcessTests {
     func clearStartupErrors() async throws {
         let data = TemporaryFolder()
         let first = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path)
-        #expect(first.waitUntilReady())
+        #expect(await first.waitUntilReady())
         let clash = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path + "/other", port: first.port)
         clash.process.waitUntilExit()
         #expect(clash.process.terminationStatus == 1)

@@ -56,11 +56,3 @@ final class TemporaryFolder: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// Runs blocking work (child processes, waits in a virtual hall) on its own thread, so that it
-/// does not hold one of the few threads Swift concurrency runs on: the in-process nodes of
-/// other tests answer on those threads meanwhile.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
-}

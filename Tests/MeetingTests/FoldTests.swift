@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Testing
 @testable import Meeting
 
@@ -7,27 +8,32 @@ struct FoldTests {
     // Signatures are checked once per event by the tests below; here the property is order
     // independence, so the folds skip re-verifying (BoringSSL is unoptimised in debug builds).
     @Test("every permutation and duplication of a random session's events gives the same state (300 seeds)")
-    func convergesOverPermutationsAndDuplicates() throws {
-        var checkedReveals = 0
-        for seed in UInt64(1)...300 {
-            var session = RandomSession(seed: seed)
-            let events = session.run(steps: 60)
-            let reference = Snapshot(try SessionState(events: events, verifySignatures: false))
-            var rng = SplitMix64(seed: seed &* 7919)
-            for round in 0..<4 {
-                var mixed = events + (0..<10).map { _ in events.randomElement(using: &rng)! }
-                mixed.shuffle(using: &rng)
-                let batch = Snapshot(try SessionState(events: mixed, verifySignatures: false))
-                #expect(batch == reference, "seed \(seed): batch fold differs")
-                // Arriving one at a time, in any order, as replication delivers them.
-                if round == 0 {
-                    var incremental = try SessionState(events: [events[0]], verifySignatures: false)
-                    for event in mixed { incremental.insert(event, verifySignature: false) }
-                    #expect(Snapshot(incremental) == batch, "seed \(seed): incremental fold differs")
+    func convergesOverPermutationsAndDuplicates() async throws {
+        // CPU-heavy: on a thread of its own, so the in-process nodes of other tests answer.
+        let (failures, checkedReveals) = try await onThread { () -> ([String], Int) in
+            var failures: [String] = [], checkedReveals = 0
+            for seed in UInt64(1)...300 {
+                var session = RandomSession(seed: seed)
+                let events = session.run(steps: 60)
+                let reference = Snapshot(try SessionState(events: events, verifySignatures: false))
+                var rng = SplitMix64(seed: seed &* 7919)
+                for round in 0..<4 {
+                    var mixed = events + (0..<10).map { _ in events.randomElement(using: &rng)! }
+                    mixed.shuffle(using: &rng)
+                    let batch = Snapshot(try SessionState(events: mixed, verifySignatures: false))
+                    if batch != reference { failures.append("seed \(seed): batch fold differs: \(batch) vs \(reference)") }
+                    // Arriving one at a time, in any order, as replication delivers them.
+                    if round == 0 {
+                        var incremental = try SessionState(events: [events[0]], verifySignatures: false)
+                        for event in mixed { incremental.insert(event, verifySignature: false) }
+                        if Snapshot(incremental) != batch { failures.append("seed \(seed): incremental fold differs") }
+                    }
                 }
+                checkedReveals += reference.transcript.prompts.map(\.reflections.count).reduce(0, +)
             }
-            checkedReveals += reference.transcript.prompts.map(\.reflections.count).reduce(0, +)
+            return (failures, checkedReveals)
         }
+        #expect(failures.isEmpty, "\(failures.prefix(5))")
         // The generator must exercise reveals, or this test proves little.
         #expect(checkedReveals > 300)
     }

@@ -12,7 +12,7 @@ struct APITests {
     @Test("pages and assets are served by the node, as UTF-8, with a policy that forbids inline and outside scripts")
     func pages() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             for path in ["/", "/facilitate", "/screen"] {
                 let (status, _, response) = try await api.call(.get, path)
@@ -37,7 +37,7 @@ struct APITests {
     @Test("a wrong join code gets 403 in plain words; the right one, typed any way, gets a token")
     func joining() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let (wrong, body, _) = try await api.call(.post, "/api/join", json: #"{"code":"AAAA-AAAA"}"#)
             #expect(wrong == .forbidden && api.errorCode(body) == "wrong-code")
@@ -52,7 +52,7 @@ struct APITests {
     @Test("guessing is throttled: after 5 wrong codes even the right one waits, with 429")
     func throttling() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             for _ in 0..<5 {
                 let (status, _, _) = try await api.call(.post, "/api/join", json: #"{"code":"ZZZZZZZZ"}"#)
@@ -69,7 +69,7 @@ struct APITests {
     @Test("a participant writes one reflection to the open prompt, acknowledged once it is stored")
     func submitting() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
             let (notOpen, closedBody, _) = try await api.call(.post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"early"}"#)
@@ -92,7 +92,7 @@ struct APITests {
     @Test("bad requests get a 4xx with a message, and change nothing stored")
     func badInput() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
             _ = try await api.console(fixture.secret, "open", #"{"prompt":0}"#)
@@ -134,7 +134,7 @@ struct APITests {
     @Test("the console needs the facilitator's secret; a join code or participant token does not open it")
     func consoleAccess() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
             let (missing, missingBody, _) = try await api.call(.get, "/api/console")
@@ -161,7 +161,7 @@ struct APITests {
         try await session.open(prompt: 0)
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             // The key the console hands out for the projector, as a facilitator would copy it.
             let (_, console, _) = try await api.call(.get, "/api/console", token: fixture.secret)
@@ -194,7 +194,7 @@ struct APITests {
     @Test("the console counts waiting reflections but never shows their text before the reveal")
     func facilitatorActions() async throws {
         let fixture = try await HostedFixture()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let secret = fixture.secret
             _ = try await api.console(secret, "open", #"{"prompt":0}"#)
@@ -247,7 +247,7 @@ struct APITests {
     @Test("the node's log holds no address, token, code, secret or reflection text")
     func logsHoldNothingIdentifying() async throws {
         let fixture = try await HostedFixture()
-        let token = try await fixture.app().test(.live) { client in
+        let token = try await fixture.live { client in
             let api = API(client: client)
             _ = try await api.call(.post, "/api/join", json: #"{"code":"WRONGCODE"}"#)
             let token = try await api.join(fixture.joinCode)
@@ -267,7 +267,7 @@ struct APITests {
         let fixture = try await HostedFixture()
         let stopped = Mutex(false)
         await fixture.room.whenWiped { stopped.withLock { $0 = true } }
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
             #expect(try await api.console(fixture.secret, "open", #"{"prompt":0}"#).0 == .ok)

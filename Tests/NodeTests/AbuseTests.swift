@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 import Hummingbird
 import HummingbirdTesting
 import Meeting
@@ -57,7 +58,7 @@ struct AbuseTests {
     func onePhoneOneVoice() async throws {
         let fixture = try await HostedFixture()
         try await fixture.room.session.open(prompt: 0)
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.live { client in
             let port = try #require(client.port)
             let code = fixture.joinCode
             let (tabs, other) = try await onThread {
@@ -125,7 +126,7 @@ struct AbuseTests {
     @Test("An oversized WebSocket frame closes that socket; so does anything sent after the hello; another page's socket keeps its state")
     func webSocketAbuse() async throws {
         let fixture = try await HostedFixture()
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.live { client in
             let port = try #require(client.port)
             let token = try await API(client: client).join(fixture.joinCode)
             let upgrade = "GET /api/live HTTP/1.1\r\nHost: node\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -171,7 +172,7 @@ struct AbuseTests {
     @Test("A client sending as fast as it can gets 429 after its burst; another address is served as usual")
     func fastClient() async throws {
         let fixture = try await HostedFixture()
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.live { client in
             let port = try #require(client.port)
             let (statuses, other) = try await onThread {
                 let fast = try RawConnection(from: "127.0.0.2", to: port)
@@ -193,7 +194,7 @@ struct AbuseTests {
     @Test("One device cannot fill the node's participant places: after 10 joins it waits (429); another device joins")
     func joinFlood() async throws {
         let fixture = try await HostedFixture()
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.live { client in
             let port = try #require(client.port)
             let code = fixture.joinCode
             let (statuses, other) = try await onThread {
@@ -210,7 +211,7 @@ struct AbuseTests {
     @Test("Guessing join codes, measured: one address gets 5 checked guesses and then one per 12 s; many addresses together at most 60 a minute")
     func guessingRate() async throws {
         let fixture = try await HostedFixture()
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.app().test(.live) { client in
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await fixture.live { client in
             let port = try #require(client.port)
             let seconds = 10.0
             let (single, crowd) = try await onThread {

@@ -35,7 +35,7 @@ struct LiveSocketTests {
         try await session.open(prompt: 0)
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let token = try #require(await fixture.room.registry.join())
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let (messages, _) = try await Self.follow(client, hello: #"{"type":"hello","token":"\#(token)"}"#, until: { messages in
                 messages.contains { (($0["data"] as? [String: Any])?["revealed"] as? [Any])?.count == 3 }
             }, while: {
@@ -53,7 +53,7 @@ struct LiveSocketTests {
         let fixture = try await HostedFixture()
         let session = fixture.room.session
         try await session.open(prompt: 0)
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let (messages, _) = try await Self.follow(client, hello: #"{"type":"hello","facilitator":"\#(fixture.secret)"}"#, until: { messages in
                 messages.contains { (($0["data"] as? [String: Any])?["prompts"] as? [[String: Any]])?.first?["pending"] as? Int == 1 }
             }, while: {

@@ -1,6 +1,8 @@
 import Foundation
+import HalqaTestSupport
 import Meeting
 import NIOCore
+import NIOPosix
 import Testing
 @testable import Node
 
@@ -10,32 +12,54 @@ import Testing
 struct PeerPortTests {
     typealias R = ReplicationTests
 
-    @Test("One address's connections beyond its limit are closed at once; silent ones at the hello deadline; an admitted node still links")
+    /// Opens `count` plain TCP connections from `source` to `port`, sending nothing.
+    static func flood(_ count: Int, from source: String, to port: Int) async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: source, port: 0))
+                .connect(host: "127.0.0.1", port: port).get())
+        }
+        return channels
+    }
+
+    static func closed(_ channels: [any Channel]) -> Int { channels.filter { !$0.isActive }.count }
+
+    /// Waits until `condition` holds (true), or `seconds` pass (false).
+    static func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test("One address's connections beyond its limit are closed at once, and while it holds the rest another laptop pairs and links; silent connections are closed at the hello deadline")
     func connectionLimits() async throws {
-        let folderA = TemporaryFolder(), folderB = TemporaryFolder()
         var limits = PeerLimits()
         limits.connectionsPerAddress = 8
-        limits.helloDeadline = .seconds(2)
-        let a = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path)),
-                                  name: "laptop-a", joinCode: "ABCDEFGH", limits: limits)
-        defer { a.stop() }
-        let port = a.port
-        let (kept, closedAtOnce, closedLater) = try await onThread {
-            // Checked quickly (well within the deadline) once the node has accepted them all.
-            let flood = try (0..<30).map { _ in try RawConnection(from: "127.0.0.20", to: port, receiveTimeout: 0.02) }
-            Thread.sleep(forTimeInterval: 0.5)
-            let atOnce = flood.filter { $0.receiveAll().closed }.count
-            // The rest sent nothing: closed at the hello deadline.
-            Thread.sleep(forTimeInterval: 3)
-            let later = flood.filter { $0.receiveAll().closed }.count - atOnce
-            return (flood.count - atOnce - later, atOnce, later)
-        }
-        #expect(closedAtOnce == 22, "closed at once: \(closedAtOnce)")
-        #expect(closedLater == 8 && kept == 0, "silent connections closed at the deadline: \(closedLater), still open: \(kept)")
-        // A node that asks properly from elsewhere is admitted and links.
-        let b = try await R.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        limits.helloDeadline = .seconds(120)
+        let folderH = TemporaryFolder(), folderB = TemporaryFolder()
+        let h = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderH.path)),
+                                  name: "laptop-h", joinCode: "ABCDEFGH", limits: limits)
+        defer { h.stop() }
+        let held = try await Self.flood(30, from: "127.0.0.21", to: h.port)
+        #expect(await Self.eventually { Self.closed(held) == 22 }, "closed: \(Self.closed(held)) of 30")
+        // While that address holds its eight, a laptop elsewhere pairs and links.
+        let b = try await R.admit(to: h, role: .coFacilitator, folder: folderB, name: "laptop-b")
         defer { b.stop() }
-        #expect(await R.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
+        #expect(await R.eventually { await h.replicator.status().admitted.allSatisfy(\.connected) })
+        #expect(Self.closed(held) == 22, "the eight held connections were dropped before their deadline")
+        for channel in held { try? await channel.close() }
+
+        // A node whose connections must say hello within 2 s closes silent ones.
+        limits.helloDeadline = .seconds(2)
+        let d = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: TemporaryFolder().path)),
+                                  name: "laptop-d", joinCode: "ABCDEFGH", limits: limits)
+        defer { d.stop() }
+        let silent = try await Self.flood(5, from: "127.0.0.20", to: d.port)
+        #expect(await Self.eventually { Self.closed(silent) == 5 }, "silent connections still open: \(5 - Self.closed(silent))")
     }
 
     @Test("At most five laptops wait to be admitted; the next is told why; the console's warnings stay bounded")

@@ -1,4 +1,5 @@
 import Foundation
+import HalqaTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,13 +104,6 @@ final class RawConnection {
     }
 }
 
-/// Runs blocking work on its own thread, so it does not hold one of the few threads that
-/// Swift concurrency (and so the node under test) runs on.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
-}
 
 /// Threads of its own for a node under test, so that its timing (deadlines, rates) does not
 /// depend on CPU-heavy tests running at the same time on Swift concurrency's few shared

@@ -252,7 +252,7 @@ struct ReplicationTests {
     /// Waits until no file of the folders changes for half a second: every node has finished
     /// writing what it received.
     static func quiet(_ folders: [String]) async {
-        var last: [[UInt8]] = []
+        var last: [Data] = []
         var stableSince = Date()
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

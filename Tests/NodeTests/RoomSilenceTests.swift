@@ -61,7 +61,7 @@ struct RoomSilenceTests {
         let fixture = try await HostedFixture()
         try await fixture.room.session.open(prompt: 0)
         await fixture.room.changed()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let observer = try await api.join(fixture.joinCode)
             let writers = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
@@ -97,7 +97,7 @@ struct RoomSilenceTests {
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
         await fixture.room.changed()
-        try await fixture.app().test(.live) { client in
+        try await fixture.live { client in
             let api = API(client: client)
             let observer = try await api.join(fixture.joinCode)
             let tapper = try await api.join(fixture.joinCode)

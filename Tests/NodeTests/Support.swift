@@ -57,6 +57,14 @@ struct HostedFixture {
     var joinCode: String { room.access.joinCode }
     var secret: String { room.access.facilitatorSecret }
 
+    /// Runs `test` against the node's own server on loopback. The node and the test run on
+    /// threads of their own (``DedicatedExecutor``): tests elsewhere that block or compute
+    /// for a long time cannot starve them past the node's own deadlines (a first request head
+    /// within 10 s), which made these tests fail in the full suite and pass alone.
+    func live<Value: Sendable>(limits: ServingLimits = .init(), _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await app(limits: limits).test(.live, test) }
+    }
+
     /// The node's own server, with its serving limits (docs/limits.md).
     func app(limits: ServingLimits = .init(), bind: String = "127.0.0.1") throws -> some ApplicationProtocol {
         let router = Routes.router(for: room, pages: try Pages(), limits: limits)

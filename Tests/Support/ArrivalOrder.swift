@@ -20,22 +20,24 @@ public struct ArrivalOrder: Sendable {
     public init() {}
 
     /// The bytes of every file in `folder` (not recursing), by name.
-    public static func files(in folder: String) -> [(name: String, bytes: [UInt8])] {
+    public static func files(in folder: String) -> [(name: String, bytes: Data)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.sorted().compactMap { name in
-            guard let data = FileManager.default.contents(atPath: folder + "/" + name) else { return nil }
-            return (name, Array(data))
+            FileManager.default.contents(atPath: folder + "/" + name).map { (name, $0) }
         }
     }
 
-    /// Every offset at which `needle` starts in `hay`.
-    public static func offsets(of needle: [UInt8], in hay: [UInt8]) -> [Int] {
-        guard !needle.isEmpty, hay.count >= needle.count else { return [] }
+    /// Every offset at which `needle` starts in `hay`. Foundation's search is compiled
+    /// optimised, so a test that scans megabytes does not hold for long one of the two
+    /// threads every other test shares.
+    public static func offsets(of needle: [UInt8], in hay: Data) -> [Int] {
+        guard !needle.isEmpty else { return [] }
+        let pattern = Data(needle)
         var found: [Int] = []
-        let first = needle[0], last = hay.count - needle.count
-        var i = 0
-        while i <= last {
-            if hay[i] == first && hay[i..<i + needle.count].elementsEqual(needle) { found.append(i); i += needle.count } else { i += 1 }
+        var from = hay.startIndex
+        while from < hay.endIndex, let hit = hay.range(of: pattern, in: from..<hay.endIndex) {
+            found.append(hit.lowerBound - hay.startIndex)
+            from = hit.upperBound
         }
         return found
     }
