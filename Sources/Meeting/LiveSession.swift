@@ -14,6 +14,8 @@ import Foundation
 public actor LiveSession {
     public nonisolated let id: EventID
     public nonisolated let store: TranscriptStore
+    /// The key this node signs and speaks with in this session (``TranscriptStore/sessionKey(of:)``).
+    public nonisolated let nodeKey: SigningKey
     /// This node's copy of the session: its state, and what it holds for other nodes.
     public private(set) var replica: Replica
     public var state: SessionState { replica.state }
@@ -24,11 +26,12 @@ public actor LiveSession {
     /// Set once the session is wiped from this node: nothing more is written for it.
     private var isWiped = false
 
-    private init(store: TranscriptStore, state: SessionState, roomSecret: SigningKey?) {
+    private init(store: TranscriptStore, state: SessionState, roomSecret: SigningKey?, nodeKey: SigningKey) {
         self.id = state.id
         self.store = store
+        self.nodeKey = nodeKey
         // A node holds everything unless it was admitted only as an archivist.
-        let role: Replica.Role = state.facilitators.contains(store.nodeKey.publicKey) ? .coFacilitator : .archivist
+        let role: Replica.Role = state.facilitators.contains(nodeKey.publicKey) ? .coFacilitator : .archivist
         self.replica = Replica(state: state, role: role)
         self.roomSecret = roomSecret
     }
@@ -60,11 +63,20 @@ public actor LiveSession {
         return refused.isEmpty ? state : state.removing(refused)
     }
 
-    /// Starts holding a session this node was admitted to (its state from ``verify(_:)``), and
-    /// the room key if this node is a co-facilitator.
-    public static func adopt(_ state: SessionState, roomSecret: SigningKey?, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
-        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret)
-        return LiveSession(store: store, state: state, roomSecret: roomSecret)
+    /// Starts holding a session this node was admitted to (its state from ``verify(_:)``)
+    /// under `nodeKey`, the key it was admitted with, and the room key if this node is a
+    /// co-facilitator.
+    public static func adopt(_ state: SessionState, roomSecret: SigningKey?, nodeKey: SigningKey,
+                             in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
+        var state = state
+        // An archivist keeps no reflection that is not shown, whatever a host sent.
+        if !state.facilitators.contains(nodeKey.publicKey) {
+            let unshown = Set(state.allEvents.filter { Replica.isUnrevealedReflection($0, in: state) }.map(\.id))
+            if !unshown.isEmpty { state = state.removing(unshown) }
+        }
+        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret, sessionKey: nodeKey)
+        try? await store.settle(state)
+        return LiveSession(store: store, state: state, roomSecret: roomSecret, nodeKey: nodeKey)
     }
 
     /// The result of taking events from another node.
@@ -104,6 +116,7 @@ public actor LiveSession {
             if let stored = try? store.state(of: id) { replica = Replica(state: stored, role: replica.role) }
             throw error
         }
+        if !added.isEmpty { await settle() }
         if added.contains(where: { if case .reflectionsRevealed = $0.body { true } else { false } }) { await store.checkpoint() }
         if let observer { for event in added { await observer(event, .peer) } }
         let destroyed = Set(state.destroyedIDs(after: added))
@@ -120,22 +133,24 @@ public actor LiveSession {
         }
         let title = try CheckedText(title ?? deck.title.preferring(.en), limit: Limits.titleCharacters, what: "The session title").value
         let room = SigningKey()
+        // A key of this node's own for this session alone.
+        let key = SigningKey()
         let created = SessionCreated(title: title, deck: deck, minimumToReveal: minimumToReveal,
                                      roomKey: room.publicKey, nonce: randomBytes(16))
-        let event = Event.facilitator(.sessionCreated(created), session: nil, by: store.nodeKey, at: milliseconds(now), clock: 0)
+        let event = Event.facilitator(.sessionCreated(created), session: nil, by: key, at: milliseconds(now), clock: 0)
         let state = try SessionState(events: [event])
-        try await store.save([event], resulting: state, roomSecret: room)
-        return LiveSession(store: store, state: state, roomSecret: room)
+        try await store.save([event], resulting: state, roomSecret: room, sessionKey: key)
+        return LiveSession(store: store, state: state, roomSecret: room, nodeKey: key)
     }
 
     /// Continues a stored session, for example after the node restarted.
     public static func resume(_ id: EventID, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
         let state = try store.state(of: id)
-        let session = LiveSession(store: store, state: state, roomSecret: try store.roomSecret(of: id))
+        let session = LiveSession(store: store, state: state, roomSecret: try store.roomSecret(of: id), nodeKey: try store.sessionKey(of: id))
         // A crash between storing a reflection and destroying or settling it must not keep it
-        // where it was.
+        // where it was (older data folders kept pending reflections in the main file).
         try await store.destroy(state.destroyedIDs, in: id)
-        try await store.settle(state)
+        await session.settle()
         return session
     }
 
@@ -192,14 +207,22 @@ public actor LiveSession {
     }
 
     private func record(_ event: Event) async throws(MeetingError) {
+        try refuseIfWiped()
         replica.record(event)
         if case .reflectionSubmitted(let prompt, _, _) = event.body, !state.isAccepting(prompt: prompt), !state.isRevealed(event.id) {
             // The prompt closed while this was being written: it may not be kept.
-            try await store.destroy([event.id], in: id)
+            await settle()
             throw MeetingError(.promptNotOpen, "Prompt \(prompt + 1) closed before your reflection arrived, so it was not kept.")
         }
-        // A resonance with a closed prompt's reflection has nothing to wait for.
-        if state.placement(of: event.id) != .pending { try await store.settle(state) }
+        // A resonance that came after the session closed has nothing to wait for.
+        if state.placement(of: event.id) != .pending { await settle() }
+    }
+
+    /// Brings the pending file into line with the current state (``TranscriptStore/settle(_:)``).
+    /// Never fails the action that called it: what was acknowledged is on disk either way, and
+    /// a settle that could not finish is done again by the next one.
+    func settle() async {
+        try? await store.settle(state)
     }
 
     // MARK: Facilitators
@@ -248,12 +271,15 @@ public actor LiveSession {
 
     private func append(_ body: EventBody, now: Date = Date()) async throws(MeetingError) {
         try refuseIfWiped()
-        try state.check(body, by: store.nodeKey.publicKey)
-        let event = Event.facilitator(body, session: id, by: store.nodeKey, at: LiveSession.milliseconds(now), clock: state.clock + 1)
+        try state.check(body, by: nodeKey.publicKey)
+        let event = Event.facilitator(body, session: id, by: nodeKey, at: LiveSession.milliseconds(now), clock: state.clock + 1)
         let next = state.inserting(event)
         if let reason = next.ignored[event.id] { throw MeetingError(.invalidEvent, reason) }
         try await store.save([event], resulting: next)
-        replica.adopt(next)
+        // Into the state as it is now: participants and other nodes may have added to it while
+        // this was being written, and a copy made before would drop what they added.
+        replica.record(event)
+        await settle()
         switch body {
         case .reflectionsRevealed, .promptClosed, .promptOpened, .sessionClosed: await store.checkpoint()
         default: break

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The pending file, `pending.sqlite`: where participants' events wait while their place in
 /// a file could still say when they arrived.
@@ -12,7 +13,7 @@ import GRDB
 /// `halqa.sqlite` in one transaction, in id order (ids are hashes over a random nonce), then
 /// deletes it here and rebuilds this file (`VACUUM`, then the WAL is truncated), so that what
 /// remains is laid out in key order and nothing of the old layout survives in any file.
-/// Resonances wait here until their prompt closes. docs/storage.md says why this cannot leak.
+/// Resonances wait here until their session closes. docs/storage.md says why this cannot leak.
 extension TranscriptStore {
     static var pendingMigrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -38,12 +39,65 @@ extension TranscriptStore {
         return m
     }
 
+    static func openPending(in folder: String) throws -> DatabaseQueue {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY")
+        }
+        let queue = try DatabaseQueue(path: (folder as NSString).appendingPathComponent(pendingFileName), configuration: config)
+        // WAL: one fsync per group commit, as in the main file.
+        _ = try queue.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
+        try pendingMigrator.migrate(queue)
+        return queue
+    }
+
+    /// At opening: drops pending rows of sessions the main file no longer has (a wipe that
+    /// stopped midway), and rebuilds the file if it holds anything, so a node that died or
+    /// stopped mid-prompt leaves no arrival order once any Halqa command opens its folder.
+    static func tidyPending(_ pending: DatabaseQueue, main: DatabasePool) throws {
+        let sessions = try pending.read { db in
+            try Data.fetchAll(db, sql: "SELECT DISTINCT session FROM reflection UNION SELECT DISTINCT session FROM resonance")
+        }
+        let known = try main.read { db in Set(try Data.fetchAll(db, sql: "SELECT id FROM session")) }
+        let orphans = sessions.filter { !known.contains($0) }
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: pending.path + "-wal")[.size] as? Int) ?? 0
+        guard !sessions.isEmpty || !orphans.isEmpty || walBytes > 0 else { return }
+        try pending.writeWithoutTransaction { db in
+            try db.inTransaction {
+                for session in orphans {
+                    try db.execute(sql: "DELETE FROM reflection WHERE session = ?1; DELETE FROM resonance WHERE session = ?1", arguments: [session])
+                }
+                return .commit
+            }
+            // Another Halqa process may have the file open (a node that runs): then its own
+            // settles keep it tidy, and this one does not wait for it.
+            try? rebuildPending(db)
+        }
+    }
+
+    /// Stores a participant's event durably, sharing the fsync with others submitted at the
+    /// same time. Returns only once the event is on disk.
+    func commitParticipant(_ event: Event) async throws(MeetingError) {
+        do {
+            try await committer.commit(event)
+        } catch let error as MeetingError {
+            throw error
+        } catch {
+            throw MeetingError(.storage, "The reflection could not be saved (\(error)). Nothing was acknowledged; try again.")
+        }
+    }
+
     /// Moves a session's participant events that are no longer pending (``SessionState/placement(of:)``)
     /// from the pending file into `halqa.sqlite`, in one transaction in id order, deletes those
     /// that may not be kept, and rebuilds the pending file if anything left it.
     ///
-    /// Safe to run at any time and to repeat: a crash between the copy and the delete leaves
-    /// an event in both files, and the next run deletes the pending copy.
+    /// `state` may be older than what is in the file (an event is committed before the session
+    /// takes it in): an event the state does not know stays where it is. A reflection whose
+    /// batch already has reflections in the main file (one that reached this node late) is
+    /// written again with all of them, in one transaction in id order, so that it does not stand
+    /// apart. Safe to run at any time and to repeat: a crash between the copy and the delete
+    /// leaves an event in both files, and the next run deletes the pending copy.
     public func settle(_ state: SessionState) async throws(MeetingError) {
         let session = Data(state.id.bytes)
         do {
@@ -69,15 +123,30 @@ extension TranscriptStore {
             }
             if !moving.isEmpty {
                 let ids = moving
-                let events = try await pending.read { db in
+                var events = try await pending.read { db in
                     try ids.flatMap { id in
                         try Data.fetchAll(db, sql: """
                             SELECT bytes FROM reflection WHERE session = ?1 AND id = ?2
                             UNION ALL SELECT bytes FROM resonance WHERE session = ?1 AND id = ?2
                             """, arguments: [session, id])
                     }
-                }.compactMap { try? Event(bytes: Array($0)) }.sorted { $0.id < $1.id }
-                try await pool.write { db in for event in events { try TranscriptStore.insert(event, db) } }
+                }.compactMap { try? Event(bytes: Array($0)) }
+                // Batch-mates already in the main file are written again with the newcomers.
+                let mates = Set(events.flatMap { state.batchMates(of: $0.id) }).subtracting(events.map(\.id))
+                let already = try await pool.read { db in
+                    try mates.compactMap { id in
+                        try Data.fetchOne(db, sql: "SELECT bytes FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(id.bytes)])
+                    }
+                }.compactMap { try? Event(bytes: Array($0)) }
+                events += already
+                events.sort { $0.id < $1.id }
+                let batch = events
+                try await pool.write { db in
+                    for event in already {
+                        try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(event.id.bytes)])
+                    }
+                    for event in batch { try TranscriptStore.insert(event, db) }
+                }
             }
             let gone = leaving
             try await pending.write { db in
@@ -91,8 +160,8 @@ extension TranscriptStore {
         await rebuildPending()
     }
 
-    /// Rebuilds the pending file (``rebuildPending(_:)``); if another program keeps it busy
-    /// past the timeout, the next settle tries again rather than fail what was stored.
+    /// Rebuilds the pending file (``rebuildPending(_:)``); if another program keeps it busy,
+    /// the next settle tries again rather than fail what was stored.
     func rebuildPending() async {
         do {
             try await pending.writeWithoutTransaction { db in try TranscriptStore.rebuildPending(db) }
@@ -103,9 +172,91 @@ extension TranscriptStore {
     }
 
     /// Rewrites the pending file from its rows alone (in key order, no free pages) and empties
-    /// its WAL. The pending file is small (one prompt's events at most), so this is cheap.
+    /// its WAL. The pending file is small (one prompt's reflections, a session's resonances),
+    /// so this is cheap. Waits at most a moment for readers (the group commit waits behind it).
     static func rebuildPending(_ db: Database) throws {
         try db.execute(sql: "VACUUM")
+        try db.execute(sql: "PRAGMA busy_timeout = 200")
+        defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
         try db.checkpoint(.truncate)
+    }
+
+    /// Deletes pending events of `session` (every session when nil) and rebuilds the file.
+    func wipePending(_ session: EventID?) async throws -> (reflections: Int, resonances: Int) {
+        try await pending.writeWithoutTransaction { db in
+            let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
+            var counts = (0, 0)
+            try db.inTransaction {
+                counts = (try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
+                          try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
+                try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
+                return .commit
+            }
+            try db.execute(sql: "VACUUM")
+            try db.checkpoint(.truncate)
+            return counts
+        }
+    }
+}
+
+/// The sessions wiped while a store is open, shared with its group commit.
+final class WipedSessions: Sendable {
+    private let ids = Mutex<Set<EventID>>([])
+    func insert(_ id: EventID) { ids.withLock { _ = $0.insert(id) } }
+    func contains(_ id: EventID) -> Bool { ids.withLock { $0.contains(id) } }
+}
+
+/// Collects participants' events and writes them to the pending file in shared transactions:
+/// while one transaction is being written and fsynced, new arrivals wait and go in the next.
+actor GroupCommitter {
+    private let queue: DatabaseQueue
+    private let wiped: WipedSessions
+    private var waiting: [(event: Event, done: CheckedContinuation<Void, any Error>)] = []
+    private var writing = false
+    /// Transactions written so far: each is one fsync of the WAL.
+    private(set) var transactions = 0
+
+    init(queue: DatabaseQueue, wiped: WipedSessions) {
+        self.queue = queue
+        self.wiped = wiped
+    }
+
+    func commit(_ event: Event) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            waiting.append((event, done))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !waiting.isEmpty {
+            let batch = waiting
+            waiting.removeAll(keepingCapacity: true)
+            let wiped = self.wiped
+            let result: Result<Void, any Error>
+            do {
+                // Checked inside the transaction: a wipe's delete of the pending file runs
+                // either before it (and this skips the session) or after it (and removes it).
+                let events = batch.map(\.event)
+                try await queue.write { db in
+                    for event in events where !wiped.contains(event.session) { try TranscriptStore.insert(event, db) }
+                }
+                result = .success(())
+                transactions += 1
+            } catch {
+                result = .failure(error)
+            }
+            for item in batch {
+                if case .success = result, wiped.contains(item.event.session) {
+                    item.done.resume(throwing: MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here."))
+                } else {
+                    item.done.resume(with: result)
+                }
+            }
+        }
+        writing = false
     }
 }

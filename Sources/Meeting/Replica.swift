@@ -154,9 +154,6 @@ public struct Replica: Sendable {
 
     /// Adds an event made on this node (already checked by the rules).
     public mutating func record(_ event: Event) { state.insert(event, verifySignature: false) }
-
-    /// Takes a state this node computed from its own checked events.
-    mutating func adopt(_ next: SessionState) { state = next }
 }
 
 /// The digest of a set of events: SHA-256 over their sorted ids, and a short code people can

@@ -300,12 +300,15 @@ public struct SessionState: Sendable {
         case discarded
     }
 
-    /// Where the participant's event `id` belongs on disk now. A revealed reflection settles
-    /// with its whole batch, once every reflection of the batch is held (or its prompt has
-    /// closed), so that one that reached this node late is not written apart from the others;
-    /// a resonance settles once its prompt has closed.
+    /// Where the participant's event `id` belongs on disk now. An event this state does not
+    /// hold stays where it is (it may have been stored a moment before the state took it in).
+    /// A revealed reflection settles with its whole batch, once every reflection of the batch
+    /// is held (or its prompt has closed), so that one that reached this node late is not
+    /// written apart from the others; a resonance settles once its session has closed, all of
+    /// them together.
     public func placement(of id: EventID) -> Placement {
-        guard let event = events[id], ignored[id] == nil else { return .discarded }
+        guard let event = events[id] else { return .pending }
+        guard ignored[id] == nil else { return .discarded }
         switch event.body {
         case .reflectionSubmitted:
             guard let r = reflections[id] else { return .discarded }
@@ -313,12 +316,18 @@ public struct SessionState: Sendable {
             guard revealedSet.contains(id) else { return open ? .pending : .discarded }
             let complete = batch(containing: id, prompt: r.prompt)?.allSatisfy { reflections[$0] != nil } ?? true
             return complete || !open ? .settled : .pending
-        case .resonated(let reflection, _):
-            if let r = reflections[reflection], isAccepting(prompt: r.prompt) { return .pending }
-            return .settled
+        case .resonated:
+            return isClosed ? .settled : .pending
         default:
             return .settled
         }
+    }
+
+    /// The other reflections revealed in the same batch as `reflection` (none if it is not a
+    /// revealed reflection).
+    func batchMates(of reflection: EventID) -> [EventID] {
+        guard let r = reflections[reflection], let batch = batch(containing: reflection, prompt: r.prompt) else { return [] }
+        return batch.filter { $0 != reflection }
     }
 
     /// The events a transcript carries: everything but pending and destroyed reflections,

@@ -163,6 +163,7 @@ extension TranscriptStore {
         let fresh = imported.allEvents.filter { !heldIDs.contains($0.id) }
         for event in fresh { merged.insert(event) }
         try await save(fresh, resulting: merged)
+        try await settle(merged)
         return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
     }
 }

@@ -7,12 +7,12 @@ import Synchronization
 /// Two databases in the data folder, both in WAL mode with `synchronous=FULL`, so a commit is
 /// on disk before it returns. `halqa.sqlite` holds everything that is no longer pending;
 /// `pending.sqlite` holds participants' events while their place in a file could still say
-/// when they arrived (a reflection until its reveal, a resonance until its prompt closes).
-/// Participants' events go through a group commit into the pending file: many submitted at
-/// once share one transaction and one fsync, and each is acknowledged only after that fsync.
-/// ``settle(_:)`` then moves them into `halqa.sqlite` in batches, in id order, and rebuilds
-/// the pending file, so that no file keeps their arrival order. The schema and its anonymity
-/// properties are documented in `docs/storage.md`.
+/// when they arrived (a reflection until its batch is revealed, a resonance until the session
+/// closes). Participants' events go through a group commit into the pending file: many
+/// submitted at once share one transaction and one fsync, and each is acknowledged only after
+/// that fsync. ``settle(_:)`` then moves them into `halqa.sqlite` in batches, in id order, and
+/// rebuilds the pending file, so that no file keeps their arrival order. The schema and its
+/// anonymity properties are documented in `docs/storage.md`.
 ///
 /// ```swift
 /// let store = try TranscriptStore(folder: "/home/me/.local/share/halqa")
@@ -21,7 +21,9 @@ import Synchronization
 ///
 /// Thread safety: a `TranscriptStore` may be used from any task; GRDB serialises writes.
 public final class TranscriptStore: Sendable {
-    /// This node's identity: signs its facilitator actions.
+    /// This node's lasting key. Sessions created or joined since per-session keys exist are
+    /// signed with a key of their own (``sessionKey(of:)``), so nothing a node shows in one
+    /// meeting recognises it in the next; older sessions use this one.
     public let nodeKey: SigningKey
     public let path: String
     let pool: DatabasePool
@@ -30,12 +32,18 @@ public final class TranscriptStore: Sendable {
     /// Set when a rebuild of the pending file could not finish (another program was reading
     /// it); the next settle tries again.
     let pendingNeedsRebuild = Mutex(false)
-    private let committer: GroupCommitter
+    /// Sessions wiped while this store is open: the group commit writes nothing more for them.
+    let wipedSessions = WipedSessions()
+    let committer: GroupCommitter
 
     public static let fileName = "halqa.sqlite"
     public static let pendingFileName = "pending.sqlite"
 
     /// Opens (creating if needed) the store in `folder`, readable by this user only.
+    ///
+    /// Opening rebuilds the pending file (``rebuildPending()``): whatever a node that died or
+    /// stopped mid-prompt left there, in arrival order, is laid out again in key order before
+    /// anything else reads the folder.
     public init(folder: String) throws(MeetingError) {
         let manager = FileManager.default
         do {
@@ -54,26 +62,18 @@ public final class TranscriptStore: Sendable {
             // temp_store: VACUUM and sorting never write text to a temporary file elsewhere.
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
         }
-        let pendingPath = (folder as NSString).appendingPathComponent(TranscriptStore.pendingFileName)
-        var pendingConfig = Configuration()
-        pendingConfig.busyMode = .timeout(10)
-        pendingConfig.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY")
-        }
         do {
             let previous = umask(0o077)
             defer { umask(previous) }
             pool = try DatabasePool(path: path, configuration: config)
             try TranscriptStore.migrator.migrate(pool)
             nodeKey = try pool.write { db in try TranscriptStore.loadOrMakeNodeKey(db) }
-            pending = try DatabaseQueue(path: pendingPath, configuration: pendingConfig)
-            // WAL: one fsync per group commit, as in the main file.
-            _ = try pending.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
-            try TranscriptStore.pendingMigrator.migrate(pending)
+            pending = try TranscriptStore.openPending(in: folder)
+            try TranscriptStore.tidyPending(pending, main: pool)
         } catch {
             throw MeetingError(.storage, "Cannot open the transcript database in \(folder): \(error). If another program holds it, stop that program; if the disk is full, free space.")
         }
-        committer = GroupCommitter(queue: pending)
+        committer = GroupCommitter(queue: pending, wiped: wipedSessions)
     }
 
     static var migrator: DatabaseMigrator {
@@ -135,7 +135,30 @@ public final class TranscriptStore: Sendable {
             // The projector's own key: it shows the room's view and can do nothing else.
             try db.execute(sql: "ALTER TABLE session_access ADD COLUMN screen_key TEXT")
         }
+        m.registerMigration("v4: session keys") { db in
+            // The key this node signs and speaks with in one session, so that nothing it shows
+            // in one meeting (its TLS certificate, its name) recognises it in the next.
+            try db.execute(sql: """
+                CREATE TABLE session_key (
+                    session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+                    secret BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
+    }
+
+    /// The key this node uses in `session`: its own for that session, or, for a session
+    /// stored before sessions had keys of their own, the node's lasting key.
+    public func sessionKey(of session: EventID) throws(MeetingError) -> SigningKey {
+        do {
+            let raw = try pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT secret FROM session_key WHERE session = ?", arguments: [Data(session.bytes)])
+            }
+            return raw.flatMap { SigningKey(raw: $0) } ?? nodeKey
+        } catch {
+            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
+        }
     }
 
     /// The secrets that let people into a session this node hosts.
@@ -189,29 +212,17 @@ public final class TranscriptStore: Sendable {
 
     // MARK: Writing
 
-    /// Stores a participant's event durably, sharing the fsync with others submitted at the
-    /// same time. Returns only once the event is on disk.
-    func commitParticipant(_ event: Event) async throws(MeetingError) {
-        do {
-            try await committer.commit(event)
-        } catch {
-            throw MeetingError(.storage, "The reflection could not be saved (\(error)). Nothing was acknowledged; try again.")
-        }
-    }
-
-    /// Stores events (verified by the caller's fold) and brings the rest of the stored
-    /// session into line with `state`: participants' events enter the pending file and are
-    /// settled from there (``settle(_:)``), closing is recorded, and a closed session is
-    /// indexed for search.
-    func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil) async throws(MeetingError) {
+    /// Stores events (verified by the caller's fold): facilitators' events, the session's row
+    /// (closing, the room key and this node's key for it, if given) and, once it is closed, its
+    /// search passages in `halqa.sqlite`; participants' events in the pending file, in id order
+    /// (the order of a batch from another node or a file says nothing either). The caller then
+    /// settles the session with its current state (``settle(_:)``).
+    func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
+              sessionKey: SigningKey? = nil) async throws(MeetingError) {
         let passages = state.isClosed ? Passage.all(of: state) : []
-        // In id order: the order of a batch from another node or a file says nothing either.
         let participants = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
         let others = events.filter { !$0.body.isParticipant }
         do {
-            if !participants.isEmpty {
-                try await pending.write { db in for event in participants { try TranscriptStore.insert(event, db) } }
-            }
             try await pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
@@ -219,6 +230,10 @@ public final class TranscriptStore: Sendable {
                         room_secret = coalesce(session.room_secret, excluded.room_secret)
                     """, arguments: [Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
                                      roomSecret.map { Data($0.raw) }])
+                if let sessionKey {
+                    try db.execute(sql: "INSERT OR IGNORE INTO session_key (session, secret) VALUES (?, ?)",
+                                   arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
+                }
                 for event in others { try TranscriptStore.insert(event, db) }
                 try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
                 for p in passages {
@@ -226,10 +241,12 @@ public final class TranscriptStore: Sendable {
                                    arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
                 }
             }
+            if !participants.isEmpty {
+                try await pending.write { db in for event in participants { try TranscriptStore.insert(event, db) } }
+            }
         } catch {
-            throw MeetingError(.storage, "The session could not be saved (\(error)). Nothing was changed; try again.")
+            throw MeetingError(.storage, "The session could not be saved (\(error)). Try again; what was saved is kept once.")
         }
-        try await settle(state)
     }
 
     static func insert(_ event: Event, _ db: Database) throws {
@@ -247,22 +264,19 @@ public final class TranscriptStore: Sendable {
         }
     }
 
-    /// Removes reflections from disk, wherever they are (the fold says they will never be
-    /// shown, or this node may not hold them).
+    /// Removes reflections from `halqa.sqlite` (a reveal this node saw no longer stands, or a
+    /// data folder from before the pending file). The pending file is ``settle(_:)``'s.
     func destroy(_ ids: [EventID], in session: EventID) async throws(MeetingError) {
         guard !ids.isEmpty else { return }
-        let delete = "DELETE FROM reflection WHERE session = ? AND id = ?"
         do {
             try await pool.write { db in
-                for id in ids { try db.execute(sql: delete, arguments: [Data(session.bytes), Data(id.bytes)]) }
-            }
-            try await pending.write { db in
-                for id in ids { try db.execute(sql: delete, arguments: [Data(session.bytes), Data(id.bytes)]) }
+                for id in ids {
+                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(session.bytes), Data(id.bytes)])
+                }
             }
         } catch {
             throw MeetingError(.storage, "Could not remove reflections that may not be kept (\(error)).")
         }
-        await rebuildPending()
     }
 
     /// Moves each WAL's contents into its database and empties it.
@@ -286,7 +300,11 @@ public final class TranscriptStore: Sendable {
     /// without them, the database is rebuilt (`VACUUM`, so no free page keeps old bytes) and
     /// the WAL is emptied. `nil` wipes every session and the node's own keys.
     public func wipe(_ session: EventID?) async throws(MeetingError) -> Wiped {
+        // Nothing more is written for it, not even a submission already in the group commit;
+        // the pending file goes first, so a crash midway leaves nothing a second run misses.
+        if let session { wipedSessions.insert(session) }
         do {
+            let (reflections, resonances) = try await wipePending(session)
             var wiped = try await pool.writeWithoutTransaction { db in
                 var wiped = Wiped(sessions: 0, events: 0, reflections: 0)
                 try db.inTransaction(.immediate) {
@@ -298,7 +316,7 @@ public final class TranscriptStore: Sendable {
                         reflections: try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0)
                     if let session {
                         try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [session.hex])
-                        // Events, reflections, resonance and access codes go with it (ON DELETE CASCADE).
+                        // Events, reflections, resonance, keys and access codes go with it (ON DELETE CASCADE).
                         try db.execute(sql: "DELETE FROM session WHERE id = ?", arguments: [Data(session.bytes)])
                     } else {
                         try db.execute(sql: "DELETE FROM passage; DELETE FROM session; DELETE FROM node_secret")
@@ -310,19 +328,6 @@ public final class TranscriptStore: Sendable {
                 try db.execute(sql: "VACUUM")
                 try db.checkpoint(.truncate)
                 return wiped
-            }
-            // Pending events of the session go too, and the pending file is rebuilt.
-            let (reflections, resonances) = try await pending.writeWithoutTransaction { db in
-                let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
-                var counts = (0, 0)
-                try db.inTransaction {
-                    counts = (try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
-                              try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
-                    try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
-                    return .commit
-                }
-                try TranscriptStore.rebuildPending(db)
-                return counts
             }
             wiped.reflections += reflections
             wiped.events += resonances
@@ -340,15 +345,18 @@ public final class TranscriptStore: Sendable {
     /// Every stored event of a session.
     public func events(of session: EventID) throws(MeetingError) -> [Event] {
         do {
-            let blobs = try pool.read { db in
+            // The pending file first: a batch settling between the two reads is then read
+            // twice (the fold keeps one), never missed.
+            let pendingBlobs = try pending.read { db in
+                try Data.fetchAll(db, sql: """
+                    SELECT bytes FROM reflection WHERE session = ?1
+                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                    """, arguments: [Data(session.bytes)])
+            }
+            let blobs = try pendingBlobs + pool.read { db in
                 try Data.fetchAll(db, sql: """
                     SELECT bytes FROM event WHERE session = ?1
                     UNION ALL SELECT bytes FROM reflection WHERE session = ?1
-                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
-                    """, arguments: [Data(session.bytes)])
-            } + pending.read { db in
-                try Data.fetchAll(db, sql: """
-                    SELECT bytes FROM reflection WHERE session = ?1
                     UNION ALL SELECT bytes FROM resonance WHERE session = ?1
                     """, arguments: [Data(session.bytes)])
             }
@@ -407,47 +415,5 @@ public final class TranscriptStore: Sendable {
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
-    }
-}
-
-/// Collects participants' events and writes them in shared transactions: while one
-/// transaction is being written and fsynced, new arrivals wait and go in the next.
-actor GroupCommitter {
-    private let queue: DatabaseQueue
-    private var waiting: [(event: Event, done: CheckedContinuation<Void, any Error>)] = []
-    private var writing = false
-    /// Transactions written so far: each is one fsync of the WAL.
-    private(set) var transactions = 0
-
-    init(queue: DatabaseQueue) { self.queue = queue }
-
-    func commit(_ event: Event) async throws {
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            waiting.append((event, done))
-            if !writing {
-                writing = true
-                Task { await self.drain() }
-            }
-        }
-    }
-
-    private func drain() async {
-        while !waiting.isEmpty {
-            let batch = waiting
-            waiting.removeAll(keepingCapacity: true)
-            let events = batch.map(\.event)
-            let result: Result<Void, any Error>
-            do {
-                try await queue.write { db in
-                    for event in events { try TranscriptStore.insert(event, db) }
-                }
-                result = .success(())
-                transactions += 1
-            } catch {
-                result = .failure(error)
-            }
-            for item in batch { item.done.resume(with: result) }
-        }
-        writing = false
     }
 }

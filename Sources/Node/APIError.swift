@@ -48,6 +48,8 @@ public struct APIError: HTTPResponseError, Sendable {
     static let noSecret = APIError(.unauthorized, "no-secret", "Open the console with the link Halqa printed when it started: it carries the facilitator's secret.")
     static let throttled = APIError(.tooManyRequests, "throttled", "Too many wrong codes were tried. Wait a minute, then try again.")
     static let full = APIError(.serviceUnavailable, "full", "This session has as many participants as the node can take.")
+    static let standingBy = APIError(.serviceUnavailable, "standing-by",
+        "This laptop is standing by while the host's laptop runs the meeting. Your page goes to the host's laptop; send your reflection there.")
     static let alreadyWrote = APIError(.conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")
     static let alreadyResonated = APIError(.conflict, "already-resonated", "You have already said this one resonates with you.")
     static let tooManyJoins = APIError(.tooManyRequests, "too-many-joins", "This device has joined many times in a short while. Wait half a minute, then try again.")

@@ -18,19 +18,20 @@ public enum AccessCodes {
         return String((0..<8).map { _ in alphabet.randomElement(using: &generator)! })
     }
 
-    /// A new facilitator secret: 26 characters of base32, 128 bits.
-    public static func newFacilitatorSecret() -> String {
+    /// A new secret for a link (the console's, the projector's) or a participant's token:
+    /// 26 characters of base32, 128 bits.
+    public static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         return String((0..<26).map { _ in Array("abcdefghijklmnopqrstuvwxyz234567").randomElement(using: &generator)! })
     }
 
     /// The join link's ticket: what the QR code and a page that moves to another node carry
     /// instead of the join code, so a phone's browser history never holds the code. It lets
-    /// in like the code while the session runs (every co-facilitator, holding the code, can
-    /// check it) and is 16 characters of the same alphabet, derived from the code:
-    /// HMAC-SHA256(code, "halqa join link v1").
-    public static func ticket(for joinCode: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("halqa join link v1".utf8), using: SymmetricKey(data: Array(joinCode.utf8)))
+    /// in like the code while the session runs, and is 16 characters of the same alphabet:
+    /// HMAC-SHA256 keyed by the session's room key (which every co-facilitator holds, so each
+    /// can check it, and which nobody can find from the code or the ticket).
+    public static func ticket(roomKey: SigningKey) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("halqa join link v1".utf8), using: SymmetricKey(data: roomKey.raw))
         return String(Array(mac).prefix(16).map { alphabet[Int($0) % alphabet.count] })
     }
 
@@ -108,19 +109,23 @@ actor GuessThrottle {
 
     /// Compares `given` with each of `expected` if `address` may guess now, and counts a wrong
     /// guess. The limits are checked before the comparison, so a throttled guess learns nothing.
-    func check(_ given: String, against expected: String..., kind: Kind, from address: String) -> Outcome {
+    func check(_ given: String, against expected: [String], kind: Kind, from address: String) -> Outcome {
         let now = clock.now
         var bucket = perAddress[address] ?? TokenBucket(burst: perAddressBurst, now: now)
         bucket.refill(burst: perAddressBurst, rate: perAddressRate, now: now)
         perAddress[address] = bucket
         guard bucket.tokens >= 1 else { return .throttled }
         global.refill(burst: globalBurst, rate: globalRate, now: now)
+        // A wrong guess is remembered for ten minutes; a phone that mistyped long ago is no
+        // longer held to the shared allowance.
+        if let last = guessedWrong[address], now - last > Self.memory { guessedWrong[address] = nil }
         if kind == .joinCode, guessedWrong[address] != nil, global.tokens < 1 { return .throttled }
         // Every candidate is compared, so timing says nothing about which one was close.
         if expected.map({ AccessCodes.matches(given, $0) }).contains(true) { return .right }
         perAddress[address]!.tokens -= 1
         if kind == .joinCode {
-            global.tokens -= 1
+            // Never below empty: fresh addresses' first guesses do not lock the rest out for long.
+            global.tokens = max(0, global.tokens - 1)
             guessedWrong[address] = now
         }
         prune(now)
@@ -142,8 +147,10 @@ actor GuessThrottle {
         return allowed
     }
 
+    static let memory: Duration = .seconds(600)
+
     private func prune(_ now: ContinuousClock.Instant) {
-        let cutoff = now - .seconds(600)
+        let cutoff = now - Self.memory
         if perAddress.count > 1000 { perAddress = perAddress.filter { $0.value.updated > cutoff } }
         if guessedWrong.count > 1000 { guessedWrong = guessedWrong.filter { $0.value > cutoff } }
     }
@@ -169,7 +176,7 @@ actor ParticipantRegistry {
     /// A new token, or nil when the node already has its maximum of participants.
     func join() -> String? {
         guard tokens.count < Self.maximum else { return nil }
-        let token = AccessCodes.newFacilitatorSecret()
+        let token = AccessCodes.newSecret()
         tokens.insert(token)
         return token
     }
@@ -191,10 +198,8 @@ actor ParticipantRegistry {
         ServingLimits.isThisMachine(address) || address == "unknown" ? nil : address
     }
 
-    /// Whether this page, or another page on the same phone, wrote to the open prompt.
-    func hasWritten(_ token: String, from address: String) -> Bool {
-        wrote.contains(token) || Self.device(address).map(wroteFrom.contains) == true
-    }
+    /// Whether this page wrote to the open prompt.
+    func hasWritten(_ token: String) -> Bool { wrote.contains(token) }
 
     enum Claim { case claimed, already, notOpen }
 
@@ -204,7 +209,7 @@ actor ParticipantRegistry {
         promptIs(open)
         // For a prompt that is not open, the meeting's rules refuse, with their own message.
         guard prompt == open else { return .notOpen }
-        guard !hasWritten(token, from: address) else { return .already }
+        guard !wrote.contains(token), Self.device(address).map(wroteFrom.contains) != true else { return .already }
         wrote.insert(token)
         if let device = Self.device(address) { wroteFrom.insert(device) }
         return .claimed

@@ -95,12 +95,13 @@ public enum Host {
     /// co-facilitator takes the session's join code, so participants can move between nodes).
     public static func room(for session: LiveSession, joinCode: String?, store: TranscriptStore, options: HostOptions) async throws(MeetingError) -> MeetingRoom {
         var access = try store.access(to: session.id) ?? TranscriptStore.Access(
-            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newFacilitatorSecret(), screenKey: nil)
+            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newSecret(), screenKey: nil)
         if let joinCode { access.joinCode = joinCode }
-        if access.screenKey == nil { access.screenKey = AccessCodes.newFacilitatorSecret() }
+        let screenKey = access.screenKey ?? AccessCodes.newSecret()
+        access.screenKey = screenKey
         try store.setAccess(access, to: session.id)
         let host = LANAddress.forParticipants(bind: options.bind)
-        return await MeetingRoom(session: session, access: access, participantURL: "http://\(host):\(options.port)/",
+        return await MeetingRoom(session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
                                  onePerPrompt: options.onePerPrompt)
     }
 
@@ -131,8 +132,11 @@ public enum Host {
             },
             logger: logger
         )
-        let name = options.name ?? Presence.announcedName(for: store.nodeKey.publicKey, in: room.session.id)
-        let replicator = Replicator(session: room.session, identity: try PeerTransportIdentity(key: store.nodeKey), name: name,
+        let key = room.session.nodeKey
+        // On the LAN, a name new at every meeting; to the other nodes, the name it was admitted under.
+        let announced = options.name ?? Presence.announcedName(for: key.publicKey, in: room.session.id)
+        let name = options.name ?? state.nodeNames[key.publicKey] ?? announced
+        let replicator = Replicator(session: room.session, identity: try PeerTransportIdentity(key: key), name: name,
                                     participantURL: room.session.acceptsReflections ? base : nil,
                                     joinCode: room.access.joinCode, say: say)
         await room.attach(replicator)
@@ -141,9 +145,9 @@ public enum Host {
         let peers = PeerService(replicator: replicator, after: webListening, bind: options.bind, port: options.peerPort ?? options.port + 1, bound: { p in
             peerSink.yield(p)
             peerSink.finish()
-            say("Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key: \(store.nodeKey.publicKey.fingerprint)).")
+            say("Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key in this session: \(key.publicKey.fingerprint)).")
         })
-        let presence = PresenceService(name: name, key: store.nodeKey.publicKey,
+        let presence = PresenceService(name: announced, key: key.publicKey,
                                        session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
                                        seen: { tag, host, peerPort in await replicator.seen(nodeTag: tag, host: host, peerPort: peerPort) })
         var services: [any Service] = [app, RoomService(room: room, cadence: options.resonanceCadence), peers]

@@ -9,13 +9,18 @@ import Discovery
 public struct PairingOffer: Sendable {
     /// The host's name as it gave it, with control characters removed.
     public var hostName: String
-    /// The host's key, as the handshake proved it.
+    /// The host's key in this session, as the handshake proved it.
     public var hostFingerprint: String
+    /// This laptop's key for this attempt (the console lists the laptop by it).
+    public var nodeFingerprint: String
     /// The six-digit code over both keys and both nonces.
     public var code: String
+    /// What the host admitted this laptop as.
     public var role: Replica.Role
-    /// The digest of what the host sent (`halqa digest`, and the console's "Digest").
+    /// The digest of what the host sent (`halqa digest`); the host's console shows the same
+    /// beside this laptop until it links.
     public var digest: String
+    /// How many events the host sent.
     public var events: Int
 }
 
@@ -23,38 +28,56 @@ public struct PairingOffer: Sendable {
 /// session once the facilitator has admitted it **and** the person at this laptop has
 /// confirmed the code: a host that admits at once (a stranger's laptop posing as the
 /// facilitator's) gets nothing adopted unless someone here says yes.
+///
+/// Each attempt speaks with a key made for it alone, which becomes this node's key in the
+/// session it joins: a host that is not the facilitator's learns nothing that recognises
+/// this laptop at another meeting.
 public enum Joiner {
+    /// A session this node now holds.
     public struct Admitted: Sendable {
         public var session: LiveSession
         public var role: Replica.Role
+        /// The session's join code, for a co-facilitator's own participants' page.
         public var joinCode: String?
         public var hostName: String
         /// Where the admitting node takes other nodes' calls.
         public var host: PeerHint
         /// How long the catch-up took, from the admission to the session verified and on disk
-        /// (not counting the time the person here took to confirm), and its bytes.
+        /// (not counting the time the person here took to confirm).
         public var catchUpSeconds: Double
         /// Of that, the transfer: from the admission to the last event received (before any is verified).
         public var transferSeconds: Double
+        /// Bytes received from the admission on.
         public var catchUpBytes: Int
     }
 
-    /// Why a host was not joined.
+    /// How asking one host ended.
     public enum Outcome: Sendable {
+        /// Admitted, confirmed here, and stored.
         case admitted(Admitted)
-        /// The host refused, broke the protocol, or went away; its words, if any.
+        /// The host refused, broke the protocol, did not answer in time, or went away; why.
         case refused(String)
-        /// The person here did not confirm the code.
+        /// The person here did not confirm the code; nothing was kept.
         case declined
     }
 
-    /// Calls `host`:`port`; `fingerprint`, when known, pins the host's key. `show` gets what
-    /// to print (the pairing code first); `confirm` is asked, once the host has admitted this
-    /// node and sent the session, whether to keep it. Nothing is stored before it says yes.
-    public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, store: TranscriptStore,
-                           identity: PeerTransportIdentity, show: @escaping @Sendable (String) -> Void,
+    /// The most a host may send before the session is complete: as much as an imported
+    /// transcript may hold.
+    static let maxCatchUpBytes = 256 << 20
+
+    /// Calls `host`:`port` with `key` (made for this attempt); `fingerprint`, when known, pins
+    /// the host's key. `show` gets what to print (the pairing code first); `confirm` is asked,
+    /// once the host has admitted this node and sent the session, whether to keep it. Nothing
+    /// is stored before it says yes. Without an admission within `patience`, gives up.
+    public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, key: SigningKey,
+                           store: TranscriptStore, patience: Duration = .seconds(3600), show: @escaping @Sendable (String) -> Void,
                            confirm: @escaping @Sendable (PairingOffer) async -> Bool) async throws -> Outcome {
-        let connection = try await PeerTransport.connect(host: host, port: port, identity: identity.identity, expect: fingerprint)
+        let identity = try PeerTransport.Identity(key: key)
+        let connection = try await PeerTransport.connect(host: host, port: port, identity: identity, expect: fingerprint)
+        // Waiting for the facilitator has a limit: then this laptop can ask another host.
+        let channel = connection.channel.channel
+        let giveUp = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(patience.seconds * 1e9))) { channel.close(promise: nil) }
+        defer { giveUp.cancel() }
         return try await connection.channel.executeThenClose { inbound, outbound -> Outcome in
             try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
             var messages = inbound.makeAsyncIterator()
@@ -70,17 +93,18 @@ public enum Joiner {
             guard case .pairReveal(let hostNonce)? = try await Replicator.next(&messages), Pairing.opens(commitment, with: hostNonce) else {
                 return .refused("\(hostName) broke the pairing protocol (its nonce does not match its commitment)")
             }
-            let code = Pairing.code(host: hostKey, node: identity.identity.key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
-            show("Asked \(hostName) (key \(hostKey.fingerprint)) to admit this node.\n  Confirmation code: \(code)\n  The facilitator admits it only if the console shows the same code next to this node's key \(identity.identity.key.publicKey.fingerprint).")
+            let code = Pairing.code(host: hostKey, node: key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
+            show("Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key.")
             var admission: PeerAdmission?
             var events: [[UInt8]] = []
             var started = ContinuousClock.now
             var bytes = 0
             while let frame = try await messages.next() {
                 bytes += frame.readableBytes + 4
-                let message = try PeerMessage(decoding: frame.readableBytesView)
-                switch message {
+                guard bytes <= maxCatchUpBytes else { return .refused("\(hostName) sent more than a session may hold; not joining it") }
+                switch try PeerMessage(decoding: frame.readableBytesView) {
                 case .admitted(let a):
+                    giveUp.cancel()
                     admission = a
                     started = ContinuousClock.now
                     bytes = frame.readableBytes + 4
@@ -93,11 +117,16 @@ public enum Joiner {
                     guard state.id == admission.sessionID else { return .refused("it sent another session than it admitted this node to") }
                     var replica = Replica(state: state, role: role)
                     let verified = ContinuousClock.now - started
-                    let offer = PairingOffer(hostName: hostName, hostFingerprint: hostKey.fingerprint, code: code, role: role,
+                    let offer = PairingOffer(hostName: hostName, hostFingerprint: hostKey.fingerprint, nodeFingerprint: key.publicKey.fingerprint,
+                                             code: code, role: role,
                                              digest: replica.digest.short, events: state.allEvents.count)
-                    guard await confirm(offer) else { return .declined }
+                    guard await confirm(offer) else {
+                        // The facilitator hears that this laptop kept nothing.
+                        try? await outbound.write(PeerMessage.refused("The person at this laptop did not confirm the code, so it kept nothing.").buffer)
+                        return .declined
+                    }
                     let storing = ContinuousClock.now
-                    let session = try await LiveSession.adopt(state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, in: store)
+                    let session = try await LiveSession.adopt(state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, nodeKey: key, in: store)
                     let stored = ContinuousClock.now - storing
                     return .admitted(Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: hostName,
                                               host: PeerHint(key: hostKey, host: host, port: port),
@@ -108,19 +137,31 @@ public enum Joiner {
                     continue
                 }
             }
-            return .refused("\(hostName) closed the connection")
+            return .refused(admission == nil ? "\(hostName) did not admit this laptop" : "\(hostName) closed the connection")
         }
     }
 }
 
 extension Joiner {
     /// Asks to be admitted: to `address` (`HOST:PORT`, the host's peer port) if given, else
-    /// to the hosts found on the LAN by mDNS, **one at a time**, in the order they appear:
-    /// each is asked, its code shown and confirmed or declined here, before the next. Returns
-    /// when one admits this node and the person here confirms.
-    public static func join(address: String?, name: String, peerPort: Int?, store: TranscriptStore, identity: PeerTransportIdentity,
+    /// to the hosts found on the LAN by mDNS, **one at a time**: each is asked, its code shown
+    /// and confirmed or declined here, before the next; a host whose facilitator does not
+    /// answer within `patience` is left for the next, and asked again later. Each attempt
+    /// has a key of its own (``ask(host:port:fingerprint:name:peerPort:key:store:patience:show:confirm:)``).
+    /// Returns when one admits this node and the person here confirms.
+    public static func join(address: String?, name: String?, peerPort: Int?, store: TranscriptStore, patience: Duration = .seconds(120),
                             show: @escaping @Sendable (String) -> Void,
                             confirm: @escaping @Sendable (PairingOffer) async -> Bool) async throws -> Admitted {
+        func attempt(_ host: String, _ port: Int, patience: Duration) async throws -> Outcome {
+            let key = SigningKey()
+            do {
+                return try await ask(host: host, port: port, fingerprint: nil, name: name ?? Presence.defaultName(for: key.publicKey),
+                                     peerPort: peerPort, key: key, store: store, patience: patience, show: show, confirm: confirm)
+            } catch let error as MeetingError {
+                // Not the network: the session could not be read or stored. Say so, and stop.
+                throw HostError(message: error.message)
+            }
+        }
         if let address {
             let parts = address.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else {
@@ -128,8 +169,7 @@ extension Joiner {
             }
             while true {
                 do {
-                    switch try await ask(host: String(parts[0]), port: port, fingerprint: nil, name: name, peerPort: peerPort, store: store,
-                                         identity: identity, show: show, confirm: confirm) {
+                    switch try await attempt(String(parts[0]), port, patience: .seconds(3600)) {
                     case .admitted(let admitted): return admitted
                     case .declined: throw HostError(message: "Not joined: the code was not confirmed here, and nothing was kept. Run `halqa node` again to try again.")
                     case .refused(let why): show("\(address): \(why); trying again in 2 s.")
@@ -145,24 +185,27 @@ extension Joiner {
         let browser = try Browser(type: Presence.serviceType)
         defer { browser.stop() }
         show("Looking for Halqa hosts on this network…")
-        var asked: Set<String> = []
-        for await event in browser.events {
-            guard case .appeared(let service) = event, service.txt["s"] != nil,
-                  let pp = service.txt["pp"].flatMap(Int.init), !asked.contains("\(service.address):\(pp)") else { continue }
-            asked.insert("\(service.address):\(pp)")
-            // Not pinned: mDNS names no lasting key (docs/discovery.md); the code compared on
-            // both screens is what authenticates the host.
-            do {
-                switch try await ask(host: service.address, port: pp, fingerprint: nil, name: name, peerPort: peerPort, store: store,
-                                     identity: identity, show: show, confirm: confirm) {
-                case .admitted(let admitted): return admitted
-                case .declined: show("Not joined to \(Presence.printable(service.name)); nothing was kept. Looking for other hosts…")
-                case .refused(let why): show("\(Presence.printable(service.name)): \(why). Looking for other hosts…")
+        var declined: Set<String> = []
+        while true {
+            let hosts = browser.services.filter { $0.txt["s"] != nil && $0.txt["pp"].flatMap(Int.init) != nil }
+            for service in hosts {
+                let pp = Int(service.txt["pp"]!)!, place = "\(service.address):\(pp)", shown = Presence.printable(service.name)
+                guard !declined.contains(place) else { continue }
+                do {
+                    switch try await attempt(service.address, pp, patience: patience) {
+                    case .admitted(let admitted): return admitted
+                    case .declined:
+                        declined.insert(place)
+                        show("Not joined to \(shown); nothing was kept. Looking for other hosts…")
+                    case .refused(let why): show("\(shown): \(why). Looking for other hosts…")
+                    }
+                } catch let error as HostError {
+                    throw error
+                } catch {
+                    show("Cannot reach \(shown) at \(place) (\(error)). Looking for other hosts…")
                 }
-            } catch {
-                show("Cannot reach \(Presence.printable(service.name)) at \(service.address):\(pp) (\(error)). Looking for other hosts…")
             }
+            try await Task.sleep(for: .seconds(2))
         }
-        throw CancellationError()
     }
 }

@@ -63,10 +63,10 @@ enum LiveSocket {
             return await room.registry.knows(token) ? .participant : nil
         }
         if case .string(let secret)? = fields["facilitator"] {
-            return await room.throttle.check(secret, against: room.access.facilitatorSecret, kind: .secret, from: address) == .right ? .facilitator : nil
+            return await room.throttle.check(secret, against: [room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .facilitator : nil
         }
         if case .string(let key)? = fields["screen"] {
-            return await room.throttle.check(key, against: room.links.screenKey, kind: .secret, from: address) == .right ? .screen : nil
+            return await room.throttle.check(key, against: [room.links.screenKey], kind: .secret, from: address) == .right ? .screen : nil
         }
         return nil
     }

@@ -31,14 +31,19 @@ public actor MeetingRoom {
     private var roomView: ParticipantView
     /// Resonance counts as last published to the room, by reflection id (hex).
     private var publishedResonance: [String: Int] = [:]
+    /// Whether a refresh of the room's view is under way, and whether another was asked for
+    /// meanwhile: refreshes run one at a time, so an older view never replaces a newer one.
+    private var refreshing = false, refreshAgain = false
 
-    init(session: LiveSession, access: TranscriptStore.Access, participantURL: String, onePerPrompt: Bool) async {
+    init(session: LiveSession, access: TranscriptStore.Access, screenKey: String, participantURL: String, onePerPrompt: Bool) async {
         self.session = session
         self.access = access
         self.onePerPrompt = onePerPrompt
-        let joinURL = participantURL + "#k=" + AccessCodes.ticket(for: access.joinCode)
-        links = Links(joinCode: access.joinCode, participantURL: participantURL,
-                      screenKey: access.screenKey ?? AccessCodes.newFacilitatorSecret(), qr: QRMatrix(QRCode(joinURL)))
+        // The join link's ticket comes from the room key, which only facilitators' laptops hold
+        // (an archivist, which takes no reflections, makes one that opens nothing).
+        let ticket = AccessCodes.ticket(roomKey: session.roomKeyForCoFacilitators ?? SigningKey())
+        links = Links(joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, screenKey: screenKey,
+                      qr: QRMatrix(QRCode(participantURL + "#k=" + ticket)))
         let state = await session.state
         publishedResonance = MeetingRoom.resonance(in: state)
         roomView = ParticipantView(state, version: 1)
@@ -107,10 +112,11 @@ public actor MeetingRoom {
 
     /// Tells everyone watching that the session may have changed. The console hears of every
     /// change (at once, or a burst of arrivals together); the room only if what it sees
-    /// changed, which one phone writing or tapping never does.
+    /// changed, which one phone writing or tapping never does (`immediately: false` is a
+    /// phone's arrival: the room is not even looked at).
     func changed(immediately: Bool = true) async {
         await registry.promptIs(await session.state.openPrompt)
-        await refreshRoom()
+        if immediately { await refreshRoom() }
         if immediately {
             await sendConsole()
         } else if !consolePending {
@@ -122,27 +128,51 @@ public actor MeetingRoom {
         }
     }
 
-    /// Publishes resonance counts to the room, if any changed since last time. Called at a
-    /// fixed cadence (``RoomService``), so taps reach the room in batches, never one by one.
+    /// Publishes resonance counts to the room. Called at a fixed cadence (``RoomService``), so
+    /// taps reach the room in batches, never one by one; and only once at least the session's
+    /// reveal minimum of new taps have come since the last batch (fewer wait for the next
+    /// tick), so that a batch is never one man's tap. When no prompt is open, whatever is
+    /// left is published.
     func publishResonance() async {
-        let counts = MeetingRoom.resonance(in: await session.state)
+        let state = await session.state
+        let counts = MeetingRoom.resonance(in: state)
         guard counts != publishedResonance else { return }
+        let new = counts.reduce(0) { $0 + max(0, $1.value - (publishedResonance[$1.key] ?? 0)) }
+        guard new >= state.created.minimumToReveal || state.openPrompt == nil else { return }
         publishedResonance = counts
         await refreshRoom()
     }
 
-    /// Recomputes the room's view; if it differs from what the room saw, sends it.
+    /// Recomputes the room's view; if it differs from what the room saw, sends it. One at a
+    /// time: a call that comes while one runs makes it run again when it is done.
     private func refreshRoom() async {
-        var next = await currentRoomView()
-        next.version = roomView.version
-        guard next != roomView else { return }
-        next.version += 1
-        roomView = next
-        var cache: [Audience: String] = [:]
-        for subscriber in subscribers.values where subscriber.audience != .facilitator {
-            if cache[subscriber.audience] == nil { cache[subscriber.audience] = await message(for: subscriber.audience) }
-            subscriber.continuation.yield(cache[subscriber.audience]!)
-        }
+        guard !refreshing else { refreshAgain = true; return }
+        refreshing = true
+        defer { refreshing = false }
+        repeat {
+            refreshAgain = false
+            var next = await currentRoomView()
+            next.version = roomView.version
+            guard next != roomView else { continue }
+            next.version += 1
+            roomView = next
+            var cache: [Audience: String] = [:]
+            for subscriber in subscribers.values where subscriber.audience != .facilitator {
+                if cache[subscriber.audience] == nil { cache[subscriber.audience] = await message(for: subscriber.audience) }
+                subscriber.continuation.yield(cache[subscriber.audience]!)
+            }
+        } while refreshAgain
+    }
+
+    /// Whether this node takes the room's reflections now. The node that created the session
+    /// does; a co-facilitator stands by while it is linked to it, and takes over only while it
+    /// cannot reach it, so that one phone cannot write once on each laptop and fill most of a
+    /// batch (each laptop counts writers only for itself).
+    func takesReflections() async -> Bool {
+        guard session.acceptsReflections else { return false }
+        let creator = await session.state.creator
+        if creator == session.nodeKey.publicKey { return true }
+        return await !(replicator?.isLinked(to: creator) ?? false)
     }
 
     private func sendConsole() async {

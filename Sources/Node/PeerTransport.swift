@@ -87,6 +87,9 @@ enum PeerTransport {
                 c.verifySignatureAlgorithms = [.ed25519]
                 // Both sides present a certificate; the callback below decides, not a CA.
                 c.certificateVerification = .noHostnameVerification
+                // A connection this node closes (a node turned away, a silent one) is gone
+                // within a second even if the other side never answers the close.
+                c.shutdownTimeout = .seconds(1)
             }
             var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(tlsCertificate)], privateKey: .privateKey(tlsKey))
             configure(&server)
@@ -178,11 +181,14 @@ enum PeerTransport {
         }
     }
 
-    /// Calls another node, which must prove the key with `fingerprint`.
-    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?) async throws -> Connection {
-        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    /// Calls another node, which must prove the key with `fingerprint`; from the address
+    /// `source` if given (tests of what one address may take).
+    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?, from source: String? = nil) async throws -> Connection {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(3))
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        return try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try configure(channel, identity: identity, server: false, expect: fingerprint)

@@ -37,9 +37,17 @@ public actor Replicator {
         var key: PublicKey
         var name: String
         var code: String
+        /// Where it called from, and the port it said it takes calls on.
+        var address: String?
+        var peerPort: Int?
         var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        /// Ends the connection (the node is turned away).
+        var close: @Sendable () -> Void
     }
     private var waiting: [UUID: Waiting] = [:]
+    /// Nodes admitted here whose person has not yet confirmed: the console keeps showing
+    /// the code and the digest they are comparing, until they link or decline.
+    private var confirming: [PublicKey: (code: String, digest: String)] = [:]
     /// Where admitted nodes were last reached (a link, their greeting): host and peer port.
     private var addresses: [PublicKey: (host: String, port: Int)] = [:]
     /// What mDNS said, by node tag (``Presence/nodeTag(of:in:)``): a few addresses per tag,
@@ -47,9 +55,10 @@ public actor Replicator {
     /// not (yet) admitted, which may be soon. Hints only: every call pins the node's key.
     private var hints: [String: [(host: String, port: Int)]] = [:]
     static let hintsPerNode = 4, maxHintedNodes = 256
-    /// Pairings in progress or waiting for the facilitator; a handful at most.
-    private var seats: Set<UUID> = []
-    static let maxWaiting = 5
+    /// Pairings in progress or waiting for the facilitator, with the address each came from;
+    /// a handful at most, and two per address.
+    private var seats: [UUID: String] = [:]
+    static let maxWaiting = 5, maxWaitingPerAddress = 2
     static let maxWarnings = 20
     private var dialing: Set<PublicKey> = []
     private var ackWaiters: [EventID: [CheckedContinuation<Bool, Never>]] = [:]
@@ -96,7 +105,15 @@ public actor Replicator {
 
     public struct Status: Codable, Sendable, Equatable {
         public struct Waiting: Codable, Sendable, Equatable { public var id: String; public var name: String; public var fingerprint: String; public var code: String }
-        public struct Admitted: Codable, Sendable, Equatable { public var name: String; public var fingerprint: String; public var role: String; public var connected: Bool }
+        public struct Admitted: Codable, Sendable, Equatable {
+            public var name: String
+            public var fingerprint: String
+            public var role: String
+            public var connected: Bool
+            /// While its person has not confirmed: the code and digest its screen shows.
+            public var code: String?
+            public var digest: String?
+        }
         public var waiting: [Waiting]
         public var admitted: [Admitted]
         /// No co-facilitator is connected: this node holds the meeting's only copy.
@@ -111,14 +128,29 @@ public actor Replicator {
         var admitted: [Status.Admitted] = []
         for key in state.facilitators.union(state.archivists) where key != myKey {
             admitted.append(.init(name: state.nodeNames[key] ?? (key == state.creator ? "creator" : "node"), fingerprint: key.fingerprint,
-                                  role: state.archivists.contains(key) ? "archivist" : "co-facilitator", connected: connected.contains(key)))
+                                  role: state.archivists.contains(key) ? "archivist" : "co-facilitator", connected: connected.contains(key),
+                                  code: confirming[key]?.code, digest: confirming[key]?.digest))
         }
         return Status(waiting: waiting.map { .init(id: $0.key.uuidString, name: $0.value.name, fingerprint: $0.value.key.fingerprint, code: $0.value.code) }
                         .sorted { $0.name < $1.name },
                       admitted: admitted.sorted { ($0.name, $0.fingerprint) < ($1.name, $1.fingerprint) },
-                      singleCopy: !links.values.contains { $0.role == .coFacilitator }, warnings: Array(warnings.suffix(5)),
+                      singleCopy: !links.values.contains { $0.role == .coFacilitator }, warnings: warnings,
                       fingerprint: myKey.fingerprint)
     }
+
+    /// Turns away a waiting node (by the id the console shows): it is told so and let go.
+    public func turnAway(_ id: String) async throws(MeetingError) {
+        guard let uuid = UUID(uuidString: id), let entry = waiting.removeValue(forKey: uuid) else {
+            throw MeetingError(.noSuchNode, "That node is no longer waiting.")
+        }
+        try? await entry.writer.write(PeerMessage.refused("The facilitator turned this laptop away.").buffer)
+        entry.close()
+        say("Turned away \(entry.name) (\(entry.key.fingerprint)).")
+        await onChange?()
+    }
+
+    /// Whether a link with `key`'s node is up now.
+    func isLinked(to key: PublicKey) -> Bool { links.values.contains { $0.key == key } }
 
     /// The participant addresses of connected co-facilitators, for pages to move to.
     func otherNodes() -> [String] { links.values.filter { $0.role == .coFacilitator }.compactMap(\.participantURL).sorted() }
@@ -146,6 +178,7 @@ public actor Replicator {
             throw MeetingError(.alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
         }
         waiting[uuid] = nil
+        if let address = entry.address, let port = entry.peerPort { addresses[entry.key] = (address, port) }
         let admission = PeerAdmission(session: session.id, role: role,
                                       roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
                                       joinCode: role == .coFacilitator ? joinCode : nil)
@@ -154,6 +187,9 @@ public actor Replicator {
         var replica = await session.replica
         await send(replica.missing(from: [], for: role), to: entry.writer)
         await sendSummary(of: &replica, to: entry.writer)
+        // What its person now compares with this console, shown until it links or declines.
+        var sent = Replica(state: replica.state, role: role)
+        confirming[entry.key] = (entry.code, sent.digest.short)
         // The new node closes this connection once it holds the session; from then on the
         // two replicate over a link like any other pair (docs/replication.md).
         say("Admitted \(entry.name) (\(entry.key.fingerprint)) as \(role.wireName).")
@@ -169,16 +205,18 @@ public actor Replicator {
                 var messages = inbound.makeAsyncIterator()
                 guard let first = try await Replicator.next(&messages), case .hello(let hello) = first,
                       let key = connection.peerKey() else { return }
-                connection.greeted()
                 let state = await session.state
                 if let role = Replicator.role(of: key, in: state), hello.sessionID == session.id, key != myKey {
                     // Only an admitted node learns anything of the session, this greeting included.
+                    connection.greeted()
                     try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                     await self.replicate(with: key, role: role, hello: hello, address: connection.remoteAddress,
                                          messages: &messages, writer: outbound)
                 } else if hello.wantsAdmission, hello.sessionID == nil {
                     try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false)).buffer)
-                    try await self.pair(with: key, hello: hello, connectionAddress: connection.remoteAddress, messages: &messages, writer: outbound)
+                    let channel = connection.channel.channel
+                    try await self.pair(with: key, hello: hello, connectionAddress: connection.remoteAddress, greeted: connection.greeted,
+                                        close: { channel.close(promise: nil) }, messages: &messages, writer: outbound)
                 } else {
                     try await outbound.write(PeerMessage.refused("This node is not admitted to the session. Run `halqa node` on it and ask the facilitator to admit it.").buffer)
                     await self.warn("Refused a node that is not admitted (\(Presence.printable(hello.name)), key \(key.fingerprint)): it asked for the session.")
@@ -205,27 +243,42 @@ public actor Replicator {
     }
 
     /// The host's side of pairing: commit, take the node's nonce, reveal, show the code, wait.
-    private nonisolated func pair(with key: PublicKey, hello: PeerHello, connectionAddress: String?, messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+    private nonisolated func pair(with key: PublicKey, hello: PeerHello, connectionAddress: String?, greeted: @Sendable () -> Void,
+                                  close: @escaping @Sendable () -> Void,
+                                  messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                   writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
         guard key != myKey else { return }
-        let id = UUID()
-        guard await takeSeat(id) else {
-            try await writer.write(PeerMessage.refused("\(Replicator.maxWaiting) laptops are already waiting to be admitted here. Ask the facilitator to admit or turn them away, then try again.").buffer)
+        let id = UUID(), name = Presence.printable(hello.name)
+        if let refusal = await takeSeat(id, from: connectionAddress ?? "unknown") {
+            try await writer.write(PeerMessage.refused(refusal).buffer)
             return
         }
         defer { Task { await self.leaveSeat(id) } }
         let nonce = Pairing.nonce()
         try await writer.write(PeerMessage.pairCommit(Pairing.commitment(to: nonce)).buffer)
+        // Its nonce comes at once from a real node; the hello deadline still runs until it does,
+        // so a silent one does not keep its seat.
         guard case .pairNonce(let theirs)? = try await Replicator.next(&messages) else { return }
+        greeted()
         try await writer.write(PeerMessage.pairReveal(nonce).buffer)
         let code = Pairing.code(host: myKey, node: key, hostNonce: nonce, nodeNonce: theirs)
-        await addWaiting(id, Waiting(key: key, name: Presence.printable(hello.name), code: code, writer: writer))
-        if let address = connectionAddress, let port = hello.peerPort { await remember(key, host: address, port: port) }
-        // Waits for the facilitator (who admits it through ``admit(_:as:)``) or for the node to go.
+        await addWaiting(id, Waiting(key: key, name: name, code: code, address: connectionAddress, peerPort: hello.peerPort,
+                                     writer: writer, close: close))
+        // Waits for the facilitator (who admits it through ``admit(_:as:)``, or turns it away),
+        // and, once admitted, for its person's answer.
         do {
-            while try await Replicator.next(&messages) != nil {}
+            while let message = try await Replicator.next(&messages) {
+                if case .refused(let why) = message {
+                    await declined(key, name: name, why: Presence.printable(why))
+                }
+            }
         } catch {}
         await removeWaiting(id)
+    }
+
+    private func declined(_ key: PublicKey, name: String, why: String) async {
+        confirming[key] = nil
+        await warn("\(name) (\(key.fingerprint)) kept nothing: \(why)")
     }
 
     private func addWaiting(_ id: UUID, _ entry: Waiting) async {
@@ -236,13 +289,19 @@ public actor Replicator {
 
     public func remember(_ key: PublicKey, host: String, port: Int) { addresses[key] = (host, port) }
 
-    private func takeSeat(_ id: UUID) -> Bool {
-        guard seats.count < Replicator.maxWaiting else { return false }
-        seats.insert(id)
-        return true
+    /// A seat for a pairing from `address`, or why there is none.
+    private func takeSeat(_ id: UUID, from address: String) -> String? {
+        guard seats.count < Replicator.maxWaiting else {
+            return "\(Replicator.maxWaiting) laptops are already waiting to be admitted here. Ask the facilitator to admit or turn them away, then try again."
+        }
+        guard seats.values.filter({ $0 == address }).count < Replicator.maxWaitingPerAddress else {
+            return "This laptop is already waiting to be admitted here. Ask the facilitator to admit or turn it away."
+        }
+        seats[id] = address
+        return nil
     }
 
-    private func leaveSeat(_ id: UUID) { seats.remove(id) }
+    private func leaveSeat(_ id: UUID) { seats[id] = nil }
 
     private func removeWaiting(_ id: UUID) async {
         if waiting.removeValue(forKey: id) != nil { await onChange?() }
@@ -269,6 +328,7 @@ public actor Replicator {
         // One link per node: a newer one replaces an older (the node restarted).
         for (other, old) in links where old.key == link.key { links[other] = nil; old.writer.finish() }
         links[id] = link
+        confirming[link.key] = nil
         if let address, let peerPort { addresses[link.key] = (address, peerPort) }
         say("Linked with \(link.name) (\(link.key.fingerprint)), \(link.role.wireName).")
         await onChange?()
@@ -456,7 +516,17 @@ extension Replicator {
         list.removeAll { $0.host == host && $0.port == peerPort }
         list.insert((host, peerPort), at: 0)
         hints[nodeTag] = Array(list.prefix(Replicator.hintsPerNode))
-        if hints.count > Replicator.maxHintedNodes, let other = hints.keys.first(where: { $0 != nodeTag }) { hints[other] = nil }
+        guard hints.count > Replicator.maxHintedNodes else { return }
+        // A flood of announcements evicts a stranger's hint, never an admitted node's.
+        Task { await self.evictHint(except: nodeTag) }
+    }
+
+    private func evictHint(except kept: String) async {
+        let state = await session.state
+        let admitted = Set(state.facilitators.union(state.archivists).map { Presence.nodeTag(of: $0, in: session.id) })
+        if hints.count > Replicator.maxHintedNodes, let stranger = hints.keys.first(where: { $0 != kept && !admitted.contains($0) }) {
+            hints[stranger] = nil
+        }
     }
 
     /// Calls an admitted node at each candidate address in turn (the call pins its key, so a
@@ -464,19 +534,23 @@ extension Replicator {
     nonisolated func dial(_ key: PublicKey, candidates: [(host: String, port: Int)]) async {
         defer { Task { await self.doneDialing(key) } }
         for (host, port) in candidates {
+            // TCP connects before TLS checks the key: a wrong or spoofed address fails inside,
+            // and the next candidate is tried.
             guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint) else { continue }
-            try? await connection.channel.executeThenClose { inbound, outbound in
+            let linked: Bool? = try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                 var messages = inbound.makeAsyncIterator()
                 let first = try await Replicator.next(&messages)
                 guard case .hello(let theirs)? = first, let role = Replicator.role(of: key, in: await session.state) else {
                     if case .refused(let why)? = first { say("\(host) refused this node: \(Presence.printable(why))") }
-                    return
+                    return false
                 }
                 await self.replicate(with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound)
+                return true
             }
-            return
+            if linked == true { return }
         }
+        // Nowhere answered as that node: wait before calling again.
         try? await Task.sleep(for: .seconds(1))
     }
 }

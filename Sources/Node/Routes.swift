@@ -40,7 +40,7 @@ public enum Routes {
             let body = try await JSONBody(request, allowed: ["code"])
             let typed = AccessCodes.normalise(try body.string("code") ?? "")
             // The code a person typed, or the ticket of a join link (the QR code, a page moving here).
-            switch await room.throttle.check(typed, against: room.access.joinCode, room.links.ticket, kind: .joinCode, from: context.addressKey) {
+            switch await room.throttle.check(typed, against: [room.access.joinCode, room.links.ticket], kind: .joinCode, from: context.addressKey) {
             case .throttled: throw APIError.throttled
             case .wrong: throw APIError.wrongCode
             case .right: break
@@ -52,12 +52,13 @@ public enum Routes {
             return Response.json(Joined(token: token, ticket: room.links.ticket, state: await room.participantView()), status: .created)
         }
 
-        router.get("/api/session") { request, context in
+        router.get("/api/session") { request, _ in
             let token = try await participant(request, room)
             let state = await room.participantView()
+            // What this page did, by its token alone: nothing here moves when another phone
+            // behind the same address writes.
             return Response.json(ParticipantSessionResponse(
-                state: state, wrote: await room.registry.hasWritten(token, from: context.addressKey),
-                resonated: await room.registry.resonatedIDs(token)))
+                state: state, wrote: await room.registry.hasWritten(token), resonated: await room.registry.resonatedIDs(token)))
         }
 
         router.post("/api/reflections") { request, context in
@@ -65,6 +66,7 @@ public enum Routes {
             let body = try await JSONBody(request, allowed: ["prompt", "text"])
             let prompt = try body.int("prompt")!
             let text = try body.string("text")!
+            guard await room.takesReflections() else { throw APIError.standingBy }
             var claimed = false
             if room.onePerPrompt {
                 // Claimed before writing, so two quick taps cannot both get through.
@@ -155,6 +157,10 @@ public enum Routes {
                     }
                     guard let replicator = await room.replicator else { throw APIError.noSuchEndpoint }
                     try await replicator.admit(try body.string("node") ?? "", as: role)
+                case "turn-away":
+                    let body = try await JSONBody(request, allowed: ["node"])
+                    guard let replicator = await room.replicator else { throw APIError.noSuchEndpoint }
+                    try await replicator.turnAway(try body.string("node") ?? "")
                 default:
                     throw APIError.noSuchEndpoint
                 }
@@ -183,15 +189,16 @@ public enum Routes {
     }
 
     static func facilitator(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws {
-        try await authorise(request, context, room, expected: room.access.facilitatorSecret)
+        try await authorise(request, context, room, expected: [room.access.facilitatorSecret])
     }
 
-    /// The projector: its own key opens the room's view and nothing else.
+    /// The projector: its own key opens the room's view and nothing else (the console's
+    /// secret, which may do everything, opens it too: links made before the projector had a key).
     static func projector(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws {
-        try await authorise(request, context, room, expected: room.links.screenKey)
+        try await authorise(request, context, room, expected: [room.links.screenKey, room.access.facilitatorSecret])
     }
 
-    private static func authorise(_ request: Request, _ context: NodeContext, _ room: MeetingRoom, expected: String) async throws {
+    private static func authorise(_ request: Request, _ context: NodeContext, _ room: MeetingRoom, expected: [String]) async throws {
         guard let secret = bearer(request) else { throw APIError.noSecret }
         switch await room.throttle.check(secret, against: expected, kind: .secret, from: context.addressKey) {
         case .throttled: throw APIError.throttled

@@ -151,8 +151,8 @@ struct Links: Sendable {
     var joinCode: String
     /// What the participants type or scan, without the code: `http://198.18.0.1:8080/`.
     var participantURL: String
-    /// The join link's ticket (``AccessCodes/ticket(for:)``).
-    var ticket: String { AccessCodes.ticket(for: joinCode) }
+    /// The join link's ticket (``AccessCodes/ticket(roomKey:)``).
+    var ticket: String
     /// The QR code's URL carries the ticket in the fragment, which browsers never send to the
     /// node, and never the join code itself, so a phone's history does not keep the code.
     var joinURL: String { participantURL + "#k=" + ticket }

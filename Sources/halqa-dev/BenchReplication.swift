@@ -33,7 +33,7 @@ struct BenchReplication: AsyncParsableCommand {
             let all = await session.state.allEvents
             emit("session: \(all.count) events, \(all.reduce(0) { $0 + $1.bytes.count }) bytes of events")
             try PlainCopy.serve(all.map(\.bytes), host: host, port: BenchReplication.copyPort)
-            let a = Replicator(session: session, identity: try PeerTransportIdentity(key: store.nodeKey), name: "bench-a",
+            let a = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-a",
                                participantURL: nil, joinCode: "ABCDEFGH", say: { _ in })
             await a.start(onChange: {})
             let serving = Task { try await a.run(host: host, port: BenchReplication.peerPort, bound: { _ in emit("ready") }) }
@@ -75,9 +75,8 @@ struct BenchReplication: AsyncParsableCommand {
                     received = Wire.receivedBytes()
                     // The benchmark stands in for the person at the joining laptop, who confirms at once.
                     if case .admitted(let a)? = try? await Joiner.ask(host: host, port: BenchReplication.peerPort, fingerprint: nil, name: "bench-\(round)",
-                                                                    peerPort: round == rounds ? BenchReplication.peerPort : nil, store: store,
-                                                                    identity: try PeerTransportIdentity(key: store.nodeKey), show: { _ in },
-                                                                    confirm: { _ in true }) {
+                                                                    peerPort: round == rounds ? BenchReplication.peerPort : nil, key: SigningKey(),
+                                                                    store: store, show: { _ in }, confirm: { _ in true }) {
                         admitted = a
                     }
                     if admitted == nil { try await Task.sleep(for: .milliseconds(200)) }
@@ -94,7 +93,7 @@ struct BenchReplication: AsyncParsableCommand {
             guard let (session, admitted) = last else { return }
             let latencies = Mutex<[Double]>([])
             let seen = Mutex(0)
-            let b = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: "bench-b",
+            let b = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-b",
                                participantURL: nil, joinCode: nil, say: { _ in })
             await b.start(onChange: {
                 let now = Monotonic.nanoseconds()

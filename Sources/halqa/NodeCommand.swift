@@ -34,12 +34,12 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     /// Asks the person at this laptop to confirm the host, at the terminal.
-    static func confirm(_ offer: PairingOffer, myKey: String, say: @escaping @Sendable (String) -> Void) async -> Bool {
+    static func confirm(_ offer: PairingOffer, say: @escaping @Sendable (String) -> Void) async -> Bool {
         say("""
 
             \(offer.hostName) (key \(offer.hostFingerprint)) admitted this laptop as \(offer.role.wireName) and sent a session of \(offer.events) events, digest \(offer.digest).
               Confirmation code: \(offer.code)
-            Look at the facilitator's console: it must show the code \(offer.code) for this laptop's key \(myKey), and the digest \(offer.digest).
+            Look at the facilitator's console: next to this laptop's key \(offer.nodeFingerprint) it must show the code \(offer.code) and the digest \(offer.digest).
             If both match, type yes to keep this session; anything else refuses it and nothing is kept.
             """)
         FileHandle.standardOutput.write(Data("> ".utf8))
@@ -67,17 +67,15 @@ struct NodeCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         do {
             let store = try data.open()
-            let nodeName = name ?? Presence.defaultName(for: store.nodeKey.publicKey)
+
             let session: LiveSession
             var joinCode: String?
             if let resume {
                 session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
             } else {
-                say("This node is \(nodeName), key \(store.nodeKey.publicKey.fingerprint).")
-                let myKey = store.nodeKey.publicKey.fingerprint
-                let admitted = try await Joiner.join(address: join, name: nodeName, peerPort: peerPort ?? port + 1, store: store,
-                                                     identity: try PeerTransportIdentity(key: store.nodeKey), show: say,
-                                                     confirm: { offer in await NodeCommand.confirm(offer, myKey: myKey, say: say) })
+                // Each attempt speaks with a key (and, by default, a name) of its own.
+                let admitted = try await Joiner.join(address: join, name: name, peerPort: peerPort ?? port + 1, store: store, show: say,
+                                                     confirm: { offer in await NodeCommand.confirm(offer, say: say) })
                 session = admitted.session
                 joinCode = admitted.joinCode
                 options.knownPeer = admitted.host

@@ -24,7 +24,8 @@ struct DiscoveryTests {
     /// The tag a node announces for the session it hosts (its key and the session's id).
     func nodeTag(_ folder: String, session: String) throws -> String {
         let store = try TranscriptStore(folder: folder)
-        return Presence.nodeTag(of: store.nodeKey.publicKey, in: try store.resolveSession(session))
+        let id = try store.resolveSession(session)
+        return Presence.nodeTag(of: try store.sessionKey(of: id).publicKey, in: id)
     }
 
     @Test("three hosts find each other with the right addresses, ports and TXT, and Avahi's own browser sees them too")
@@ -138,7 +139,7 @@ struct DiscoveryTests {
 
     /// Threat: an observer who listens to mDNS in one hall and then another, to recognise the
     /// facilitator's laptop from one town or meeting to the next.
-    @Test("nothing announced is the same from one meeting to the next on the same laptop; names from the LAN are printed without control characters")
+    @Test("nothing announced, nor the key the peer port shows, is the same from one meeting to the next on the same laptop; names from the LAN are printed without control characters")
     func nothingRecognisable() async throws {
         try await onThread {
             let hall = try Hall(hosts: 2)
@@ -150,11 +151,17 @@ struct DiscoveryTests {
                 let fields = line.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
                 return [fields[3]] + (fields.last ?? "").split(separator: " ").map(String.init).filter { !$0.contains("\"v=") && !$0.contains("\"pp=") }
             }
+            /// The public key the node-to-node port shows to anyone who connects (its TLS certificate).
+            func certificateKey() throws -> String {
+                try hall.run(2, ["sh", "-c", "timeout 5 openssl s_client -connect \(hall.address(1)):8081 </dev/null 2>/dev/null | openssl x509 -noout -pubkey"]).stdout
+            }
             var meetings: [[String]] = []
             for _ in 0..<2 {
                 let one = try host(hall, 1, folder)  // the same data folder: the same laptop, the same key
                 #expect(one.waitFor("Announced on this network as"))
-                meetings.append(try announced())
+                let shown = try certificateKey()
+                #expect(shown.contains("BEGIN PUBLIC KEY"), "the peer port showed no certificate: \(shown)")
+                meetings.append(try announced() + [shown])
                 one.stop(SIGTERM)
                 Thread.sleep(forTimeInterval: 1.5)
             }

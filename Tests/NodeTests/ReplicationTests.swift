@@ -32,7 +32,7 @@ struct ReplicationTests {
         let lines = Lines()
         // The acknowledgement waits long for the second copy here: the test is about the
         // mechanism, on a machine that may be slow, not about the timeout.
-        let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.store.nodeKey), name: name,
+        let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: name,
                                     participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),
                                     limits: limits, say: { lines.add($0) })
         await replicator.start(onChange: {})
@@ -71,11 +71,12 @@ struct ReplicationTests {
     /// Pairs a new node with `host` as `role`, checking that both sides show the same code.
     static func admit(to host: Running, role: Replica.Role, folder: TemporaryFolder, name: String) async throws -> Running {
         let store = try TranscriptStore(folder: folder.path)
+        let key = SigningKey()
         let shown = Lines(), consoleCode = Lines()
         let port = try freePort()
         let asking = Task {
             try await Joiner.ask(host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
-                                 peerPort: port, store: store, identity: try PeerTransportIdentity(key: store.nodeKey), show: { shown.add($0) },
+                                 peerPort: port, key: key, store: store, show: { shown.add($0) },
                                  // The person at the joining laptop: the code matches the console's, and nothing is kept yet.
                                  confirm: { offer in consoleCode.all == offer.code + "\n" && ((try? store.sessionIDs().isEmpty) ?? false) })
         }
@@ -84,7 +85,7 @@ struct ReplicationTests {
         if !asked { asking.cancel() }
         let waiting = try #require(await host.replicator.status().waiting.first)
         #expect(waiting.name == name)
-        #expect(waiting.fingerprint == store.nodeKey.publicKey.fingerprint)
+        #expect(waiting.fingerprint == key.publicKey.fingerprint)
         // The facilitator compares the code on the console with the one the node shows.
         #expect(await eventually { shown.all.contains("Confirmation code: \(waiting.code)") })
         consoleCode.add(waiting.code)
@@ -163,8 +164,8 @@ struct ReplicationTests {
         #expect(await Self.eventually { await c.session.state.revealed(prompt: 0).count == 4 })
 
         // The archivist's key signs a facilitator action: refused everywhere, and A warns.
-        let forged = Event.facilitator(.promptClosed(prompt: 0), session: a.session.id, by: c.session.store.nodeKey, at: 1, clock: 99)
-        let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.store.nodeKey).identity,
+        let forged = Event.facilitator(.promptClosed(prompt: 0), session: a.session.id, by: c.session.nodeKey, at: 1, clock: 99)
+        let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.nodeKey).identity,
                                                          expect: a.replicator.myKey.fingerprint)
         try await connection.channel.executeThenClose { inbound, outbound in
             try await outbound.write(PeerMessage.hello(PeerHello(name: "organiser", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
@@ -328,8 +329,8 @@ struct ReplicationTests {
         let store = try TranscriptStore(folder: folderN.path)
         let offers = Lines()
         func ask(answer: Bool) async throws -> Joiner.Outcome {
-            try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: nil, name: "co-facilitator", peerPort: nil, store: store,
-                                 identity: try PeerTransportIdentity(key: store.nodeKey), show: { _ in }, confirm: { offer in
+            try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: nil, name: "co-facilitator", peerPort: nil, key: SigningKey(),
+                                 store: store, show: { _ in }, confirm: { offer in
                 offers.add("\(offer.hostFingerprint) \(offer.code) \(offer.digest) \(offer.events) kept:\((try? store.sessionIDs().count) ?? -1)")
                 return answer
             })
@@ -382,7 +383,7 @@ struct ReplicationTests {
         let newStore = try TranscriptStore(folder: folderN.path)
         await #expect(throws: (any Error).self) {
             _ = try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: a.replicator.myKey.fingerprint, name: "new", peerPort: nil,
-                                     store: newStore, identity: try PeerTransportIdentity(key: newStore.nodeKey), show: { _ in }, confirm: { _ in true })
+                                     key: SigningKey(), store: newStore, show: { _ in }, confirm: { _ in true })
         }
         #expect(try newStore.sessionIDs().isEmpty)
     }

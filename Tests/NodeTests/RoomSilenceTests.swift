@@ -89,7 +89,7 @@ struct RoomSilenceTests {
         }
     }
 
-    @Test("A tap reaches the room only when counts are published at the cadence, never at the moment of the tap; the console counts it at once")
+    @Test("Taps reach the room only in a batch at the cadence, never at the moment of a tap, and never a batch of fewer than the reveal minimum; the console counts at once")
     func tapsAreBatched() async throws {
         let fixture = try await HostedFixture()
         let session = fixture.room.session
@@ -100,22 +100,31 @@ struct RoomSilenceTests {
         try await fixture.live { client in
             let api = API(client: client)
             let observer = try await api.join(fixture.joinCode)
-            let tapper = try await api.join(fixture.joinCode)
+            let tappers = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
             try await Self.watching(client, hello: #"{"type":"hello","token":"\#(observer)"}"#) { page in
                 try await Self.watching(client, hello: #"{"type":"hello","screen":"\#(fixture.room.links.screenKey)"}"#) { projector in
                     let before = try await Self.observed(api, token: observer)
-                    let (status, _, _) = try await api.call(.post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
-                    #expect(status == .noContent)
+                    func tap(_ tapper: String) async throws {
+                        let (status, _, _) = try await api.call(.post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
+                        #expect(status == .noContent)
+                    }
+                    try await tap(tappers[0])
                     try await Task.sleep(for: .milliseconds(300))
                     #expect(try await Self.observed(api, token: observer) == before, "the observer saw the tap at once")
                     #expect(page.count == 1 && projector.count == 1, "a page or the projector was sent the tap at once")
                     #expect(await fixture.room.consoleView().prompts[0].revealed.contains { $0.resonance == 1 }, "the console counts it")
-                    // The cadence's tick publishes the batch to everyone.
+                    // A tick with one new tap (fewer than the minimum of 3) publishes nothing.
+                    await fixture.room.publishResonance()
+                    try await Task.sleep(for: .milliseconds(300))
+                    #expect(page.count == 1 && projector.count == 1, "a batch of one tap reached the room")
+                    // With three, the next tick publishes them to everyone at once.
+                    try await tap(tappers[1])
+                    try await tap(tappers[2])
                     await fixture.room.publishResonance()
                     let deadline = Date().addingTimeInterval(30)
                     while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-                    #expect(page.all.last?.contains(#""resonance":1"#) == true, "\(page.all)")
-                    #expect(projector.all.last?.contains(#""resonance":1"#) == true)
+                    #expect(page.all.last?.contains(#""resonance":3"#) == true, "\(page.all)")
+                    #expect(projector.all.last?.contains(#""resonance":3"#) == true)
                     // Nothing new to publish: the next tick sends nothing.
                     await fixture.room.publishResonance()
                     try await Task.sleep(for: .milliseconds(200))
@@ -133,7 +142,7 @@ struct RoomSilenceTests {
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
         await fixture.room.changed()
-        try await session.resonate(with: shown[0].id)
+        for _ in 0..<3 { try await session.resonate(with: shown[0].id) }
         await fixture.room.changed()
         #expect(await fixture.room.participantView().revealed.allSatisfy { $0.resonance == 0 })
         let ticking = Task { try await RoomService(room: fixture.room, cadence: .milliseconds(200)).run() }
@@ -142,6 +151,6 @@ struct RoomSilenceTests {
         while await fixture.room.participantView().revealed.allSatisfy({ $0.resonance == 0 }) && Date() < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(await fixture.room.participantView().revealed.contains { $0.resonance == 1 })
+        #expect(await fixture.room.participantView().revealed.contains { $0.resonance == 3 })
     }
 }

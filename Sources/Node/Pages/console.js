@@ -77,13 +77,22 @@
       li.appendChild(el("span", null, " — admit it only if its screen shows the same code. "));
       li.appendChild(button("Admit as co-facilitator", function () { post("admit", { node: w.id, role: "co-facilitator" }); }));
       li.appendChild(button("Admit as archivist", function () { post("admit", { node: w.id, role: "archivist" }); }));
+      li.appendChild(button("Turn away", function () { post("turn-away", { node: w.id }); }));
       waiting.appendChild(li);
     });
     var admitted = $("admitted-nodes");
     clear(admitted);
     n.admitted.forEach(function (a) {
-      admitted.appendChild(el("li", a.connected ? "node-on" : "node-off",
-        a.name + " (" + a.role + ", key " + a.fingerprint + "): " + (a.connected ? "connected" : "not connected")));
+      var li = el("li", a.connected ? "node-on" : "node-off",
+        a.name + " (" + a.role + ", key " + a.fingerprint + "): " + (a.connected ? "connected" : "not connected"));
+      if (a.code) {
+        // Admitted, but the person at that laptop has not yet confirmed what this shows.
+        li.appendChild(el("span", null, " — waiting for its yes. Its screen should show code "));
+        li.appendChild(el("strong", "pair-code", a.code));
+        li.appendChild(el("span", null, " and digest "));
+        li.appendChild(el("strong", null, a.digest));
+      }
+      admitted.appendChild(li);
     });
     var warnings = $("node-warnings");
     clear(warnings);

@@ -40,6 +40,7 @@ var HALQA_TEXT = {
     "error.invalid-utf8": "The text could not be read. Try typing it again.",
     "error.too-large": "That is too long. Please shorten it.",
     "error.full": "The meeting is full.",
+    "error.standing-by": "This laptop is standing by. Your page is going to the host's laptop; send your words again there.",
     "error.network": "Could not reach the meeting. Your words are still here; try again."
   },
   ur: {
@@ -80,6 +81,7 @@ var HALQA_TEXT = {
     "error.invalid-utf8": "تحریر پڑھی نہیں جا سکی۔ دوبارہ لکھ کر کوشش کریں۔",
     "error.too-large": "یہ بہت لمبا ہے۔ براہِ کرم مختصر کریں۔",
     "error.full": "نشست بھر چکی ہے۔",
+    "error.standing-by": "یہ لیپ ٹاپ انتظار میں ہے۔ آپ کا صفحہ میزبان کے لیپ ٹاپ پر جا رہا ہے؛ وہاں اپنی بات دوبارہ بھیجیں۔",
     "error.network": "نشست سے رابطہ نہیں ہو سکا۔ آپ کی تحریر محفوظ ہے؛ دوبارہ کوشش کریں۔"
   },
   ps: {
@@ -120,6 +122,7 @@ var HALQA_TEXT = {
     "error.invalid-utf8": "متن ونه لوستل شو. بیا یې ولیکئ.",
     "error.too-large": "دا ډېر اوږد دی. لنډ یې کړئ.",
     "error.full": "ناسته ډکه ده.",
+    "error.standing-by": "دا لپ ټاپ په تمه دی. ستاسو پاڼه د کوربه لپ ټاپ ته ځي؛ خپلې خبرې هلته بیا ولېږئ.",
     "error.network": "له ناستې سره اړیکه ونه شوه. ستاسو لیکنه خوندي ده؛ بیا هڅه وکړئ."
   }
 };

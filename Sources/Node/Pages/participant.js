@@ -105,16 +105,18 @@
   }
 
   // When this node stops answering, move to another node of the same session (the page
-  // learned them from the node), with the same join code: the participant keeps going.
+  // learned them from the node), with the join link's ticket: the participant keeps going.
   var failures = 0;
   function failed() {
     failures += 1;
+    if (failures >= 2) moveOn();
+  }
+
+  function moveOn() {
     var others = (state && state.nodes) || [];
     var here = location.protocol + "//" + location.host + "/";
     var next = others.filter(function (u) { return u !== here; })[0];
-    if (failures >= 2 && next && code) {
-      location.href = next + "#k=" + encodeURIComponent(code);
-    }
+    if (next && code) location.href = next + "#k=" + encodeURIComponent(code);
   }
 
   // MARK: drawing
@@ -200,6 +202,9 @@
       } else {
         if (r.body && r.body.error && r.body.error.code === "already-wrote") { wroteFor[p.index] = true; show("write", false); }
         $("write-error").textContent = errorText(r.body);
+        // This laptop stands by while the host's runs: go there (the words stay in the box
+        // until the page leaves; the participant sends them again there).
+        if (r.body && r.body.error && r.body.error.code === "standing-by") moveOn();
       }
     }, function () {
       $("send").disabled = false;
