@@ -359,6 +359,12 @@ class PageMovesToAnotherNode(unittest.TestCase):
             digest = re.search(r"digest (\w{4}-\w{4})\.", printed).group(1)
             self.wait(facilitator, lambda d: "Digest " + digest in d.find_element(By.TAG_NAME, "body").text,
                       "the console shows the digest the node printed")
+            # Until B's person says yes, the console keeps the code and the digest beside it.
+            self.wait(facilitator, lambda d: "waiting for its yes" in d.find_element(By.ID, "admitted-nodes").text
+                      and shown in d.find_element(By.ID, "admitted-nodes").text
+                      and digest in d.find_element(By.ID, "admitted-nodes").text, "the console shows what B is asked to compare")
+            facilitator.execute_script("document.getElementById('nodes').scrollIntoView()")
+            facilitator.save_screenshot(os.path.join(SHOTS, "console-node-confirming.png"))
             b.stdin.write("yes\n")
             b.stdin.flush()
             self.wait(facilitator, lambda d: "laptop-b (co-facilitator" in d.find_element(By.ID, "admitted-nodes").text
