@@ -48,6 +48,22 @@ struct RoomSilenceTests {
         #expect(watcher.done.withLock { $0 }, "the live socket ended before the test finished; it got: \(watcher.all)")
     }
 
+    /// The room of a test: an observing phone's page and the projector, both following the
+    /// live socket, and three other phones' tokens, while `body` runs.
+    static func inTheRoom(_ fixture: HostedFixture,
+                          _ body: @escaping @Sendable (API, String, [String], Watcher, Watcher) async throws -> Void) async throws {
+        try await fixture.live { client in
+            let api = API(client: client)
+            let observer = try await api.join(fixture.joinCode)
+            let others = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
+            try await watching(client, hello: #"{"type":"hello","token":"\#(observer)"}"#) { page in
+                try await watching(client, hello: #"{"type":"hello","screen":"\#(fixture.room.links.screenKey)"}"#) { projector in
+                    try await body(api, observer, others, page, projector)
+                }
+            }
+        }
+    }
+
     /// What an observer's `GET /api/session` returns, as bytes: the status, every header but
     /// `Date` (which moves with the clock, not with anyone's action), and the body.
     static func observed(_ api: API, token: String) async throws -> [UInt8] {
@@ -61,31 +77,24 @@ struct RoomSilenceTests {
         let fixture = try await HostedFixture()
         try await fixture.room.session.open(prompt: 0)
         await fixture.room.changed()
-        try await fixture.live { client in
-            let api = API(client: client)
-            let observer = try await api.join(fixture.joinCode)
-            let writers = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
-            try await Self.watching(client, hello: #"{"type":"hello","token":"\#(observer)"}"#) { page in
-                try await Self.watching(client, hello: #"{"type":"hello","screen":"\#(fixture.room.links.screenKey)"}"#) { projector in
-                    let before = try await Self.observed(api, token: observer)
-                    for (i, writer) in writers.enumerated() {
-                        let (status, _, _) = try await api.call(.post, "/api/reflections", token: writer, json: #"{"prompt":0,"text":"written by phone \#(i)"}"#)
-                        #expect(status == .created)
-                        #expect(try await Self.observed(api, token: observer) == before, "the observer's response changed after write \(i + 1)")
-                    }
-                    try await Task.sleep(for: .milliseconds(300))  // time for anything that would be sent
-                    #expect(page.count == 1, "the observing page was sent \(page.count - 1) message(s) when others wrote: \(page.all.dropFirst())")
-                    #expect(projector.count == 1, "the projector was sent \(projector.count - 1) message(s) when phones wrote")
-                    #expect(await fixture.room.consoleView().prompts[0].pending == 3, "the console counts them")
-                    // A facilitator's action does reach the room (so this test can fail).
-                    try await fixture.room.session.reveal(prompt: 0)
-                    await fixture.room.changed()
-                    let deadline = Date().addingTimeInterval(30)
-                    while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-                    #expect(page.count == 2 && projector.count == 2)
-                    #expect(try await Self.observed(api, token: observer) != before)
-                }
+        try await Self.inTheRoom(fixture) { api, observer, writers, page, projector in
+            let before = try await Self.observed(api, token: observer)
+            for (i, writer) in writers.enumerated() {
+                let (status, _, _) = try await api.call(.post, "/api/reflections", token: writer, json: #"{"prompt":0,"text":"written by phone \#(i)"}"#)
+                #expect(status == .created)
+                #expect(try await Self.observed(api, token: observer) == before, "the observer's response changed after write \(i + 1)")
             }
+            try await Task.sleep(for: .milliseconds(300))  // time for anything that would be sent
+            #expect(page.count == 1, "the observing page was sent \(page.count - 1) message(s) when others wrote: \(page.all.dropFirst())")
+            #expect(projector.count == 1, "the projector was sent \(projector.count - 1) message(s) when phones wrote")
+            #expect(await fixture.room.consoleView().prompts[0].pending == 3, "the console counts them")
+            // A facilitator's action does reach the room (so this test can fail).
+            try await fixture.room.session.reveal(prompt: 0)
+            await fixture.room.changed()
+            let deadline = Date().addingTimeInterval(30)
+            while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(page.count == 2 && projector.count == 2)
+            #expect(try await Self.observed(api, token: observer) != before)
         }
     }
 
@@ -97,40 +106,33 @@ struct RoomSilenceTests {
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
         await fixture.room.changed()
-        try await fixture.live { client in
-            let api = API(client: client)
-            let observer = try await api.join(fixture.joinCode)
-            let tappers = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
-            try await Self.watching(client, hello: #"{"type":"hello","token":"\#(observer)"}"#) { page in
-                try await Self.watching(client, hello: #"{"type":"hello","screen":"\#(fixture.room.links.screenKey)"}"#) { projector in
-                    let before = try await Self.observed(api, token: observer)
-                    func tap(_ tapper: String) async throws {
-                        let (status, _, _) = try await api.call(.post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
-                        #expect(status == .noContent)
-                    }
-                    try await tap(tappers[0])
-                    try await Task.sleep(for: .milliseconds(300))
-                    #expect(try await Self.observed(api, token: observer) == before, "the observer saw the tap at once")
-                    #expect(page.count == 1 && projector.count == 1, "a page or the projector was sent the tap at once")
-                    #expect(await fixture.room.consoleView().prompts[0].revealed.contains { $0.resonance == 1 }, "the console counts it")
-                    // A tick with one new tap (fewer than the minimum of 3) publishes nothing.
-                    await fixture.room.publishResonance()
-                    try await Task.sleep(for: .milliseconds(300))
-                    #expect(page.count == 1 && projector.count == 1, "a batch of one tap reached the room")
-                    // With three, the next tick publishes them to everyone at once.
-                    try await tap(tappers[1])
-                    try await tap(tappers[2])
-                    await fixture.room.publishResonance()
-                    let deadline = Date().addingTimeInterval(30)
-                    while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-                    #expect(page.all.last?.contains(#""resonance":3"#) == true, "\(page.all)")
-                    #expect(projector.all.last?.contains(#""resonance":3"#) == true)
-                    // Nothing new to publish: the next tick sends nothing.
-                    await fixture.room.publishResonance()
-                    try await Task.sleep(for: .milliseconds(200))
-                    #expect(page.count == 2)
-                }
+        try await Self.inTheRoom(fixture) { api, observer, tappers, page, projector in
+            let before = try await Self.observed(api, token: observer)
+            func tap(_ tapper: String) async throws {
+                let (status, _, _) = try await api.call(.post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
+                #expect(status == .noContent)
             }
+            try await tap(tappers[0])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await Self.observed(api, token: observer) == before, "the observer saw the tap at once")
+            #expect(page.count == 1 && projector.count == 1, "a page or the projector was sent the tap at once")
+            #expect(await fixture.room.consoleView().prompts[0].revealed.contains { $0.resonance == 1 }, "the console counts it")
+            // A tick with one new tap (fewer than the minimum of 3) publishes nothing.
+            await fixture.room.publishResonance()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(page.count == 1 && projector.count == 1, "a batch of one tap reached the room")
+            // With three, the next tick publishes them to everyone at once.
+            try await tap(tappers[1])
+            try await tap(tappers[2])
+            await fixture.room.publishResonance()
+            let deadline = Date().addingTimeInterval(30)
+            while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(page.all.last?.contains(#""resonance":3"#) == true, "\(page.all)")
+            #expect(projector.all.last?.contains(#""resonance":3"#) == true)
+            // Nothing new to publish: the next tick sends nothing.
+            await fixture.room.publishResonance()
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(page.count == 2)
         }
     }
 
