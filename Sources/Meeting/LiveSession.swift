@@ -33,7 +33,8 @@ public actor LiveSession {
         // A node holds everything unless it was admitted only as an archivist.
         let role: Replica.Role = state.facilitators.contains(nodeKey.publicKey) ? .coFacilitator : .archivist
         self.replica = Replica(state: state, role: role)
-        self.roomSecret = roomSecret
+        // Only a co-facilitator takes reflections, whatever room key the store kept from before.
+        self.roomSecret = role == .coFacilitator ? roomSecret : nil
     }
 
     /// This node's role in the session.
@@ -196,7 +197,7 @@ public actor LiveSession {
     }
 
     private func refuseIfWiped() throws(MeetingError) {
-        if isWiped { throw MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here.") }
+        if isWiped { throw TranscriptStore.wipedError }
     }
 
     /// Removes the session from this node's store so that its text cannot be recovered (see

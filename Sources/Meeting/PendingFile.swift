@@ -63,16 +63,19 @@ extension TranscriptStore {
         let orphans = sessions.filter { !known.contains($0) }
         let walBytes = (try? FileManager.default.attributesOfItem(atPath: pending.path + "-wal")[.size] as? Int) ?? 0
         guard !sessions.isEmpty || !orphans.isEmpty || walBytes > 0 else { return }
-        try pending.writeWithoutTransaction { db in
+        // Another Halqa process may have the file open (a node that runs): then its own
+        // settles keep it tidy, and this command does not wait for it.
+        try? pending.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA busy_timeout = 200")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
             try db.inTransaction {
                 for session in orphans {
                     try db.execute(sql: "DELETE FROM reflection WHERE session = ?1; DELETE FROM resonance WHERE session = ?1", arguments: [session])
                 }
                 return .commit
             }
-            // Another Halqa process may have the file open (a node that runs): then its own
-            // settles keep it tidy, and this one does not wait for it.
-            try? rebuildPending(db)
+            try db.execute(sql: "VACUUM")
+            try db.checkpoint(.truncate)
         }
     }
 
@@ -99,7 +102,20 @@ extension TranscriptStore {
     /// apart. Safe to run at any time and to repeat: a crash between the copy and the delete
     /// leaves an event in both files, and the next run deletes the pending copy.
     public func settle(_ state: SessionState) async throws(MeetingError) {
+        // One at a time: two settles at once could write a batch's members apart.
+        await settling.enter()
+        do {
+            try await settleAlone(state)
+        } catch {
+            await settling.leave()
+            throw error
+        }
+        await settling.leave()
+    }
+
+    private func settleAlone(_ state: SessionState) async throws(MeetingError) {
         let session = Data(state.id.bytes)
+        var rewrote = false
         do {
             let held = try await pending.read { db in
                 try Row.fetchAll(db, sql: """
@@ -141,12 +157,15 @@ extension TranscriptStore {
                 events += already
                 events.sort { $0.id < $1.id }
                 let batch = events
+                // The whole batch goes in anew, in id order, in one transaction: nothing of it is
+                // written apart from the rest (a copy left by a crash is replaced too).
                 try await pool.write { db in
-                    for event in already {
+                    for event in batch {
                         try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(event.id.bytes)])
                     }
                     for event in batch { try TranscriptStore.insert(event, db) }
                 }
+                rewrote = !already.isEmpty
             }
             let gone = leaving
             try await pending.write { db in
@@ -158,6 +177,8 @@ extension TranscriptStore {
             throw MeetingError(.storage, "Reflections could not be moved out of the pending file (\(error)). Nothing was lost; the next reveal or close tries again.")
         }
         await rebuildPending()
+        // The main file's WAL held the batch before and after the newcomer joined it.
+        if rewrote { await checkpoint() }
     }
 
     /// Rebuilds the pending file (``rebuildPending(_:)``); if another program keeps it busy,
@@ -196,6 +217,20 @@ extension TranscriptStore {
             try db.checkpoint(.truncate)
             return counts
         }
+    }
+}
+
+/// Lets one task through at a time, across awaits (an actor alone lets others in while it waits).
+actor SerialGate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func enter() async {
+        if busy { await withCheckedContinuation { waiters.append($0) } } else { busy = true }
+    }
+
+    func leave() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
     }
 }
 
@@ -251,7 +286,7 @@ actor GroupCommitter {
             }
             for item in batch {
                 if case .success = result, wiped.contains(item.event.session) {
-                    item.done.resume(throwing: MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here."))
+                    item.done.resume(throwing: TranscriptStore.wipedError)
                 } else {
                     item.done.resume(with: result)
                 }

@@ -35,6 +35,10 @@ public final class TranscriptStore: Sendable {
     /// Sessions wiped while this store is open: the group commit writes nothing more for them.
     let wipedSessions = WipedSessions()
     let committer: GroupCommitter
+    /// Settles run one at a time.
+    let settling = SerialGate()
+
+    static let wipedError = MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here.")
 
     public static let fileName = "halqa.sqlite"
     public static let pendingFileName = "pending.sqlite"
@@ -222,8 +226,12 @@ public final class TranscriptStore: Sendable {
         let passages = state.isClosed ? Passage.all(of: state) : []
         let participants = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
         let others = events.filter { !$0.body.isParticipant }
+        let wiped = wipedSessions, session = state.id
         do {
             try await pool.write { db in
+                // Inside the transaction: a wipe's own runs wholly before (and this sees the
+                // mark) or after (and removes what this wrote). Nothing brings a wiped session back.
+                guard !wiped.contains(session) else { throw TranscriptStore.wipedError }
                 try db.execute(sql: """
                     INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
@@ -231,7 +239,9 @@ public final class TranscriptStore: Sendable {
                     """, arguments: [Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
                                      roomSecret.map { Data($0.raw) }])
                 if let sessionKey {
-                    try db.execute(sql: "INSERT OR IGNORE INTO session_key (session, secret) VALUES (?, ?)",
+                    // The key the running session uses: a node that joins a session again takes
+                    // the new key it was admitted with.
+                    try db.execute(sql: "INSERT OR REPLACE INTO session_key (session, secret) VALUES (?, ?)",
                                    arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
@@ -242,8 +252,13 @@ public final class TranscriptStore: Sendable {
                 }
             }
             if !participants.isEmpty {
-                try await pending.write { db in for event in participants { try TranscriptStore.insert(event, db) } }
+                try await pending.write { db in
+                    guard !wiped.contains(session) else { throw TranscriptStore.wipedError }
+                    for event in participants { try TranscriptStore.insert(event, db) }
+                }
             }
+        } catch let error as MeetingError {
+            throw error
         } catch {
             throw MeetingError(.storage, "The session could not be saved (\(error)). Try again; what was saved is kept once.")
         }

@@ -68,7 +68,9 @@ public enum Joiner {
     /// Calls `host`:`port` with `key` (made for this attempt); `fingerprint`, when known, pins
     /// the host's key. `show` gets what to print (the pairing code first); `confirm` is asked,
     /// once the host has admitted this node and sent the session, whether to keep it. Nothing
-    /// is stored before it says yes. Without an admission within `patience`, gives up.
+    /// is stored before it says yes. Without the whole session within `patience`, gives up.
+    /// Throws only for the network or for this laptop's own store; whatever the host does
+    /// wrong is a `.refused`.
     public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, key: SigningKey,
                            store: TranscriptStore, patience: Duration = .seconds(3600), show: @escaping @Sendable (String) -> Void,
                            confirm: @escaping @Sendable (PairingOffer) async -> Bool) async throws -> Outcome {
@@ -102,18 +104,23 @@ public enum Joiner {
             while let frame = try await messages.next() {
                 bytes += frame.readableBytes + 4
                 guard bytes <= maxCatchUpBytes else { return .refused("\(hostName) sent more than a session may hold; not joining it") }
-                switch try PeerMessage(decoding: frame.readableBytesView) {
+                // What a host sends is untrusted: anything unreadable is its fault, not this laptop's.
+                guard let message = try? PeerMessage(decoding: frame.readableBytesView) else {
+                    return .refused("\(hostName) sent something that is not Halqa's protocol")
+                }
+                switch message {
                 case .admitted(let a):
-                    giveUp.cancel()
                     admission = a
                     started = ContinuousClock.now
                     bytes = frame.readableBytes + 4
                 case .events(let s, let list) where admission != nil && s == admission?.sessionID:
                     events += list
                 case .have where admission != nil:
+                    // The whole session arrived within the patience allowed; now it is this laptop's turn.
+                    giveUp.cancel()
                     guard let admission, let role = admission.replicaRole else { return .refused("its admission named no role") }
                     let transferred = ContinuousClock.now - started
-                    let state = try LiveSession.verify(events)
+                    guard let state = try? LiveSession.verify(events) else { return .refused("\(hostName) sent no session this node can verify") }
                     guard state.id == admission.sessionID else { return .refused("it sent another session than it admitted this node to") }
                     var replica = Replica(state: state, role: role)
                     let verified = ContinuousClock.now - started
@@ -158,7 +165,7 @@ extension Joiner {
                 return try await ask(host: host, port: port, fingerprint: nil, name: name ?? Presence.defaultName(for: key.publicKey),
                                      peerPort: peerPort, key: key, store: store, patience: patience, show: show, confirm: confirm)
             } catch let error as MeetingError {
-                // Not the network: the session could not be read or stored. Say so, and stop.
+                // Not the network or the host: this laptop could not store the session. Say so, and stop.
                 throw HostError(message: error.message)
             }
         }

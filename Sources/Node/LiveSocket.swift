@@ -66,7 +66,7 @@ enum LiveSocket {
             return await room.throttle.check(secret, against: [room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .facilitator : nil
         }
         if case .string(let key)? = fields["screen"] {
-            return await room.throttle.check(key, against: [room.links.screenKey], kind: .secret, from: address) == .right ? .screen : nil
+            return await room.throttle.check(key, against: [room.links.screenKey, room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .screen : nil
         }
         return nil
     }

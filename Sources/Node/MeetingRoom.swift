@@ -131,14 +131,14 @@ public actor MeetingRoom {
     /// Publishes resonance counts to the room. Called at a fixed cadence (``RoomService``), so
     /// taps reach the room in batches, never one by one; and only once at least the session's
     /// reveal minimum of new taps have come since the last batch (fewer wait for the next
-    /// tick), so that a batch is never one man's tap. When no prompt is open, whatever is
-    /// left is published.
+    /// tick), so that a batch is never one man's tap. The room's counts may therefore lag by
+    /// fewer than the minimum; the console and the transcript have them all.
     func publishResonance() async {
         let state = await session.state
         let counts = MeetingRoom.resonance(in: state)
         guard counts != publishedResonance else { return }
         let new = counts.reduce(0) { $0 + max(0, $1.value - (publishedResonance[$1.key] ?? 0)) }
-        guard new >= state.created.minimumToReveal || state.openPrompt == nil else { return }
+        guard new >= state.created.minimumToReveal else { return }
         publishedResonance = counts
         await refreshRoom()
     }

@@ -153,7 +153,13 @@ public actor Replicator {
     func isLinked(to key: PublicKey) -> Bool { links.values.contains { $0.key == key } }
 
     /// The participant addresses of connected co-facilitators, for pages to move to.
-    func otherNodes() -> [String] { links.values.filter { $0.role == .coFacilitator }.compactMap(\.participantURL).sorted() }
+    /// The session's creator comes first: a page on a laptop that stands by goes there.
+    func otherNodes() async -> [String] {
+        let creator = await session.state.creator
+        return links.values.filter { $0.role == .coFacilitator }
+            .sorted { ($0.key == creator ? 0 : 1, $0.participantURL ?? "") < ($1.key == creator ? 0 : 1, $1.participantURL ?? "") }
+            .compactMap(\.participantURL)
+    }
 
     private func warn(_ text: String) async {
         warnings.append(text)
@@ -166,18 +172,24 @@ public actor Replicator {
 
     /// Admits a waiting node (by the id the console shows) in `role`.
     public func admit(_ id: String, as role: Replica.Role) async throws(MeetingError) {
-        guard let uuid = UUID(uuidString: id), let entry = waiting[uuid] else {
+        // Taken off the list before anything is awaited: a second click, or Turn away, finds
+        // it gone rather than admitting it twice.
+        guard let uuid = UUID(uuidString: id), let entry = waiting.removeValue(forKey: uuid) else {
             throw MeetingError(.noSuchNode, "That node is no longer waiting; it may have stopped. Ask it to try again.")
         }
         // A node admitted before (whose person then declined, or that lost its data) is sent
         // its admission again; the session already records it.
-        switch Replicator.role(of: entry.key, in: await session.state) {
-        case nil: try await session.admit(entry.key, as: role, name: entry.name)
-        case role?: break
-        case let other?:
-            throw MeetingError(.alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
+        do throws(MeetingError) {
+            switch Replicator.role(of: entry.key, in: await session.state) {
+            case nil: try await session.admit(entry.key, as: role, name: entry.name)
+            case role?: break
+            case let other?:
+                throw MeetingError(.alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
+            }
+        } catch {
+            waiting[uuid] = entry
+            throw error
         }
-        waiting[uuid] = nil
         if let address = entry.address, let port = entry.peerPort { addresses[entry.key] = (address, port) }
         let admission = PeerAdmission(session: session.id, role: role,
                                       roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
@@ -265,20 +277,34 @@ public actor Replicator {
         await addWaiting(id, Waiting(key: key, name: name, code: code, address: connectionAddress, peerPort: hello.peerPort,
                                      writer: writer, close: close))
         // Waits for the facilitator (who admits it through ``admit(_:as:)``, or turns it away),
-        // and, once admitted, for its person's answer.
+        // and, once admitted, for its person's answer; ten minutes at most, so a connection
+        // that went quiet (Wi-Fi lost) does not keep its place for ever.
+        let expiry = Task {
+            try await Task.sleep(for: .seconds(600))
+            close()
+        }
+        defer { expiry.cancel() }
         do {
             while let message = try await Replicator.next(&messages) {
-                if case .refused(let why) = message {
-                    await declined(key, name: name, why: Presence.printable(why))
-                }
+                // Its person's "no", once admitted: said once, then the connection ends.
+                if case .refused(let why) = message, await declined(key, name: name, why: Presence.printable(why)) { break }
             }
         } catch {}
         await removeWaiting(id)
+        await forgetUnconfirmed(key)
     }
 
-    private func declined(_ key: PublicKey, name: String, why: String) async {
-        confirming[key] = nil
+    /// A node admitted here whose person said no: the console warns, and it is not called.
+    private func declined(_ key: PublicKey, name: String, why: String) async -> Bool {
+        guard confirming.removeValue(forKey: key) != nil else { return false }
+        addresses[key] = nil
         await warn("\(name) (\(key.fingerprint)) kept nothing: \(why)")
+        return true
+    }
+
+    /// A node that went away without confirming is no longer shown as about to.
+    private func forgetUnconfirmed(_ key: PublicKey) async {
+        if confirming.removeValue(forKey: key) != nil { await onChange?() }
     }
 
     private func addWaiting(_ id: UUID, _ entry: Waiting) async {
