@@ -12,18 +12,7 @@ public struct PublicKey: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// A short, readable fingerprint people can compare aloud: 8 groups of 4 base32 letters.
     public var fingerprint: String {
-        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        let digest = Array(SHA256.hash(data: raw))
-        var bits = 0, value = 0
-        var letters: [Character] = []
-        for byte in digest where letters.count < 16 {
-            value = value << 8 | Int(byte)
-            bits += 8
-            while bits >= 5, letters.count < 16 {
-                bits -= 5
-                letters.append(alphabet[(value >> bits) & 31])
-            }
-        }
+        let letters = Base32.letters(of: SHA256.hash(data: raw), count: 16)
         return stride(from: 0, to: 16, by: 4).map { String(letters[$0..<$0 + 4]) }.joined(separator: "-")
     }
 

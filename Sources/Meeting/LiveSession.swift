@@ -60,7 +60,7 @@ public actor LiveSession {
     public static func verify(_ list: [[UInt8]]) throws(MeetingError) -> SessionState {
         let events = list.compactMap { try? Event(bytes: $0) }
         let state = try SessionState(events: events)
-        let refused = Set(state.ignored.filter { $0.value == "bad signature" || $0.value == "signer is not a facilitator" }.keys)
+        let refused = Set(state.ignored.filter(\.value.isForgery).keys)
         return refused.isEmpty ? state : state.removing(refused)
     }
 
@@ -101,7 +101,7 @@ public actor LiveSession {
         let fresh = Set(ids.filter { replica.state.event($0) == nil })
         let needsRefold = replica.role == .archivist
         let heldBefore = needsRefold ? replica.held : []
-        _ = replica.receive(.events(session: id, list), from: peer)
+        _ = replica.receive(.events(session: id, events: list), from: peer)
         let state = replica.state
         let added = fresh.compactMap { state.event($0) }.filter { event in
             state.ignored[event.id] == nil && (replica.role == .coFacilitator || !Replica.isUnrevealedReflection(event, in: state))
@@ -275,7 +275,7 @@ public actor LiveSession {
         try state.check(body, by: nodeKey.publicKey)
         let event = Event.facilitator(body, session: id, by: nodeKey, at: LiveSession.milliseconds(now), clock: state.clock + 1)
         let next = state.inserting(event)
-        if let reason = next.ignored[event.id] { throw MeetingError(.invalidEvent, reason) }
+        if let reason = next.ignored[event.id] { throw MeetingError(.invalidEvent, reason.message) }
         try await store.save([event], resulting: next)
         // Into the state as it is now: participants and other nodes may have added to it while
         // this was being written, and a copy made before would drop what they added.

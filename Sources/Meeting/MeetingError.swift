@@ -20,6 +20,7 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidUTF8 = Code(rawValue: "invalid-utf8")
         public static let controlCharacters = Code(rawValue: "control-characters")
         public static let noSuchReflection = Code(rawValue: "no-such-reflection")
+        public static let notResonable = Code(rawValue: "not-resonable")
         public static let notRevealed = Code(rawValue: "not-revealed")
         public static let alreadyHidden = Code(rawValue: "already-hidden")
         public static let invalidMinimum = Code(rawValue: "invalid-minimum")

@@ -28,16 +28,6 @@ public struct Replica: Sendable {
         }
     }
 
-    /// A message between two replicas of one session.
-    public enum Message: Sendable, Hashable {
-        /// "These are the events I hold."
-        case have(session: EventID, ids: Set<EventID>)
-        /// "Send me these."
-        case want(session: EventID, ids: Set<EventID>)
-        /// Events, as their canonical bytes.
-        case events(session: EventID, [[UInt8]])
-    }
-
     public let role: Role
     /// Whether received events' signatures are checked (always, between real nodes; a
     /// simulation of the network alone may skip it).
@@ -93,42 +83,81 @@ public struct Replica: Sendable {
 
     /// The message that starts a round with a peer: what this replica holds, and what it has
     /// refused (so that it is not sent again).
-    public mutating func summary() -> Message { .have(session: session, ids: held.union(rejected)) }
+    public mutating func summary() -> PeerMessage { .have(session: session, ids: Array(held.union(rejected))) }
 
     /// Handles a message from a peer whose role is `peer`, and returns the replies to send it.
     ///
     /// A round is push-only: on a peer's `have`, a replica sends what the peer lacks, and
     /// the peer does the same on this replica's `have`. Each event crosses the wire once.
-    public mutating func receive(_ message: Message, from peer: Role) -> [Message] {
+    /// Events received are acknowledged with what of them this replica now keeps (the
+    /// `stored` that a second copy waits for; a node sends it once they are on its disk).
+    /// Messages of another session, and those that need a node (pairing), get no reply.
+    public mutating func receive(_ message: PeerMessage, from peer: Role) -> [PeerMessage] {
         switch message {
         case .have(let id, let theirs) where id == session:
-            let lacking = missing(from: theirs, for: peer)
-            return lacking.isEmpty ? [] : [.events(session: session, lacking)]
-        case .want(let id, let ids) where id == session:
-            let mine = held
-            return events(ids.intersection(mine), for: peer).map { [$0] } ?? []
+            return send(missing(from: Set(theirs), for: peer))
         case .events(let id, let list) where id == session:
             for bytes in list { accept(bytes) }
-            return []
+            let kept = keeps(among: list.map { EventID.of($0) })
+            return kept.isEmpty ? [] : [.stored(session: session, ids: kept)]
         default:
             return []
         }
     }
 
+    /// The events among `ids` this replica keeps (held, not ignored or destroyed).
+    public mutating func keeps(among ids: [EventID]) -> [EventID] {
+        let mine = held
+        return ids.filter { mine.contains($0) }
+    }
+
+    /// `list` as `events` messages of bounded size (``PeerMessage/maxFrame``, ``PeerMessage/maxEventsPerMessage``).
+    public func send(_ list: [[UInt8]]) -> [PeerMessage] {
+        var out: [PeerMessage] = []
+        var batch: [[UInt8]] = []
+        var size = 0
+        for bytes in list {
+            if batch.count == PeerMessage.maxEventsPerMessage || size + bytes.count + 4 > PeerMessage.maxFrame - 64 {
+                out.append(.events(session: session, events: batch))
+                batch = []
+                size = 0
+            }
+            batch.append(bytes)
+            size += bytes.count + 4
+        }
+        if !batch.isEmpty { out.append(.events(session: session, events: batch)) }
+        return out
+    }
+
+    /// What to push to a peer in role `peer` of events this replica just added: everything to
+    /// a co-facilitator; to an archivist, only what it may hold, and a reveal together with
+    /// the reflections it reveals.
+    public func push(_ added: [Event], to peer: Role) -> [[UInt8]] {
+        guard peer == .archivist else { return added.map(\.bytes) }
+        var list: [[UInt8]] = []
+        for event in added {
+            if case .reflectionSubmitted = event.body, !state.isRevealed(event.id) { continue }
+            list.append(event.bytes)
+            if case .reflectionsRevealed(_, let order) = event.body {
+                list += order.compactMap { state.event($0)?.bytes }
+            }
+        }
+        return list
+    }
+
     /// The events (their bytes) that a peer whose `have` listed `theirs` lacks and may hold.
     public mutating func missing(from theirs: Set<EventID>, for peer: Role) -> [[UInt8]] {
-        guard case .events(_, let list)? = events(held.subtracting(theirs), for: peer) else { return [] }
-        return list
+        events(held.subtracting(theirs), for: peer)
     }
 
     /// Whether a peer in role `peer` may hold this event now.
     public func mayHold(_ event: Event, peer: Role) -> Bool { peer == .coFacilitator || !isPending(event) }
 
     /// The events among `ids` that `peer` may hold, session-created first.
-    private func events(_ ids: Set<EventID>, for peer: Role) -> Message? {
-        let chosen = ids.compactMap { state.event($0) }.filter { mayHold($0, peer: peer) }
+    private func events(_ ids: Set<EventID>, for peer: Role) -> [[UInt8]] {
+        ids.compactMap { state.event($0) }.filter { mayHold($0, peer: peer) }
             .sorted { ($0.clock ?? Int.max, $0.id) < ($1.clock ?? Int.max, $1.id) }
-        return chosen.isEmpty ? nil : .events(session: session, chosen.map(\.bytes))
+            .map(\.bytes)
     }
 
     /// Verifies and keeps one event; a bad one is refused and does not stop the others.
@@ -137,7 +166,7 @@ public struct Replica: Sendable {
         if isPending(event), role == .archivist { return }
         // In place: a copy of a large session for every event would cost more than the event.
         state.insert(event, verifySignature: verifies)
-        if let reason = state.ignored[event.id], reason == "bad signature" || reason == "signer is not a facilitator" {
+        if state.ignored[event.id]?.isForgery == true {
             rejected.insert(event.id)
             state = state.removing([event.id])
             return
@@ -149,8 +178,6 @@ public struct Replica: Sendable {
             if !unrevealed.isEmpty { state = state.removing(unrevealed) }
         }
     }
-
-
 
     /// Adds an event made on this node (already checked by the rules).
     public mutating func record(_ event: Event) { state.insert(event, verifySignature: false) }
@@ -169,14 +196,7 @@ public struct EventSetDigest: Hashable, Sendable, CustomStringConvertible {
 
     /// Eight characters in two groups, e.g. `7F3K-9QPA`.
     public var short: String {
-        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var bits = 0, acc = 0
-        var letters: [Character] = []
-        for byte in value.bytes where letters.count < 8 {
-            acc = acc << 8 | Int(byte)
-            bits += 8
-            while bits >= 5, letters.count < 8 { bits -= 5; letters.append(alphabet[(acc >> bits) & 31]) }
-        }
+        let letters = Base32.letters(of: value.bytes, count: 8)
         return String(letters[0..<4]) + "-" + String(letters[4..<8])
     }
 

@@ -60,15 +60,20 @@ extension SessionState {
             if state.hiddenReasons[r] != nil {
                 return MeetingError(.noSuchReflection, "That reflection was hidden by the facilitator.")
             }
+            // The room taps what it sees now: a reflection of the prompt still open.
+            guard let open = state.openPrompt, state.revealed(prompt: open).contains(where: { $0.id == r }) else {
+                return MeetingError(.notResonable, "You can resonate only with a shown reflection of the open prompt.")
+            }
         }
         return nil
     }
 
     private static func isAllowedAfterClose(_ body: EventBody) -> Bool {
-        // Resonance has no time, so one that arrives late by replication still counts.
-        // An organiser's archive may be admitted to a finished session.
+        // An organiser's archive may be admitted to a finished session. (A resonance that
+        // arrives late by replication still counts: the fold takes participants' events
+        // without these rules, which only a node taking a tap from a phone applies.)
         switch body {
-        case .resonated, .nodeAdmitted(_, .archivist, _): true
+        case .nodeAdmitted(_, .archivist, _): true
         default: false
         }
     }
@@ -94,6 +99,11 @@ extension SessionState {
 
     /// Throws the error a person would see if `body` were attempted now.
     public func check(_ body: EventBody, by signer: PublicKey?) throws(MeetingError) {
-        if let refusal = SessionState.refusal(of: body, in: self, signer: signer) { throw refusal }
+        if let refusal = refusal(of: body, by: signer) { throw refusal }
+    }
+
+    /// The error a person would see if `body` were attempted now, or nil if the rules allow it.
+    public func refusal(of body: EventBody, by signer: PublicKey?) -> MeetingError? {
+        SessionState.refusal(of: body, in: self, signer: signer)
     }
 }

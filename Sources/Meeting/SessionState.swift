@@ -33,8 +33,9 @@ public struct SessionState: Sendable {
     public private(set) var hiddenReasons: [EventID: String] = [:]
     /// The highest Lamport clock seen; a new facilitator event takes the next.
     public private(set) var clock: Int
-    /// Why events were ignored, by id: for diagnostics and tests, never for display.
-    public private(set) var ignored: [EventID: String] = [:]
+    /// Why events were ignored, by id: for decisions (``Ignored/isForgery``), diagnostics and
+    /// tests, never for display.
+    public private(set) var ignored: [EventID: Ignored] = [:]
 
     /// Every event held. A persistent map, so that computing the next state (a copy plus one
     /// event) costs a path through the tree, not a copy of the whole session.
@@ -44,6 +45,37 @@ public struct SessionState: Sendable {
     private var resonances: [EventID: Set<EventID>] = [:]
     private(set) var revealedSet: Set<EventID> = []
     private let createdEvent: Event
+
+    /// Why an event held is not applied.
+    public enum Ignored: Sendable, Equatable {
+        /// It names another session.
+        case otherSession
+        /// Its signature does not check.
+        case badSignature
+        /// A reflection for no prompt of the deck, or with text the rules refuse.
+        case invalidReflection
+        /// Signed by a key that is not a facilitator's when it applies.
+        case signerNotFacilitator
+        /// A facilitator's event the rules refuse where it falls in the timeline.
+        case refused(MeetingError)
+        /// A participant's kind of event signed as a facilitator's.
+        case notAFacilitatorAction
+
+        /// Forged, or signed without authority: refused from a peer, and not asked for again.
+        public var isForgery: Bool { self == .badSignature || self == .signerNotFacilitator }
+
+        /// In words, for logs and errors.
+        public var message: String {
+            switch self {
+            case .otherSession: "belongs to another session"
+            case .badSignature: "bad signature"
+            case .invalidReflection: "not a valid reflection"
+            case .signerNotFacilitator: "signer is not a facilitator"
+            case .refused(let error): error.message
+            case .notAFacilitatorAction: "not a facilitator action"
+            }
+        }
+    }
 
     /// What a prompt is doing.
     public struct PromptState: Hashable, Sendable {
@@ -123,10 +155,10 @@ public struct SessionState: Sendable {
     /// Adds one event. Adding an event already held changes nothing.
     public mutating func insert(_ event: Event, verifySignature: Bool = true) {
         guard events[event.id] == nil else { return }
-        guard event.session == id else { ignored[event.id] = "belongs to another session"; return }
+        guard event.session == id else { ignored[event.id] = .otherSession; return }
         if verifySignature, !event.hasValidSignature(roomKey: created.roomKey) {
             events[event.id] = event
-            ignored[event.id] = "bad signature"
+            ignored[event.id] = .badSignature
             return
         }
         events[event.id] = event
@@ -135,7 +167,7 @@ public struct SessionState: Sendable {
             // Text from this node's own store or its own session was checked before it was signed.
             guard prompts.indices.contains(prompt),
                   !verifySignature || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil else {
-                ignored[event.id] = "not a valid reflection"
+                ignored[event.id] = .invalidReflection
                 return
             }
             reflections[event.id] = (prompt, text)
@@ -183,9 +215,9 @@ public struct SessionState: Sendable {
     /// Applies one facilitator event in timeline order, or records why it is ignored.
     private mutating func apply(_ event: Event) {
         guard case .facilitator(let signer, let at, let eventClock) = event.authorship else { return }
-        guard facilitators.contains(signer) else { ignored[event.id] = "signer is not a facilitator"; return }
+        guard facilitators.contains(signer) else { ignored[event.id] = .signerNotFacilitator; return }
         if let reason = SessionState.refusal(of: event.body, in: self, signer: signer) {
-            ignored[event.id] = reason.message
+            ignored[event.id] = .refused(reason)
             return
         }
         // Only applied events move the clock: a rogue key cannot push it out of range, and
@@ -219,7 +251,7 @@ public struct SessionState: Sendable {
             openPrompt = nil
             closedAt = at
         case .sessionCreated, .reflectionSubmitted, .resonated:
-            ignored[event.id] = "not a facilitator action"
+            ignored[event.id] = .notAFacilitatorAction
         }
     }
 

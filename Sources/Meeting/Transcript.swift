@@ -120,7 +120,7 @@ public struct Transcript: Codable, Hashable, Sendable {
         }
         let state = try SessionState(events: events)
         if let (id, reason) = state.ignored.first {
-            throw MeetingError(.invalidTranscript, "Event \(id.short) does not check (\(reason)). The file was damaged or edited; nothing was imported.")
+            throw MeetingError(.invalidTranscript, "Event \(id.short) does not check (\(reason.message)). The file was damaged or edited; nothing was imported.")
         }
         guard Transcript(state) == transcript else {
             throw MeetingError(.invalidTranscript, "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session.")

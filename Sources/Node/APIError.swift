@@ -18,25 +18,13 @@ public struct APIError: HTTPResponseError, Sendable {
         self.message = message
     }
 
-    /// The API's answer to a refusal from the meeting's rules.
-    init(_ error: MeetingError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent: .badRequest
-        case .noSuchPrompt, .noSuchReflection, .noSuchSession, .noSuchNode: .notFound
-        case .notAFacilitator: .forbidden
-        case .storage: .serviceUnavailable
-        default: .conflict
-        }
-        self.init(status, error.code.rawValue, error.message)
-    }
-
-    struct Body: Encodable {
+    struct Rendered: Encodable {
         struct Detail: Encodable { var code: String; var message: String }
         var error: Detail
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response.json(Body(error: .init(code: code, message: message)), status: status)
+        Response.json(Rendered(error: .init(code: code, message: message)), status: status)
     }
 
     static let tooLarge = APIError(.contentTooLarge, "too-large", "The request is too large. A reflection may be at most 1,000 characters.")
@@ -67,46 +55,20 @@ extension Response {
     }
 }
 
-/// Reads a request body as a JSON object, strictly: valid UTF-8, an object, and no fields but
-/// `allowed` (the size limit is ServingMiddleware's).
-struct JSONBody {
-    static let limit = 16 * 1024
-    let fields: [String: JSONValue]
-
-    init(_ request: Request, allowed: Set<String>) async throws {
-        // ServingMiddleware has already read the body, within the size limit and the deadline.
-        let buffer = try await request.body.collect(upTo: JSONBody.limit)
-        let bytes = Array(buffer.readableBytesView)
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.invalidUTF8 }
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { throw APIError.invalidJSON }
-        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.sorted().joined(separator: ", ")).")
-        }
-        self.fields = fields
-    }
-
-    func string(_ key: String, optional: Bool = false) throws -> String? {
-        switch fields[key] {
-        case .string(let s)?: return s
-        case nil where optional: return nil
-        case nil: throw APIError(.badRequest, "missing-field", "The field \"\(key)\" is missing.")
-        default: throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a string.")
+/// A refusal from the meeting's rules, as the API answers it: the same JSON as ``APIError``,
+/// with the status its kind calls for.
+extension MeetingError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent: .badRequest
+        case .noSuchPrompt, .noSuchReflection, .noSuchSession, .noSuchNode: .notFound
+        case .notAFacilitator: .forbidden
+        case .storage: .serviceUnavailable
+        default: .conflict
         }
     }
 
-    func int(_ key: String, optional: Bool = false) throws -> Int? {
-        switch fields[key] {
-        case .integer(let i)? where i >= 0 && i < 100_000: return Int(i)
-        case nil where optional: return nil
-        case nil: throw APIError(.badRequest, "missing-field", "The field \"\(key)\" is missing.")
-        default: throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a whole number from 0.")
-        }
-    }
-
-    func eventID(_ key: String) throws -> EventID {
-        guard let text = try string(key), let id = EventID(hex: text) else {
-            throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" must be a reflection id (64 hex digits).")
-        }
-        return id
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(status, code.rawValue, message).response(from: request, context: context)
     }
 }

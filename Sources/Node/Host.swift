@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Meeting
+import NIOCore
 import ServiceLifecycle
 
 /// How `halqa host` was asked to run.
@@ -159,15 +160,10 @@ public enum Host {
         }
         do {
             try await group.run()
-        } catch {
-            let text = String(describing: error)
-            if text.contains("Address already in use") {
-                throw HostError(message: "Port \(options.port) is already in use, by another Halqa or another program. Choose another with --port, for example --port \(options.port + 1).")
-            }
-            if text.contains("Cannot assign requested address") {
-                throw HostError(message: "This machine has no address \(options.bind). Leave out --bind to listen on every network, or give one of: \(LANAddress.all().joined(separator: ", ")).")
-            }
-            throw error
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw HostError(message: "Port \(options.port) is already in use, by another Halqa or another program. Choose another with --port, for example --port \(options.port + 1).")
+        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
+            throw HostError(message: "This machine has no address \(options.bind). Leave out --bind to listen on every network, or give one of: \(LANAddress.all().joined(separator: ", ")).")
         }
         await store.checkpoint()
     }
@@ -189,11 +185,8 @@ struct PeerService: Service {
             do {
                 try await replicator.run(host: bind, port: port, bound: bound)
             } catch is CancellationError {
-            } catch {
-                if String(describing: error).contains("Address already in use") {
-                    throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
-                }
-                throw error
+            } catch let error as IOError where error.errnoCode == EADDRINUSE {
+                throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
             }
         }
     }

@@ -46,13 +46,11 @@ enum LiveSocket {
 
     /// The first hello's audience, or nil when none came in time or it was refused.
     static func firstHello(_ hellos: AsyncStream<MeetingRoom.Audience?>) async -> MeetingRoom.Audience? {
-        await withTaskGroup(of: MeetingRoom.Audience??.self) { group in
-            group.addTask { for await hello in hellos { return .some(hello) }; return .some(nil) }
-            group.addTask { try? await Task.sleep(for: helloTimeout); return nil }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? nil
+        let first = try? await withTimeout(helloTimeout) { () -> MeetingRoom.Audience? in
+            for await hello in hellos { return hello }
+            return nil
         }
+        return first ?? nil
     }
 
     static func audience(for message: WebSocketMessage, address: String, room: MeetingRoom) async -> MeetingRoom.Audience? {

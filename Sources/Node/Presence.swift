@@ -96,7 +96,7 @@ public enum NodeFinder {
     public static func list(timeout: Double) async throws -> Result {
         let browser = try Browser(type: Presence.serviceType)
         // The daemon answered if browsing ever settled (Avahi's "all for now") or found anything.
-        let answered = Task {
+        async let answered: Bool = {
             for await event in browser.events {
                 switch event {
                 case .settled, .appeared: return true
@@ -104,11 +104,11 @@ public enum NodeFinder {
                 }
             }
             return false
-        }
+        }()
         try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
         let services = browser.services
         browser.stop()
-        guard await answered.value || !services.isEmpty else { return .noDaemon }
+        guard await answered || !services.isEmpty else { return .noDaemon }
         return .found(services.map(NearbyNode.init).sorted { $0.name < $1.name })
     }
 }

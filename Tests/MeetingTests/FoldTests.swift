@@ -68,7 +68,7 @@ struct FoldTests {
         #expect(!tampered.hasValidSignature(roomKey: nil))
         var state = session.state
         state.insert(tampered)
-        #expect(state.ignored[tampered.id] == "bad signature")
+        #expect(state.ignored[tampered.id] == .badSignature)
         #expect(state.prompts[1].status == .waiting)
     }
 

@@ -5,15 +5,26 @@ import Testing
 
 /// A deterministic, seeded simulation of replicas on a faulty network: messages delayed,
 /// duplicated, reordered and dropped; links cut; nodes crashed (a crashed node keeps what it
-/// stored, and loses what was in flight to it).
+/// stored, and loses what was in flight to it and the phones' requests waiting on it).
+///
+/// Each node is the pure state machines a real node runs: its ``Replica`` and, for
+/// reflections its phones send, its ``SecondCopy``. A reflection is pushed to the other
+/// co-facilitators at once; their `stored` replies end the phone's wait, or its time runs out.
 struct SimulatedHall {
     struct Node {
         var replica: Replica
         var up = true
         var facilitatorKey: SigningKey?
         var holdsRoomKey: Bool
+        var copies = SecondCopy()
+        /// Phones' requests waiting for a second copy, and the tick each one's time runs out.
+        var waits: [EventID: Int] = [:]
     }
-    struct InFlight { var at: Int; var from: Int; var to: Int; var message: Replica.Message }
+    struct InFlight { var at: Int; var from: Int; var to: Int; var message: PeerMessage }
+    /// How the phones' waits for a second copy ended.
+    struct Waits { var started = 0, confirmed = 0, ownCopy = 0, lostInCrash = 0, wrongConfirmations: [String] = [] }
+    var waits = Waits()
+    static let secondCopyTicks = 8
 
     var rng: SplitMix64
     var nodes: [Node] = []
@@ -43,7 +54,7 @@ struct SimulatedHall {
         }
     }
 
-    mutating func send(_ message: Replica.Message, from: Int, to: Int) {
+    mutating func send(_ message: PeerMessage, from: Int, to: Int) {
         guard !faults || Double.random(in: 0..<1, using: &rng) > 0.15 else { return }  // dropped
         let copies = faults && Double.random(in: 0..<1, using: &rng) < 0.1 ? 2 : 1  // duplicated
         for _ in 0..<copies {
@@ -66,10 +77,20 @@ struct SimulatedHall {
                 nodes[n].up = false
                 downUntil[n] = tick + Int.random(in: 3...20, using: &rng)
                 flight.removeAll { $0.to == n }
+                // The phones' requests die with it; a restarted node starts with no waits.
+                waits.lostInCrash += nodes[n].waits.count
+                nodes[n].waits = [:]
+                nodes[n].copies = SecondCopy()
             }
         }
         for (link, until) in cut where until <= tick { cut[link] = nil }
         for (n, until) in downUntil where until <= tick { nodes[n].up = true; downUntil[n] = nil }
+        for n in nodes.indices {
+            for (id, until) in nodes[n].waits where until <= tick {
+                nodes[n].waits[id] = nil
+                if nodes[n].copies.timedOut(id) { waits.ownCopy += 1 } else { waits.wrongConfirmations.append("tick \(tick): a wait that timed out had already ended") }
+            }
+        }
         if acting { act() }
         for from in nodes.indices where nodes[from].up {
             for to in nodes.indices where to != from && (!faults || Bool.random(using: &rng)) {
@@ -82,6 +103,7 @@ struct SimulatedHall {
         for m in due where nodes[m.to].up && nodes[m.from].up && linked(m.from, m.to) {
             let replies = nodes[m.to].replica.receive(m.message, from: nodes[m.from].replica.role)
             for reply in replies { send(reply, from: m.to, to: m.from) }
+            if case .stored(_, let ids) = m.message { acknowledged(ids, at: m.to, by: m.from) }
         }
     }
 
@@ -96,6 +118,7 @@ struct SimulatedHall {
             let event = Event.participant(.reflectionSubmitted(prompt: open, text: "words \(rng.next() % 10_000)", nonce: randomBytes(16)),
                                           session: state.id, roomKey: room)
             nodes[n].replica.record(event)
+            reflectionArrived(event, at: n)
             return
         }
         if nodes[n].holdsRoomKey, roll < 55,
@@ -107,7 +130,7 @@ struct SimulatedHall {
             // A forged facilitator event, sent as if it came from this node.
             forgedSent += 1
             let forged = Event.facilitator(.sessionClosed, session: state.id, by: forger, at: 9, clock: state.clock + 1)
-            for to in nodes.indices where to != n { send(.events(session: state.id, [forged.bytes]), from: n, to: to) }
+            for to in nodes.indices where to != n { send(.events(session: state.id, events: [forged.bytes]), from: n, to: to) }
             return
         }
         guard let key = nodes[n].facilitatorKey else { return }
@@ -125,6 +148,37 @@ struct SimulatedHall {
         }
         guard (try? state.check(body, by: key.publicKey)) != nil else { return }
         nodes[n].replica.record(Event.facilitator(body, session: state.id, by: key, at: Int64(tick), clock: state.clock + 1))
+    }
+
+    /// A phone's reflection reached node `n`: pushed to the other co-facilitators, and the
+    /// phone waits for a second copy if any is up and linked (as ``Replicator`` does).
+    mutating func reflectionArrived(_ event: Event, at n: Int) {
+        let peers = nodes.indices.filter { $0 != n && nodes[$0].replica.role == .coFacilitator && nodes[$0].up && linked(n, $0) }
+        guard !peers.isEmpty else { return }
+        nodes[n].copies.sent(event.id)
+        for peer in peers { send(.events(session: event.session, events: [event.bytes]), from: n, to: peer) }
+        waits.started += 1
+        switch nodes[n].copies.wait(for: event.id) {
+        case .confirmed: waits.wrongConfirmations.append("tick \(tick): confirmed before any peer replied")
+        case .ownCopyStands: waits.wrongConfirmations.append("tick \(tick): a wait just sent ended at once")
+        case .wait: nodes[n].waits[event.id] = tick + SimulatedHall.secondCopyTicks
+        }
+    }
+
+    /// Node `n` got `stored` from node `peer`: the waits it ends must be for events that peer
+    /// holds (it may have destroyed one since: a prompt closed below the minimum), and the
+    /// peer must be a co-facilitator.
+    mutating func acknowledged(_ ids: [EventID], at n: Int, by peer: Int) {
+        for id in nodes[n].copies.stored(ids, from: nodes[peer].replica.role) {
+            guard nodes[n].waits.removeValue(forKey: id) != nil else {
+                waits.wrongConfirmations.append("tick \(tick): confirmed a wait that was not running")
+                continue
+            }
+            waits.confirmed += 1
+            if nodes[peer].replica.role != .coFacilitator || nodes[peer].replica.state.event(id) == nil {
+                waits.wrongConfirmations.append("tick \(tick): confirmed by a node that does not hold it")
+            }
+        }
     }
 
     /// Closes the session from node 0, heals everything, and runs fault-free rounds (each
@@ -162,6 +216,7 @@ struct ReplicationSimulationTests {
                 var hall = SimulatedHall(seed: seed, nodes: 3 + Int(seed % 3), verifies: false)
                 for _ in 0..<80 { hall.step(acting: true) }
                 hall.finish()
+                failures += hall.waits.wrongConfirmations.map { "seed \(seed): \($0)" }
                 let reference = Self.agreed(hall.nodes[0].replica)
                 for node in hall.nodes.dropFirst() where Self.agreed(node.replica) != reference {
                     failures.append("seed \(seed): a \(node.replica.role) differs")
@@ -173,6 +228,33 @@ struct ReplicationSimulationTests {
         }
         #expect(failures.isEmpty, "\(failures.count) failures, the first: \(failures.prefix(5))")
         #expect(revealed > 500, "the simulation must exercise reveals")
+    }
+
+    @Test("every phone's wait for a second copy ends once: confirmed only by a co-facilitator that keeps the reflection, else its own copy stands (100 seeds)")
+    func secondCopy() async throws {
+        let (failures, totals) = try await onThread { () -> ([String], SimulatedHall.Waits) in
+            var failures: [String] = [], totals = SimulatedHall.Waits()
+            for seed in UInt64(201)...300 {
+                var hall = SimulatedHall(seed: seed, nodes: 3 + Int(seed % 3), verifies: false)
+                for _ in 0..<80 { hall.step(acting: true) }
+                hall.finish()
+                let w = hall.waits
+                failures += w.wrongConfirmations.map { "seed \(seed): \($0)" }
+                if w.started != w.confirmed + w.ownCopy + w.lostInCrash {
+                    failures.append("seed \(seed): \(w.started) waits started, \(w.confirmed + w.ownCopy + w.lostInCrash) ended")
+                }
+                if let n = hall.nodes.firstIndex(where: { $0.copies.inFlight != 0 || !$0.waits.isEmpty }) {
+                    failures.append("seed \(seed): node \(n) still holds waits after every time ran out")
+                }
+                totals.started += w.started
+                totals.confirmed += w.confirmed
+                totals.ownCopy += w.ownCopy
+            }
+            return (failures, totals)
+        }
+        #expect(failures.isEmpty, "\(failures.count) failures, the first: \(failures.prefix(5))")
+        // Both endings happen: the simulation exercises the machine, not just one path.
+        #expect(totals.confirmed > 50 && totals.ownCopy > 5, "confirmed \(totals.confirmed), own copy \(totals.ownCopy) of \(totals.started)")
     }
 
     @Test("with signatures checked, forged events are refused on every node and the rest still converges (25 seeds)")
@@ -219,5 +301,101 @@ struct ReplicationSimulationTests {
             return failures
         }
         #expect(failures.isEmpty, "\(failures.prefix(5))")
+    }
+}
+
+/// The host's pairing desk under a seeded crowd of laptops: some honest, some flooding from
+/// one address; the facilitator admits or turns away at random; admitted laptops' people say
+/// yes or no; connections drop. The pairing itself runs as the two sides do (commit, nonce,
+/// reveal), with a man in the middle who sometimes swaps a nonce.
+@Suite("Pairing: a seeded simulation of the host's desk")
+struct PairingSimulationTests {
+    struct Laptop {
+        var key = SigningKey().publicKey
+        var address: String
+        var id = UUID()
+        var seated = false
+        var admitted = false
+        var hostNonce: [UInt8] = []
+        var codeHere = ""
+        var codeThere = ""
+    }
+
+    @Test("seats stay within 5 and 2 per address; nobody is admitted twice; the codes agree unless a nonce was swapped, and then the commitment fails; the desk empties (100 seeds)")
+    func desk() async throws {
+        let failures = try await onThread { () -> [String] in
+            var failures: [String] = []
+            var admittedTotal = 0, swapsCaught = 0
+            for seed in UInt64(1)...100 {
+                var rng = SplitMix64(seed: seed)
+                var desk = PairingDesk<Int>()
+                let host = SigningKey().publicKey
+                var laptops: [Laptop] = []
+                for tick in 0..<300 {
+                    switch Int.random(in: 0..<10, using: &rng) {
+                    case 0..<3:
+                        // A laptop asks; a third of them from the flooding address.
+                        var laptop = Laptop(address: Int.random(in: 0..<3, using: &rng) == 0 ? "198.18.0.66" : "198.18.0.\(tick % 200)")
+                        if desk.seat(laptop.id, from: laptop.address) == nil {
+                            laptop.seated = true
+                            // Commit, nonce, reveal; a man in the middle swaps the host's nonce now and then.
+                            let nonce = Pairing.nonce(), theirs = Pairing.nonce()
+                            let commitment = Pairing.commitment(to: nonce)
+                            let revealed = Int.random(in: 0..<20, using: &rng) == 0 ? Pairing.nonce() : nonce
+                            guard Pairing.opens(commitment, with: revealed) else {
+                                swapsCaught += 1
+                                _ = desk.ended(laptop.id, key: laptop.key)
+                                continue
+                            }
+                            laptop.codeThere = Pairing.code(host: host, node: laptop.key, hostNonce: revealed, nodeNonce: theirs)
+                            laptop.codeHere = Pairing.code(host: host, node: laptop.key, hostNonce: nonce, nodeNonce: theirs)
+                            desk.waits(laptop.id, .init(key: laptop.key, name: "laptop", code: laptop.codeHere, address: laptop.address, peerPort: nil, line: tick))
+                            laptops.append(laptop)
+                        }
+                    case 3..<5:
+                        // The facilitator admits one shown on the console, or turns it away; a
+                        // second click on the same entry finds it gone.
+                        guard let (id, entry) = desk.waiting.randomElement(using: &rng) else { continue }
+                        guard let i = laptops.firstIndex(where: { $0.id == id }), let taken = desk.take(id) else { continue }
+                        if desk.take(id) != nil { failures.append("seed \(seed): taken twice") }
+                        if taken.code != laptops[i].codeThere { failures.append("seed \(seed): the console shows another code than the laptop") }
+                        if Bool.random(using: &rng) {
+                            if laptops[i].admitted { failures.append("seed \(seed): admitted twice") }
+                            laptops[i].admitted = true
+                            admittedTotal += 1
+                            desk.admitted(entry.key, code: taken.code, digest: "DIGE-STXX")
+                        } else {
+                            _ = desk.ended(id, key: entry.key)
+                            laptops.remove(at: i)
+                        }
+                    case 5..<7:
+                        // An admitted laptop's person answers.
+                        guard let i = laptops.indices.filter({ laptops[$0].admitted }).randomElement(using: &rng) else { continue }
+                        if Bool.random(using: &rng) { desk.linked(laptops[i].key) } else if !desk.declined(laptops[i].key) {
+                            failures.append("seed \(seed): an admitted laptop's no was not heard")
+                        }
+                        _ = desk.ended(laptops[i].id, key: laptops[i].key)
+                        laptops.remove(at: i)
+                    default:
+                        // A connection drops.
+                        guard let i = laptops.indices.randomElement(using: &rng) else { continue }
+                        _ = desk.ended(laptops[i].id, key: laptops[i].key)
+                        laptops.remove(at: i)
+                    }
+                    if desk.seated > PairingDesk<Int>.maxSeats { failures.append("seed \(seed): \(desk.seated) seats") }
+                    let perAddress = Dictionary(grouping: laptops.filter(\.seated), by: \.address).values.map(\.count).max() ?? 0
+                    if perAddress > PairingDesk<Int>.maxSeatsPerAddress { failures.append("seed \(seed): \(perAddress) seats for one address") }
+                    if desk.waiting.count > desk.seated { failures.append("seed \(seed): more waiting than seated") }
+                    if desk.confirming.keys.contains(where: { key in !laptops.contains { $0.key == key && $0.admitted } }) {
+                        failures.append("seed \(seed): a confirmation shown for a laptop not admitted or gone")
+                    }
+                }
+                for laptop in laptops { _ = desk.ended(laptop.id, key: laptop.key) }
+                if desk.seated != 0 || !desk.waiting.isEmpty || !desk.confirming.isEmpty { failures.append("seed \(seed): the desk did not empty") }
+            }
+            if admittedTotal < 100 || swapsCaught < 10 { failures.append("too little exercised: \(admittedTotal) admitted, \(swapsCaught) swaps") }
+            return failures
+        }
+        #expect(failures.isEmpty, "\(failures.count) failures, the first: \(failures.prefix(5))")
     }
 }
