@@ -75,9 +75,11 @@ public final class Advertiser: @unchecked Sendable {
         switch state {
         case .running(let client):
             if group == nil {
-                group = avahi_entry_group_new(client, { group, state, userdata in
-                    Unmanaged<Advertiser>.fromOpaque(userdata!).takeUnretainedValue().groupChanged(group, state)
-                }, Unmanaged.passUnretained(self).toOpaque())
+                group = avahi_entry_group_new(
+                    client,
+                    { group, state, userdata in
+                        Unmanaged<Advertiser>.fromOpaque(userdata!).takeUnretainedValue().groupChanged(group, state)
+                    }, Unmanaged.passUnretained(self).toOpaque())
             }
             if let group, avahi_entry_group_is_empty(group) != 0 { publish(group) }
         case .waitingForDaemon:
@@ -120,12 +122,14 @@ public final class Advertiser: @unchecked Sendable {
             txt = avahi_string_list_add(txt, "\(key)=\(value)")
         }
         defer { avahi_string_list_free(txt) }
-        var result = avahi_entry_group_add_service_strlst(group, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiPublishFlags(0),
-                                                          service.name, service.type, nil, nil, service.port, txt)
+        var result = avahi_entry_group_add_service_strlst(
+            group, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiPublishFlags(0),
+            service.name, service.type, nil, nil, service.port, txt)
         if Int(result) == AVAHI_ERR_COLLISION {
             renameAfterCollision()
-            result = avahi_entry_group_add_service_strlst(group, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiPublishFlags(0),
-                                                          service.name, service.type, nil, nil, service.port, txt)
+            result = avahi_entry_group_add_service_strlst(
+                group, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiPublishFlags(0),
+                service.name, service.type, nil, nil, service.port, txt)
         }
         guard result >= 0, avahi_entry_group_commit(group) >= 0 else {
             report(.failed(String(cString: avahi_strerror(result))))

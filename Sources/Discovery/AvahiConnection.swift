@@ -53,9 +53,11 @@ final class AvahiConnection: @unchecked Sendable {
     /// Makes a client; false when not even D-Bus can be reached (then nothing was made).
     private func connect() -> Bool {
         var error: Int32 = 0
-        let made = avahi_client_new(avahi_threaded_poll_get(poll), AVAHI_CLIENT_NO_FAIL, { client, state, userdata in
-            Unmanaged<AvahiConnection>.fromOpaque(userdata!).takeUnretainedValue().changed(client, state)
-        }, Unmanaged.passUnretained(self).toOpaque(), &error)
+        let made = avahi_client_new(
+            avahi_threaded_poll_get(poll), AVAHI_CLIENT_NO_FAIL,
+            { client, state, userdata in
+                Unmanaged<AvahiConnection>.fromOpaque(userdata!).takeUnretainedValue().changed(client, state)
+            }, Unmanaged.passUnretained(self).toOpaque(), &error)
         client = made ?? client
         return made != nil
     }
@@ -67,17 +69,19 @@ final class AvahiConnection: @unchecked Sendable {
         let api = avahi_threaded_poll_get(poll)!
         var when = timeval()
         avahi_elapse_time(&when, UInt32(Self.retryInterval * 1000), 0)
-        _ = api.pointee.timeout_new(api, &when, { timeout, userdata in
-            let connection = Unmanaged<AvahiConnection>.fromOpaque(userdata!).takeUnretainedValue()
-            let api = avahi_threaded_poll_get(connection.poll)!
-            if connection.stopped || connection.connect() {
-                api.pointee.timeout_free(timeout)
-            } else {
-                var when = timeval()
-                avahi_elapse_time(&when, UInt32(AvahiConnection.retryInterval * 1000), 0)
-                api.pointee.timeout_update(timeout, &when)
-            }
-        }, Unmanaged.passUnretained(self).toOpaque())
+        _ = api.pointee.timeout_new(
+            api, &when,
+            { timeout, userdata in
+                let connection = Unmanaged<AvahiConnection>.fromOpaque(userdata!).takeUnretainedValue()
+                let api = avahi_threaded_poll_get(connection.poll)!
+                if connection.stopped || connection.connect() {
+                    api.pointee.timeout_free(timeout)
+                } else {
+                    var when = timeval()
+                    avahi_elapse_time(&when, UInt32(AvahiConnection.retryInterval * 1000), 0)
+                    api.pointee.timeout_update(timeout, &when)
+                }
+            }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     private func changed(_ client: OpaquePointer?, _ state: AvahiClientState) {

@@ -62,10 +62,12 @@ public final class Browser: @unchecked Sendable {
         case .running(let client):
             guard browser == nil else { return }
             stale = Set(known.keys)
-            browser = avahi_service_browser_new(client, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_INET), type, nil, AvahiLookupFlags(0), {
-                _, interface, proto, event, name, type, domain, _, userdata in
-                Unmanaged<Browser>.fromOpaque(userdata!).takeUnretainedValue().browsed(interface, proto, event, name, type, domain)
-            }, Unmanaged.passUnretained(self).toOpaque())
+            browser = avahi_service_browser_new(
+                client, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_INET), type, nil, AvahiLookupFlags(0),
+                {
+                    _, interface, proto, event, name, type, domain, _, userdata in
+                    Unmanaged<Browser>.fromOpaque(userdata!).takeUnretainedValue().browsed(interface, proto, event, name, type, domain)
+                }, Unmanaged.passUnretained(self).toOpaque())
             if browser == nil { continuation.yield(.failed(String(cString: avahi_strerror(avahi_client_errno(client))))) }
         case .waitingForDaemon:
             browser = nil  // it dies with the client
@@ -77,17 +79,21 @@ public final class Browser: @unchecked Sendable {
         }
     }
 
-    private func browsed(_ interface: AvahiIfIndex, _ proto: AvahiProtocol, _ event: AvahiBrowserEvent,
-                         _ name: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ domain: UnsafePointer<CChar>?) {
+    private func browsed(
+        _ interface: AvahiIfIndex, _ proto: AvahiProtocol, _ event: AvahiBrowserEvent,
+        _ name: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ domain: UnsafePointer<CChar>?
+    ) {
         switch event {
         case AVAHI_BROWSER_NEW:
             guard let browser, let client = avahi_service_browser_get_client(browser) else { return }
             // Freed in its own callback.
-            _ = avahi_service_resolver_new(client, interface, proto, name, type, domain, AvahiProtocol(AVAHI_PROTO_INET), AvahiLookupFlags(0), {
-                resolver, _, _, event, name, _, _, host, address, port, txt, _, userdata in
-                Unmanaged<Browser>.fromOpaque(userdata!).takeUnretainedValue().resolved(event, name, host, address, port, txt)
-                avahi_service_resolver_free(resolver)
-            }, Unmanaged.passUnretained(self).toOpaque())
+            _ = avahi_service_resolver_new(
+                client, interface, proto, name, type, domain, AvahiProtocol(AVAHI_PROTO_INET), AvahiLookupFlags(0),
+                {
+                    resolver, _, _, event, name, _, _, host, address, port, txt, _, userdata in
+                    Unmanaged<Browser>.fromOpaque(userdata!).takeUnretainedValue().resolved(event, name, host, address, port, txt)
+                    avahi_service_resolver_free(resolver)
+                }, Unmanaged.passUnretained(self).toOpaque())
         case AVAHI_BROWSER_REMOVE:
             guard let name else { return }
             let key = String(cString: name)
@@ -104,8 +110,10 @@ public final class Browser: @unchecked Sendable {
         }
     }
 
-    private func resolved(_ event: AvahiResolverEvent, _ name: UnsafePointer<CChar>?, _ host: UnsafePointer<CChar>?,
-                          _ address: UnsafePointer<AvahiAddress>?, _ port: UInt16, _ txt: UnsafeMutablePointer<AvahiStringList>?) {
+    private func resolved(
+        _ event: AvahiResolverEvent, _ name: UnsafePointer<CChar>?, _ host: UnsafePointer<CChar>?,
+        _ address: UnsafePointer<AvahiAddress>?, _ port: UInt16, _ txt: UnsafeMutablePointer<AvahiStringList>?
+    ) {
         guard event == AVAHI_RESOLVER_FOUND, let name, let address else { return }
         var text = [CChar](repeating: 0, count: Int(AVAHI_ADDRESS_STR_MAX))
         avahi_address_snprint(&text, text.count, address)
@@ -121,9 +129,10 @@ public final class Browser: @unchecked Sendable {
             }
             item = avahi_string_list_get_next(current)
         }
-        let service = DiscoveredService(name: String(cString: name), host: host.map { String(cString: $0) } ?? "",
-                                        address: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                                        port: Int(port), txt: records)
+        let service = DiscoveredService(
+            name: String(cString: name), host: host.map { String(cString: $0) } ?? "",
+            address: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            port: Int(port), txt: records)
         stale.remove(service.name)
         let previous = known.updateValue(service, forKey: service.name)
         if previous == nil {

@@ -4,7 +4,8 @@ enum Base32 {
 
     /// The first `count` letters of `bytes`, five bits each, most significant first.
     static func letters(of bytes: some Sequence<UInt8>, count: Int) -> [Character] {
-        var bits = 0, value = 0
+        var bits = 0
+        var value = 0
         var letters: [Character] = []
         for byte in bytes where letters.count < count {
             value = (value << 8 | Int(byte)) & 0xFFFF

@@ -14,7 +14,8 @@ public struct CheckedText: Hashable, Sendable, CustomStringConvertible {
         let normalised = string.replacing("\r\n", with: "\n").replacing("\r", with: "\n")
         if let bad = normalised.unicodeScalars.first(where: CheckedText.isForbidden) {
             let code = String(bad.value, radix: 16, uppercase: true)
-            throw MeetingError(.controlCharacters,
+            throw MeetingError(
+                .controlCharacters,
                 "\(what) contains an invisible control character (U+\(code)). Remove it and try again.")
         }
         let trimmed = normalised.trimmingWhitespace()
@@ -23,7 +24,8 @@ public struct CheckedText: Hashable, Sendable, CustomStringConvertible {
         }
         let count = trimmed.count
         if count > limit {
-            throw MeetingError(.textTooLong,
+            throw MeetingError(
+                .textTooLong,
                 "\(what) is \(count) characters long; the limit is \(limit). Shorten it by \(count - limit) and try again.")
         }
         value = trimmed
@@ -32,7 +34,8 @@ public struct CheckedText: Hashable, Sendable, CustomStringConvertible {
     /// Checks raw bytes, refusing those that are not valid UTF-8.
     public init(utf8 bytes: some Collection<UInt8>, limit: Int, what: String) throws(MeetingError) {
         guard let string = String(validating: bytes, as: UTF8.self) else {
-            throw MeetingError(.invalidUTF8,
+            throw MeetingError(
+                .invalidUTF8,
                 "\(what) is not valid UTF-8 text. Send it as UTF-8 (every modern browser and editor does).")
         }
         try self.init(string, limit: limit, what: what)
@@ -52,7 +55,8 @@ extension String {
     func trimmingWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0.isWhitespace }
         guard let first = firstIndex(where: { !isSpace($0) }),
-              let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+            let last = lastIndex(where: { !isSpace($0) })
+        else { return "" }
         return String(self[first...last])
     }
 }

@@ -35,8 +35,14 @@ public enum DeckParser {
     /// Parses a deck from the bytes of a file.
     public static func parse(_ bytes: some Collection<UInt8>) -> Result<Deck, Failure> {
         if bytes.count > Limits.deckBytes {
-            return .failure(Failure(problems: [Problem(line: 1, message:
-                "the file is \(bytes.count) bytes; a deck may be at most \(Limits.deckBytes) bytes. Split it into smaller decks.")]))
+            return .failure(
+                Failure(problems: [
+                    Problem(
+                        line: 1,
+                        message:
+                            "the file is \(bytes.count) bytes; a deck may be at most \(Limits.deckBytes) bytes. Split it into smaller decks."
+                    )
+                ]))
         }
         var lines: [String] = []
         var problems: [Problem] = []
@@ -49,8 +55,11 @@ public enum DeckParser {
             if let line = String(validating: slice, as: UTF8.self) {
                 lines.append(line)
             } else {
-                problems.append(Problem(line: lineNumber, message:
-                    "this line is not valid UTF-8 text. Save the file as UTF-8 in your editor."))
+                problems.append(
+                    Problem(
+                        line: lineNumber,
+                        message:
+                            "this line is not valid UTF-8 text. Save the file as UTF-8 in your editor."))
                 lines.append("")
             }
             lineNumber += 1
@@ -69,16 +78,28 @@ public enum DeckParser {
     /// Reads and parses a deck file, or fails with a problem on line 0 when it cannot be read.
     public static func parse(fileAt path: String) -> Result<Deck, Failure> {
         guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(Failure(problems: [Problem(line: 0, message:
-                "cannot read the file. Check the path and that you may read it.")]))
+            return .failure(
+                Failure(problems: [
+                    Problem(
+                        line: 0,
+                        message:
+                            "cannot read the file. Check the path and that you may read it.")
+                ]))
         }
         return parse(data)
     }
 
     /// Builds a deck line by line; keeps what it needs to point at mistakes.
     struct Reader {
-        struct Field { var key: String; var value: String; var line: Int }
-        struct Block { var line: Int; var fields: [Field] = [] }
+        struct Field {
+            var key: String
+            var value: String
+            var line: Int
+        }
+        struct Block {
+            var line: Int
+            var fields: [Field] = []
+        }
 
         var header = Block(line: 1)
         var prompts: [Block] = []
@@ -96,14 +117,21 @@ public enum DeckParser {
                 if trimmed.lowercased() == DeckParser.promptHeader {
                     prompts.append(Block(line: number))
                 } else {
-                    problems.append(Problem(line: number, message:
-                        "unknown section \(trimmed); the only section is \(DeckParser.promptHeader)."))
+                    problems.append(
+                        Problem(
+                            line: number,
+                            message:
+                                "unknown section \(trimmed); the only section is \(DeckParser.promptHeader)."))
                 }
                 return
             }
             guard let colon = trimmed.firstIndex(of: ":") else {
-                problems.append(Problem(line: number, message:
-                    "expected \"key: value\" (for example \"en: your prompt\"), a [prompt] line, or a # comment. To continue the line above, indent this one."))
+                problems.append(
+                    Problem(
+                        line: number,
+                        message:
+                            "expected \"key: value\" (for example \"en: your prompt\"), a [prompt] line, or a # comment. To continue the line above, indent this one."
+                    ))
                 return
             }
             let key = String(trimmed[..<colon]).trimmingWhitespace().lowercased()
@@ -121,8 +149,11 @@ public enum DeckParser {
             }
             let appended = prompts.isEmpty ? append(&header) : append(&prompts[prompts.count - 1])
             if !appended {
-                problems.append(Problem(line: number, message:
-                    "this indented line continues nothing: indentation means \"more of the line above\". Remove the indentation."))
+                problems.append(
+                    Problem(
+                        line: number,
+                        message:
+                            "this indented line continues nothing: indentation means \"more of the line above\". Remove the indentation."))
             }
         }
 
@@ -130,12 +161,20 @@ public enum DeckParser {
             let title = readTitle()
             var built: [Prompt] = []
             if prompts.isEmpty {
-                problems.append(Problem(line: max(lineCount, 1), message:
-                    "the deck has no prompts. Add one: a line \(DeckParser.promptHeader), then a line such as \"en: your question\"."))
+                problems.append(
+                    Problem(
+                        line: max(lineCount, 1),
+                        message:
+                            "the deck has no prompts. Add one: a line \(DeckParser.promptHeader), then a line such as \"en: your question\"."
+                    ))
             }
             if prompts.count > Limits.promptsPerDeck {
-                problems.append(Problem(line: prompts[Limits.promptsPerDeck].line, message:
-                    "a deck may hold at most \(Limits.promptsPerDeck) prompts; this is prompt \(Limits.promptsPerDeck + 1). Split the deck."))
+                problems.append(
+                    Problem(
+                        line: prompts[Limits.promptsPerDeck].line,
+                        message:
+                            "a deck may hold at most \(Limits.promptsPerDeck) prompts; this is prompt \(Limits.promptsPerDeck + 1). Split the deck."
+                    ))
             }
             for block in prompts { if let prompt = readPrompt(block) { built.append(prompt) } }
             if problems.isEmpty, let title { deck = Deck(title: title, prompts: built) }
@@ -147,7 +186,8 @@ public enum DeckParser {
             var seen: [String: Int] = [:]
             for field in header.fields {
                 if let earlier = seen[field.key] {
-                    problems.append(Problem(line: field.line, message: "\"\(field.key)\" is given twice (first on line \(earlier)). Keep one."))
+                    problems.append(
+                        Problem(line: field.line, message: "\"\(field.key)\" is given twice (first on line \(earlier)). Keep one."))
                     continue
                 }
                 seen[field.key] = field.line
@@ -156,15 +196,19 @@ public enum DeckParser {
                 } else if field.key.hasPrefix("title."), let language = language(String(field.key.dropFirst(6)), field) {
                     if let text = checked(field, limit: Limits.titleCharacters, what: "The title") { title[language] = text }
                 } else {
-                    let hint = Language(rawValue: field.key) != nil || ["time", "note"].contains(field.key)
+                    let hint =
+                        Language(rawValue: field.key) != nil || ["time", "note"].contains(field.key)
                         ? " Prompt fields belong below a \(DeckParser.promptHeader) line."
                         : " Before the first \(DeckParser.promptHeader), a deck has only \"title:\" and \"title.ur:\"/\"title.ps:\"."
                     problems.append(Problem(line: field.line, message: "unexpected \"\(field.key)\" here.\(hint)"))
                 }
             }
             if title.texts.isEmpty, seen["title"] == nil, !seen.keys.contains(where: { $0.hasPrefix("title.") }) {
-                problems.append(Problem(line: header.fields.first?.line ?? 1, message:
-                    "the deck has no title. Add a line \"title: ...\" before the first \(DeckParser.promptHeader)."))
+                problems.append(
+                    Problem(
+                        line: header.fields.first?.line ?? 1,
+                        message:
+                            "the deck has no title. Add a line \"title: ...\" before the first \(DeckParser.promptHeader)."))
                 return nil
             }
             return title
@@ -178,28 +222,47 @@ public enum DeckParser {
             var ok = true
             for field in block.fields {
                 if let earlier = seen[field.key] {
-                    problems.append(Problem(line: field.line, message: "\"\(field.key)\" is given twice in this prompt (first on line \(earlier)). Keep one."))
+                    problems.append(
+                        Problem(
+                            line: field.line,
+                            message: "\"\(field.key)\" is given twice in this prompt (first on line \(earlier)). Keep one."))
                     ok = false
                     continue
                 }
                 seen[field.key] = field.line
                 switch field.key {
                 case "time":
-                    if let seconds = DeckParser.parseDuration(field.value) { timeBox = seconds } else {
-                        problems.append(Problem(line: field.line, message:
-                            "cannot read the time \"\(field.value)\". Write it like \"8 min\", \"90 s\" or \"1:30\", between 10 seconds and 3 hours."))
+                    if let seconds = DeckParser.parseDuration(field.value) {
+                        timeBox = seconds
+                    } else {
+                        problems.append(
+                            Problem(
+                                line: field.line,
+                                message:
+                                    "cannot read the time \"\(field.value)\". Write it like \"8 min\", \"90 s\" or \"1:30\", between 10 seconds and 3 hours."
+                            ))
                         ok = false
                     }
                 case "note":
                     if let value = checked(field, limit: Limits.noteCharacters, what: "The note") { note = value } else { ok = false }
                 default:
-                    guard let language = language(field.key, field) else { ok = false; continue }
-                    if let value = checked(field, limit: Limits.promptCharacters, what: "The prompt") { text[language] = value } else { ok = false }
+                    guard let language = language(field.key, field) else {
+                        ok = false
+                        continue
+                    }
+                    if let value = checked(field, limit: Limits.promptCharacters, what: "The prompt") {
+                        text[language] = value
+                    } else {
+                        ok = false
+                    }
                 }
             }
             if text.texts.isEmpty, ok {
-                problems.append(Problem(line: block.line, message:
-                    "this prompt has no text. Add a line \"en: ...\" (or \"ur:\", \"ps:\") below it."))
+                problems.append(
+                    Problem(
+                        line: block.line,
+                        message:
+                            "this prompt has no text. Add a line \"en: ...\" (or \"ur:\", \"ps:\") below it."))
                 return nil
             }
             return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note) : nil
@@ -208,10 +271,14 @@ public enum DeckParser {
         mutating func language(_ key: String, _ field: Field) -> Language? {
             if let language = Language(rawValue: key) { return language }
             let known = Language.allCases.map { "\"\($0.rawValue)\" (\($0.englishName))" }.joined(separator: ", ")
-            let suggestion = DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note"])
+            let suggestion =
+                DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note"])
                 .map { " Did you mean \"\($0)\"?" } ?? ""
-            problems.append(Problem(line: field.line, message:
-                "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and \"note\"."))
+            problems.append(
+                Problem(
+                    line: field.line,
+                    message:
+                        "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and \"note\"."))
             return nil
         }
 
@@ -220,7 +287,10 @@ public enum DeckParser {
                 return try CheckedText(field.value, limit: limit, what: what).value
             } catch {
                 if error.code == .emptyText {
-                    problems.append(Problem(line: field.line, message: "\"\(field.key):\" has nothing after the colon. Write the text, or remove the line."))
+                    problems.append(
+                        Problem(
+                            line: field.line, message: "\"\(field.key):\" has nothing after the colon. Write the text, or remove the line.")
+                    )
                     return nil
                 }
                 let message = error.message.prefix(1).lowercased() + error.message.dropFirst()

@@ -129,14 +129,16 @@ public struct Event: Hashable, Sendable {
             "at": .integer(at), "clock": .integer(Int64(clock)),
         ]
         if let session { fields["session"] = .string(session.hex) }
-        return Event(signing: fields, with: key, body: body, session: session,
-                     authorship: .facilitator(signer: key.publicKey, at: at, clock: clock))
+        return Event(
+            signing: fields, with: key, body: body, session: session,
+            authorship: .facilitator(signer: key.publicKey, at: at, clock: clock))
     }
 
     /// Makes a participant's event, signed with the session's room key.
     public static func participant(_ body: EventBody, session: EventID, roomKey: SigningKey) -> Event {
-        Event(signing: ["v": .integer(version), "body": body.json, "session": .string(session.hex)], with: roomKey,
-              body: body, session: session, authorship: .room)
+        Event(
+            signing: ["v": .integer(version), "body": body.json, "session": .string(session.hex)], with: roomKey,
+            body: body, session: session, authorship: .room)
     }
 
     /// Signs fields this node wrote; they are canonical by construction, so they are not
@@ -225,10 +227,11 @@ extension EventBody {
             guard let roomKey = PublicKey(raw: try r.bytes("roomKey", count: 32)) else {
                 throw r.wrong("roomKey", "is not an Ed25519 public key")
             }
-            self = .sessionCreated(SessionCreated(
-                title: try r.string("title"), deck: try Deck(json: try r.require("deck")),
-                minimumToReveal: try r.int("minimumToReveal"), roomKey: roomKey,
-                nonce: try r.bytes("nonce", count: 16)))
+            self = .sessionCreated(
+                SessionCreated(
+                    title: try r.string("title"), deck: try Deck(json: try r.require("deck")),
+                    minimumToReveal: try r.int("minimumToReveal"), roomKey: roomKey,
+                    nonce: try r.bytes("nonce", count: 16)))
         case "prompt-opened": self = .promptOpened(prompt: try r.int("prompt"))
         case "prompt-closed": self = .promptClosed(prompt: try r.int("prompt"))
         case "revealed":
@@ -265,12 +268,13 @@ extension Deck {
     var json: JSONValue {
         .object([
             "title": title.json,
-            "prompts": .array(prompts.map { p in
-                var f: [String: JSONValue] = ["text": p.text.json]
-                if let t = p.timeBox { f["time"] = .integer(Int64(t)) }
-                if let n = p.facilitatorNote { f["note"] = .string(n) }
-                return .object(f)
-            }),
+            "prompts": .array(
+                prompts.map { p in
+                    var f: [String: JSONValue] = ["text": p.text.json]
+                    if let t = p.timeBox { f["time"] = .integer(Int64(t)) }
+                    if let n = p.facilitatorNote { f["note"] = .string(n) }
+                    return .object(f)
+                }),
         ])
     }
 
@@ -280,8 +284,10 @@ extension Deck {
         var prompts: [Prompt] = []
         for item in try r.array("prompts") {
             var p = try FieldReader(item, context: "A prompt")
-            prompts.append(Prompt(text: try LocalizedText(json: try p.require("text")),
-                                  timeBox: try p.optionalInt("time"), facilitatorNote: try p.optionalString("note")))
+            prompts.append(
+                Prompt(
+                    text: try LocalizedText(json: try p.require("text")),
+                    timeBox: try p.optionalInt("time"), facilitatorNote: try p.optionalString("note")))
             try p.finish()
         }
         try r.finish()

@@ -22,7 +22,12 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
             case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
             default: return nil  // upper case is refused: one spelling per id
             }
-            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+            if let h = high {
+                out.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
         }
         bytes = out
     }
@@ -36,7 +41,10 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 

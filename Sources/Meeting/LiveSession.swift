@@ -67,8 +67,10 @@ public actor LiveSession {
     /// Starts holding a session this node was admitted to (its state from ``verify(_:)``)
     /// under `nodeKey`, the key it was admitted with, and the room key if this node is a
     /// co-facilitator.
-    public static func adopt(_ state: SessionState, roomSecret: SigningKey?, nodeKey: SigningKey,
-                             in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
+    public static func adopt(
+        _ state: SessionState, roomSecret: SigningKey?, nodeKey: SigningKey,
+        in store: TranscriptStore
+    ) async throws(MeetingError) -> LiveSession {
         var state = state
         // An archivist keeps no reflection that is not shown, whatever a host sent.
         if !state.facilitators.contains(nodeKey.publicKey) {
@@ -121,23 +123,29 @@ public actor LiveSession {
         if added.contains(where: { if case .reflectionsRevealed = $0.body { true } else { false } }) { await store.checkpoint() }
         if let observer { for event in added { await observer(event, .peer) } }
         let destroyed = Set(state.destroyedIDs(after: added))
-        return Merge(added: added, stored: ids.filter { state.event($0) != nil && state.ignored[$0] == nil && !destroyed.contains($0) },
-                     refused: Array(replica.rejected.subtracting(refusedBefore)))
+        return Merge(
+            added: added, stored: ids.filter { state.event($0) != nil && state.ignored[$0] == nil && !destroyed.contains($0) },
+            refused: Array(replica.rejected.subtracting(refusedBefore)))
     }
 
     /// Creates a session from a deck and stores it.
-    public static func start(deck: Deck, title: String? = nil, minimumToReveal: Int = Limits.defaultMinimumToReveal,
-                             in store: TranscriptStore, now: Date = Date()) async throws(MeetingError) -> LiveSession {
+    public static func start(
+        deck: Deck, title: String? = nil, minimumToReveal: Int = Limits.defaultMinimumToReveal,
+        in store: TranscriptStore, now: Date = Date()
+    ) async throws(MeetingError) -> LiveSession {
         guard Limits.minimumToReveal.contains(minimumToReveal) else {
-            throw MeetingError(.invalidMinimum,
-                "The reveal minimum must be between \(Limits.minimumToReveal.lowerBound) and \(Limits.minimumToReveal.upperBound); \(minimumToReveal) was given. Below 2, one person's words would stand alone.")
+            throw MeetingError(
+                .invalidMinimum,
+                "The reveal minimum must be between \(Limits.minimumToReveal.lowerBound) and \(Limits.minimumToReveal.upperBound); \(minimumToReveal) was given. Below 2, one person's words would stand alone."
+            )
         }
         let title = try CheckedText(title ?? deck.title.preferring(.en), limit: Limits.titleCharacters, what: "The session title").value
         let room = SigningKey()
         // A key of this node's own for this session alone.
         let key = SigningKey()
-        let created = SessionCreated(title: title, deck: deck, minimumToReveal: minimumToReveal,
-                                     roomKey: room.publicKey, nonce: randomBytes(16))
+        let created = SessionCreated(
+            title: title, deck: deck, minimumToReveal: minimumToReveal,
+            roomKey: room.publicKey, nonce: randomBytes(16))
         let event = Event.facilitator(.sessionCreated(created), session: nil, by: key, at: milliseconds(now), clock: 0)
         let state = try SessionState(events: [event])
         try await store.save([event], resulting: state, roomSecret: room, sessionKey: key)
@@ -147,7 +155,8 @@ public actor LiveSession {
     /// Continues a stored session, for example after the node restarted.
     public static func resume(_ id: EventID, in store: TranscriptStore) async throws(MeetingError) -> LiveSession {
         let state = try store.state(of: id)
-        let session = LiveSession(store: store, state: state, roomSecret: try store.roomSecret(of: id), nodeKey: try store.sessionKey(of: id))
+        let session = LiveSession(
+            store: store, state: state, roomSecret: try store.roomSecret(of: id), nodeKey: try store.sessionKey(of: id))
         // A crash between storing a reflection and destroying or settling it must not keep it
         // where it was (older data folders kept pending reflections in the main file).
         try await store.destroy(state.destroyedIDs, in: id)
@@ -181,7 +190,9 @@ public actor LiveSession {
     /// writes through the group commit in between.
     private nonisolated func submitParticipant(_ body: EventBody) async throws(MeetingError) -> EventID {
         guard let roomSecret else {
-            throw MeetingError(.cannotAcceptReflections, "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
+            throw MeetingError(
+                .cannotAcceptReflections,
+                "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
         }
         let event = Event.participant(body, session: id, roomKey: roomSecret)
         try await check(body)

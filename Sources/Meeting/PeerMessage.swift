@@ -39,8 +39,15 @@ public enum PeerMessage: Sendable, Equatable {
     static let maxIDs = maxFrame / 32
 
     private enum Kind: UInt8 {
-        case hello = 1, pairCommit, pairNonce, pairReveal, admitted
-        case have = 10, events, stored, refused
+        case hello = 1
+        case pairCommit = 2
+        case pairNonce = 3
+        case pairReveal = 4
+        case admitted = 5
+        case have = 10
+        case events = 11
+        case stored = 12
+        case refused = 13
     }
 
     /// The message's bytes (one frame).
@@ -50,9 +57,15 @@ public enum PeerMessage: Sendable, Equatable {
         case .hello(let hello):
             out.append(Kind.hello.rawValue)
             out += PeerMessage.json(hello)
-        case .pairCommit(let bytes): out.append(Kind.pairCommit.rawValue); out += bytes
-        case .pairNonce(let bytes): out.append(Kind.pairNonce.rawValue); out += bytes
-        case .pairReveal(let bytes): out.append(Kind.pairReveal.rawValue); out += bytes
+        case .pairCommit(let bytes):
+            out.append(Kind.pairCommit.rawValue)
+            out += bytes
+        case .pairNonce(let bytes):
+            out.append(Kind.pairNonce.rawValue)
+            out += bytes
+        case .pairReveal(let bytes):
+            out.append(Kind.pairReveal.rawValue)
+            out += bytes
         case .admitted(let admission):
             out.append(Kind.admitted.rawValue)
             out += PeerMessage.json(admission)
@@ -108,8 +121,12 @@ public enum PeerMessage: Sendable, Equatable {
                 guard body.endIndex - i >= 4 else { throw PeerMessage.bad("a cut-off event length") }
                 let n = Int(body[i]) << 24 | Int(body[i + 1]) << 16 | Int(body[i + 2]) << 8 | Int(body[i + 3])
                 i += 4
-                guard n > 0, n <= Limits.eventBytes, body.endIndex - i >= n else { throw PeerMessage.bad("an event length of \(n) bytes that does not fit") }
-                guard events.count < PeerMessage.maxEventsPerMessage else { throw PeerMessage.bad("more than \(PeerMessage.maxEventsPerMessage) events in one message") }
+                guard n > 0, n <= Limits.eventBytes, body.endIndex - i >= n else {
+                    throw PeerMessage.bad("an event length of \(n) bytes that does not fit")
+                }
+                guard events.count < PeerMessage.maxEventsPerMessage else {
+                    throw PeerMessage.bad("more than \(PeerMessage.maxEventsPerMessage) events in one message")
+                }
                 events.append(Array(body[i..<i + n]))
                 i += n
             }
@@ -184,10 +201,11 @@ public struct PeerHello: Codable, Sendable, Equatable {
 
     func checked() throws(MeetingError) -> PeerHello {
         guard (try? CheckedText(name, limit: Limits.nodeNameCharacters, what: "")) != nil,
-              peerPort.map({ (1...65535).contains($0) }) ?? true,
-              (participantURL?.utf8.count ?? 0) <= 200,
-              participantURL.map({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) ?? true,
-              session.map({ EventID(hex: $0) != nil }) ?? true else {
+            peerPort.map({ (1...65535).contains($0) }) ?? true,
+            (participantURL?.utf8.count ?? 0) <= 200,
+            participantURL.map({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) ?? true,
+            session.map({ EventID(hex: $0) != nil }) ?? true
+        else {
             throw PeerMessage.bad("a greeting with a bad name, port, address or session")
         }
         return self
@@ -216,7 +234,8 @@ public struct PeerAdmission: Codable, Sendable, Equatable {
 
     func checked() throws(MeetingError) -> PeerAdmission {
         guard sessionID != nil, replicaRole != nil, roomSecret == nil || roomKey != nil,
-              (joinCode?.count ?? 0) <= 32 else {
+            (joinCode?.count ?? 0) <= 32
+        else {
             throw PeerMessage.bad("an admission with a bad session, role or key")
         }
         return self

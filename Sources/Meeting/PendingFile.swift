@@ -19,22 +19,23 @@ extension TranscriptStore {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             // The same tables as the main file (no session table here, so no foreign keys).
-            try db.execute(sql: """
-                CREATE TABLE reflection (
-                    session BLOB NOT NULL,
-                    id BLOB NOT NULL,
-                    prompt INTEGER NOT NULL,
-                    bytes BLOB NOT NULL,
-                    PRIMARY KEY (session, id)
-                ) WITHOUT ROWID;
-                CREATE TABLE resonance (
-                    session BLOB NOT NULL,
-                    id BLOB NOT NULL,
-                    reflection BLOB NOT NULL,
-                    bytes BLOB NOT NULL,
-                    PRIMARY KEY (session, id)
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE reflection (
+                        session BLOB NOT NULL,
+                        id BLOB NOT NULL,
+                        prompt INTEGER NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE resonance (
+                        session BLOB NOT NULL,
+                        id BLOB NOT NULL,
+                        reflection BLOB NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    """)
         }
         return m
     }
@@ -70,7 +71,8 @@ extension TranscriptStore {
             defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
             try db.inTransaction {
                 for session in orphans {
-                    try db.execute(sql: "DELETE FROM reflection WHERE session = ?1; DELETE FROM resonance WHERE session = ?1", arguments: [session])
+                    try db.execute(
+                        sql: "DELETE FROM reflection WHERE session = ?1; DELETE FROM resonance WHERE session = ?1", arguments: [session])
                 }
                 return .commit
             }
@@ -118,18 +120,26 @@ extension TranscriptStore {
         var rewrote = false
         do {
             let held = try await pending.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT id, 'reflection' AS kind FROM reflection WHERE session = ?1
-                    UNION ALL SELECT id, 'resonance' FROM resonance WHERE session = ?1
-                    """, arguments: [session]).map { (id: $0["id"] as Data, table: $0["kind"] as String) }
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, 'reflection' AS kind FROM reflection WHERE session = ?1
+                        UNION ALL SELECT id, 'resonance' FROM resonance WHERE session = ?1
+                        """, arguments: [session]
+                ).map { (id: $0["id"] as Data, table: $0["kind"] as String) }
             }
             var leaving: [(id: Data, table: String)] = []
             var moving: [Data] = []
             for row in held {
-                guard let id = EventID(bytes: row.id) else { leaving.append(row); continue }
+                guard let id = EventID(bytes: row.id) else {
+                    leaving.append(row)
+                    continue
+                }
                 switch state.placement(of: id) {
                 case .pending: continue
-                case .settled: moving.append(row.id); leaving.append(row)
+                case .settled:
+                    moving.append(row.id)
+                    leaving.append(row)
                 case .discarded: leaving.append(row)
                 }
             }
@@ -141,17 +151,20 @@ extension TranscriptStore {
                 let ids = moving
                 var events = try await pending.read { db in
                     try ids.flatMap { id in
-                        try Data.fetchAll(db, sql: """
-                            SELECT bytes FROM reflection WHERE session = ?1 AND id = ?2
-                            UNION ALL SELECT bytes FROM resonance WHERE session = ?1 AND id = ?2
-                            """, arguments: [session, id])
+                        try Data.fetchAll(
+                            db,
+                            sql: """
+                                SELECT bytes FROM reflection WHERE session = ?1 AND id = ?2
+                                UNION ALL SELECT bytes FROM resonance WHERE session = ?1 AND id = ?2
+                                """, arguments: [session, id])
                     }
                 }.compactMap { try? Event(bytes: Array($0)) }
                 // Batch-mates already in the main file are written again with the newcomers.
                 let mates = Set(events.flatMap { state.batchMates(of: $0.id) }).subtracting(events.map(\.id))
                 let already = try await pool.read { db in
                     try mates.compactMap { id in
-                        try Data.fetchOne(db, sql: "SELECT bytes FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(id.bytes)])
+                        try Data.fetchOne(
+                            db, sql: "SELECT bytes FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(id.bytes)])
                     }
                 }.compactMap { try? Event(bytes: Array($0)) }
                 events += already
@@ -161,7 +174,8 @@ extension TranscriptStore {
                 // written apart from the rest (a copy left by a crash is replaced too).
                 try await pool.write { db in
                     for event in batch {
-                        try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(event.id.bytes)])
+                        try db.execute(
+                            sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(event.id.bytes)])
                     }
                     for event in batch { try TranscriptStore.insert(event, db) }
                 }
@@ -174,7 +188,10 @@ extension TranscriptStore {
                 }
             }
         } catch {
-            throw MeetingError(.storage, "Reflections could not be moved out of the pending file (\(error)). Nothing was lost; the next reveal or close tries again.")
+            throw MeetingError(
+                .storage,
+                "Reflections could not be moved out of the pending file (\(error)). Nothing was lost; the next reveal or close tries again."
+            )
         }
         await rebuildPending()
         // The main file's WAL held the batch before and after the newcomer joined it.
@@ -208,8 +225,10 @@ extension TranscriptStore {
             let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
             var counts = (0, 0)
             try db.inTransaction {
-                counts = (try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
-                          try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
+                counts = (
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0
+                )
                 try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
                 return .commit
             }

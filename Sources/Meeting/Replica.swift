@@ -58,18 +58,19 @@ public struct Replica: Sendable {
 
     private func computeHeld() -> Set<EventID> {
         let destroyed = Set(state.destroyedIDs)
-        return Set(state.allEvents.filter { event in
-            guard state.ignored[event.id] == nil, !destroyed.contains(event.id) else { return false }
-            return role == .coFacilitator || !isPending(event)
-        }.map(\.id))
+        return Set(
+            state.allEvents.filter { event in
+                guard state.ignored[event.id] == nil, !destroyed.contains(event.id) else { return false }
+                return role == .coFacilitator || !isPending(event)
+            }.map(\.id))
     }
 
     /// A digest of what every admitted node holds alike: all kept events but pending
     /// reflections. Two nodes with the same digest show the same meeting.
     public var digest: EventSetDigest {
         mutating get {
-        let pending = Set(state.prompts.indices.flatMap { state.pendingIDs(prompt: $0) })
-        return EventSetDigest(ids: held.subtracting(pending))
+            let pending = Set(state.prompts.indices.flatMap { state.pendingIDs(prompt: $0) })
+            return EventSetDigest(ids: held.subtracting(pending))
         }
     }
 

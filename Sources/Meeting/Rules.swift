@@ -14,7 +14,9 @@ extension SessionState {
         case .promptOpened(let p):
             if let e = state.noSuchPrompt(p) { return e }
             if state.prompts[p].status != .waiting {
-                return MeetingError(.promptAlreadyOpened, "Prompt \(p + 1) was already opened and closed; a closed prompt stays closed. Open another prompt.")
+                return MeetingError(
+                    .promptAlreadyOpened,
+                    "Prompt \(p + 1) was already opened and closed; a closed prompt stays closed. Open another prompt.")
             }
         case .promptClosed(let p):
             if let e = state.noSuchPrompt(p) { return e }
@@ -38,7 +40,9 @@ extension SessionState {
             if let p, let e = state.noSuchPrompt(p) { return e }
             do { _ = try CheckedText(text, limit: Limits.noteCharacters, what: "A note") } catch { return error }
         case .facilitatorGranted:
-            if signer != state.creator { return MeetingError(.notAFacilitator, "Only the node that created the session can grant facilitation.") }
+            if signer != state.creator {
+                return MeetingError(.notAFacilitator, "Only the node that created the session can grant facilitation.")
+            }
         case .nodeAdmitted(let key, let role, let name):
             if state.facilitators.contains(key) || state.archivists.contains(key) {
                 return MeetingError(.alreadyAdmitted, "That node is already admitted to this session.")
@@ -55,7 +59,8 @@ extension SessionState {
             do { _ = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection") } catch { return error }
         case .resonated(let r, _):
             guard state.isRevealed(r) else {
-                return MeetingError(.noSuchReflection, "That reflection is not among the revealed ones; you can resonate only with a revealed reflection.")
+                return MeetingError(
+                    .noSuchReflection, "That reflection is not among the revealed ones; you can resonate only with a revealed reflection.")
             }
             if state.hiddenReasons[r] != nil {
                 return MeetingError(.noSuchReflection, "That reflection was hidden by the facilitator.")
@@ -79,7 +84,8 @@ extension SessionState {
     }
 
     private func noSuchPrompt(_ p: Int) -> MeetingError? {
-        prompts.indices.contains(p) ? nil
+        prompts.indices.contains(p)
+            ? nil
             : MeetingError(.noSuchPrompt, "There is no prompt \(p + 1); this deck has \(prompts.count).")
     }
 
@@ -87,14 +93,17 @@ extension SessionState {
         if let open = openPrompt {
             return MeetingError(.promptNotOpen, "Prompt \(p + 1) is not open; prompt \(open + 1) is. Reflections go to the open prompt.")
         }
-        return MeetingError(.promptNotOpen, "Prompt \(p + 1) is not open, and no prompt is open right now. Wait for the facilitator to open one.")
+        return MeetingError(
+            .promptNotOpen, "Prompt \(p + 1) is not open, and no prompt is open right now. Wait for the facilitator to open one.")
     }
 
     private func tooFew(_ count: Int, prompt: Int) -> MeetingError {
         let minimum = created.minimumToReveal
         let since = prompts[prompt].batches.isEmpty ? "" : " new since the last reveal"
-        return MeetingError(.tooFewToReveal,
-            "Only \(count) reflection\(count == 1 ? "" : "s")\(since) for prompt \(prompt + 1); at least \(minimum) are needed before revealing, so that no one's words stand alone. Wait for more.")
+        return MeetingError(
+            .tooFewToReveal,
+            "Only \(count) reflection\(count == 1 ? "" : "s")\(since) for prompt \(prompt + 1); at least \(minimum) are needed before revealing, so that no one's words stand alone. Wait for more."
+        )
     }
 
     /// Throws the error a person would see if `body` were attempted now.

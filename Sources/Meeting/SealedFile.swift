@@ -29,7 +29,10 @@ public enum SealedFile {
     public static func seal(_ plaintext: Data, passphrase: String) throws(MeetingError) -> Data {
         let passphrase = normalized(passphrase)
         guard passphrase.count >= minimumPassphraseCharacters else {
-            throw MeetingError(.weakPassphrase, "Choose a passphrase of at least \(minimumPassphraseCharacters) characters. Four unrelated words are easy to remember and hard to guess. Nothing was written.")
+            throw MeetingError(
+                .weakPassphrase,
+                "Choose a passphrase of at least \(minimumPassphraseCharacters) characters. Four unrelated words are easy to remember and hard to guess. Nothing was written."
+            )
         }
         let salt = randomBytes(16)
         let (key, check) = try derive(passphrase, salt: salt)
@@ -55,25 +58,37 @@ public enum SealedFile {
         }
         let rest = bytes[magic.count...]
         guard let end = rest.firstIndex(of: 0x0A), end - rest.startIndex <= 4096,
-              case .object(let header)? = try? JSONValue(canonical: Array(rest[rest.startIndex..<end])) else {
-            throw MeetingError(.damagedFile, "This encrypted export is damaged: its header cannot be read. Copy it again from where it was written.")
+            case .object(let header)? = try? JSONValue(canonical: Array(rest[rest.startIndex..<end]))
+        else {
+            throw MeetingError(
+                .damagedFile, "This encrypted export is damaged: its header cannot be read. Copy it again from where it was written.")
         }
         guard header["kdf"] == .string("scrypt"), header["aead"] == .string("chacha20-poly1305"),
-              header["n"] == .integer(Int64(n)), header["r"] == .integer(Int64(r)), header["p"] == .integer(Int64(p)),
-              case .string(let saltText)? = header["salt"], let salt = Data(base64Encoded: saltText), salt.count == 16,
-              case .string(let checkText)? = header["check"], let stored = Data(base64Encoded: checkText), stored.count == 16 else {
-            throw MeetingError(.damagedFile, "This encrypted export was written by another version of Halqa or is damaged: its header is not one this version reads. Nothing was imported.")
+            header["n"] == .integer(Int64(n)), header["r"] == .integer(Int64(r)), header["p"] == .integer(Int64(p)),
+            case .string(let saltText)? = header["salt"], let salt = Data(base64Encoded: saltText), salt.count == 16,
+            case .string(let checkText)? = header["check"], let stored = Data(base64Encoded: checkText), stored.count == 16
+        else {
+            throw MeetingError(
+                .damagedFile,
+                "This encrypted export was written by another version of Halqa or is damaged: its header is not one this version reads. Nothing was imported."
+            )
         }
         let (key, check) = try derive(normalized(passphrase), salt: [UInt8](salt))
         guard check == [UInt8](stored) else {
-            throw MeetingError(.wrongPassphrase, "That passphrase does not open this file. Check it (capitals, spaces and every character count) and try again. Nothing was imported.")
+            throw MeetingError(
+                .wrongPassphrase,
+                "That passphrase does not open this file. Check it (capitals, spaces and every character count) and try again. Nothing was imported."
+            )
         }
         let head = Array(bytes[..<(end + 1)])
         do {
             let box = try ChaChaPoly.SealedBox(combined: bytes[(end + 1)...])
             return try ChaChaPoly.open(box, using: key, authenticating: head)
         } catch {
-            throw MeetingError(.damagedFile, "The passphrase is right, but this file was changed or damaged after it was written, so none of it can be trusted. Nothing was imported; copy it again from where it was written.")
+            throw MeetingError(
+                .damagedFile,
+                "The passphrase is right, but this file was changed or damaged after it was written, so none of it can be trusted. Nothing was imported; copy it again from where it was written."
+            )
         }
     }
 
@@ -84,8 +99,9 @@ public enum SealedFile {
 
     static func derive(_ passphrase: String, salt: [UInt8]) throws(MeetingError) -> (SymmetricKey, [UInt8]) {
         do {
-            let derived = try KDF.Scrypt.deriveKey(from: Array(passphrase.utf8), salt: salt, outputByteCount: 48,
-                                                   rounds: n, blockSize: r, parallelism: p)
+            let derived = try KDF.Scrypt.deriveKey(
+                from: Array(passphrase.utf8), salt: salt, outputByteCount: 48,
+                rounds: n, blockSize: r, parallelism: p)
             let bytes = derived.withUnsafeBytes { Array($0) }
             return (SymmetricKey(data: bytes[0..<32]), Array(bytes[32..<48]))
         } catch {

@@ -46,12 +46,16 @@ extension TranscriptStore {
         let query = words.map { "\"" + $0 + "\"" }.joined(separator: " ")
         do {
             return try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT session, kind, prompt, snippet(passage, 3, '«', '»', '…', 16) AS snippet
-                    FROM passage WHERE passage MATCH ? ORDER BY rank LIMIT ?
-                    """, arguments: [query, limit]).map { row in
-                    SearchHit(session: row["session"], kind: row["kind"],
-                              prompt: (row["prompt"] as Int?).map { $0 + 1 }, snippet: row["snippet"])
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT session, kind, prompt, snippet(passage, 3, '«', '»', '…', 16) AS snippet
+                        FROM passage WHERE passage MATCH ? ORDER BY rank LIMIT ?
+                        """, arguments: [query, limit]
+                ).map { row in
+                    SearchHit(
+                        session: row["session"], kind: row["kind"],
+                        prompt: (row["prompt"] as Int?).map { $0 + 1 }, snippet: row["snippet"])
                 }
             }
         } catch {

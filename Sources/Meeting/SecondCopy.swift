@@ -54,7 +54,9 @@ public struct SecondCopy: Sendable {
         for id in ids {
             switch progress[id] {
             case .sent?: progress[id] = .stored
-            case .waiting?: progress[id] = nil; confirmed.append(id)
+            case .waiting?:
+                progress[id] = nil
+                confirmed.append(id)
             case .stored?, nil: break
             }
         }
@@ -64,8 +66,12 @@ public struct SecondCopy: Sendable {
     /// The phone's request for `id` starts waiting.
     public mutating func wait(for id: EventID) -> Start {
         switch progress[id] {
-        case .sent?: progress[id] = .waiting; return .wait
-        case .stored?: progress[id] = nil; return .confirmed
+        case .sent?:
+            progress[id] = .waiting
+            return .wait
+        case .stored?:
+            progress[id] = nil
+            return .confirmed
         case .waiting?: return .wait
         case nil: return .ownCopyStands
         }

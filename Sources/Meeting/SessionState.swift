@@ -108,17 +108,20 @@ public struct SessionState: Sendable {
     /// read back from this node's own store, which verified them when they were stored.
     public init(events: some Sequence<Event>, verifySignatures: Bool = true) throws(MeetingError) {
         let all = Array(events)
-        let creations = Set(all.filter {
-            if case .sessionCreated = $0.body { return !verifySignatures || $0.hasValidSignature(roomKey: nil) }
-            return false
-        })
+        let creations = Set(
+            all.filter {
+                if case .sessionCreated = $0.body { return !verifySignatures || $0.hasValidSignature(roomKey: nil) }
+                return false
+            })
         guard let creation = creations.first else {
             throw MeetingError(.noSuchSession, "These events hold no valid session-created event, so they make no session.")
         }
         guard creations.count == 1 else {
-            throw MeetingError(.invalidTranscript, "These events belong to \(creations.count) different sessions; give one session at a time.")
+            throw MeetingError(
+                .invalidTranscript, "These events belong to \(creations.count) different sessions; give one session at a time.")
         }
-        guard case .sessionCreated(let created) = creation.body, case .facilitator(let signer, let at, let clock) = creation.authorship else {
+        guard case .sessionCreated(let created) = creation.body, case .facilitator(let signer, let at, let clock) = creation.authorship
+        else {
             fatalError("filtered above")
         }
         self.id = creation.id
@@ -155,7 +158,10 @@ public struct SessionState: Sendable {
     /// Adds one event. Adding an event already held changes nothing.
     public mutating func insert(_ event: Event, verifySignature: Bool = true) {
         guard events[event.id] == nil else { return }
-        guard event.session == id else { ignored[event.id] = .otherSession; return }
+        guard event.session == id else {
+            ignored[event.id] = .otherSession
+            return
+        }
         if verifySignature, !event.hasValidSignature(roomKey: created.roomKey) {
             events[event.id] = event
             ignored[event.id] = .badSignature
@@ -166,7 +172,8 @@ public struct SessionState: Sendable {
         case .reflectionSubmitted(let prompt, let text, _):
             // Text from this node's own store or its own session was checked before it was signed.
             guard prompts.indices.contains(prompt),
-                  !verifySignature || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil else {
+                !verifySignature || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil
+            else {
                 ignored[event.id] = .invalidReflection
                 return
             }
@@ -215,7 +222,10 @@ public struct SessionState: Sendable {
     /// Applies one facilitator event in timeline order, or records why it is ignored.
     private mutating func apply(_ event: Event) {
         guard case .facilitator(let signer, let at, let eventClock) = event.authorship else { return }
-        guard facilitators.contains(signer) else { ignored[event.id] = .signerNotFacilitator; return }
+        guard facilitators.contains(signer) else {
+            ignored[event.id] = .signerNotFacilitator
+            return
+        }
         if let reason = SessionState.refusal(of: event.body, in: self, signer: signer) {
             ignored[event.id] = .refused(reason)
             return
@@ -226,7 +236,10 @@ public struct SessionState: Sendable {
         clock = max(clock, eventClock)
         switch event.body {
         case .promptOpened(let p):
-            if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
+            if let current = openPrompt {
+                prompts[current].status = .closed
+                prompts[current].closedAt = at
+            }
             prompts[p].status = .open
             prompts[p].openedAt = at
             openPrompt = p
@@ -247,7 +260,10 @@ public struct SessionState: Sendable {
             nodeNames[key] = name
             if role == .coFacilitator { facilitators.insert(key) } else { archivists.insert(key) }
         case .sessionClosed:
-            if let current = openPrompt { prompts[current].status = .closed; prompts[current].closedAt = at }
+            if let current = openPrompt {
+                prompts[current].status = .closed
+                prompts[current].closedAt = at
+            }
             openPrompt = nil
             closedAt = at
         case .sessionCreated, .reflectionSubmitted, .resonated:

@@ -52,21 +52,23 @@ public struct Transcript: Codable, Hashable, Sendable {
     public init(_ state: SessionState) {
         format = Transcript.formatName
         version = 1
-        session = Session(id: state.id.hex, title: state.created.title,
-                          deckTitle: state.created.deck.title.dictionary,
-                          createdAt: Transcript.timestamp(state.createdAt),
-                          closedAt: state.closedAt.map(Transcript.timestamp),
-                          minimumToReveal: state.created.minimumToReveal)
+        session = Session(
+            id: state.id.hex, title: state.created.title,
+            deckTitle: state.created.deck.title.dictionary,
+            createdAt: Transcript.timestamp(state.createdAt),
+            closedAt: state.closedAt.map(Transcript.timestamp),
+            minimumToReveal: state.created.minimumToReveal)
         let notes = state.notes.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
         func entries(_ prompt: Int?) -> [NoteEntry] {
             notes.filter { $0.prompt == prompt }.map { NoteEntry(text: $0.text, writtenAt: Transcript.timestamp($0.at)) }
         }
         prompts = state.created.deck.prompts.enumerated().map { i, p in
-            PromptEntry(number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
-                        status: state.prompts[i].status.rawValue,
-                        reflections: state.revealed(prompt: i).filter { $0.hiddenReason == nil }
-                            .map { ReflectionEntry(text: $0.text, resonance: $0.resonance) },
-                        notes: entries(i))
+            PromptEntry(
+                number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                status: state.prompts[i].status.rawValue,
+                reflections: state.revealed(prompt: i).filter { $0.hiddenReason == nil }
+                    .map { ReflectionEntry(text: $0.text, resonance: $0.resonance) },
+                notes: entries(i))
         }
         self.notes = entries(nil)
         events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }
@@ -93,37 +95,54 @@ public struct Transcript: Codable, Hashable, Sendable {
     /// its readable part must be exactly what those events say.
     public static func verified(from data: Data) throws(MeetingError) -> (Transcript, SessionState) {
         guard data.count <= Limits.transcriptBytes else {
-            throw MeetingError(.invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
+            throw MeetingError(
+                .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
         }
         let transcript: Transcript
         do {
             transcript = try JSONDecoder().decode(Transcript.self, from: data)
         } catch {
-            throw MeetingError(.invalidTranscript, "This is not a Halqa transcript (JSON from `halqa export --format json`): \(Transcript.describe(error))")
+            throw MeetingError(
+                .invalidTranscript, "This is not a Halqa transcript (JSON from `halqa export --format json`): \(Transcript.describe(error))"
+            )
         }
         guard transcript.format == formatName else {
-            throw MeetingError(.invalidTranscript, "The file's format is \"\(transcript.format)\", not \"\(formatName)\". Export it with `halqa export SESSION --format json`.")
+            throw MeetingError(
+                .invalidTranscript,
+                "The file's format is \"\(transcript.format)\", not \"\(formatName)\". Export it with `halqa export SESSION --format json`."
+            )
         }
         guard transcript.version == 1 else {
-            throw MeetingError(.invalidTranscript, "The transcript is format version \(transcript.version); this Halqa reads version 1. Update Halqa.")
+            throw MeetingError(
+                .invalidTranscript, "The transcript is format version \(transcript.version); this Halqa reads version 1. Update Halqa.")
         }
         var events: [Event] = []
         for (i, text) in transcript.events.enumerated() {
             guard let data = Data(base64Encoded: text) else {
-                throw MeetingError(.invalidTranscript, "Event \(i + 1) of \(transcript.events.count) is not base64. The file was damaged or edited; nothing was imported.")
+                throw MeetingError(
+                    .invalidTranscript,
+                    "Event \(i + 1) of \(transcript.events.count) is not base64. The file was damaged or edited; nothing was imported.")
             }
             do {
                 events.append(try Event(bytes: Array(data)))
             } catch {
-                throw MeetingError(.invalidTranscript, "Event \(i + 1) of \(transcript.events.count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported.")
+                throw MeetingError(
+                    .invalidTranscript,
+                    "Event \(i + 1) of \(transcript.events.count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported."
+                )
             }
         }
         let state = try SessionState(events: events)
         if let (id, reason) = state.ignored.first {
-            throw MeetingError(.invalidTranscript, "Event \(id.short) does not check (\(reason.message)). The file was damaged or edited; nothing was imported.")
+            throw MeetingError(
+                .invalidTranscript,
+                "Event \(id.short) does not check (\(reason.message)). The file was damaged or edited; nothing was imported.")
         }
         guard Transcript(state) == transcript else {
-            throw MeetingError(.invalidTranscript, "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session.")
+            throw MeetingError(
+                .invalidTranscript,
+                "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session."
+            )
         }
         return (transcript, state)
     }

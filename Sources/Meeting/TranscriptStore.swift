@@ -53,7 +53,8 @@ public final class TranscriptStore: Sendable {
         do {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw MeetingError(.storage, "Cannot create the data folder \(folder): \(error.localizedDescription). Choose another with --data.")
+            throw MeetingError(
+                .storage, "Cannot create the data folder \(folder): \(error.localizedDescription). Choose another with --data.")
         }
         path = (folder as NSString).appendingPathComponent(TranscriptStore.fileName)
         var config = Configuration()
@@ -64,7 +65,8 @@ public final class TranscriptStore: Sendable {
             // FULL: in WAL mode, every commit fsyncs the WAL before it returns.
             // secure_delete: destroyed reflections are overwritten, not left in free pages.
             // temp_store: VACUUM and sorting never write text to a temporary file elsewhere.
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
+            try db.execute(
+                sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
         }
         do {
             let previous = umask(0o077)
@@ -75,7 +77,10 @@ public final class TranscriptStore: Sendable {
             pending = try TranscriptStore.openPending(in: folder)
             try TranscriptStore.tidyPending(pending, main: pool)
         } catch {
-            throw MeetingError(.storage, "Cannot open the transcript database in \(folder): \(error). If another program holds it, stop that program; if the disk is full, free space.")
+            throw MeetingError(
+                .storage,
+                "Cannot open the transcript database in \(folder): \(error). If another program holds it, stop that program; if the disk is full, free space."
+            )
         }
         committer = GroupCommitter(queue: pending, wiped: wipedSessions)
     }
@@ -84,56 +89,58 @@ public final class TranscriptStore: Sendable {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             // Every table is WITHOUT ROWID: no hidden insertion counter exists anywhere.
-            try db.execute(sql: """
-                CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-                CREATE TABLE session (
-                    id BLOB PRIMARY KEY,
-                    title TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    closed_at INTEGER,
-                    room_secret BLOB
-                ) WITHOUT ROWID;
-                -- Facilitators' signed events and the session-created event.
-                CREATE TABLE event (
-                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
-                    id BLOB NOT NULL,
-                    bytes BLOB NOT NULL,
-                    PRIMARY KEY (session, id)
-                ) WITHOUT ROWID;
-                -- Participants' reflections: keyed by an id that hashes a random nonce,
-                -- with no author, device, address, time or order column.
-                CREATE TABLE reflection (
-                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
-                    id BLOB NOT NULL,
-                    prompt INTEGER NOT NULL,
-                    bytes BLOB NOT NULL,
-                    PRIMARY KEY (session, id)
-                ) WITHOUT ROWID;
-                CREATE TABLE resonance (
-                    session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
-                    id BLOB NOT NULL,
-                    reflection BLOB NOT NULL,
-                    bytes BLOB NOT NULL,
-                    PRIMARY KEY (session, id)
-                ) WITHOUT ROWID;
-                -- Search over closed sessions only, filled when a session closes, in deck
-                -- and reveal order (already public), so its rowids record no arrival order.
-                CREATE VIRTUAL TABLE passage USING fts5(
-                    session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
-                    tokenize = 'unicode61 remove_diacritics 2'
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE node_secret (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE session (
+                        id BLOB PRIMARY KEY,
+                        title TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        closed_at INTEGER,
+                        room_secret BLOB
+                    ) WITHOUT ROWID;
+                    -- Facilitators' signed events and the session-created event.
+                    CREATE TABLE event (
+                        session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                        id BLOB NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    -- Participants' reflections: keyed by an id that hashes a random nonce,
+                    -- with no author, device, address, time or order column.
+                    CREATE TABLE reflection (
+                        session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                        id BLOB NOT NULL,
+                        prompt INTEGER NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE resonance (
+                        session BLOB NOT NULL REFERENCES session(id) ON DELETE CASCADE,
+                        id BLOB NOT NULL,
+                        reflection BLOB NOT NULL,
+                        bytes BLOB NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    -- Search over closed sessions only, filled when a session closes, in deck
+                    -- and reveal order (already public), so its rowids record no arrival order.
+                    CREATE VIRTUAL TABLE passage USING fts5(
+                        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
+                        tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    """)
         }
         m.registerMigration("v2: access secrets") { db in
             // What lets people into a session this node hosts: the join code participants
             // type and the facilitator's secret. Kept so a restarted node keeps both.
-            try db.execute(sql: """
-                CREATE TABLE session_access (
-                    session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
-                    join_code TEXT NOT NULL,
-                    facilitator_secret TEXT NOT NULL
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE session_access (
+                        session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+                        join_code TEXT NOT NULL,
+                        facilitator_secret TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
         }
         m.registerMigration("v3: projector key") { db in
             // The projector's own key: it shows the room's view and can do nothing else.
@@ -142,12 +149,13 @@ public final class TranscriptStore: Sendable {
         m.registerMigration("v4: session keys") { db in
             // The key this node signs and speaks with in one session, so that nothing it shows
             // in one meeting (its TLS certificate, its name) recognises it in the next.
-            try db.execute(sql: """
-                CREATE TABLE session_key (
-                    session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
-                    secret BLOB NOT NULL
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE session_key (
+                        session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+                        secret BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
         }
         return m
     }
@@ -184,8 +192,10 @@ public final class TranscriptStore: Sendable {
     public func access(to session: EventID) throws(MeetingError) -> Access? {
         do {
             return try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT join_code, facilitator_secret, screen_key FROM session_access WHERE session = ?",
-                                 arguments: [Data(session.bytes)]).map { Access(joinCode: $0[0], facilitatorSecret: $0[1], screenKey: $0[2]) }
+                try Row.fetchOne(
+                    db, sql: "SELECT join_code, facilitator_secret, screen_key FROM session_access WHERE session = ?",
+                    arguments: [Data(session.bytes)]
+                ).map { Access(joinCode: $0[0], facilitatorSecret: $0[1], screenKey: $0[2]) }
             }
         } catch {
             throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
@@ -196,8 +206,9 @@ public final class TranscriptStore: Sendable {
     public func setAccess(_ access: Access, to session: EventID) throws(MeetingError) {
         do {
             try pool.write { db in
-                try db.execute(sql: "INSERT OR REPLACE INTO session_access (session, join_code, facilitator_secret, screen_key) VALUES (?, ?, ?, ?)",
-                               arguments: [Data(session.bytes), access.joinCode, access.facilitatorSecret, access.screenKey])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO session_access (session, join_code, facilitator_secret, screen_key) VALUES (?, ?, ?, ?)",
+                    arguments: [Data(session.bytes), access.joinCode, access.facilitatorSecret, access.screenKey])
             }
         } catch {
             throw MeetingError(.storage, "Cannot save the session's join code: \(error).")
@@ -206,7 +217,8 @@ public final class TranscriptStore: Sendable {
 
     private static func loadOrMakeNodeKey(_ db: Database) throws -> SigningKey {
         if let raw = try Data.fetchOne(db, sql: "SELECT value FROM node_secret WHERE name = 'node-key'"),
-           let key = SigningKey(raw: raw) {
+            let key = SigningKey(raw: raw)
+        {
             return key
         }
         let key = SigningKey()
@@ -221,34 +233,43 @@ public final class TranscriptStore: Sendable {
     /// search passages in `halqa.sqlite`; participants' events in the pending file, in id order
     /// (the order of a batch from another node or a file says nothing either). The caller then
     /// settles the session with its current state (``settle(_:)``).
-    func save(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
-              sessionKey: SigningKey? = nil) async throws(MeetingError) {
+    func save(
+        _ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
+        sessionKey: SigningKey? = nil
+    ) async throws(MeetingError) {
         let passages = state.isClosed ? Passage.all(of: state) : []
         let participants = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
         let others = events.filter { !$0.body.isParticipant }
-        let wiped = wipedSessions, session = state.id
+        let wiped = wipedSessions
+        let session = state.id
         do {
             try await pool.write { db in
                 // Inside the transaction: a wipe's own runs wholly before (and this sees the
                 // mark) or after (and removes what this wrote). Nothing brings a wiped session back.
                 guard !wiped.contains(session) else { throw TranscriptStore.wipedError }
-                try db.execute(sql: """
-                    INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
-                        room_secret = coalesce(session.room_secret, excluded.room_secret)
-                    """, arguments: [Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
-                                     roomSecret.map { Data($0.raw) }])
+                try db.execute(
+                    sql: """
+                        INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
+                            room_secret = coalesce(session.room_secret, excluded.room_secret)
+                        """,
+                    arguments: [
+                        Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
+                        roomSecret.map { Data($0.raw) },
+                    ])
                 if let sessionKey {
                     // The key the running session uses: a node that joins a session again takes
                     // the new key it was admitted with.
-                    try db.execute(sql: "INSERT OR REPLACE INTO session_key (session, secret) VALUES (?, ?)",
-                                   arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO session_key (session, secret) VALUES (?, ?)",
+                        arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
                 try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
                 for p in passages {
-                    try db.execute(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)",
-                                   arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
+                    try db.execute(
+                        sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)",
+                        arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
                 }
             }
             if !participants.isEmpty {
@@ -265,7 +286,9 @@ public final class TranscriptStore: Sendable {
     }
 
     static func insert(_ event: Event, _ db: Database) throws {
-        let session = Data(event.session.bytes), id = Data(event.id.bytes), bytes = Data(event.bytes)
+        let session = Data(event.session.bytes)
+        let id = Data(event.id.bytes)
+        let bytes = Data(event.bytes)
         switch event.body {
         case .reflectionSubmitted(let prompt, _, _):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)")
@@ -286,7 +309,8 @@ public final class TranscriptStore: Sendable {
         do {
             try await pool.write { db in
                 for id in ids {
-                    try db.execute(sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(session.bytes), Data(id.bytes)])
+                    try db.execute(
+                        sql: "DELETE FROM reflection WHERE session = ? AND id = ?", arguments: [Data(session.bytes), Data(id.bytes)])
                 }
             }
         } catch {
@@ -325,7 +349,8 @@ public final class TranscriptStore: Sendable {
                 try db.inTransaction(.immediate) {
                     let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
                     wiped = Wiped(
-                        sessions: try Int.fetchOne(db, sql: "SELECT count(*) FROM session " + (session.map { "WHERE id = x'\($0.hex)'" } ?? "")) ?? 0,
+                        sessions: try Int.fetchOne(
+                            db, sql: "SELECT count(*) FROM session " + (session.map { "WHERE id = x'\($0.hex)'" } ?? "")) ?? 0,
                         events: (try Int.fetchOne(db, sql: "SELECT count(*) FROM event \(which)") ?? 0)
                             + (try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0),
                         reflections: try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0)
@@ -348,7 +373,10 @@ public final class TranscriptStore: Sendable {
             wiped.events += resonances
             return wiped
         } catch {
-            throw MeetingError(.storage, "The wipe could not finish (\(error)). Stop any Halqa using this data folder and run it again; nothing was left half-done that a second run does not finish.")
+            throw MeetingError(
+                .storage,
+                "The wipe could not finish (\(error)). Stop any Halqa using this data folder and run it again; nothing was left half-done that a second run does not finish."
+            )
         }
     }
 
@@ -363,18 +391,24 @@ public final class TranscriptStore: Sendable {
             // The pending file first: a batch settling between the two reads is then read
             // twice (the fold keeps one), never missed.
             let pendingBlobs = try pending.read { db in
-                try Data.fetchAll(db, sql: """
-                    SELECT bytes FROM reflection WHERE session = ?1
-                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
-                    """, arguments: [Data(session.bytes)])
+                try Data.fetchAll(
+                    db,
+                    sql: """
+                        SELECT bytes FROM reflection WHERE session = ?1
+                        UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                        """, arguments: [Data(session.bytes)])
             }
-            let blobs = try pendingBlobs + pool.read { db in
-                try Data.fetchAll(db, sql: """
-                    SELECT bytes FROM event WHERE session = ?1
-                    UNION ALL SELECT bytes FROM reflection WHERE session = ?1
-                    UNION ALL SELECT bytes FROM resonance WHERE session = ?1
-                    """, arguments: [Data(session.bytes)])
-            }
+            let blobs =
+                try pendingBlobs
+                + pool.read { db in
+                    try Data.fetchAll(
+                        db,
+                        sql: """
+                            SELECT bytes FROM event WHERE session = ?1
+                            UNION ALL SELECT bytes FROM reflection WHERE session = ?1
+                            UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                            """, arguments: [Data(session.bytes)])
+                }
             return try blobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) }
         } catch let error as MeetingError {
             throw MeetingError(.storage, "The database holds a damaged event in session \(session.short): \(error.message)")
@@ -415,11 +449,13 @@ public final class TranscriptStore: Sendable {
     public func resolveSession(_ text: String) throws(MeetingError) -> EventID {
         let prefix = text.lowercased()
         guard prefix.count >= 4, prefix.allSatisfy(\.isHexDigit) else {
-            throw MeetingError(.noSuchSession, "\"\(text)\" is not a session id. Give at least the first 4 characters of an id from `halqa sessions`.")
+            throw MeetingError(
+                .noSuchSession, "\"\(text)\" is not a session id. Give at least the first 4 characters of an id from `halqa sessions`.")
         }
         let matches = try sessionIDs().filter { $0.hex.hasPrefix(prefix) }
         guard let first = matches.first else {
-            throw MeetingError(.noSuchSession, "No session here starts with \"\(text)\". `halqa sessions` lists the sessions in this data folder.")
+            throw MeetingError(
+                .noSuchSession, "No session here starts with \"\(text)\". `halqa sessions` lists the sessions in this data folder.")
         }
         guard matches.count == 1 else {
             throw MeetingError(.ambiguousSession, "\(matches.count) sessions start with \"\(text)\"; give more characters of the id.")

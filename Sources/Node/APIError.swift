@@ -19,7 +19,10 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     struct Rendered: Encodable {
-        struct Detail: Encodable { var code: String; var message: String }
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+        }
         var error: Detail
     }
 
@@ -30,28 +33,40 @@ public struct APIError: HTTPResponseError, Sendable {
     static let tooLarge = APIError(.contentTooLarge, "too-large", "The request is too large. A reflection may be at most 1,000 characters.")
     static let invalidUTF8 = APIError(.badRequest, "invalid-utf8", "The request is not valid UTF-8 text.")
     static let invalidJSON = APIError(.badRequest, "invalid-json", "The request is not a JSON object.")
-    static let joinAgain = APIError(.unauthorized, "join-again", "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")
+    static let joinAgain = APIError(
+        .unauthorized, "join-again",
+        "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")
     static let wrongCode = APIError(.forbidden, "wrong-code", "That join code is not right. Check it with the facilitator and try again.")
-    static let wrongSecret = APIError(.forbidden, "wrong-secret", "This link does not open the facilitator's console. Use the link Halqa printed when it started.")
-    static let noSecret = APIError(.unauthorized, "no-secret", "Open the console with the link Halqa printed when it started: it carries the facilitator's secret.")
+    static let wrongSecret = APIError(
+        .forbidden, "wrong-secret", "This link does not open the facilitator's console. Use the link Halqa printed when it started.")
+    static let noSecret = APIError(
+        .unauthorized, "no-secret", "Open the console with the link Halqa printed when it started: it carries the facilitator's secret.")
     static let throttled = APIError(.tooManyRequests, "throttled", "Too many wrong codes were tried. Wait a minute, then try again.")
     static let full = APIError(.serviceUnavailable, "full", "This session has as many participants as the node can take.")
-    static let standingBy = APIError(.serviceUnavailable, "standing-by",
-        "This laptop is standing by while the host's laptop runs the meeting. Your page goes to the host's laptop; send your reflection there.")
-    static let alreadyWrote = APIError(.conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")
+    static let standingBy = APIError(
+        .serviceUnavailable, "standing-by",
+        "This laptop is standing by while the host's laptop runs the meeting. Your page goes to the host's laptop; send your reflection there."
+    )
+    static let alreadyWrote = APIError(
+        .conflict, "already-wrote", "You have already written a reflection for this prompt. Wait for the next one.")
     static let alreadyResonated = APIError(.conflict, "already-resonated", "You have already said this one resonates with you.")
-    static let tooManyJoins = APIError(.tooManyRequests, "too-many-joins", "This device has joined many times in a short while. Wait half a minute, then try again.")
-    static let slowDown = APIError(.tooManyRequests, "slow-down", "This device is sending requests faster than a page does. Wait a few seconds, then reload the page.")
-    static let tooSlow = APIError(.requestTimeout, "too-slow", "The request took too long to arrive. Check the Wi-Fi connection and try again.")
-    static let noSuchEndpoint = APIError(.notFound, "no-such-endpoint", "There is nothing at this address. The API is described in docs/openapi.yaml.")
+    static let tooManyJoins = APIError(
+        .tooManyRequests, "too-many-joins", "This device has joined many times in a short while. Wait half a minute, then try again.")
+    static let slowDown = APIError(
+        .tooManyRequests, "slow-down", "This device is sending requests faster than a page does. Wait a few seconds, then reload the page.")
+    static let tooSlow = APIError(
+        .requestTimeout, "too-slow", "The request took too long to arrive. Check the Wi-Fi connection and try again.")
+    static let noSuchEndpoint = APIError(
+        .notFound, "no-such-endpoint", "There is nothing at this address. The API is described in docs/openapi.yaml.")
 }
 
 extension Response {
     /// A JSON response that no cache keeps.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status,
-                 headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Wire.encode(value))))
     }
 }
 

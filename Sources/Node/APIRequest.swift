@@ -29,16 +29,20 @@ extension Request {
         guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: bytes) else { throw APIError.invalidJSON }
         let allowed = T.CodingKeys.allCases.map(\.stringValue).sorted()
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.joined(separator: ", ")).")
+            throw APIError(
+                .badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.joined(separator: ", ")).")
         }
         do {
             return try JSONDecoder().decode(T.self, from: bytes)
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError(.badRequest, "missing-field", "The field \"\(key.stringValue)\" is missing.")
         } catch let DecodingError.typeMismatch(expected, context) {
-            throw APIError(.badRequest, "wrong-type", "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "of another type").")
+            throw APIError(
+                .badRequest, "wrong-type",
+                "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "of another type").")
         } catch let DecodingError.valueNotFound(expected, context) {
-            throw APIError(.badRequest, "wrong-type", "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "given").")
+            throw APIError(
+                .badRequest, "wrong-type", "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "given").")
         } catch let DecodingError.dataCorrupted(context) {
             throw APIError(.badRequest, "wrong-type", "The field \"\(context.field)\" \(context.debugDescription)")
         }

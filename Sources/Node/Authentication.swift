@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 
 /// Lets a request through only with a bearer token the room has given a joined phone, and
 /// puts the token in the context for the route (``NodeContext/participant()``).

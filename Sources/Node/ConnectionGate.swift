@@ -47,7 +47,8 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
         }
         channel.closeFuture.whenComplete { _ in gate.leave(address) }
         do {
-            try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(deadline: TimeAmount(gate.limits.firstRequestDeadline)), position: .first)
+            try channel.pipeline.syncOperations.addHandler(
+                FirstRequestDeadline(deadline: TimeAmount(gate.limits.firstRequestDeadline)), position: .first)
         } catch {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)

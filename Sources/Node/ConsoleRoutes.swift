@@ -31,14 +31,20 @@ struct ConsoleRoutes {
                 throw APIError(.badRequest, "not-confirmed", "Wiping cannot be undone: confirm it by sending \"confirm\": \"WIPE\".")
             }
             let wiped = try await room.wipe()
-            struct Done: Encodable { var wiped = true; var reflections: Int; var events: Int }
+            struct Done: Encodable {
+                var wiped = true
+                var reflections: Int
+                var events: Int
+            }
             return Response.json(Done(reflections: wiped.reflections, events: wiped.events))
         }
     }
 
     /// `POST /api/console/<path>`: decodes the body, acts, tells the room, answers with the console's view.
-    private func action<B: APIRequest>(_ console: RouterGroup<NodeContext>, _ path: String, _ body: B.Type,
-                                       _ act: @escaping @Sendable (LiveSession, B) async throws -> Void) {
+    private func action<B: APIRequest>(
+        _ console: RouterGroup<NodeContext>, _ path: String, _ body: B.Type,
+        _ act: @escaping @Sendable (LiveSession, B) async throws -> Void
+    ) {
         assert(ConsoleRoutes.actions.contains(path), "\(path) is missing from ConsoleRoutes.actions")
         console.post(RouterPath(path)) { [room] request, _ in
             try await act(room.session, try await request.decode(B.self))

@@ -7,8 +7,10 @@
 ///     try await readHello(&messages)
 /// }
 /// ```
-func withDeadline<T>(_ limit: Duration, onExpiry: @escaping @Sendable () -> Void,
-                     _ operation: () async throws -> T) async throws -> T {
+func withDeadline<T>(
+    _ limit: Duration, onExpiry: @escaping @Sendable () -> Void,
+    _ operation: () async throws -> T
+) async throws -> T {
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
             try await Task.sleep(for: limit)

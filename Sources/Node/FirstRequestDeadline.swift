@@ -25,7 +25,11 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         if !done {
             let buffer = unwrapInboundIn(data)
             tail += buffer.readableBytesView
-            if tail.count > 3, tail.indices.dropLast(3).contains(where: { tail[$0] == 13 && tail[$0 + 1] == 10 && tail[$0 + 2] == 13 && tail[$0 + 3] == 10 }) {
+            if tail.count > 3,
+                tail.indices.dropLast(3).contains(where: {
+                    tail[$0] == 13 && tail[$0 + 1] == 10 && tail[$0 + 2] == 13 && tail[$0 + 3] == 10
+                })
+            {
                 done = true
                 timer?.cancel()
                 tail = []

@@ -29,8 +29,10 @@ public struct HostOptions: Sendable {
     /// How often resonance counts reach participants' pages and the projector.
     public var resonanceCadence: Duration = .seconds(5)
 
-    public init(deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
-                minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil) {
+    public init(
+        deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
+        minimumToReveal: Int, onePerPrompt: Bool, name: String? = nil
+    ) {
         self.name = name
         self.deckPath = deckPath
         self.resume = resume
@@ -72,7 +74,10 @@ public enum Host {
             if let resume = options.resume {
                 session = try await LiveSession.resume(try store.resolveSession(resume), in: store)
                 guard session.acceptsReflections else {
-                    throw HostError(message: "This node holds session \(session.id.short) as an archivist's copy and cannot host it. Follow it with `halqa node --resume \(session.id.short)`.")
+                    throw HostError(
+                        message:
+                            "This node holds session \(session.id.short) as an archivist's copy and cannot host it. Follow it with `halqa node --resume \(session.id.short)`."
+                    )
                 }
             } else if let path = options.deckPath {
                 let deck: Deck
@@ -94,22 +99,29 @@ public enum Host {
 
     /// The room for a session this node holds: its stored access codes, or new ones (a
     /// co-facilitator takes the session's join code, so participants can move between nodes).
-    public static func room(for session: LiveSession, joinCode: String?, store: TranscriptStore, options: HostOptions) async throws(MeetingError) -> MeetingRoom {
-        var access = try store.access(to: session.id) ?? TranscriptStore.Access(
-            joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newSecret(), screenKey: nil)
+    public static func room(for session: LiveSession, joinCode: String?, store: TranscriptStore, options: HostOptions)
+        async throws(MeetingError) -> MeetingRoom
+    {
+        var access =
+            try store.access(to: session.id)
+            ?? TranscriptStore.Access(
+                joinCode: AccessCodes.newJoinCode(), facilitatorSecret: AccessCodes.newSecret(), screenKey: nil)
         if let joinCode { access.joinCode = joinCode }
         let screenKey = access.screenKey ?? AccessCodes.newSecret()
         access.screenKey = screenKey
         try store.setAccess(access, to: session.id)
         let host = LANAddress.forParticipants(bind: options.bind)
-        return await MeetingRoom(session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
-                                 onePerPrompt: options.onePerPrompt)
+        return await MeetingRoom(
+            session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
+            onePerPrompt: options.onePerPrompt)
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
     /// acknowledged reflection is already on disk, so stopping loses nothing.
-    public static func run(_ room: MeetingRoom, store: TranscriptStore, options: HostOptions, logger: Logger,
-                           ready: @escaping @Sendable (HostBanner) -> Void, say: @escaping @Sendable (String) -> Void) async throws {
+    public static func run(
+        _ room: MeetingRoom, store: TranscriptStore, options: HostOptions, logger: Logger,
+        ready: @escaping @Sendable (HostBanner) -> Void, say: @escaping @Sendable (String) -> Void
+    ) async throws {
         let (listening, listeningSink) = AsyncStream<Int>.makeStream()
         // Other nodes are listened for once the web server listens, so a port clash names the web port.
         let (webListening, webSink) = AsyncStream<Void>.makeStream()
@@ -126,10 +138,12 @@ public enum Host {
                 listeningSink.yield(channel.localAddress?.port ?? options.port)
                 webSink.yield()
                 webSink.finish()
-                ready(HostBanner(title: state.created.title, sessionID: room.session.id, participantURL: base,
-                                 joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
-                                 consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
-                                 qr: QRCode(room.joinURL)))
+                ready(
+                    HostBanner(
+                        title: state.created.title, sessionID: room.session.id, participantURL: base,
+                        joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
+                        consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
+                        qr: QRCode(room.joinURL)))
             },
             logger: logger
         )
@@ -137,20 +151,26 @@ public enum Host {
         // On the LAN, a name new at every meeting; to the other nodes, the name it was admitted under.
         let announced = options.name ?? Presence.announcedName(for: key.publicKey, in: room.session.id)
         let name = options.name ?? state.nodeNames[key.publicKey] ?? announced
-        let replicator = Replicator(session: room.session, identity: try PeerTransportIdentity(key: key), name: name,
-                                    participantURL: room.session.acceptsReflections ? base : nil,
-                                    joinCode: room.access.joinCode, say: say)
+        let replicator = Replicator(
+            session: room.session, identity: try PeerTransportIdentity(key: key), name: name,
+            participantURL: room.session.acceptsReflections ? base : nil,
+            joinCode: room.access.joinCode, say: say)
         await room.attach(replicator)
         if let known = options.knownPeer { await replicator.remember(known.key, host: known.host, port: known.port) }
         let (peerListening, peerSink) = AsyncStream<Int>.makeStream()
-        let peers = PeerService(replicator: replicator, after: webListening, bind: options.bind, port: options.peerPort ?? options.port + 1, bound: { p in
-            peerSink.yield(p)
-            peerSink.finish()
-            say("Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key in this session: \(key.publicKey.fingerprint)).")
-        })
-        let presence = PresenceService(name: announced, key: key.publicKey,
-                                       session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
-                                       seen: { tag, host, peerPort in await replicator.seen(nodeTag: tag, host: host, peerPort: peerPort) })
+        let peers = PeerService(
+            replicator: replicator, after: webListening, bind: options.bind, port: options.peerPort ?? options.port + 1,
+            bound: { p in
+                peerSink.yield(p)
+                peerSink.finish()
+                say(
+                    "Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key in this session: \(key.publicKey.fingerprint))."
+                )
+            })
+        let presence = PresenceService(
+            name: announced, key: key.publicKey,
+            session: room.session.id, listening: listening, peerListening: peerListening, participantURL: base, say: say,
+            seen: { tag, host, peerPort in await replicator.seen(nodeTag: tag, host: host, peerPort: peerPort) })
         var services: [any Service] = [app, RoomService(room: room, cadence: options.resonanceCadence), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -161,9 +181,15 @@ public enum Host {
         do {
             try await group.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw HostError(message: "Port \(options.port) is already in use, by another Halqa or another program. Choose another with --port, for example --port \(options.port + 1).")
+            throw HostError(
+                message:
+                    "Port \(options.port) is already in use, by another Halqa or another program. Choose another with --port, for example --port \(options.port + 1)."
+            )
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
-            throw HostError(message: "This machine has no address \(options.bind). Leave out --bind to listen on every network, or give one of: \(LANAddress.all().joined(separator: ", ")).")
+            throw HostError(
+                message:
+                    "This machine has no address \(options.bind). Leave out --bind to listen on every network, or give one of: \(LANAddress.all().joined(separator: ", "))."
+            )
         }
         await store.checkpoint()
     }

@@ -1,7 +1,7 @@
+import Discovery
 import Foundation
 import Meeting
 import NIOCore
-import Discovery
 
 /// What the person at a joining laptop is asked to confirm before it keeps anything: who
 /// admitted it, the pairing code to compare with the facilitator's console, and the digest
@@ -71,9 +71,11 @@ public enum Joiner {
     /// is stored before it says yes. Without the whole session within `patience`, gives up.
     /// Throws only for the network or for this laptop's own store; whatever the host does
     /// wrong is a `.refused`.
-    public static func ask(host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, key: SigningKey,
-                           store: TranscriptStore, patience: Duration = .seconds(3600), show: @escaping @Sendable (String) -> Void,
-                           confirm: @escaping @Sendable (PairingOffer) async -> Bool) async throws -> Outcome {
+    public static func ask(
+        host: String, port: Int, fingerprint: String?, name: String, peerPort: Int?, key: SigningKey,
+        store: TranscriptStore, patience: Duration = .seconds(3600), show: @escaping @Sendable (String) -> Void,
+        confirm: @escaping @Sendable (PairingOffer) async -> Bool
+    ) async throws -> Outcome {
         let identity = try PeerTransport.Identity(key: key)
         let connection = try await PeerTransport.connect(host: host, port: port, identity: identity, expect: fingerprint)
         // Waiting for the facilitator has a limit: then this laptop can ask another host.
@@ -81,7 +83,9 @@ public enum Joiner {
         let giveUp = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(patience.seconds * 1e9))) { channel.close(promise: nil) }
         defer { giveUp.cancel() }
         return try await connection.channel.executeThenClose { inbound, outbound -> Outcome in
-            try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
+            try await outbound.write(
+                PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer
+            )
             var messages = inbound.makeAsyncIterator()
             guard case .hello(let theirs)? = try await Replicator.next(&messages), let hostKey = connection.peerKey() else {
                 return .refused("it did not answer as a Halqa host")
@@ -96,7 +100,9 @@ public enum Joiner {
                 return .refused("\(hostName) broke the pairing protocol (its nonce does not match its commitment)")
             }
             let code = Pairing.code(host: hostKey, node: key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
-            show("Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key.")
+            show(
+                "Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key."
+            )
             var admission: PeerAdmission?
             var events: [[UInt8]] = []
             var started = ContinuousClock.now
@@ -120,24 +126,31 @@ public enum Joiner {
                     giveUp.cancel()
                     guard let admission, let role = admission.replicaRole else { return .refused("its admission named no role") }
                     let transferred = ContinuousClock.now - started
-                    guard let state = try? LiveSession.verify(events) else { return .refused("\(hostName) sent no session this node can verify") }
+                    guard let state = try? LiveSession.verify(events) else {
+                        return .refused("\(hostName) sent no session this node can verify")
+                    }
                     guard state.id == admission.sessionID else { return .refused("it sent another session than it admitted this node to") }
                     var replica = Replica(state: state, role: role)
                     let verified = ContinuousClock.now - started
-                    let offer = PairingOffer(hostName: hostName, hostFingerprint: hostKey.fingerprint, nodeFingerprint: key.publicKey.fingerprint,
-                                             code: code, role: role,
-                                             digest: replica.digest.short, events: state.allEvents.count)
+                    let offer = PairingOffer(
+                        hostName: hostName, hostFingerprint: hostKey.fingerprint, nodeFingerprint: key.publicKey.fingerprint,
+                        code: code, role: role,
+                        digest: replica.digest.short, events: state.allEvents.count)
                     guard await confirm(offer) else {
                         // The facilitator hears that this laptop kept nothing.
-                        try? await outbound.write(PeerMessage.refused("The person at this laptop did not confirm the code, so it kept nothing.").buffer)
+                        try? await outbound.write(
+                            PeerMessage.refused("The person at this laptop did not confirm the code, so it kept nothing.").buffer)
                         return .declined
                     }
                     let storing = ContinuousClock.now
-                    let session = try await LiveSession.adopt(state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, nodeKey: key, in: store)
+                    let session = try await LiveSession.adopt(
+                        state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, nodeKey: key, in: store)
                     let stored = ContinuousClock.now - storing
-                    return .admitted(Admitted(session: session, role: role, joinCode: admission.joinCode, hostName: hostName,
-                                              host: PeerHint(key: hostKey, host: host, port: port),
-                                              catchUpSeconds: (verified + stored).seconds, transferSeconds: transferred.seconds, catchUpBytes: bytes))
+                    return .admitted(
+                        Admitted(
+                            session: session, role: role, joinCode: admission.joinCode, hostName: hostName,
+                            host: PeerHint(key: hostKey, host: host, port: port),
+                            catchUpSeconds: (verified + stored).seconds, transferSeconds: transferred.seconds, catchUpBytes: bytes))
                 case .refused(let why):
                     return .refused("\(hostName) refused: \(Presence.printable(why))")
                 default:
@@ -156,14 +169,17 @@ extension Joiner {
     /// answer within `patience` is left for the next, and asked again later. Each attempt
     /// has a key of its own (``ask(host:port:fingerprint:name:peerPort:key:store:patience:show:confirm:)``).
     /// Returns when one admits this node and the person here confirms.
-    public static func join(address: String?, name: String?, peerPort: Int?, store: TranscriptStore, patience: Duration = .seconds(120),
-                            show: @escaping @Sendable (String) -> Void,
-                            confirm: @escaping @Sendable (PairingOffer) async -> Bool) async throws -> Admitted {
+    public static func join(
+        address: String?, name: String?, peerPort: Int?, store: TranscriptStore, patience: Duration = .seconds(120),
+        show: @escaping @Sendable (String) -> Void,
+        confirm: @escaping @Sendable (PairingOffer) async -> Bool
+    ) async throws -> Admitted {
         func attempt(_ host: String, _ port: Int, patience: Duration) async throws -> Outcome {
             let key = SigningKey()
             do {
-                return try await ask(host: host, port: port, fingerprint: nil, name: name ?? Presence.defaultName(for: key.publicKey),
-                                     peerPort: peerPort, key: key, store: store, patience: patience, show: show, confirm: confirm)
+                return try await ask(
+                    host: host, port: port, fingerprint: nil, name: name ?? Presence.defaultName(for: key.publicKey),
+                    peerPort: peerPort, key: key, store: store, patience: patience, show: show, confirm: confirm)
             } catch let error as MeetingError {
                 // Not the network or the host: this laptop could not store the session. Say so, and stop.
                 throw HostError(message: error.message)
@@ -172,13 +188,17 @@ extension Joiner {
         if let address {
             let parts = address.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else {
-                throw HostError(message: "--join takes HOST:PORT, the address and peer port the host printed, e.g. --join 192.168.1.10:8081.")
+                throw HostError(
+                    message: "--join takes HOST:PORT, the address and peer port the host printed, e.g. --join 192.168.1.10:8081.")
             }
             while true {
                 do {
                     switch try await attempt(String(parts[0]), port, patience: .seconds(3600)) {
                     case .admitted(let admitted): return admitted
-                    case .declined: throw HostError(message: "Not joined: the code was not confirmed here, and nothing was kept. Run `halqa node` again to try again.")
+                    case .declined:
+                        throw HostError(
+                            message:
+                                "Not joined: the code was not confirmed here, and nothing was kept. Run `halqa node` again to try again.")
                     case .refused(let why): show("\(address): \(why); trying again in 2 s.")
                     }
                 } catch let error as HostError {
@@ -196,7 +216,9 @@ extension Joiner {
         while true {
             let hosts = browser.services.filter { $0.txt["s"] != nil && $0.txt["pp"].flatMap(Int.init) != nil }
             for service in hosts {
-                let pp = Int(service.txt["pp"]!)!, place = "\(service.address):\(pp)", shown = Presence.printable(service.name)
+                let pp = Int(service.txt["pp"]!)!
+                let place = "\(service.address):\(pp)"
+                let shown = Presence.printable(service.name)
                 guard !declined.contains(place) else { continue }
                 do {
                     switch try await attempt(service.address, pp, patience: patience) {

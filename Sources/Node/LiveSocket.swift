@@ -55,16 +55,19 @@ enum LiveSocket {
 
     static func audience(for message: WebSocketMessage, address: String, room: MeetingRoom) async -> MeetingRoom.Audience? {
         guard case .text(let text) = message,
-              case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
-              fields["type"] == .string("hello") else { return nil }
+            case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
+            fields["type"] == .string("hello")
+        else { return nil }
         if case .string(let token)? = fields["token"] {
             return await room.registry.knows(token) ? .participant : nil
         }
         if case .string(let secret)? = fields["facilitator"] {
-            return await room.throttle.check(secret, against: [room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .facilitator : nil
+            return await room.throttle.check(secret, against: [room.access.facilitatorSecret], kind: .secret, from: address) == .right
+                ? .facilitator : nil
         }
         if case .string(let key)? = fields["screen"] {
-            return await room.throttle.check(key, against: [room.links.screenKey, room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .screen : nil
+            return await room.throttle.check(
+                key, against: [room.links.screenKey, room.access.facilitatorSecret], kind: .secret, from: address) == .right ? .screen : nil
         }
         return nil
     }

@@ -15,7 +15,10 @@ public actor MeetingRoom {
     let throttle = GuessThrottle()
 
     enum Audience: Sendable { case participant, facilitator, screen }
-    private struct Subscriber { var audience: Audience; var continuation: AsyncStream<String>.Continuation }
+    private struct Subscriber {
+        var audience: Audience
+        var continuation: AsyncStream<String>.Continuation
+    }
     private var subscribers: [UUID: Subscriber] = [:]
     /// The node-to-node side, once the node runs one.
     private(set) var replicator: Replicator?
@@ -42,8 +45,9 @@ public actor MeetingRoom {
         // The join link's ticket comes from the room key, which only facilitators' laptops hold
         // (an archivist, which takes no reflections, makes one that opens nothing).
         let ticket = AccessCodes.ticket(roomKey: session.roomKeyForCoFacilitators ?? SigningKey())
-        links = Links(joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, screenKey: screenKey,
-                      qr: QRMatrix(QRCode(participantURL + "#k=" + ticket)))
+        links = Links(
+            joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, screenKey: screenKey,
+            qr: QRMatrix(QRCode(participantURL + "#k=" + ticket)))
         let state = await session.state
         publishedResonance = MeetingRoom.resonance(in: state)
         roomView = ParticipantView(state, version: 1)
@@ -146,7 +150,10 @@ public actor MeetingRoom {
     /// Recomputes the room's view; if it differs from what the room saw, sends it. One at a
     /// time: a call that comes while one runs makes it run again when it is done.
     private func refreshRoom() async {
-        guard !refreshing else { refreshAgain = true; return }
+        guard !refreshing else {
+            refreshAgain = true
+            return
+        }
         refreshing = true
         defer { refreshing = false }
         repeat {

@@ -4,7 +4,10 @@ import Hummingbird
 /// The web pages and their assets, read once from the module's `Pages` folder and served
 /// from memory. Nothing is ever loaded from anywhere but the node.
 public struct Pages: Sendable {
-    struct File: Sendable { var bytes: [UInt8]; var type: String }
+    struct File: Sendable {
+        var bytes: [UInt8]
+        var type: String
+    }
     private let files: [String: File]
 
     public init() throws {
@@ -13,13 +16,14 @@ public struct Pages: Sendable {
         }
         var files: [String: File] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
-            let type: String = switch (name as NSString).pathExtension {
-            case "html": "text/html; charset=utf-8"
-            case "js": "text/javascript; charset=utf-8"
-            case "css": "text/css; charset=utf-8"
-            case "svg": "image/svg+xml"
-            default: "application/octet-stream"
-            }
+            let type: String =
+                switch (name as NSString).pathExtension {
+                case "html": "text/html; charset=utf-8"
+                case "js": "text/javascript; charset=utf-8"
+                case "css": "text/css; charset=utf-8"
+                case "svg": "image/svg+xml"
+                default: "application/octet-stream"
+                }
             files[name] = File(bytes: Array(try Data(contentsOf: folder.appendingPathComponent(name))), type: type)
         }
         self.files = files
@@ -27,7 +31,8 @@ public struct Pages: Sendable {
 
     func response(_ name: String) throws -> Response {
         guard let file = files[name] else { throw APIError.noSuchEndpoint }
-        return Response(status: .ok, headers: [.contentType: file.type, .cacheControl: "no-cache"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: file.bytes)))
+        return Response(
+            status: .ok, headers: [.contentType: file.type, .cacheControl: "no-cache"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: file.bytes)))
     }
 }

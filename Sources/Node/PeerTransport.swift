@@ -91,7 +91,8 @@ enum PeerTransport {
                 // within a second even if the other side never answers the close.
                 c.shutdownTimeout = .seconds(1)
             }
-            var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(tlsCertificate)], privateKey: .privateKey(tlsKey))
+            var server = TLSConfiguration.makeServerConfiguration(
+                certificateChain: [.certificate(tlsCertificate)], privateKey: .privateKey(tlsKey))
             configure(&server)
             var client = TLSConfiguration.makeClientConfiguration()
             client.certificateChain = [.certificate(tlsCertificate)]
@@ -106,18 +107,23 @@ enum PeerTransport {
     static func key(of certificate: NIOSSLCertificate) -> PublicKey? {
         // An Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key.
         let prefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
-        guard let spki = try? certificate.extractPublicKey().toSPKIBytes(), spki.count == 44, Array(spki.prefix(12)) == prefix else { return nil }
+        guard let spki = try? certificate.extractPublicKey().toSPKIBytes(), spki.count == 44, Array(spki.prefix(12)) == prefix else {
+            return nil
+        }
         return PublicKey(raw: spki.suffix(32))
     }
 
     /// Adds TLS and framing to a new channel. `expect` pins the peer's key (by its
     /// fingerprint): the handshake fails for any other.
-    private static func configure(_ channel: any NIOCore.Channel, identity: Identity, server: Bool,
-                                  expect fingerprint: String?, helloDeadline: Duration = .seconds(10)) throws -> Connection {
+    private static func configure(
+        _ channel: any NIOCore.Channel, identity: Identity, server: Bool,
+        expect fingerprint: String?, helloDeadline: Duration = .seconds(10)
+    ) throws -> Connection {
         let box = SeenKey()
         let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
             guard certificates.count == 1, let key = PeerTransport.key(of: certificates[0]),
-                  fingerprint == nil || key.fingerprint == fingerprint else {
+                fingerprint == nil || key.fingerprint == fingerprint
+            else {
                 promise.succeed(.failed)
                 return
             }
@@ -130,13 +136,17 @@ enum PeerTransport {
         } else {
             try sync.addHandler(try NIOSSLClientHandler(context: identity.client, serverHostname: nil, customVerificationCallback: verify))
         }
-        try sync.addHandler(ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .fourBytes),
-                                                 maximumBufferSize: PeerMessage.maxFrame + 4))
+        try sync.addHandler(
+            ByteToMessageHandler(
+                LengthFieldBasedFrameDecoder(lengthFieldBitLength: .fourBytes),
+                maximumBufferSize: PeerMessage.maxFrame + 4))
         try sync.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
         let async = try Channel(wrappingChannelSynchronously: channel)
         var greeted: @Sendable () -> Void = {}
         if server {
-            let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) { channel.close(promise: nil) }
+            let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) {
+                channel.close(promise: nil)
+            }
             greeted = { deadline.cancel() }
         }
         return Connection(channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress, greeted: greeted)
@@ -149,8 +159,10 @@ enum PeerTransport {
     }
 
     /// Listens for other nodes; each connection is handed to `handle` in its own task.
-    static func listen(host: String, port: Int, identity: Identity, limits: PeerLimits, bound: @escaping @Sendable (Int) -> Void,
-                       handle: @escaping @Sendable (Connection) async -> Void) async throws {
+    static func listen(
+        host: String, port: Int, identity: Identity, limits: PeerLimits, bound: @escaping @Sendable (Int) -> Void,
+        handle: @escaping @Sendable (Connection) async -> Void
+    ) async throws {
         let open = OpenCount(limit: limits.connectionsPerAddress)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -183,12 +195,15 @@ enum PeerTransport {
 
     /// Calls another node, which must prove the key with `fingerprint`; from the address
     /// `source` if given (tests of what one address may take).
-    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?, from source: String? = nil) async throws -> Connection {
+    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?, from source: String? = nil) async throws
+        -> Connection
+    {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(3))
         if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
-        return try await bootstrap
+        return
+            try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try configure(channel, identity: identity, server: false, expect: fingerprint)

@@ -30,8 +30,10 @@ struct PresenceService: Service {
         let advertiser: Advertiser
         let browser: Browser
         do {
-            advertiser = try Advertiser(AdvertisedService(name: name, type: Presence.serviceType, port: UInt16(port),
-                                                          txt: txt))
+            advertiser = try Advertiser(
+                AdvertisedService(
+                    name: name, type: Presence.serviceType, port: UInt16(port),
+                    txt: txt))
             browser = try Browser(type: Presence.serviceType)
         } catch {
             say("This node cannot be announced on the network (\(error.message)). " + Presence.noDaemonAdvice(address: participantURL))
@@ -50,7 +52,10 @@ struct PresenceService: Service {
                         waiting = true
                         say(Presence.noDaemonAdvice(address: url))
                     case .established(let name):
-                        say(waiting ? "avahi-daemon is running again: announced as \"\(name)\"." : "Announced on this network as \"\(name)\"; other Halqa nodes can find it.")
+                        say(
+                            waiting
+                                ? "avahi-daemon is running again: announced as \"\(name)\"."
+                                : "Announced on this network as \"\(name)\"; other Halqa nodes can find it.")
                         waiting = false
                     case .failed(let message):
                         say("Announcing this node failed: \(message).")
@@ -63,7 +68,7 @@ struct PresenceService: Service {
                 for await event in browser.events {
                     switch event {
                     case .appeared(let service) where service.txt["n"] != myTag,
-                         .changed(let service) where service.txt["n"] != myTag:
+                        .changed(let service) where service.txt["n"] != myTag:
                         // Names come from any machine on the LAN: printed without control characters.
                         let shown = Presence.printable(service.name)
                         if case .appeared = event {

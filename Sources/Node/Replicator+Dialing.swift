@@ -9,10 +9,12 @@ extension Replicator {
     public nonisolated func run(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                try await PeerTransport.listen(host: host, port: port, identity: self.identity, limits: self.limits, bound: { p in
-                    self.peerPort.withLock { $0 = p }
-                    bound(p)
-                }, handle: { connection in await self.accept(connection) })
+                try await PeerTransport.listen(
+                    host: host, port: port, identity: self.identity, limits: self.limits,
+                    bound: { p in
+                        self.peerPort.withLock { $0 = p }
+                        bound(p)
+                    }, handle: { connection in await self.accept(connection) })
             }
             group.addTask {
                 try await withThrowingDiscardingTaskGroup { calls in
@@ -78,7 +80,8 @@ extension Replicator {
         for (host, port) in candidates {
             // TCP connects before TLS checks the key: a wrong or spoofed address fails inside,
             // and the next candidate is tried.
-            guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint) else { continue }
+            guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
+            else { continue }
             let linked: Bool? = try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                 var messages = inbound.makeAsyncIterator()

@@ -11,22 +11,32 @@ extension Replicator {
             try await connection.channel.executeThenClose { inbound, outbound in
                 var messages = inbound.makeAsyncIterator()
                 guard let first = try await Replicator.next(&messages), case .hello(let hello) = first,
-                      let key = connection.peerKey() else { return }
+                    let key = connection.peerKey()
+                else { return }
                 let state = await session.state
                 if let role = Replicator.role(of: key, in: state), hello.sessionID == session.id, key != myKey {
                     // Only an admitted node learns anything of the session, this greeting included.
                     connection.greeted()
                     try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
-                    await self.replicate(with: key, role: role, hello: hello, address: connection.remoteAddress,
-                                         messages: &messages, writer: outbound)
+                    await self.replicate(
+                        with: key, role: role, hello: hello, address: connection.remoteAddress,
+                        messages: &messages, writer: outbound)
                 } else if hello.wantsAdmission, hello.sessionID == nil {
-                    try await outbound.write(PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false)).buffer)
+                    try await outbound.write(
+                        PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false))
+                            .buffer)
                     let channel = connection.channel.channel
-                    try await self.pair(with: key, hello: hello, connectionAddress: connection.remoteAddress, greeted: connection.greeted,
-                                        line: Line(writer: outbound, close: { channel.close(promise: nil) }), messages: &messages)
+                    try await self.pair(
+                        with: key, hello: hello, connectionAddress: connection.remoteAddress, greeted: connection.greeted,
+                        line: Line(writer: outbound, close: { channel.close(promise: nil) }), messages: &messages)
                 } else {
-                    try await outbound.write(PeerMessage.refused("This node is not admitted to the session. Run `halqa node` on it and ask the facilitator to admit it.").buffer)
-                    await self.warn("Refused a node that is not admitted (\(Presence.printable(hello.name)), key \(key.fingerprint)): it asked for the session.")
+                    try await outbound.write(
+                        PeerMessage.refused(
+                            "This node is not admitted to the session. Run `halqa node` on it and ask the facilitator to admit it."
+                        ).buffer)
+                    await self.warn(
+                        "Refused a node that is not admitted (\(Presence.printable(hello.name)), key \(key.fingerprint)): it asked for the session."
+                    )
                 }
             }
         } catch {
@@ -40,10 +50,13 @@ extension Replicator {
     static let waitingExpiry: Duration = .seconds(600)
 
     /// The host's side of pairing: commit, take the node's nonce, reveal, show the code, wait.
-    private nonisolated func pair(with key: PublicKey, hello: PeerHello, connectionAddress: String?, greeted: @Sendable () -> Void,
-                                  line: Line, messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) async throws {
+    private nonisolated func pair(
+        with key: PublicKey, hello: PeerHello, connectionAddress: String?, greeted: @Sendable () -> Void,
+        line: Line, messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    ) async throws {
         guard key != myKey else { return }
-        let id = UUID(), name = Presence.printable(hello.name)
+        let id = UUID()
+        let name = Presence.printable(hello.name)
         if let refusal = await seat(id, from: connectionAddress ?? "unknown") {
             try await line.writer.write(PeerMessage.refused(refusal.message).buffer)
             return
@@ -80,7 +93,9 @@ extension Replicator {
 
     private func waits(_ id: UUID, _ entry: PairingDesk<Line>.Waiting) async {
         desk.waits(id, entry)
-        say("\(entry.name) (\(entry.key.fingerprint)) asks to join; its code is \(entry.code). Admit it on the console if its screen shows the same code.")
+        say(
+            "\(entry.name) (\(entry.key.fingerprint)) asks to join; its code is \(entry.code). Admit it on the console if its screen shows the same code."
+        )
         await onChange?()
     }
 
@@ -110,19 +125,22 @@ extension Replicator {
             case nil: try await session.admit(entry.key, as: role, name: entry.name)
             case role?: break
             case let other?:
-                throw MeetingError(.alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
+                throw MeetingError(
+                    .alreadyAdmitted, "That node is already admitted as \(other.wireName); admit it as \(other.wireName) again.")
             }
         } catch {
             desk.putBack(uuid, entry)
             throw error
         }
         if let address = entry.address, let port = entry.peerPort { addresses[entry.key] = (address, port) }
-        let admission = PeerAdmission(session: session.id, role: role,
-                                      roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
-                                      joinCode: role == .coFacilitator ? joinCode : nil)
+        let admission = PeerAdmission(
+            session: session.id, role: role,
+            roomSecret: role == .coFacilitator ? session.roomKeyForCoFacilitators : nil,
+            joinCode: role == .coFacilitator ? joinCode : nil)
         // Everything it may hold, then this node's summary, which ends the catch-up.
         var replica = await session.replica
-        await write([.admitted(admission)] + replica.send(replica.missing(from: [], for: role)) + [replica.summary()], to: entry.line.writer)
+        await write(
+            [.admitted(admission)] + replica.send(replica.missing(from: [], for: role)) + [replica.summary()], to: entry.line.writer)
         // What its person now compares with this console, shown until it links or declines.
         var sent = Replica(state: replica.state, role: role)
         desk.admitted(entry.key, code: entry.code, digest: sent.digest.short)

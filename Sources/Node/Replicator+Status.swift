@@ -4,7 +4,12 @@ import Meeting
 /// What the console shows of the other nodes, and where pages may move.
 extension Replicator {
     public struct Status: Codable, Sendable, Equatable {
-        public struct Waiting: Codable, Sendable, Equatable { public var id: String; public var name: String; public var fingerprint: String; public var code: String }
+        public struct Waiting: Codable, Sendable, Equatable {
+            public var id: String
+            public var name: String
+            public var fingerprint: String
+            public var code: String
+        }
         public struct Admitted: Codable, Sendable, Equatable {
             public var name: String
             public var fingerprint: String
@@ -28,15 +33,20 @@ extension Replicator {
         var admitted: [Status.Admitted] = []
         for key in state.facilitators.union(state.archivists) where key != myKey {
             let confirming = desk.confirming[key]
-            admitted.append(.init(name: state.nodeNames[key] ?? (key == state.creator ? "creator" : "node"), fingerprint: key.fingerprint,
-                                  role: state.archivists.contains(key) ? "archivist" : "co-facilitator", connected: connected.contains(key),
-                                  code: confirming?.code, digest: confirming?.digest))
+            admitted.append(
+                .init(
+                    name: state.nodeNames[key] ?? (key == state.creator ? "creator" : "node"), fingerprint: key.fingerprint,
+                    role: state.archivists.contains(key) ? "archivist" : "co-facilitator", connected: connected.contains(key),
+                    code: confirming?.code, digest: confirming?.digest))
         }
-        return Status(waiting: desk.waiting.map { .init(id: $0.key.uuidString, name: $0.value.name, fingerprint: $0.value.key.fingerprint, code: $0.value.code) }
-                        .sorted { $0.name < $1.name },
-                      admitted: admitted.sorted { ($0.name, $0.fingerprint) < ($1.name, $1.fingerprint) },
-                      singleCopy: !links.values.contains { $0.role == .coFacilitator }, warnings: warnings,
-                      fingerprint: myKey.fingerprint)
+        return Status(
+            waiting: desk.waiting.map {
+                .init(id: $0.key.uuidString, name: $0.value.name, fingerprint: $0.value.key.fingerprint, code: $0.value.code)
+            }
+            .sorted { $0.name < $1.name },
+            admitted: admitted.sorted { ($0.name, $0.fingerprint) < ($1.name, $1.fingerprint) },
+            singleCopy: !links.values.contains { $0.role == .coFacilitator }, warnings: warnings,
+            fingerprint: myKey.fingerprint)
     }
 
     /// Whether a link with `key`'s node is up now.

@@ -68,8 +68,10 @@ public actor Replicator {
     /// What one address may take of the node-to-node port.
     nonisolated let limits: PeerLimits
 
-    public init(session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
-                secondCopyTimeout: Duration = .seconds(2), limits: PeerLimits = PeerLimits(), say: @escaping @Sendable (String) -> Void) {
+    public init(
+        session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
+        secondCopyTimeout: Duration = .seconds(2), limits: PeerLimits = PeerLimits(), say: @escaping @Sendable (String) -> Void
+    ) {
         self.secondCopyTimeout = secondCopyTimeout
         self.limits = limits
         self.session = session
@@ -103,7 +105,8 @@ public actor Replicator {
     }
 
     func hello() -> PeerHello {
-        PeerHello(name: name, peerPort: peerPort.withLock { $0 }, participantURL: participantURL, session: session.id, wantsAdmission: false)
+        PeerHello(
+            name: name, peerPort: peerPort.withLock { $0 }, participantURL: participantURL, session: session.id, wantsAdmission: false)
     }
 
     static func role(of key: PublicKey, in state: SessionState) -> Replica.Role? {
@@ -125,11 +128,14 @@ public actor Replicator {
     // MARK: Links
 
     /// Runs one replication link until it closes.
-    nonisolated func replicate(with key: PublicKey, role: Replica.Role, hello: PeerHello, address: String?,
-                               messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: Writer) async {
+    nonisolated func replicate(
+        with key: PublicKey, role: Replica.Role, hello: PeerHello, address: String?,
+        messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: Writer
+    ) async {
         let id = UUID()
-        await addLink(id, Link(key: key, role: role, name: Presence.printable(hello.name), participantURL: hello.participantURL, writer: writer),
-                      address: address, peerPort: hello.peerPort)
+        await addLink(
+            id, Link(key: key, role: role, name: Presence.printable(hello.name), participantURL: hello.participantURL, writer: writer),
+            address: address, peerPort: hello.peerPort)
         do {
             while let message = try await Replicator.next(&messages) {
                 await handle(message, from: id, key: key, role: role, writer: writer)
@@ -142,7 +148,10 @@ public actor Replicator {
 
     private func addLink(_ id: UUID, _ link: Link, address: String?, peerPort: Int?) async {
         // One link per node: a newer one replaces an older (the node restarted).
-        for (other, old) in links where old.key == link.key { links[other] = nil; old.writer.finish() }
+        for (other, old) in links where old.key == link.key {
+            links[other] = nil
+            old.writer.finish()
+        }
         links[id] = link
         desk.linked(link.key)
         if let address, let peerPort { addresses[link.key] = (address, peerPort) }
@@ -171,7 +180,9 @@ public actor Replicator {
                 let merge = try await session.merge(list, from: role)
                 await write([.stored(session: s, ids: merge.stored)], to: writer)
                 if !merge.refused.isEmpty {
-                    await warn("Refused \(merge.refused.count) event\(merge.refused.count == 1 ? "" : "s") from \(links[id]?.name ?? "a node") (\(key.fingerprint)): a bad signature or a signer without authority.")
+                    await warn(
+                        "Refused \(merge.refused.count) event\(merge.refused.count == 1 ? "" : "s") from \(links[id]?.name ?? "a node") (\(key.fingerprint)): a bad signature or a signer without authority."
+                    )
                 }
                 if !merge.added.isEmpty {
                     await push(merge.added, except: id)

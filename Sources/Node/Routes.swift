@@ -43,7 +43,9 @@ public enum Routes {
     /// a page moving here), and gets a token.
     static func join(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
         let typed = AccessCodes.normalise(try await request.decode(Body.Join.self).code)
-        switch await room.throttle.check(typed, against: [room.access.joinCode, room.links.ticket], kind: .joinCode, from: context.addressKey) {
+        switch await room.throttle.check(
+            typed, against: [room.access.joinCode, room.links.ticket], kind: .joinCode, from: context.addressKey)
+        {
         case .throttled: throw APIError.throttled
         case .wrong: throw APIError.wrongCode
         case .right: break
@@ -51,7 +53,11 @@ public enum Routes {
         guard await room.throttle.mayJoin(from: context.addressKey) else { throw APIError.tooManyJoins }
         guard let token = await room.registry.join() else { throw APIError.full }
         // The page keeps the ticket, never the code, to join again or move to another node.
-        struct Joined: Encodable { var token: String; var ticket: String; var state: ParticipantView }
+        struct Joined: Encodable {
+            var token: String
+            var ticket: String
+            var state: ParticipantView
+        }
         return Response.json(Joined(token: token, ticket: room.links.ticket, state: await room.participantView()), status: .created)
     }
 
@@ -59,8 +65,10 @@ public enum Routes {
     /// moves when another phone behind the same address writes.
     static func session(_ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
         let token = try context.participant()
-        return Response.json(ParticipantSessionResponse(
-            state: await room.participantView(), wrote: await room.registry.hasWritten(token), resonated: await room.registry.resonatedIDs(token)))
+        return Response.json(
+            ParticipantSessionResponse(
+                state: await room.participantView(), wrote: await room.registry.hasWritten(token),
+                resonated: await room.registry.resonatedIDs(token)))
     }
 
     static func reflect(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
@@ -70,7 +78,9 @@ public enum Routes {
         var claimed = false
         if room.onePerPrompt {
             // Claimed before writing, so two quick taps cannot both get through.
-            switch await room.registry.claimWriting(token, from: context.addressKey, prompt: body.prompt.value, open: await room.session.state.openPrompt) {
+            switch await room.registry.claimWriting(
+                token, from: context.addressKey, prompt: body.prompt.value, open: await room.session.state.openPrompt)
+            {
             case .already: throw APIError.alreadyWrote
             case .claimed: claimed = true
             case .notOpen: break
@@ -94,7 +104,8 @@ public enum Routes {
         // phone is told one thing for every reflection it cannot tap, as docs/openapi.yaml says.
         if let refusal = await room.session.state.refusal(of: .resonated(reflection: reflection, nonce: []), by: nil) {
             guard refusal.code == .noSuchReflection || refusal.code == .notResonable else { throw refusal }
-            throw APIError(.conflict, MeetingError.Code.notResonable.rawValue, "You can resonate only with a shown reflection of the open prompt.")
+            throw APIError(
+                .conflict, MeetingError.Code.notResonable.rawValue, "You can resonate only with a shown reflection of the open prompt.")
         }
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
         try await room.session.resonate(with: reflection)

@@ -12,8 +12,10 @@ struct SecurityHeaders: RouterMiddleware {
     /// 405, with the methods the address does take (RFC 9110 asks for `Allow`).
     static func methodNotAllowed(_ request: Request, _ context: NodeContext) throws -> Response {
         let allowed = allowed(request.uri.path) ?? "GET, HEAD, POST"
-        var response = try APIError(.methodNotAllowed, "method-not-allowed", "This address does not take \(request.method); it takes \(allowed).")
-            .response(from: request, context: context)
+        var response = try APIError(
+            .methodNotAllowed, "method-not-allowed", "This address does not take \(request.method); it takes \(allowed)."
+        )
+        .response(from: request, context: context)
         response.headers[.allow] = allowed
         return response
     }
@@ -21,8 +23,15 @@ struct SecurityHeaders: RouterMiddleware {
     /// The methods an address of the node takes (docs/openapi.yaml), or nil for no such address.
     static func allowed(_ path: String) -> String? {
         if ConsoleRoutes.actions.contains(path.replacingOccurrences(of: "/api/console/", with: "")) && path.hasPrefix("/api/console/")
-            || ["/api/join", "/api/reflections", "/api/resonance"].contains(path) { return "POST" }
-        if path.hasPrefix("/assets/") || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live"].contains(path) { return "GET, HEAD" }
+            || ["/api/join", "/api/reflections", "/api/resonance"].contains(path)
+        {
+            return "POST"
+        }
+        if path.hasPrefix("/assets/")
+            || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live"].contains(path)
+        {
+            return "GET, HEAD"
+        }
         return nil
     }
 

@@ -50,16 +50,20 @@ extension Host {
         let gate = ConnectionGate(limits: limits)
         let responder = router.buildResponder()
         return HTTPServerBuilder { httpResponder in
-            GuardedChannel(gate: gate, base: HTTP1WebSocketUpgradeChannel(
-                responder: httpResponder, webSocketResponder: responder,
-                configuration: .init(http1: .init(idleTimeout: TimeAmount(limits.idleTimeout)),
-                                     ws: .init(maxFrameSize: limits.webSocketFrame))))
+            GuardedChannel(
+                gate: gate,
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: httpResponder, webSocketResponder: responder,
+                    configuration: .init(
+                        http1: .init(idleTimeout: TimeAmount(limits.idleTimeout)),
+                        ws: .init(maxFrameSize: limits.webSocketFrame))))
         }
     }
 
     /// The server's configuration: address and the total connection limit.
     public static func serverConfiguration(bind: String, port: Int, limits: ServingLimits) -> ApplicationConfiguration {
-        ApplicationConfiguration(address: .hostname(bind, port: port), serverName: nil,
-                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.connections))
+        ApplicationConfiguration(
+            address: .hostname(bind, port: port), serverName: nil,
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.connections))
     }
 }

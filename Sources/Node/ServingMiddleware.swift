@@ -18,7 +18,8 @@ struct ServingMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware
         guard request.method == .post || request.method == .put || request.method == .patch else { return try await next(request, context) }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Request.bodyLimit { throw APIError.tooLarge }
         var request = request
-        let body = request.body, deadline = bodyDeadline
+        let body = request.body
+        let deadline = bodyDeadline
         let read = try await withTimeout(deadline) {
             do {
                 return try await body.collect(upTo: Request.bodyLimit)

@@ -33,14 +33,18 @@ struct ParticipantView: Codable, Sendable, Equatable {
     init(_ state: SessionState, version: Int) {
         self.version = version
         let languages = Set(state.created.deck.prompts.flatMap(\.text.languages)).sorted().map(\.rawValue)
-        session = Session(title: state.created.title, languages: languages, closed: state.isClosed,
-                          minimumToReveal: state.created.minimumToReveal)
-        let current = state.openPrompt ?? state.prompts.indices.filter { state.prompts[$0].closedAt != nil }
+        session = Session(
+            title: state.created.title, languages: languages, closed: state.isClosed,
+            minimumToReveal: state.created.minimumToReveal)
+        let current =
+            state.openPrompt
+            ?? state.prompts.indices.filter { state.prompts[$0].closedAt != nil }
             .max { (state.prompts[$0].closedAt ?? 0, $0) < (state.prompts[$1].closedAt ?? 0, $1) }
         if let index = current {
             let p = state.created.deck.prompts[index]
-            prompt = PromptView(index: index, number: index + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox,
-                                status: state.prompts[index].status.rawValue)
+            prompt = PromptView(
+                index: index, number: index + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox,
+                status: state.prompts[index].status.rawValue)
             revealed = state.revealed(prompt: index).filter { $0.hiddenReason == nil }
                 .map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance) }
         } else {
@@ -109,11 +113,14 @@ struct ConsoleView: Codable, Sendable {
         minimumToReveal = state.created.minimumToReveal
         openPrompt = state.openPrompt
         prompts = state.created.deck.prompts.enumerated().map { i, p in
-            PromptEntry(index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
-                        status: state.prompts[i].status.rawValue, openedAt: state.prompts[i].openedAt,
-                        pending: state.pendingCount(prompt: i),
-                        revealed: state.revealed(prompt: i).map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance, hiddenReason: $0.hiddenReason) },
-                        notes: state.notes.filter { $0.prompt == i }.map(\.text))
+            PromptEntry(
+                index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                status: state.prompts[i].status.rawValue, openedAt: state.prompts[i].openedAt,
+                pending: state.pendingCount(prompt: i),
+                revealed: state.revealed(prompt: i).map {
+                    Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance, hiddenReason: $0.hiddenReason)
+                },
+                notes: state.notes.filter { $0.prompt == i }.map(\.text))
         }
         sessionNotes = state.notes.filter { $0.prompt == nil }.map(\.text)
         joinCode = AccessCodes.display(links.joinCode)
@@ -140,7 +147,11 @@ struct QRMatrix: Codable, Sendable {
     var rows: [String]
 
     init(_ code: QRCode?) {
-        guard let code else { size = 0; rows = []; return }
+        guard let code else {
+            size = 0
+            rows = []
+            return
+        }
         size = code.size
         rows = (0..<code.size).map { y in String((0..<code.size).map { code.isDark(x: $0, y: y) ? "1" : "0" }) }
     }

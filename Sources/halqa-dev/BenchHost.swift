@@ -22,13 +22,20 @@ struct BenchHost: AsyncParsableCommand {
         let port = Int.random(in: 20000...40000)
         let node = Process()
         node.executableURL = URL(fileURLWithPath: halqa)
-        node.arguments = ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery"]
+        node.arguments = [
+            "host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery",
+        ]
         let output = Pipe()
         node.standardOutput = output
         node.standardError = output
         let started = ContinuousClock.now
         try node.run()
-        defer { if node.isRunning { kill(node.processIdentifier, SIGTERM); node.waitUntilExit() } }
+        defer {
+            if node.isRunning {
+                kill(node.processIdentifier, SIGTERM)
+                node.waitUntilExit()
+            }
+        }
         var banner = ""
         while !banner.contains("Press Ctrl-C") {
             let chunk = output.fileHandleForReading.availableData
@@ -39,7 +46,8 @@ struct BenchHost: AsyncParsableCommand {
         func after(_ marker: String) -> String {
             String(banner[banner.range(of: marker)!.upperBound...].prefix { !$0.isWhitespace })
         }
-        let code = after("type  "), secret = after("facilitate#key=")
+        let code = after("type  ")
+        let secret = after("facilitate#key=")
         let base = "http://127.0.0.1:\(port)"
 
         var config = HTTPClient.Configuration()
@@ -88,7 +96,9 @@ struct BenchHost: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for token in tokens {
                     group.addTask {
-                        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger) { inbound, outbound, _ in
+                        try await WebSocketClient.connect(
+                            url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger
+                        ) { inbound, outbound, _ in
                             try await outbound.write(.text(#"{"type":"hello","token":"\#(token)"}"#))
                             for try await message in inbound.messages(maxSize: 1 << 22) {
                                 guard case .text(let text) = message else { continue }
@@ -111,7 +121,9 @@ struct BenchHost: AsyncParsableCommand {
             for (i, token) in tokens.enumerated() {
                 group.addTask {
                     let t0 = ContinuousClock.now
-                    let (status, _) = try await post("/api/reflections", #"{"prompt":0,"text":"Reflection \#(i): my father was silent when he was angry."}"#, token: token)
+                    let (status, _) = try await post(
+                        "/api/reflections", #"{"prompt":0,"text":"Reflection \#(i): my father was silent when he was angry."}"#,
+                        token: token)
                     return (status, (ContinuousClock.now - t0).milliseconds)
                 }
             }
@@ -138,9 +150,13 @@ struct BenchHost: AsyncParsableCommand {
         print("clients connected (HTTP + socket): \(clients)")
         print("reflections acknowledged:          \(acknowledged) of \(clients)")
         print("acknowledged reflections/s:        \(String(format: "%.0f", Double(acknowledged) / burstSeconds))")
-        print("acknowledgement p50 / p99:         \(String(format: "%.1f", percentile(0.5))) / \(String(format: "%.1f", percentile(0.99))) ms")
+        print(
+            "acknowledgement p50 / p99:         \(String(format: "%.1f", percentile(0.5))) / \(String(format: "%.1f", percentile(0.99))) ms"
+        )
         print("reveal until all \(clients) hold all \(clients): \(String(format: "%.1f", fanOut.milliseconds)) ms")
-        print("node peak resident memory:         \(String(format: "%.1f", kilobytes("VmHWM:") / 1024)) MB (now \(String(format: "%.1f", kilobytes("VmRSS:") / 1024)) MB)")
+        print(
+            "node peak resident memory:         \(String(format: "%.1f", kilobytes("VmHWM:") / 1024)) MB (now \(String(format: "%.1f", kilobytes("VmRSS:") / 1024)) MB)"
+        )
     }
 }
 
@@ -166,12 +182,16 @@ actor Watch {
         }
         // A client holds every reflection when its state lists all of them.
         guard let data = text.data(using: .utf8),
-              let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let state = message["data"] as? [String: Any], let revealed = state["revealed"] as? [Any],
-              revealed.count == count else { return }
+            let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let state = message["data"] as? [String: Any], let revealed = state["revealed"] as? [Any],
+            revealed.count == count
+        else { return }
         revealedClients += 1
         lastReveal = .now
-        if revealedClients == expected { finished = true; resumeAll() }
+        if revealedClients == expected {
+            finished = true
+            resumeAll()
+        }
     }
 
     func startReveal() { revealing = true }

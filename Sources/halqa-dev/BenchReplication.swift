@@ -13,7 +13,8 @@ import Synchronization
 /// `join` (host 2) is admitted N times, each a fresh node, measuring the catch-up; fetches the
 /// plain copy; then follows the live notes and prints their propagation latency.
 struct BenchReplication: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-replication",
+    static let configuration = CommandConfiguration(
+        commandName: "bench-replication",
         abstract: "Measure catch-up (vs a plain TCP copy) and live propagation between two nodes.",
         subcommands: [Serve.self, Join.self])
 
@@ -33,8 +34,9 @@ struct BenchReplication: AsyncParsableCommand {
             let all = await session.state.allEvents
             emit("session: \(all.count) events, \(all.reduce(0) { $0 + $1.bytes.count }) bytes of events")
             try PlainCopy.serve(all.map(\.bytes), host: host, port: BenchReplication.copyPort)
-            let a = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-a",
-                               participantURL: nil, joinCode: "ABCDEFGH", say: { _ in })
+            let a = Replicator(
+                session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-a",
+                participantURL: nil, joinCode: "ABCDEFGH", say: { _ in })
             await a.start(onChange: {})
             let serving = Task { try await a.run(host: host, port: BenchReplication.peerPort, bound: { _ in emit("ready") }) }
             defer { serving.cancel() }
@@ -63,9 +65,12 @@ struct BenchReplication: AsyncParsableCommand {
 
         func run() async throws {
             try? FileManager.default.removeItem(atPath: dir)
-            emit("catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
+            emit(
+                "catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
             emit("round  on the wire s  caught up s  halqa wire bytes  tcp copy s  tcp wire bytes  wire time ×  caught-up time ×  bytes ×")
-            emit("       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included)")
+            emit(
+                "       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included)"
+            )
             var last: (LiveSession, Joiner.Admitted)?
             for round in 1...rounds {
                 let store = try TranscriptStore(folder: dir + "/\(round)")
@@ -74,9 +79,11 @@ struct BenchReplication: AsyncParsableCommand {
                 while admitted == nil {
                     received = Wire.receivedBytes()
                     // The benchmark stands in for the person at the joining laptop, who confirms at once.
-                    if case .admitted(let a)? = try? await Joiner.ask(host: host, port: BenchReplication.peerPort, fingerprint: nil, name: "bench-\(round)",
-                                                                    peerPort: round == rounds ? BenchReplication.peerPort : nil, key: SigningKey(),
-                                                                    store: store, show: { _ in }, confirm: { _ in true }) {
+                    if case .admitted(let a)? = try? await Joiner.ask(
+                        host: host, port: BenchReplication.peerPort, fingerprint: nil, name: "bench-\(round)",
+                        peerPort: round == rounds ? BenchReplication.peerPort : nil, key: SigningKey(),
+                        store: store, show: { _ in }, confirm: { _ in true })
+                    {
                         admitted = a
                     }
                     if admitted == nil { try await Task.sleep(for: .milliseconds(200)) }
@@ -86,15 +93,20 @@ struct BenchReplication: AsyncParsableCommand {
                 let copy = try PlainCopy.fetch(host: host, port: BenchReplication.copyPort)
                 let copyWire = Wire.receivedBytes() - beforeCopy
                 let a = admitted!
-                emit(String(format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f", round, a.transferSeconds, a.catchUpSeconds, halqaWire,
-                             copy.seconds, copyWire, a.transferSeconds / copy.seconds, a.catchUpSeconds / copy.seconds, Double(halqaWire) / Double(copyWire)))
+                emit(
+                    String(
+                        format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f", round, a.transferSeconds,
+                        a.catchUpSeconds, halqaWire,
+                        copy.seconds, copyWire, a.transferSeconds / copy.seconds, a.catchUpSeconds / copy.seconds,
+                        Double(halqaWire) / Double(copyWire)))
                 last = (a.session, a)
             }
             guard let (session, admitted) = last else { return }
             let latencies = Mutex<[Double]>([])
             let seen = Mutex(0)
-            let b = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-b",
-                               participantURL: nil, joinCode: nil, say: { _ in })
+            let b = Replicator(
+                session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: "bench-b",
+                participantURL: nil, joinCode: nil, say: { _ in })
             await b.start(onChange: {
                 let now = Monotonic.nanoseconds()
                 let notes = await session.state.notes
@@ -114,7 +126,10 @@ struct BenchReplication: AsyncParsableCommand {
             let deadline = ContinuousClock.now + .seconds(60)
             while latencies.withLock({ $0.count }) < live, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             let sorted = latencies.withLock { $0 }.sorted()
-            guard !sorted.isEmpty else { emit("no live events arrived"); return }
+            guard !sorted.isEmpty else {
+                emit("no live events arrived")
+                return
+            }
             func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
             emit("\nlive propagation, \(sorted.count) facilitator events one every 5 ms (made and stored on A → verified and stored on B):")
             emit(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), sorted.last!))
@@ -129,11 +144,18 @@ struct BenchReplication: AsyncParsableCommand {
         var made = await session.state.allEvents.count
         while made < events {
             let group = min(50, events - made - 1)
-            if group < 3 { try await session.writeNote("note \(made)"); made += 1; continue }
+            if group < 3 {
+                try await session.writeNote("note \(made)")
+                made += 1
+                continue
+            }
             let base = made
             try await withThrowingTaskGroup(of: Void.self) { g in
                 for i in 0..<group {
-                    g.addTask { _ = try await session.submitReflection(prompt: 0, text: "reflection \(base + i): what my father taught me about anger") }
+                    g.addTask {
+                        _ = try await session.submitReflection(
+                            prompt: 0, text: "reflection \(base + i): what my father taught me about anger")
+                    }
                 }
                 try await g.waitForAll()
             }
@@ -178,7 +200,9 @@ enum PlainCopy {
         var yes: Int32 = 1
         setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in(host: host, port: port)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(server, 4) == 0 else { throw ValidationError("cannot listen on \(host):\(port)") }
         let bytes = payload
         Thread {
@@ -204,7 +228,9 @@ enum PlainCopy {
         let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(c) }
         var address = sockaddr_in(host: host, port: port)
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard connected == 0 else { throw ValidationError("cannot reach the plain copy at \(host):\(port)") }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var got = 0
@@ -245,7 +271,9 @@ struct BenchWipe: AsyncParsableCommand {
         let size = ((try? FileManager.default.attributesOfItem(atPath: dir + "/" + TranscriptStore.fileName)[.size]) as? Int) ?? 0
         let started = ContinuousClock.now
         let result = try await store.wipe(wiped.id)
-        emit(String(format: "wiped %d reflections and %d other events from a %.1f MB database in %.3f s",
-                    result.reflections, result.events, Double(size) / 1e6, (ContinuousClock.now - started).seconds))
+        emit(
+            String(
+                format: "wiped %d reflections and %d other events from a %.1f MB database in %.3f s",
+                result.reflections, result.events, Double(size) / 1e6, (ContinuousClock.now - started).seconds))
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Crypto
+import Foundation
 import GRDB
 import Meeting
 
@@ -45,10 +45,12 @@ struct AckStream: AsyncParsableCommand {
         }
     }
 
-
     actor Counter {
         var n = 0
-        func next() -> Int { n += 1; return n }
+        func next() -> Int {
+            n += 1
+            return n
+        }
     }
 }
 
@@ -67,17 +69,22 @@ struct Sample: AsyncParsableCommand {
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-sample-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let session = try await LiveSession.start(deck: try DeckParser.parse(fileAt: deck).get(),
-                                                  title: "Sample session (fictional)", in: TranscriptStore(folder: folder))
+        let session = try await LiveSession.start(
+            deck: try DeckParser.parse(fileAt: deck).get(),
+            title: "Sample session (fictional)", in: TranscriptStore(folder: folder))
         let rounds: [[String]] = [
-            ["That a real man never cries, not even at his mother's funeral.",
-             "میرے چچا کہتے تھے کہ مرد وہ ہے جو گھر کو قابو میں رکھے۔",
-             "That he provides, and that he answers an insult the same day.",
-             "Nobody said it. We saw it: the loudest man was obeyed."],
-            ["My father never hit us, but his silence frightened me more than shouting.",
-             "والد صاحب غصے میں برتن توڑ دیتے تھے۔ میں نے سیکھا کہ غصہ طاقت ہے۔",
-             "He taught me to walk away and come back later. I forgot that lesson for years.",
-             "That anger is a man's right and calm is a woman's duty."],
+            [
+                "That a real man never cries, not even at his mother's funeral.",
+                "میرے چچا کہتے تھے کہ مرد وہ ہے جو گھر کو قابو میں رکھے۔",
+                "That he provides, and that he answers an insult the same day.",
+                "Nobody said it. We saw it: the loudest man was obeyed.",
+            ],
+            [
+                "My father never hit us, but his silence frightened me more than shouting.",
+                "والد صاحب غصے میں برتن توڑ دیتے تھے۔ میں نے سیکھا کہ غصہ طاقت ہے۔",
+                "He taught me to walk away and come back later. I forgot that lesson for years.",
+                "That anger is a man's right and calm is a woman's duty.",
+            ],
         ]
         for (prompt, texts) in rounds.enumerated() {
             try await session.open(prompt: prompt)
@@ -105,7 +112,8 @@ struct BenchStore: AsyncParsableCommand {
     @Option(help: "Reflections per run.") var count = 2048
     @Option(help: "Transactions for the floor measurement.") var floorCount = 300
     @Option(parsing: .upToNextOption) var submitters: [Int] = [1, 16, 256]
-    @Option(help: "Sessions already in the store when reveals are measured (an organiser's or a busy facilitator's laptop).") var archived = 200
+    @Option(help: "Sessions already in the store when reveals are measured (an organiser's or a busy facilitator's laptop).") var archived =
+        200
 
     func run() async throws {
         try await measureReveals()
@@ -114,7 +122,9 @@ struct BenchStore: AsyncParsableCommand {
         let floor = try measureFloor()
         print("disk floor (SQLite, one row per transaction, synchronous=FULL): \(format(floor)) rows/s")
         let signing = await measureSigning()
-        print("ceiling: Ed25519 signing alone (every reflection is signed with the room key), on all \(ProcessInfo.processInfo.activeProcessorCount) cores: \(format(signing)) signatures/s = \(String(format: "%.1f", signing / floor))× floor")
+        print(
+            "ceiling: Ed25519 signing alone (every reflection is signed with the room key), on all \(ProcessInfo.processInfo.activeProcessorCount) cores: \(format(signing)) signatures/s = \(String(format: "%.1f", signing / floor))× floor"
+        )
         print("")
         print("submitters  reflections/s  × floor  p50 ack ms  p99 ack ms  fsyncs  reflections/fsync")
         for n in submitters {
@@ -143,10 +153,13 @@ struct BenchStore: AsyncParsableCommand {
             let rate = Double(latencies.count) / seconds
             let fsyncs = await store.participantTransactions()
             let sorted = latencies.sorted()
-            print([pad("\(n)", 10), pad(format(rate), 13), pad(String(format: "%.1f", rate / floor), 7),
-                   pad(String(format: "%.2f", sorted[sorted.count / 2]), 10),
-                   pad(String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]), 10),
-                   pad("\(fsyncs)", 6), pad(String(format: "%.1f", Double(latencies.count) / Double(fsyncs)), 17)].joined(separator: "  "))
+            print(
+                [
+                    pad("\(n)", 10), pad(format(rate), 13), pad(String(format: "%.1f", rate / floor), 7),
+                    pad(String(format: "%.2f", sorted[sorted.count / 2]), 10),
+                    pad(String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]), 10),
+                    pad("\(fsyncs)", 6), pad(String(format: "%.1f", Double(latencies.count) / Double(fsyncs)), 17),
+                ].joined(separator: "  "))
         }
     }
 
@@ -158,13 +171,18 @@ struct BenchStore: AsyncParsableCommand {
         let folder = dir + "/reveal"
         try? FileManager.default.removeItem(atPath: folder)
         let store = try TranscriptStore(folder: folder)
-        let deck = Deck(title: LocalizedText([.en: "Benchmark"]), prompts: (0..<3).map { Prompt(text: LocalizedText([.en: "Prompt \($0)"])) })
+        let deck = Deck(
+            title: LocalizedText([.en: "Benchmark"]), prompts: (0..<3).map { Prompt(text: LocalizedText([.en: "Prompt \($0)"])) })
         let text = String(repeating: "I learned anger at home, and I am unlearning it. ", count: 5)
         func fill(_ session: LiveSession, prompt: Int, _ n: Int) async throws {
             try await session.open(prompt: prompt)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for t in 0..<32 {
-                    group.addTask { for i in stride(from: t, to: n, by: 32) { _ = try await session.submitReflection(prompt: prompt, text: "\(i) " + text) } }
+                    group.addTask {
+                        for i in stride(from: t, to: n, by: 32) {
+                            _ = try await session.submitReflection(prompt: prompt, text: "\(i) " + text)
+                        }
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -176,10 +194,14 @@ struct BenchStore: AsyncParsableCommand {
             try await session.closeSession()
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: folder + "/halqa.sqlite")[.size] as? Int) ?? 0) ?? 0
-        print("reveals, in a store already holding \(archived) sessions (halqa.sqlite \(String(format: "%.1f", Double(size) / 1e6)) MB); 250-character reflections")
+        print(
+            "reveals, in a store already holding \(archived) sessions (halqa.sqlite \(String(format: "%.1f", Double(size) / 1e6)) MB); 250-character reflections"
+        )
         print("reflections  reveal ms (p50, max of 5)  close ms (p50)  whole-file VACUUM ms (for comparison)")
         for n in [30, 300] {
-            var reveals: [Double] = [], closes: [Double] = [], vacuums: [Double] = []
+            var reveals: [Double] = []
+            var closes: [Double] = []
+            var vacuums: [Double] = []
             for _ in 0..<5 {
                 let session = try await LiveSession.start(deck: deck, in: store)
                 try await fill(session, prompt: 0, n)
@@ -195,7 +217,11 @@ struct BenchStore: AsyncParsableCommand {
                 vacuums.append((ContinuousClock.now - t0).milliseconds)
             }
             func p50(_ xs: [Double]) -> String { String(format: "%.1f", xs.sorted()[xs.count / 2]) }
-            print([pad("\(n)", 11), pad(p50(reveals) + ", " + String(format: "%.1f", reveals.max()!), 26), pad(p50(closes), 14), pad(p50(vacuums), 37)].joined(separator: "  "))
+            print(
+                [
+                    pad("\(n)", 11), pad(p50(reveals) + ", " + String(format: "%.1f", reveals.max()!), 26), pad(p50(closes), 14),
+                    pad(p50(vacuums), 37),
+                ].joined(separator: "  "))
         }
         try? FileManager.default.removeItem(atPath: folder)
     }
@@ -233,7 +259,8 @@ struct BenchStore: AsyncParsableCommand {
         let start = ContinuousClock.now
         for _ in 0..<floorCount {
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO r VALUES (?, ?)", arguments: [Data((0..<32).map { _ in UInt8.random(in: 0...255) }), payload])
+                try db.execute(
+                    sql: "INSERT INTO r VALUES (?, ?)", arguments: [Data((0..<32).map { _ in UInt8.random(in: 0...255) }), payload])
             }
         }
         return Double(floorCount) / (ContinuousClock.now - start).seconds
@@ -242,4 +269,3 @@ struct BenchStore: AsyncParsableCommand {
     func format(_ x: Double) -> String { x >= 100 ? String(Int(x.rounded())) : String(format: "%.1f", x) }
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 }
-

@@ -11,7 +11,8 @@ import Foundation
 import Meeting
 
 enum Target: String, CaseIterable {
-    case peerMessage = "peer-message", event, deck
+    case peerMessage = "peer-message"
+    case event, deck
 
     func check(_ bytes: [UInt8]) {
         switch self {
@@ -23,47 +24,51 @@ enum Target: String, CaseIterable {
 }
 
 #if FUZZING
-nonisolated(unsafe) let chosen: Target = {
-    let name = ProcessInfo.processInfo.environment["HALQA_FUZZ_TARGET"] ?? ""
-    guard let target = Target(rawValue: name) else {
-        fatalError("Set HALQA_FUZZ_TARGET to one of: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
+    nonisolated(unsafe) let chosen: Target = {
+        let name = ProcessInfo.processInfo.environment["HALQA_FUZZ_TARGET"] ?? ""
+        guard let target = Target(rawValue: name) else {
+            fatalError("Set HALQA_FUZZ_TARGET to one of: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return target
+    }()
+
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+        chosen.check(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+        return 0
     }
-    return target
-}()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    chosen.check(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
-    return 0
-}
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func runDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-               _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-// SwiftPM names an executable's entry point after its module; libFuzzer's driver runs from it.
-@_cdecl("halqa_fuzz_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc, values = argv
-    return runDriver(&count, &values) { data, size in fuzzOne(data, size) }
-}
+    // SwiftPM names an executable's entry point after its module; libFuzzer's driver runs from it.
+    @_cdecl("halqa_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var count = argc
+        var values = argv
+        return runDriver(&count, &values) { data, size in fuzzOne(data, size) }
+    }
 #else
-@main
-struct Replay {
-    static func main() {
-        let arguments = CommandLine.arguments.dropFirst()
-        guard let name = arguments.first, let target = Target(rawValue: name) else {
-            FileHandle.standardError.write(Data("usage: halqa-fuzz \(Target.allCases.map(\.rawValue).joined(separator: "|")) FILE...\n".utf8))
-            exit(2)
-        }
-        for path in arguments.dropFirst() {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("halqa-fuzz: cannot read \(path)\n".utf8))
-                exit(1)
+    @main
+    struct Replay {
+        static func main() {
+            let arguments = CommandLine.arguments.dropFirst()
+            guard let name = arguments.first, let target = Target(rawValue: name) else {
+                FileHandle.standardError.write(
+                    Data("usage: halqa-fuzz \(Target.allCases.map(\.rawValue).joined(separator: "|")) FILE...\n".utf8))
+                exit(2)
             }
-            target.check(Array(data))
+            for path in arguments.dropFirst() {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    FileHandle.standardError.write(Data("halqa-fuzz: cannot read \(path)\n".utf8))
+                    exit(1)
+                }
+                target.check(Array(data))
+            }
+            print("\(arguments.count - 1) inputs checked")
         }
-        print("\(arguments.count - 1) inputs checked")
     }
-}
 #endif

@@ -31,7 +31,8 @@ struct DeckCommand: ParsableCommand {
                         FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
                     }
                     let n = failure.problems.count
-                    FileHandle.standardError.write(Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
                 }
             }
             if failed { throw ExitCode(1) }
@@ -43,8 +44,10 @@ enum DeckCheckReport {
     static func summary(of deck: Deck) -> String {
         let languages = Set(deck.prompts.flatMap(\.text.languages)).sorted().map(\.englishName)
         let minutes = deck.prompts.compactMap(\.timeBox).reduce(0, +) / 60
-        var parts = ["\"\(deck.title.preferring(.en))\"", "\(deck.prompts.count) prompt\(deck.prompts.count == 1 ? "" : "s")",
-                     "in " + languages.joined(separator: " and ")]
+        var parts = [
+            "\"\(deck.title.preferring(.en))\"", "\(deck.prompts.count) prompt\(deck.prompts.count == 1 ? "" : "s")",
+            "in " + languages.joined(separator: " and "),
+        ]
         if minutes > 0 { parts.append("\(minutes) min of time boxes") }
         let missing = deck.prompts.enumerated().flatMap { i, p in
             Set(languages).subtracting(p.text.languages.map(\.englishName)).sorted().map { "prompt \(i + 1) has no \($0)" }

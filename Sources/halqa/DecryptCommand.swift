@@ -5,7 +5,9 @@ import Meeting
 struct Decrypt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Unlock an export written with --encrypt, to read it.",
-        discussion: "Writes to standard output unless --output is given. Mind where you write it: the decrypted file is readable by anyone who has the stick.")
+        discussion:
+            "Writes to standard output unless --output is given. Mind where you write it: the decrypted file is readable by anyone who has the stick."
+    )
 
     @Argument(help: ArgumentHelp("A file written by `halqa export ... --encrypt`.", valueName: "FILE")) var file: String
     @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "FILE")) var output: String?

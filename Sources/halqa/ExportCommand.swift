@@ -22,8 +22,12 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var passphrase: PassphraseOptions
 
     func validate() throws {
-        if encrypt && output == nil { throw ValidationError("An encrypted export is a binary file: give --output FILE, for example a file on the USB stick.") }
-        if !encrypt && passphrase.passphraseFile != nil { throw ValidationError("--passphrase-file is for --encrypt; add --encrypt to lock the export.") }
+        if encrypt && output == nil {
+            throw ValidationError("An encrypted export is a binary file: give --output FILE, for example a file on the USB stick.")
+        }
+        if !encrypt && passphrase.passphraseFile != nil {
+            throw ValidationError("--passphrase-file is for --encrypt; add --encrypt to lock the export.")
+        }
     }
 
     func run() async throws {
@@ -37,7 +41,8 @@ struct Export: AsyncParsableCommand {
             }
             if let output {
                 try writeAtomically(bytes, to: output)
-                FileHandle.standardError.write(Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
+                FileHandle.standardError.write(
+                    Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
             } else {
                 FileHandle.standardOutput.write(bytes)
             }

@@ -11,7 +11,10 @@ struct Halqa: AsyncParsableCommand {
             Sessions are kept in the data folder: --data DIR, else $HALQA_DATA, else \
             $XDG_DATA_HOME/halqa (~/.local/share/halqa).
             """,
-        subcommands: [HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Decrypt.self, Search.self, DigestCommand.self, WipeCommand.self]
+        subcommands: [
+            HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Decrypt.self,
+            Search.self, DigestCommand.self, WipeCommand.self,
+        ]
     )
 }
 
@@ -53,6 +56,7 @@ func writeAtomically(_ data: Data, to path: String) throws(MeetingError) {
     do {
         try data.write(to: URL(fileURLWithPath: path), options: [.atomic])
     } catch {
-        throw MeetingError(.storage, "Cannot write \(path): \(error.localizedDescription). Check the folder exists and you may write there.")
+        throw MeetingError(
+            .storage, "Cannot write \(path): \(error.localizedDescription). Check the folder exists and you may write there.")
     }
 }

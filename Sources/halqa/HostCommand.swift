@@ -15,15 +15,21 @@ struct HostCommand: AsyncParsableCommand {
             """)
 
     @Option(help: ArgumentHelp("The prompt deck to run (see docs/decks.md).", valueName: "FILE")) var deck: String?
-    @Option(help: ArgumentHelp("Continue a session after a restart (its id or first characters).", valueName: "SESSION")) var resume: String?
+    @Option(help: ArgumentHelp("Continue a session after a restart (its id or first characters).", valueName: "SESSION")) var resume:
+        String?
     @Option(help: "The session's title, shown to participants (default: the deck's title).") var title: String?
     @Option(help: "The port to listen on.") var port = 8080
-    @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind = "0.0.0.0"
+    @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind =
+        "0.0.0.0"
     @Option(help: "Reveal only when at least this many reflections have arrived (2 to 50).") var minimum = Limits.defaultMinimumToReveal
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
-    @Option(help: ArgumentHelp("The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME")) var name: String?
+    @Option(
+        help: ArgumentHelp(
+            "The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME"))
+    var name: String?
     @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
-    @Option(help: ArgumentHelp("The port other Halqa nodes call (default: --port + 1; 0 for any free port).", valueName: "PORT")) var peerPort: Int?
+    @Option(help: ArgumentHelp("The port other Halqa nodes call (default: --port + 1; 0 for any free port).", valueName: "PORT"))
+    var peerPort: Int?
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -31,7 +37,8 @@ struct HostCommand: AsyncParsableCommand {
             throw ValidationError("--name must be 1 to 63 bytes long (a DNS-SD instance name).")
         }
         if (deck == nil) == (resume == nil) {
-            throw ValidationError("Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
+            throw ValidationError(
+                "Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535.") }
         if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal) {
@@ -40,23 +47,28 @@ struct HostCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var options = HostOptions(deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
-                                  minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
+        var options = HostOptions(
+            deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
+            minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
         options.discovery = !noDiscovery
         options.peerPort = peerPort
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         do {
             let (room, store) = try await Host.prepare(options)
-            try await Host.run(room, store: store, options: options, logger: logger, ready: { banner in
-                FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
-            }, say: { line in
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            })
+            try await Host.run(
+                room, store: store, options: options, logger: logger,
+                ready: { banner in
+                    FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
+                },
+                say: { line in
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                })
             if await room.wasWiped {
                 FileHandle.standardOutput.write(Data("\nStopped. Session \(room.session.id.short) is no longer on this laptop.\n".utf8))
             } else {
-                FileHandle.standardOutput.write(Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
+                FileHandle.standardOutput.write(
+                    Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
             }
         } catch let error as HostError {
             FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))

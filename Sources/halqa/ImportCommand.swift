@@ -22,7 +22,10 @@ struct Import: AsyncParsableCommand {
             if SealedFile.isSealed(bytes) {
                 bytes = try SealedFile.open(bytes, passphrase: try passphrase.read(purpose: "of \(file)", confirm: false))
                 if bytes.first != UInt8(ascii: "{") {
-                    throw MeetingError(.invalidTranscript, "\(file) holds a Markdown export, which is for reading: open it with `halqa decrypt \(file)`. Only JSON exports (--format json) can be imported.")
+                    throw MeetingError(
+                        .invalidTranscript,
+                        "\(file) holds a Markdown export, which is for reading: open it with `halqa decrypt \(file)`. Only JSON exports (--format json) can be imported."
+                    )
                 }
             }
         } catch { throw fail(error) }
@@ -30,8 +33,9 @@ struct Import: AsyncParsableCommand {
         do {
             let result = try await store.importTranscript(bytes)
             let already = result.events - result.newEvents
-            print("Imported \"\(result.title)\" (\(result.session.short)): \(result.newEvents) new event\(result.newEvents == 1 ? "" : "s")"
-                  + (already > 0 ? ", \(already) already here." : "."))
+            print(
+                "Imported \"\(result.title)\" (\(result.session.short)): \(result.newEvents) new event\(result.newEvents == 1 ? "" : "s")"
+                    + (already > 0 ? ", \(already) already here." : "."))
         } catch { throw fail(error) }
     }
 }

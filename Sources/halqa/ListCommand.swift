@@ -20,15 +20,27 @@ struct ListCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data(("halqa: " + Presence.noDaemonAdvice(address: nil) + "\n").utf8))
             throw ExitCode(1)
         case .found(let nodes):
-            if json { printJSON(nodes); return }
-            if nodes.isEmpty { print("No Halqa nodes answered on this network within \(timeout) s."); return }
-            print(["NAME".padding(toLength: 24, withPad: " ", startingAt: 0), "ADDRESS".padding(toLength: 22, withPad: " ", startingAt: 0),
-                   "NODE".padding(toLength: 14, withPad: " ", startingAt: 0), "SESSION"].joined(separator: " "))
+            if json {
+                printJSON(nodes)
+                return
+            }
+            if nodes.isEmpty {
+                print("No Halqa nodes answered on this network within \(timeout) s.")
+                return
+            }
+            print(
+                [
+                    "NAME".padding(toLength: 24, withPad: " ", startingAt: 0), "ADDRESS".padding(toLength: 22, withPad: " ", startingAt: 0),
+                    "NODE".padding(toLength: 14, withPad: " ", startingAt: 0), "SESSION",
+                ].joined(separator: " "))
             for node in nodes {
-                print([node.name.padding(toLength: 24, withPad: " ", startingAt: 0),
-                       "\(node.address):\(node.port)".padding(toLength: 22, withPad: " ", startingAt: 0),
-                       (node.node ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
-                       node.session ?? "(none)"].joined(separator: " "))
+                print(
+                    [
+                        node.name.padding(toLength: 24, withPad: " ", startingAt: 0),
+                        "\(node.address):\(node.port)".padding(toLength: 22, withPad: " ", startingAt: 0),
+                        (node.node ?? "?").padding(toLength: 14, withPad: " ", startingAt: 0),
+                        node.session ?? "(none)",
+                    ].joined(separator: " "))
             }
         }
     }

@@ -6,15 +6,20 @@ import Meeting
 /// terminal, typed without echo. Never a command-line argument, which other users of the
 /// machine can read in the process list.
 struct PassphraseOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Read the passphrase from the first line of this file (- for standard input) instead of asking.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the passphrase from the first line of this file (- for standard input) instead of asking.", valueName: "FILE"))
     var passphraseFile: String?
 
     /// The passphrase; `confirm` asks twice on a terminal (when choosing one).
     func read(purpose: String, confirm: Bool) throws(MeetingError) -> String {
         if let passphraseFile {
-            let data = passphraseFile == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: passphraseFile)
+            let data =
+                passphraseFile == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: passphraseFile)
             guard let data, let text = String(data: data, encoding: .utf8) else {
-                throw MeetingError(.storage, "Cannot read a passphrase from \(passphraseFile). Check the path, and that it holds UTF-8 text.")
+                throw MeetingError(
+                    .storage, "Cannot read a passphrase from \(passphraseFile). Check the path, and that it holds UTF-8 text.")
             }
             return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
                 .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
@@ -30,7 +35,8 @@ struct PassphraseOptions: ParsableArguments {
     private func ask(_ prompt: String) throws(MeetingError) -> String {
         let tty = open("/dev/tty", O_RDWR)
         guard tty >= 0 else {
-            throw MeetingError(.storage, "There is no terminal to ask for the passphrase. Give it with --passphrase-file FILE (- reads standard input).")
+            throw MeetingError(
+                .storage, "There is no terminal to ask for the passphrase. Give it with --passphrase-file FILE (- reads standard input).")
         }
         defer { close(tty) }
         // Echo goes off before the prompt shows, so nothing typed after it is lost or shown.

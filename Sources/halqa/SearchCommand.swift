@@ -35,13 +35,21 @@ struct Search: AsyncParsableCommand {
                     found[i].passages.append(hit)
                 } else if let id = EventID(hex: hit.session) {
                     let state = try store.state(of: id)
-                    found.append(Found(session: hit.session, title: state.created.title,
-                                       closedAt: Transcript(state).session.closedAt, passages: [hit]))
+                    found.append(
+                        Found(
+                            session: hit.session, title: state.created.title,
+                            closedAt: Transcript(state).session.closedAt, passages: [hit]))
                 }
             }
         } catch { throw fail(error) }
-        if json { printJSON(found); return }
-        if found.isEmpty { print("Nothing found for \(words.joined(separator: " ")) in closed sessions."); return }
+        if json {
+            printJSON(found)
+            return
+        }
+        if found.isEmpty {
+            print("Nothing found for \(words.joined(separator: " ")) in closed sessions.")
+            return
+        }
         for session in found {
             print("\(session.session.prefix(12))  \(session.title)  (closed \(session.closedAt ?? "?"))")
             for p in session.passages {

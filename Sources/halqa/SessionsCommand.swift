@@ -34,7 +34,9 @@ struct Sessions: AsyncParsableCommand {
 
     func run() async throws {
         guard data.exists else {
-            if json { print("[]") } else {
+            if json {
+                print("[]")
+            } else {
                 print("No sessions in \(data.folder) yet. Bring one in with `halqa import FILE.json`, or give another folder with --data.")
             }
             return
@@ -44,15 +46,21 @@ struct Sessions: AsyncParsableCommand {
         do {
             summaries = try store.sessionIDs().map { id throws(MeetingError) in SessionSummary(try store.state(of: id)) }
         } catch { throw fail(error) }
-        if json { printJSON(summaries); return }
+        if json {
+            printJSON(summaries)
+            return
+        }
         if summaries.isEmpty {
             print("No sessions in \(data.folder) yet. Bring one in with `halqa import FILE.json`.")
             return
         }
         print(Self.pad(["ID", "CREATED", "STATUS", "PROMPTS", "SHOWN", "TITLE"]))
         for s in summaries {
-            print(Self.pad([String(s.id.prefix(12)), String(s.createdAt.prefix(16)).replacingOccurrences(of: "T", with: " "),
-                            s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)", s.title]))
+            print(
+                Self.pad([
+                    String(s.id.prefix(12)), String(s.createdAt.prefix(16)).replacingOccurrences(of: "T", with: " "),
+                    s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)", s.title,
+                ]))
         }
     }
 

@@ -20,7 +20,9 @@ struct WipeCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask for confirmation.") var yes = false
 
     func validate() throws {
-        if (session == nil) == !all { throw ValidationError("Give a session to wipe (see `halqa sessions`), or --all for every session and this node's keys.") }
+        if (session == nil) == !all {
+            throw ValidationError("Give a session to wipe (see `halqa sessions`), or --all for every session and this node's keys.")
+        }
     }
 
     func run() async throws {
@@ -28,7 +30,8 @@ struct WipeCommand: AsyncParsableCommand {
         let store = try data.open()
         do {
             let target = try session.map { text throws(MeetingError) in try store.resolveSession(text) }
-            let what = try target.map { id throws(MeetingError) in "session \(id.short) \"\(try store.state(of: id).created.title)\"" }
+            let what =
+                try target.map { id throws(MeetingError) in "session \(id.short) \"\(try store.state(of: id).created.title)\"" }
                 ?? "every session in \(data.folder) and this node's keys"
             if !yes {
                 guard isatty(STDIN_FILENO) == 1 else {
@@ -42,7 +45,9 @@ struct WipeCommand: AsyncParsableCommand {
             let started = ContinuousClock.now
             let wiped = try await store.wipe(target)
             let took = String(format: "%.2f", (ContinuousClock.now - started).seconds)
-            print("Wiped \(what): \(wiped.sessions) session\(wiped.sessions == 1 ? "" : "s"), \(wiped.reflections) reflections and \(wiped.events) other events removed in \(took) s.")
+            print(
+                "Wiped \(what): \(wiped.sessions) session\(wiped.sessions == 1 ? "" : "s"), \(wiped.reflections) reflections and \(wiped.events) other events removed in \(took) s."
+            )
             print("The database was rebuilt and its journal emptied, so the text cannot be recovered from \(data.folder).")
             print("Laptops that replicated this session keep their copies, and exports are not touched: wipe or delete those too.")
         } catch let error as MeetingError {

@@ -11,8 +11,12 @@ struct DiscoveryTests {
 
     /// `halqa host` on host `i`, with a data folder of its own.
     func host(_ hall: Hall, _ i: Int, _ folder: TemporaryFolder, _ extra: [String] = []) throws -> Running {
-        try hall.start(i, [CLI.binaries.appendingPathComponent("halqa").path, "host", "--deck", deck, "--port", "8080",
-                           "--data", folder.path + "/\(i)"] + extra)
+        try hall.start(
+            i,
+            [
+                CLI.binaries.appendingPathComponent("halqa").path, "host", "--deck", deck, "--port", "8080",
+                "--data", folder.path + "/\(i)",
+            ] + extra)
     }
 
     func list(_ hall: Hall, from i: Int, timeout: Double = 2.5) throws -> [[String: Any]] {
@@ -33,7 +37,8 @@ struct DiscoveryTests {
         try await onThread {
             let hall = try Hall(hosts: 3)
             let folder = TemporaryFolder()
-            let one = try host(hall, 1, folder), two = try host(hall, 2, folder)
+            let one = try host(hall, 1, folder)
+            let two = try host(hall, 2, folder)
             #expect(one.waitFor("Announced on this network as") && two.waitFor("Announced on this network as"), "\(one.text)\n\(two.text)")
             let found = try list(hall, from: 3)
             #expect(found.count == 2)
@@ -52,7 +57,8 @@ struct DiscoveryTests {
             #expect(two.waitFor("Nearby: ") && two.text.contains("at \(hall.address(1)):8080"))
             // A client we did not write.
             let avahi = try hall.run(3, ["timeout", "4", "avahi-browse", "-rpt", "_halqa._tcp"])
-            #expect(avahi.stdout.contains(";\(hall.address(1));8080;") && avahi.stdout.contains(";\(hall.address(2));8080;"), "\(avahi.stdout)")
+            #expect(
+                avahi.stdout.contains(";\(hall.address(1));8080;") && avahi.stdout.contains(";\(hall.address(2));8080;"), "\(avahi.stdout)")
         }
     }
 
@@ -63,8 +69,11 @@ struct DiscoveryTests {
             let publish = try hall.start(1, ["avahi-publish", "-s", "published-by-avahi", "_halqa._tcp", "9999", "v=1", "n=0123456789ab"])
             #expect(publish.waitFor("Established under name"))
             let found = try list(hall, from: 2)
-            #expect(found.contains { $0["name"] as? String == "published-by-avahi" && $0["port"] as? Int == 9999
-                && $0["address"] as? String == hall.address(1) && $0["node"] as? String == "0123456789ab" }, "\(found)")
+            #expect(
+                found.contains {
+                    $0["name"] as? String == "published-by-avahi" && $0["port"] as? Int == 9999
+                        && $0["address"] as? String == hall.address(1) && $0["node"] as? String == "0123456789ab"
+                }, "\(found)")
         }
     }
 
@@ -111,7 +120,8 @@ struct DiscoveryTests {
         try await onThread {
             let hall = try Hall(hosts: 2)
             let folder = TemporaryFolder()
-            let one = try host(hall, 1, folder), two = try host(hall, 2, folder)
+            let one = try host(hall, 1, folder)
+            let two = try host(hall, 2, folder)
             #expect(two.waitFor("at \(hall.address(1)):8080"))
             let announced = try #require(one.text.range(of: "Announced on this network as \""))
             let name = String(one.text[announced.upperBound...].prefix { $0 != "\"" })
@@ -133,13 +143,17 @@ struct DiscoveryTests {
             let page = try hall.run(1, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(hall.address(1)):8080/"])
             #expect(page.stdout == "200")
             let list = try hall.halqa(1, ["list", "--timeout", "1"])
-            #expect(list.status == 1 && list.stderr.contains("avahi-daemon is not running") && list.stderr.contains("systemctl start avahi-daemon"))
+            #expect(
+                list.status == 1 && list.stderr.contains("avahi-daemon is not running")
+                    && list.stderr.contains("systemctl start avahi-daemon"))
         }
     }
 
     /// Threat: an observer who listens to mDNS in one hall and then another, to recognise the
     /// facilitator's laptop from one town or meeting to the next.
-    @Test("nothing announced, nor the key the peer port shows, is the same from one meeting to the next on the same laptop; names from the LAN are printed without control characters")
+    @Test(
+        "nothing announced, nor the key the peer port shows, is the same from one meeting to the next on the same laptop; names from the LAN are printed without control characters"
+    )
     func nothingRecognisable() async throws {
         try await onThread {
             let hall = try Hall(hosts: 2)
@@ -147,13 +161,22 @@ struct DiscoveryTests {
             func announced() throws -> [String] {
                 let seen = try hall.run(2, ["timeout", "4", "avahi-browse", "-rpt", "_halqa._tcp"]).stdout
                 // ";"-separated: the resolved lines ("=") carry the name and the TXT records.
-                guard let line = seen.split(separator: "\n").first(where: { $0.hasPrefix("=") && $0.contains(hall.address(1)) }) else { return [] }
+                guard let line = seen.split(separator: "\n").first(where: { $0.hasPrefix("=") && $0.contains(hall.address(1)) }) else {
+                    return []
+                }
                 let fields = line.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-                return [fields[3]] + (fields.last ?? "").split(separator: " ").map(String.init).filter { !$0.contains("\"v=") && !$0.contains("\"pp=") }
+                return [fields[3]]
+                    + (fields.last ?? "").split(separator: " ").map(String.init).filter { !$0.contains("\"v=") && !$0.contains("\"pp=") }
             }
             /// The public key the node-to-node port shows to anyone who connects (its TLS certificate).
             func certificateKey() throws -> String {
-                try hall.run(2, ["sh", "-c", "timeout 5 openssl s_client -connect \(hall.address(1)):8081 </dev/null 2>/dev/null | openssl x509 -noout -pubkey"]).stdout
+                try hall.run(
+                    2,
+                    [
+                        "sh", "-c",
+                        "timeout 5 openssl s_client -connect \(hall.address(1)):8081 </dev/null 2>/dev/null | openssl x509 -noout -pubkey",
+                    ]
+                ).stdout
             }
             var meetings: [[String]] = []
             for _ in 0..<2 {
@@ -179,7 +202,9 @@ struct DiscoveryTests {
             #expect(listener.waitFor("Nearby: evil", seconds: 10), "\(listener.text)")
             let printed = listener.text + (try hall.halqa(1, ["list", "--timeout", "2.5"])).stdout
             #expect(printed.contains("evil[2J]0;pwnedgnp.exe"), "\(printed)")
-            #expect(!printed.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" }, "a control character reached the terminal")
+            #expect(
+                !printed.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" },
+                "a control character reached the terminal")
             publish.stop()
             listener.stop()
         }

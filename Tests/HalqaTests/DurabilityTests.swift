@@ -10,8 +10,10 @@ struct DurabilityTests {
             let data = TemporaryFolder()
             let process = Process()
             process.executableURL = CLI.binaries.appendingPathComponent("halqa-dev")
-            process.arguments = ["ack-stream", "--data", data.path, "--deck", CLI.repository.path + "/seeds/decks/real-man.deck",
-                                 "--concurrency", "16"]
+            process.arguments = [
+                "ack-stream", "--data", data.path, "--deck", CLI.repository.path + "/seeds/decks/real-man.deck",
+                "--concurrency", "16",
+            ]
             let out = Pipe()
             process.standardOutput = out
             try process.run()

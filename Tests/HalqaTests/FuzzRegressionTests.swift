@@ -7,13 +7,16 @@ import Testing
 /// a decoder that regressed.
 @Suite("Inputs the fuzzers found")
 struct FuzzRegressionTests {
-    @Test("replication frames, events and decks kept by the fuzzers are decoded or refused, never a crash", arguments: ["peer-message", "event", "deck"])
+    @Test(
+        "replication frames, events and decks kept by the fuzzers are decoded or refused, never a crash",
+        arguments: ["peer-message", "event", "deck"])
     func replay(target: String) throws {
         let folder = CLI.repository.appendingPathComponent("Tests/fuzz/" + target).path
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }
         #expect(files.count >= 2, "Tests/fuzz/\(target) lost its inputs")
         let result = try CLI.run([target] + files, tool: "halqa-fuzz")
-        #expect(result.status == 0 && result.stdout.contains("\(files.count) inputs checked"),
-                "a decoder crashed on an input in Tests/fuzz/\(target):\n\(result.stderr.prefix(2000))")
+        #expect(
+            result.status == 0 && result.stdout.contains("\(files.count) inputs checked"),
+            "a decoder crashed on an input in Tests/fuzz/\(target):\n\(result.stderr.prefix(2000))")
     }
 }

@@ -7,7 +7,8 @@ import Testing
 /// Three laptops in a virtual hall with real avahi-daemons: A hosts, B is admitted as
 /// co-facilitator, C as archivist. The host dies, the meeting goes on, A comes back, C is cut
 /// off and healed; at the end all three hold the same meeting and nothing acknowledged is lost.
-@Suite("A meeting that survives a dead laptop, in a virtual hall", .serialized, .enabled(if: Hall.isRoot, "needs root for network namespaces"))
+@Suite(
+    "A meeting that survives a dead laptop, in a virtual hall", .serialized, .enabled(if: Hall.isRoot, "needs root for network namespaces"))
 struct HallReplicationTests {
     let deck = CLI.repository.path + "/seeds/decks/real-man.deck"
     var halqa: String { CLI.binaries.appendingPathComponent("halqa").path }
@@ -33,19 +34,30 @@ struct HallReplicationTests {
     func participants(_ hall: Hall, from: Int, url: String, code: String, prompt: Int, prefix: String, count: Int) throws -> [String] {
         var acknowledged: [String] = []
         for i in 1...count {
-            let address = "198.18.0.\(Self.phones.withLock { $0 += 1; return $0 })"
+            let phone = Self.phones.withLock {
+                $0 += 1
+                return $0
+            }
+            let address = "198.18.0.\(phone)"
             try hall.addAddress(from, address)
             func post(_ path: String, _ json: String, token: String? = nil) throws -> [String: Any] {
-                var command = ["curl", "-s", "--interface", address, "-m", "15", "-X", "POST", "-H", "Content-Type: application/json", "-d", json]
+                var command = [
+                    "curl", "-s", "--interface", address, "-m", "15", "-X", "POST", "-H", "Content-Type: application/json", "-d", json,
+                ]
                 if let token { command += ["-H", "Authorization: Bearer \(token)"] }
                 command += ["-w", "\n%{http_code}", url + path]
                 let lines = try hall.run(from, command).stdout.split(separator: "\n")
-                var body = (try? JSONSerialization.jsonObject(with: Data((lines.dropLast().joined(separator: "\n")).utf8))) as? [String: Any] ?? [:]
+                var body =
+                    (try? JSONSerialization.jsonObject(with: Data((lines.dropLast().joined(separator: "\n")).utf8))) as? [String: Any]
+                    ?? [:]
                 body["status"] = lines.last.map(String.init)
                 return body
             }
             let joined = try post("api/join", #"{"code":"\#(code)"}"#)
-            guard let token = joined["token"] as? String else { Issue.record("a phone could not join: \(joined)"); continue }
+            guard let token = joined["token"] as? String else {
+                Issue.record("a phone could not join: \(joined)")
+                continue
+            }
             let text = "\(prefix)\(i)"
             if try post("api/reflections", #"{"prompt":\#(prompt),"text":"\#(text)"}"#, token: token)["status"] as? String == "201" {
                 acknowledged.append(text)
@@ -72,33 +84,44 @@ struct HallReplicationTests {
     /// the console shows a code the node printed.
     func admit(_ hall: Hall, console: String, secret: String, name: String, role: String, nodeOutput: Running) throws {
         var entry: [String: Any]?
-        #expect(try eventually {
-            let view = try api(hall, from: 3, "GET", console + "api/console", secret: secret)
-            entry = ((view["nodes"] as? [String: Any])?["waiting"] as? [[String: Any]])?.first { $0["name"] as? String == name }
-            return entry != nil
-        }, "\(name) never asked to join")
+        #expect(
+            try eventually {
+                let view = try api(hall, from: 3, "GET", console + "api/console", secret: secret)
+                entry = ((view["nodes"] as? [String: Any])?["waiting"] as? [[String: Any]])?.first { $0["name"] as? String == name }
+                return entry != nil
+            }, "\(name) never asked to join")
         let code = try #require(entry?["code"] as? String)
-        #expect(nodeOutput.waitFor("Confirmation code: \(code)", seconds: 60), "the console shows \(code); the node printed:\n\(nodeOutput.text)")
-        let admitted = try api(hall, from: 3, "POST", console + "api/console/admit", secret: secret,
-                               json: #"{"node":"\#(entry!["id"] as! String)","role":"\#(role)"}"#)
+        #expect(
+            nodeOutput.waitFor("Confirmation code: \(code)", seconds: 60),
+            "the console shows \(code); the node printed:\n\(nodeOutput.text)")
+        let admitted = try api(
+            hall, from: 3, "POST", console + "api/console/admit", secret: secret,
+            json: #"{"node":"\#(entry!["id"] as! String)","role":"\#(role)"}"#)
         #expect(admitted["sessionID"] != nil, "\(admitted)")
         // The person at the node compares the digest with the console's, then says yes.
         #expect(nodeOutput.waitFor("type yes", seconds: 60), "\(nodeOutput.text)")
         let digest = try #require(admitted["digest"] as? String)
-        #expect(nodeOutput.text.contains("digest \(digest)"), "the node shows another digest than the console's \(digest):\n\(nodeOutput.text)")
+        #expect(
+            nodeOutput.text.contains("digest \(digest)"), "the node shows another digest than the console's \(digest):\n\(nodeOutput.text)")
         nodeOutput.type("yes")
     }
 
-    @Test("kill -9 the host mid-prompt: participants go on through the co-facilitator, the archivist follows, the host catches up, a cut archivist converges; nothing acknowledged is lost")
+    @Test(
+        "kill -9 the host mid-prompt: participants go on through the co-facilitator, the archivist follows, the host catches up, a cut archivist converges; nothing acknowledged is lost"
+    )
     func survivesADeadLaptop() async throws {
         try await onThread {
             let hall = try Hall(hosts: 3)
             let folder = TemporaryFolder()
-            let a = folder.path + "/a", b = folder.path + "/b", c = folder.path + "/c"
-            let urlA = "http://\(hall.address(1)):8080/", urlB = "http://\(hall.address(2)):8080/"
+            let a = folder.path + "/a"
+            let b = folder.path + "/b"
+            let c = folder.path + "/c"
+            let urlA = "http://\(hall.address(1)):8080/"
+            let urlB = "http://\(hall.address(2)):8080/"
 
             // A hosts.
-            var hostA = try hall.start(1, [halqa, "host", "--deck", deck, "--port", "8080", "--data", a, "--minimum", "3", "--name", "laptop-a"])
+            var hostA = try hall.start(
+                1, [halqa, "host", "--deck", deck, "--port", "8080", "--data", a, "--minimum", "3", "--name", "laptop-a"])
             #expect(hostA.waitFor("Announced on this network as", seconds: 60), "\(hostA.text)")
             let session = try #require(after("(session ", in: hostA.text).map { String($0.prefix(12)) })
             let code = try #require(after("type  ", in: hostA.text))
@@ -112,14 +135,16 @@ struct HallReplicationTests {
             // C asks too, and is admitted as archivist.
             // B announces the session now too, and a joining laptop asks one host at a time: C
             // calls A by its address, so that A's console is where it waits.
-            let nodeC = try hall.start(3, [halqa, "node", "--join", "\(hall.address(1)):8081", "--port", "8080", "--data", c, "--name", "organiser"])
+            let nodeC = try hall.start(
+                3, [halqa, "node", "--join", "\(hall.address(1)):8081", "--port", "8080", "--data", c, "--name", "organiser"])
             try admit(hall, console: urlA, secret: secretA, name: "organiser", role: "archivist", nodeOutput: nodeC)
             #expect(nodeC.waitFor("as archivist", seconds: 60), "\(nodeC.text)")
-            #expect(try eventually {
-                let nodes = try api(hall, from: 3, "GET", urlA + "api/console", secret: secretA)["nodes"] as? [String: Any]
-                let admitted = nodes?["admitted"] as? [[String: Any]] ?? []
-                return admitted.count == 2 && admitted.allSatisfy { $0["connected"] as? Bool == true }
-            }, "A never linked with B and C")
+            #expect(
+                try eventually {
+                    let nodes = try api(hall, from: 3, "GET", urlA + "api/console", secret: secretA)["nodes"] as? [String: Any]
+                    let admitted = nodes?["admitted"] as? [[String: Any]] ?? []
+                    return admitted.count == 2 && admitted.allSatisfy { $0["connected"] as? Bool == true }
+                }, "A never linked with B and C")
 
             // Prompt 1: participants write through A; B stands by while A runs (a phone that
             // wrote on A cannot write again on B).
@@ -131,10 +156,13 @@ struct HallReplicationTests {
 
             // The host's laptop dies mid-prompt. The meeting goes on through B, which reveals.
             hostA.stop(SIGKILL)
-            #expect(try eventually {
-                let nodes = try api(hall, from: 3, "GET", urlB + "api/console", secret: secretB)["nodes"] as? [String: Any]
-                return (nodes?["admitted"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == "creator" && $0["connected"] as? Bool == false }
-            }, "B did not notice A was gone")
+            #expect(
+                try eventually {
+                    let nodes = try api(hall, from: 3, "GET", urlB + "api/console", secret: secretB)["nodes"] as? [String: Any]
+                    return (nodes?["admitted"] as? [[String: Any]] ?? []).contains {
+                        $0["name"] as? String == "creator" && $0["connected"] as? Bool == false
+                    }
+                }, "B did not notice A was gone")
             acknowledged += try participants(hall, from: 3, url: urlB, code: code, prompt: 0, prefix: "after-A-died-", count: 3)
             #expect(acknowledged.count == 7)
             let revealed = try api(hall, from: 3, "POST", urlB + "api/console/reveal", secret: secretB, json: #"{"prompt":0}"#)
@@ -164,7 +192,9 @@ struct HallReplicationTests {
             for node in [a, b, c] {
                 let export = try CLI.run(["export", session, "--format", "json", "--data", node])
                 let json = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
-                let texts = (json["prompts"] as? [[String: Any]] ?? []).flatMap { ($0["reflections"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String } }
+                let texts = (json["prompts"] as? [[String: Any]] ?? []).flatMap {
+                    ($0["reflections"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+                }
                 #expect(texts.sorted() == acknowledged.sorted(), "\(node): \(texts.sorted())")
             }
             hostA.stop()

@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A `halqa host` process, started as a facilitator would, with what its banner said.
 final class HostProcess {
@@ -76,7 +77,10 @@ final class HostProcess {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
-        if let json { request.httpBody = Data(json.utf8); request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        if let json {
+            request.httpBody = Data(json.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
@@ -90,7 +94,9 @@ struct HostProcessTests {
         let first = try HostProcess(["--deck", "seeds/decks/real-man.deck", "--title", "Restart test"], data: data.path)
         #expect(await first.waitUntilReady(), "\(first.rest())")
         #expect(first.banner.contains("Participants: open  http://127.0.0.1:\(first.port)/"))
-        let code = first.joinCode, secret = first.secret, session = first.session
+        let code = first.joinCode
+        let secret = first.secret
+        let session = first.session
         #expect(code.count == 9 && secret.count == 26)
         #expect(try await first.call("POST", "/api/console/open", token: secret, json: #"{"prompt":0}"#).0 == 200)
         var acknowledged = 0
@@ -98,7 +104,10 @@ struct HostProcessTests {
             let (status, joined) = try await first.call("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
             #expect(status == 201)
             let token = joined["token"] as! String
-            if try await first.call("POST", "/api/reflections", token: token, json: #"{"prompt":0,"text":"before restart \#(i)"}"#).0 == 201 { acknowledged += 1 }
+            if try await first.call("POST", "/api/reflections", token: token, json: #"{"prompt":0,"text":"before restart \#(i)"}"#).0 == 201
+            {
+                acknowledged += 1
+            }
         }
         first.stop(SIGTERM)
         #expect(first.process.terminationStatus == 0)
@@ -109,7 +118,11 @@ struct HostProcessTests {
         #expect(second.joinCode == code && second.secret == secret, "a resumed node keeps its join code and console link")
         let (status, joined) = try await second.call("POST", "/api/join", json: #"{"code":"\#(code)"}"#)
         #expect(status == 201)
-        if try await second.call("POST", "/api/reflections", token: joined["token"] as? String, json: #"{"prompt":0,"text":"after restart"}"#).0 == 201 { acknowledged += 1 }
+        if try await second.call(
+            "POST", "/api/reflections", token: joined["token"] as? String, json: #"{"prompt":0,"text":"after restart"}"#
+        ).0 == 201 {
+            acknowledged += 1
+        }
         second.stop(SIGKILL)
 
         let third = try HostProcess(["--resume", session], data: data.path)
@@ -120,7 +133,8 @@ struct HostProcessTests {
         #expect(prompts.first?["pending"] as? Int == acknowledged)
         let (revealed, after) = try await third.call("POST", "/api/console/reveal", token: secret, json: #"{"prompt":0}"#)
         #expect(revealed == 200)
-        let texts = ((after["prompts"] as? [[String: Any]])?.first?["revealed"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
+        let texts =
+            ((after["prompts"] as? [[String: Any]])?.first?["revealed"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
         #expect(Set(texts) == Set((0..<4).map { "before restart \($0)" } + ["after restart"]))
         third.stop(SIGTERM)
     }
@@ -133,7 +147,8 @@ struct HostProcessTests {
         let clash = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path + "/other", port: first.port)
         clash.process.waitUntilExit()
         #expect(clash.process.terminationStatus == 1)
-        #expect(clash.rest().contains("Port \(first.port) is already in use, by another Halqa or another program. Choose another with --port"))
+        #expect(
+            clash.rest().contains("Port \(first.port) is already in use, by another Halqa or another program. Choose another with --port"))
         first.stop(SIGTERM)
 
         let bad = data.path + "/bad.deck"

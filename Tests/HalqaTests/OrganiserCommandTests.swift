@@ -9,7 +9,9 @@ struct OrganiserCommandTests {
         let deck = try DeckParser.parse(fileAt: CLI.repository.path + "/seeds/decks/real-man.deck").get()
         let session = try await LiveSession.start(deck: deck, title: "Tuesday circle", in: TranscriptStore(folder: folder))
         try await session.open(prompt: 0)
-        for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں۔", "That a real man never backs down.", "My uncle said men must control the house."] {
+        for text in [
+            "میرے والد کہتے تھے کہ مرد روتا نہیں۔", "That a real man never backs down.", "My uncle said men must control the house.",
+        ] {
             _ = try await session.submitReflection(prompt: 0, text: text)
         }
         try await session.reveal(prompt: 0)
@@ -38,7 +40,8 @@ struct OrganiserCommandTests {
 
     @Test("export writes Markdown or JSON; import on another node merges; both survive a round trip")
     func exportImport() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let id = try await finishedSession(in: a.path)
         let markdown = try CLI.run(["export", String(id.hex.prefix(8)), "--data", a.path])
         #expect(markdown.status == 0 && markdown.stdout.hasPrefix("# Tuesday circle"))
@@ -53,11 +56,16 @@ struct OrganiserCommandTests {
         // The file matches the documented schema (checked by a validator we did not write).
         let validator = Process()
         validator.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        validator.arguments = ["-c", "import json, sys, jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
-                               CLI.repository.path + "/docs/transcript.schema.json", file]
+        validator.arguments = [
+            "-c",
+            "import json, sys, jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+            CLI.repository.path + "/docs/transcript.schema.json", file,
+        ]
         try validator.run()
         validator.waitUntilExit()
-        #expect(validator.terminationStatus == 0, "the export does not match docs/transcript.schema.json (scripts/setup --test installs python3-jsonschema)")
+        #expect(
+            validator.terminationStatus == 0,
+            "the export does not match docs/transcript.schema.json (scripts/setup --test installs python3-jsonschema)")
         let file2 = b.path + "/t2.json"
         try CLI.run(["export", id.short, "--format", "json", "--output", file2, "--data", b.path])
         #expect(FileManager.default.contents(atPath: file) == FileManager.default.contents(atPath: file2))
@@ -65,7 +73,8 @@ struct OrganiserCommandTests {
 
     @Test("digest is the same on the node that ran a session and on one that imported it")
     func digest() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let id = try await finishedSession(in: a.path)
         let file = a.path + "/t.json"
         try CLI.run(["export", id.hex, "--format", "json", "--output", file, "--data", a.path])
@@ -113,14 +122,21 @@ struct OrganiserCommandTests {
     }
 
     /// Threat: someone who later takes the USB stick an export was carried on.
-    @Test("export --encrypt: the file holds none of the text; import asks for the passphrase at a terminal; a wrong passphrase or a changed byte gets its own error and imports nothing")
+    @Test(
+        "export --encrypt: the file holds none of the text; import asks for the passphrase at a terminal; a wrong passphrase or a changed byte gets its own error and imports nothing"
+    )
     func encryptedExport() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let id = try await finishedSession(in: a.path)
-        let passphrase = a.path + "/pass", wrong = a.path + "/wrong", sealed = a.path + "/stick.halqa"
+        let passphrase = a.path + "/pass"
+        let wrong = a.path + "/wrong"
+        let sealed = a.path + "/stick.halqa"
         try "ghee tandoor kite river\n".write(toFile: passphrase, atomically: true, encoding: .utf8)
         try "ghee tandoor kite rivers\n".write(toFile: wrong, atomically: true, encoding: .utf8)
-        let export = try CLI.run(["export", id.short, "--format", "json", "--encrypt", "--passphrase-file", passphrase, "--output", sealed, "--data", a.path])
+        let export = try CLI.run([
+            "export", id.short, "--format", "json", "--encrypt", "--passphrase-file", passphrase, "--output", sealed, "--data", a.path,
+        ])
         #expect(export.status == 0 && export.stderr.contains("encrypted"), "\(export.stderr)")
         let bytes = try #require(FileManager.default.contents(atPath: sealed))
         for secret in ["Tuesday circle", "real man", "میرے والد", "fathers", id.hex] {
@@ -145,29 +161,36 @@ struct OrganiserCommandTests {
         #expect(try importedSessions() == 0, "a refused file must import nothing")
 
         // Typed at a real terminal (a pseudo-terminal): asked for, not echoed, imported.
-        let typed = try CLI.execute(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", """
-            import os, pty, signal, sys, time
-            signal.alarm(60)  # a prompt that never comes fails the test instead of hanging it
-            pid, fd = pty.fork()
-            if pid == 0:
-                os.execv(sys.argv[1], sys.argv[1:])
-            seen = b""
-            while b"Passphrase" not in seen:
-                seen += os.read(fd, 1024)
-            os.write(fd, b"ghee tandoor kite river\\n")
-            while True:
-                try:
-                    chunk = os.read(fd, 1024)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            _, status = os.waitpid(pid, 0)
-            sys.stdout.write(seen.decode())
-            sys.exit(os.waitstatus_to_exitcode(status))
-            """, CLI.binaries.appendingPathComponent("halqa").path, "import", sealed, "--data", b.path])
-        #expect(typed.status == 0 && typed.stdout.contains("Passphrase of") && typed.stdout.contains("Imported \"Tuesday circle\""), "\(typed.stdout)")
+        let typed = try CLI.execute(
+            URL(fileURLWithPath: "/usr/bin/python3"),
+            [
+                "-c",
+                """
+                import os, pty, signal, sys, time
+                signal.alarm(60)  # a prompt that never comes fails the test instead of hanging it
+                pid, fd = pty.fork()
+                if pid == 0:
+                    os.execv(sys.argv[1], sys.argv[1:])
+                seen = b""
+                while b"Passphrase" not in seen:
+                    seen += os.read(fd, 1024)
+                os.write(fd, b"ghee tandoor kite river\\n")
+                while True:
+                    try:
+                        chunk = os.read(fd, 1024)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    seen += chunk
+                _, status = os.waitpid(pid, 0)
+                sys.stdout.write(seen.decode())
+                sys.exit(os.waitstatus_to_exitcode(status))
+                """, CLI.binaries.appendingPathComponent("halqa").path, "import", sealed, "--data", b.path,
+            ])
+        #expect(
+            typed.status == 0 && typed.stdout.contains("Passphrase of") && typed.stdout.contains("Imported \"Tuesday circle\""),
+            "\(typed.stdout)")
         #expect(!typed.stdout.contains("ghee"), "the passphrase was echoed to the terminal")
         #expect(try importedSessions() == 1)
 
@@ -175,10 +198,14 @@ struct OrganiserCommandTests {
         let plain = try CLI.run(["export", id.short, "--format", "json", "--data", a.path])
         let opened = try CLI.run(["decrypt", sealed, "--passphrase-file", passphrase])
         #expect(opened.status == 0 && opened.stdout == plain.stdout)
-        let weak = try CLI.run(["export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path])
+        let weak = try CLI.run([
+            "export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path,
+        ])
         #expect(weak.status == 1 && weak.stderr.contains("Cannot read a passphrase"))
         try "kite\n".write(toFile: a.path + "/short", atomically: true, encoding: .utf8)
-        let short = try CLI.run(["export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path])
+        let short = try CLI.run([
+            "export", id.short, "--encrypt", "--passphrase-file", a.path + "/short", "--output", a.path + "/weak.halqa", "--data", a.path,
+        ])
         #expect(short.status == 1 && short.stderr.contains("at least 10 characters"))
         #expect(!FileManager.default.fileExists(atPath: a.path + "/weak.halqa"))
     }

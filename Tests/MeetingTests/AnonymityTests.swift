@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HalqaTestSupport
 import Testing
+
 @testable import Meeting
 
 @Suite("Anonymity in the data")
@@ -10,19 +11,24 @@ struct AnonymityTests {
     func schemaHoldsNoIdentity() throws {
         let folder = TemporaryFolder()
         let store = try TranscriptStore(folder: folder.path)
-        let forbidden = ["author", "participant", "device", "ip", "address", "agent", "token", "cookie", "node",
-                         "time", "at", "created", "submitted", "received", "order", "seq", "position", "rank", "rowid"]
+        let forbidden = [
+            "author", "participant", "device", "ip", "address", "agent", "token", "cookie", "node",
+            "time", "at", "created", "submitted", "received", "order", "seq", "position", "rank", "rowid",
+        ]
         try store.pool.read { db in
             let tables = try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
             for table in tables {
-                let name: String = table["name"], sql: String = table["sql"]
+                let name: String = table["name"]
+                let sql: String = table["sql"]
                 // FTS5's own tables hold only closed sessions' shown text, in reveal order.
                 if name.hasPrefix("passage") || name == "grdb_migrations" { continue }
                 #expect(sql.contains("WITHOUT ROWID"), "\(name) has rowids, which record insertion order")
             }
             for table in ["reflection", "resonance"] {
                 let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { $0["name"] as String }
-                #expect(Set(columns) == (table == "reflection" ? ["session", "id", "prompt", "bytes"] : ["session", "id", "reflection", "bytes"]))
+                #expect(
+                    Set(columns)
+                        == (table == "reflection" ? ["session", "id", "prompt", "bytes"] : ["session", "id", "reflection", "bytes"]))
                 for column in columns { #expect(!forbidden.contains(column), "\(table).\(column)") }
             }
         }
@@ -36,7 +42,8 @@ struct AnonymityTests {
         let id = try await session.submitReflection(prompt: 0, text: "I was afraid")
         let stored = try session.store.events(of: session.id).first { $0.id == id }!
         guard case .object(let fields) = try JSONValue(canonical: stored.bytes), case .object(let body)? = fields["body"] else {
-            Issue.record("not an object"); return
+            Issue.record("not an object")
+            return
         }
         #expect(Set(fields.keys) == ["v", "session", "body", "sig"])
         #expect(Set(body.keys) == ["kind", "prompt", "text", "nonce"])
@@ -46,7 +53,8 @@ struct AnonymityTests {
     /// χ² of a table positions[i][j] (how often the i-th submitted was found j-th) against
     /// uniform: large when the order found follows the order submitted.
     static func orderChiSquare(_ positions: [[Int]]) -> Double {
-        let runs = positions[0].reduce(0, +), n = positions.count
+        let runs = positions[0].reduce(0, +)
+        let n = positions.count
         let expected = Double(runs) / Double(n)
         return positions.joined().map { (Double($0) - expected) * (Double($0) - expected) / expected }.reduce(0, +)
     }
@@ -78,7 +86,8 @@ struct AnonymityTests {
             }
             let state = await session.state
             let transcript = Transcript(state)
-            let json = String(decoding: transcript.json(), as: UTF8.self), markdown = transcript.markdown()
+            let json = String(decoding: transcript.json(), as: UTF8.self)
+            let markdown = transcript.markdown()
             let found: [[String]] = [
                 state.revealed(prompt: 0).map(\.text),
                 onDisk,
@@ -103,8 +112,10 @@ struct AnonymityTests {
     /// A reflection as a man might write one: a few to many words, with a tag that makes it
     /// unique so its bytes can be found.
     static func reflectionText(using generator: inout SplitMix64) -> String {
-        let words = ["my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
-                     "I", "could", "speak", "of", "it", "and", "now", "my", "son", "watches", "me", "ghussa", "izzat"]
+        let words = [
+            "my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
+            "I", "could", "speak", "of", "it", "and", "now", "my", "son", "watches", "me", "ghussa", "izzat",
+        ]
         let tag = String((0..<10).map { _ in "abcdefghijkmnpqrstuvwxyz".randomElement(using: &generator)! })
         let count = Int.random(in: 2...40, using: &generator)
         return tag + " " + (0..<count).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
@@ -113,7 +124,9 @@ struct AnonymityTests {
     /// Threat: someone who takes the laptop and reads its files byte by byte, and remembers
     /// who wrote when. SQLite fills a page from its end, so rows written one by one into one
     /// page keep their arrival order in their offsets, whatever their keys.
-    @Test("no file of the data folder lays reflections out in arrival order, after a reveal or after the close, in groups of 3 to 15 and larger (byte offsets, 30 runs)")
+    @Test(
+        "no file of the data folder lays reflections out in arrival order, after a reveal or after the close, in groups of 3 to 15 and larger (byte offsets, 30 runs)"
+    )
     func noArrivalOrderInFiles() async throws {
         var generator = SplitMix64(seed: 2026_11_30)
         var order = ArrivalOrder()
@@ -148,8 +161,9 @@ struct AnonymityTests {
             // The leak: each reflection written alone into halqa.sqlite as it arrives.
             let texts = (0..<Int.random(in: 3...8, using: &generator)).map { _ in Self.reflectionText(using: &generator) }
             for text in texts {
-                let event = Event.participant(.reflectionSubmitted(prompt: 0, text: text, nonce: randomBytes(16)), session: session.id,
-                                              roomKey: SigningKey())
+                let event = Event.participant(
+                    .reflectionSubmitted(prompt: 0, text: text, nonce: randomBytes(16)), session: session.id,
+                    roomKey: SigningKey())
                 try await store.pool.write { db in try TranscriptStore.insert(event, db) }
             }
             await store.checkpoint()
@@ -160,7 +174,8 @@ struct AnonymityTests {
 
     @Test("the order test catches a planted leak: an order that follows submission only half the time")
     func plantedOrderLeakIsCaught() {
-        let n = 6, runs = 120
+        let n = 6
+        let runs = 120
         var generator = SystemRandomNumberGenerator()
         var positions = Array(repeating: Array(repeating: 0, count: n), count: n)
         for _ in 0..<runs {

@@ -1,6 +1,7 @@
 import Foundation
 import HalqaTestSupport
 import Testing
+
 @testable import Meeting
 
 @Suite("The fold from events to state")
@@ -11,7 +12,8 @@ struct FoldTests {
     func convergesOverPermutationsAndDuplicates() async throws {
         // CPU-heavy: on a thread of its own, so the in-process nodes of other tests answer.
         let (failures, checkedReveals) = try await onThread { () -> ([String], Int) in
-            var failures: [String] = [], checkedReveals = 0
+            var failures: [String] = []
+            var checkedReveals = 0
             for seed in UInt64(1)...300 {
                 var session = RandomSession(seed: seed)
                 let events = session.run(steps: 60)
@@ -86,8 +88,10 @@ struct FoldTests {
     func strictDecoding() async throws {
         let session = RandomSession(seed: 3)
         let good = String(decoding: session.events[1].bytes, as: UTF8.self)
-        for bad in [" " + good, good.replacingOccurrences(of: "{\"at\"", with: "{\"x\":1,\"at\""),
-                    good.replacingOccurrences(of: "facilitator-granted", with: "made-up"), "[]", "{", ""] {
+        for bad in [
+            " " + good, good.replacingOccurrences(of: "{\"at\"", with: "{\"x\":1,\"at\""),
+            good.replacingOccurrences(of: "facilitator-granted", with: "made-up"), "[]", "{", "",
+        ] {
             await expectRefusal(.invalidEvent) { _ = try Event(bytes: Array(bad.utf8)) }
         }
     }

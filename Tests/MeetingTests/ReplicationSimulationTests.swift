@@ -1,6 +1,7 @@
 import Foundation
 import HalqaTestSupport
 import Testing
+
 @testable import Meeting
 
 /// A deterministic, seeded simulation of replicas on a faulty network: messages delayed,
@@ -20,7 +21,12 @@ struct SimulatedHall {
         /// Phones' requests waiting for a second copy, and the tick each one's time runs out.
         var waits: [EventID: Int] = [:]
     }
-    struct InFlight { var at: Int; var from: Int; var to: Int; var message: PeerMessage }
+    struct InFlight {
+        var at: Int
+        var from: Int
+        var to: Int
+        var message: PeerMessage
+    }
     /// How the phones' waits for a second copy ended.
     struct Waits { var started = 0, confirmed = 0, ownCopy = 0, lostInCrash = 0, wrongConfirmations: [String] = [] }
     var waits = Waits()
@@ -39,9 +45,11 @@ struct SimulatedHall {
 
     init(seed: UInt64, nodes count: Int, verifies: Bool) {
         rng = SplitMix64(seed: seed)
-        let creator = SigningKey(), second = SigningKey()
-        let created = SessionCreated(title: "Simulated \(seed)", deck: trilingualDeck(prompts: 4), minimumToReveal: 2,
-                                     roomKey: room.publicKey, nonce: randomBytes(16))
+        let creator = SigningKey()
+        let second = SigningKey()
+        let created = SessionCreated(
+            title: "Simulated \(seed)", deck: trilingualDeck(prompts: 4), minimumToReveal: 2,
+            roomKey: room.publicKey, nonce: randomBytes(16))
         let first = Event.facilitator(.sessionCreated(created), session: nil, by: creator, at: 1, clock: 0)
         let grant = Event.facilitator(.facilitatorGranted(key: second.publicKey), session: first.id, by: creator, at: 2, clock: 1)
         var state = try! SessionState(events: [first, grant])
@@ -49,8 +57,10 @@ struct SimulatedHall {
         for i in 0..<count {
             // Nodes 0 and 1 facilitate; the others are co-facilitators or archivists at random.
             let role: Replica.Role = i < 2 || Bool.random(using: &rng) ? .coFacilitator : .archivist
-            nodes.append(Node(replica: Replica(state: state, role: role, verifies: verifies),
-                              facilitatorKey: i == 0 ? creator : i == 1 ? second : nil, holdsRoomKey: role == .coFacilitator))
+            nodes.append(
+                Node(
+                    replica: Replica(state: state, role: role, verifies: verifies),
+                    facilitatorKey: i == 0 ? creator : i == 1 ? second : nil, holdsRoomKey: role == .coFacilitator))
         }
     }
 
@@ -69,7 +79,8 @@ struct SimulatedHall {
         tick += 1
         if faults {
             if Int.random(in: 0..<25, using: &rng) == 0 {
-                let a = Int.random(in: 0..<nodes.count, using: &rng), b = Int.random(in: 0..<nodes.count, using: &rng)
+                let a = Int.random(in: 0..<nodes.count, using: &rng)
+                let b = Int.random(in: 0..<nodes.count, using: &rng)
                 if a != b { cut[[a, b]] = tick + Int.random(in: 5...30, using: &rng) }
             }
             if Int.random(in: 0..<40, using: &rng) == 0 {
@@ -84,11 +95,18 @@ struct SimulatedHall {
             }
         }
         for (link, until) in cut where until <= tick { cut[link] = nil }
-        for (n, until) in downUntil where until <= tick { nodes[n].up = true; downUntil[n] = nil }
+        for (n, until) in downUntil where until <= tick {
+            nodes[n].up = true
+            downUntil[n] = nil
+        }
         for n in nodes.indices {
             for (id, until) in nodes[n].waits where until <= tick {
                 nodes[n].waits[id] = nil
-                if nodes[n].copies.timedOut(id) { waits.ownCopy += 1 } else { waits.wrongConfirmations.append("tick \(tick): a wait that timed out had already ended") }
+                if nodes[n].copies.timedOut(id) {
+                    waits.ownCopy += 1
+                } else {
+                    waits.wrongConfirmations.append("tick \(tick): a wait that timed out had already ended")
+                }
             }
         }
         if acting { act() }
@@ -115,15 +133,19 @@ struct SimulatedHall {
         let open = state.openPrompt
         let roll = Int.random(in: 0..<100, using: &rng)
         if nodes[n].holdsRoomKey, let open, roll < 45 {
-            let event = Event.participant(.reflectionSubmitted(prompt: open, text: "words \(rng.next() % 10_000)", nonce: randomBytes(16)),
-                                          session: state.id, roomKey: room)
+            let event = Event.participant(
+                .reflectionSubmitted(prompt: open, text: "words \(rng.next() % 10_000)", nonce: randomBytes(16)),
+                session: state.id, roomKey: room)
             nodes[n].replica.record(event)
             reflectionArrived(event, at: n)
             return
         }
         if nodes[n].holdsRoomKey, roll < 55,
-           let target = state.prompts.indices.flatMap({ state.revealed(prompt: $0) }).filter({ $0.hiddenReason == nil }).randomElement(using: &rng) {
-            nodes[n].replica.record(Event.participant(.resonated(reflection: target.id, nonce: randomBytes(16)), session: state.id, roomKey: room))
+            let target = state.prompts.indices.flatMap({ state.revealed(prompt: $0) }).filter({ $0.hiddenReason == nil }).randomElement(
+                using: &rng)
+        {
+            nodes[n].replica.record(
+                Event.participant(.resonated(reflection: target.id, nonce: randomBytes(16)), session: state.id, roomKey: room))
             return
         }
         if roll >= 95, forgedSent < 3 {
@@ -140,7 +162,9 @@ struct SimulatedHall {
         case 68..<80:
             guard let open else { return }
             body = .reflectionsRevealed(prompt: open, order: state.pendingIDs(prompt: open).sorted().shuffled(using: &rng))
-        case 80..<86: guard let open else { return }; body = .promptClosed(prompt: open)
+        case 80..<86:
+            guard let open else { return }
+            body = .promptClosed(prompt: open)
         case 86..<90:
             guard let target = state.prompts.indices.flatMap({ state.revealed(prompt: $0) }).randomElement(using: &rng) else { return }
             body = .reflectionHidden(reflection: target.id, reason: "names someone")
@@ -200,18 +224,25 @@ struct SimulatedHall {
 @Suite("Replication: a seeded simulation of replicas on a faulty network")
 struct ReplicationSimulationTests {
     /// What must agree between replicas: the transcript, the hidden reflections, the clock.
-    struct Agreed: Equatable { var transcript: Transcript; var hidden: [EventID: String]; var clock: Int; var digest: EventSetDigest }
+    struct Agreed: Equatable {
+        var transcript: Transcript
+        var hidden: [EventID: String]
+        var clock: Int
+        var digest: EventSetDigest
+    }
 
     static func agreed(_ replica: Replica) -> Agreed {
         var replica = replica
-        return Agreed(transcript: Transcript(replica.state), hidden: replica.state.hiddenReasons, clock: replica.state.clock, digest: replica.digest)
+        return Agreed(
+            transcript: Transcript(replica.state), hidden: replica.state.hiddenReasons, clock: replica.state.clock, digest: replica.digest)
     }
 
     @Test("3 to 5 nodes, messages delayed, duplicated, reordered and dropped, links cut, nodes crashed: all converge (200 seeds)")
     func converges() async throws {
         // Minutes of CPU: on a thread of its own, so the in-process nodes of other tests answer.
         let (failures, revealed) = try await onThread { () -> ([String], Int) in
-            var failures: [String] = [], revealed = 0
+            var failures: [String] = []
+            var revealed = 0
             for seed in UInt64(1)...200 {
                 var hall = SimulatedHall(seed: seed, nodes: 3 + Int(seed % 3), verifies: false)
                 for _ in 0..<80 { hall.step(acting: true) }
@@ -230,10 +261,13 @@ struct ReplicationSimulationTests {
         #expect(revealed > 500, "the simulation must exercise reveals")
     }
 
-    @Test("every phone's wait for a second copy ends once: confirmed only by a co-facilitator that keeps the reflection, else its own copy stands (100 seeds)")
+    @Test(
+        "every phone's wait for a second copy ends once: confirmed only by a co-facilitator that keeps the reflection, else its own copy stands (100 seeds)"
+    )
     func secondCopy() async throws {
         let (failures, totals) = try await onThread { () -> ([String], SimulatedHall.Waits) in
-            var failures: [String] = [], totals = SimulatedHall.Waits()
+            var failures: [String] = []
+            var totals = SimulatedHall.Waits()
             for seed in UInt64(201)...300 {
                 var hall = SimulatedHall(seed: seed, nodes: 3 + Int(seed % 3), verifies: false)
                 for _ in 0..<80 { hall.step(acting: true) }
@@ -254,13 +288,15 @@ struct ReplicationSimulationTests {
         }
         #expect(failures.isEmpty, "\(failures.count) failures, the first: \(failures.prefix(5))")
         // Both endings happen: the simulation exercises the machine, not just one path.
-        #expect(totals.confirmed > 50 && totals.ownCopy > 5, "confirmed \(totals.confirmed), own copy \(totals.ownCopy) of \(totals.started)")
+        #expect(
+            totals.confirmed > 50 && totals.ownCopy > 5, "confirmed \(totals.confirmed), own copy \(totals.ownCopy) of \(totals.started)")
     }
 
     @Test("with signatures checked, forged events are refused on every node and the rest still converges (25 seeds)")
     func forgedEventsAreRefused() async throws {
         let (failures, forged) = try await onThread { () -> ([String], Int) in
-            var failures: [String] = [], forged = 0
+            var failures: [String] = []
+            var forged = 0
             for seed in UInt64(1000)...1024 {
                 var hall = SimulatedHall(seed: seed, nodes: 4, verifies: true)
                 for _ in 0..<80 { hall.step(acting: true) }
@@ -271,7 +307,9 @@ struct ReplicationSimulationTests {
                 let anyForgedKept = hall.nodes.contains { node in
                     var replica = node.replica
                     return replica.held.contains { id in
-                        if case .facilitator(let signer, _, _)? = replica.state.event(id)?.authorship { return signer == hall.forger.publicKey }
+                        if case .facilitator(let signer, _, _)? = replica.state.event(id)?.authorship {
+                            return signer == hall.forger.publicKey
+                        }
                         return false
                     }
                 }
@@ -293,8 +331,12 @@ struct ReplicationSimulationTests {
                     hall.step(acting: true)
                     for node in hall.nodes where node.replica.role == .archivist {
                         let state = node.replica.state
-                        let pending = state.allEvents.filter { if case .reflectionSubmitted = $0.body { return !state.revealedSet.contains($0.id) } else { return false } }
-                        if !pending.isEmpty { failures.append("seed \(seed) tick \(hall.tick): an archivist holds \(pending.count) unrevealed reflection(s)") }
+                        let pending = state.allEvents.filter {
+                            if case .reflectionSubmitted = $0.body { return !state.revealedSet.contains($0.id) } else { return false }
+                        }
+                        if !pending.isEmpty {
+                            failures.append("seed \(seed) tick \(hall.tick): an archivist holds \(pending.count) unrevealed reflection(s)")
+                        }
                     }
                 }
             }
@@ -321,11 +363,14 @@ struct PairingSimulationTests {
         var codeThere = ""
     }
 
-    @Test("seats stay within 5 and 2 per address; nobody is admitted twice; the codes agree unless a nonce was swapped, and then the commitment fails; the desk empties (100 seeds)")
+    @Test(
+        "seats stay within 5 and 2 per address; nobody is admitted twice; the codes agree unless a nonce was swapped, and then the commitment fails; the desk empties (100 seeds)"
+    )
     func desk() async throws {
         let failures = try await onThread { () -> [String] in
             var failures: [String] = []
-            var admittedTotal = 0, swapsCaught = 0
+            var admittedTotal = 0
+            var swapsCaught = 0
             for seed in UInt64(1)...100 {
                 var rng = SplitMix64(seed: seed)
                 var desk = PairingDesk<Int>()
@@ -339,7 +384,8 @@ struct PairingSimulationTests {
                         if desk.seat(laptop.id, from: laptop.address) == nil {
                             laptop.seated = true
                             // Commit, nonce, reveal; a man in the middle swaps the host's nonce now and then.
-                            let nonce = Pairing.nonce(), theirs = Pairing.nonce()
+                            let nonce = Pairing.nonce()
+                            let theirs = Pairing.nonce()
                             let commitment = Pairing.commitment(to: nonce)
                             let revealed = Int.random(in: 0..<20, using: &rng) == 0 ? Pairing.nonce() : nonce
                             guard Pairing.opens(commitment, with: revealed) else {
@@ -349,7 +395,11 @@ struct PairingSimulationTests {
                             }
                             laptop.codeThere = Pairing.code(host: host, node: laptop.key, hostNonce: revealed, nodeNonce: theirs)
                             laptop.codeHere = Pairing.code(host: host, node: laptop.key, hostNonce: nonce, nodeNonce: theirs)
-                            desk.waits(laptop.id, .init(key: laptop.key, name: "laptop", code: laptop.codeHere, address: laptop.address, peerPort: nil, line: tick))
+                            desk.waits(
+                                laptop.id,
+                                .init(
+                                    key: laptop.key, name: "laptop", code: laptop.codeHere, address: laptop.address, peerPort: nil,
+                                    line: tick))
                             laptops.append(laptop)
                         }
                     case 3..<5:
@@ -358,7 +408,9 @@ struct PairingSimulationTests {
                         guard let (id, entry) = desk.waiting.randomElement(using: &rng) else { continue }
                         guard let i = laptops.firstIndex(where: { $0.id == id }), let taken = desk.take(id) else { continue }
                         if desk.take(id) != nil { failures.append("seed \(seed): taken twice") }
-                        if taken.code != laptops[i].codeThere { failures.append("seed \(seed): the console shows another code than the laptop") }
+                        if taken.code != laptops[i].codeThere {
+                            failures.append("seed \(seed): the console shows another code than the laptop")
+                        }
                         if Bool.random(using: &rng) {
                             if laptops[i].admitted { failures.append("seed \(seed): admitted twice") }
                             laptops[i].admitted = true
@@ -371,7 +423,9 @@ struct PairingSimulationTests {
                     case 5..<7:
                         // An admitted laptop's person answers.
                         guard let i = laptops.indices.filter({ laptops[$0].admitted }).randomElement(using: &rng) else { continue }
-                        if Bool.random(using: &rng) { desk.linked(laptops[i].key) } else if !desk.declined(laptops[i].key) {
+                        if Bool.random(using: &rng) {
+                            desk.linked(laptops[i].key)
+                        } else if !desk.declined(laptops[i].key) {
                             failures.append("seed \(seed): an admitted laptop's no was not heard")
                         }
                         _ = desk.ended(laptops[i].id, key: laptops[i].key)
@@ -384,16 +438,22 @@ struct PairingSimulationTests {
                     }
                     if desk.seated > PairingDesk<Int>.maxSeats { failures.append("seed \(seed): \(desk.seated) seats") }
                     let perAddress = Dictionary(grouping: laptops.filter(\.seated), by: \.address).values.map(\.count).max() ?? 0
-                    if perAddress > PairingDesk<Int>.maxSeatsPerAddress { failures.append("seed \(seed): \(perAddress) seats for one address") }
+                    if perAddress > PairingDesk<Int>.maxSeatsPerAddress {
+                        failures.append("seed \(seed): \(perAddress) seats for one address")
+                    }
                     if desk.waiting.count > desk.seated { failures.append("seed \(seed): more waiting than seated") }
                     if desk.confirming.keys.contains(where: { key in !laptops.contains { $0.key == key && $0.admitted } }) {
                         failures.append("seed \(seed): a confirmation shown for a laptop not admitted or gone")
                     }
                 }
                 for laptop in laptops { _ = desk.ended(laptop.id, key: laptop.key) }
-                if desk.seated != 0 || !desk.waiting.isEmpty || !desk.confirming.isEmpty { failures.append("seed \(seed): the desk did not empty") }
+                if desk.seated != 0 || !desk.waiting.isEmpty || !desk.confirming.isEmpty {
+                    failures.append("seed \(seed): the desk did not empty")
+                }
             }
-            if admittedTotal < 100 || swapsCaught < 10 { failures.append("too little exercised: \(admittedTotal) admitted, \(swapsCaught) swaps") }
+            if admittedTotal < 100 || swapsCaught < 10 {
+                failures.append("too little exercised: \(admittedTotal) admitted, \(swapsCaught) swaps")
+            }
             return failures
         }
         #expect(failures.isEmpty, "\(failures.count) failures, the first: \(failures.prefix(5))")

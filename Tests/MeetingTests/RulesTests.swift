@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Meeting
 
 @Suite("The rules of the meeting")
@@ -28,8 +29,10 @@ struct RulesTests {
     /// stand alone on every screen.
     @Test("a reveal that lists unknown ids or another prompt's shows nothing until it holds the minimum of its own prompt's reflections")
     func revealCountsHeldReflections() throws {
-        let creator = SigningKey(), room = SigningKey()
-        let created = SessionCreated(title: "t", deck: trilingualDeck(), minimumToReveal: 3, roomKey: room.publicKey, nonce: randomBytes(16))
+        let creator = SigningKey()
+        let room = SigningKey()
+        let created = SessionCreated(
+            title: "t", deck: trilingualDeck(), minimumToReveal: 3, roomKey: room.publicKey, nonce: randomBytes(16))
         let first = Event.facilitator(.sessionCreated(created), session: nil, by: creator, at: 1, clock: 0)
         var state = try SessionState(events: [first])
         func reflection(_ prompt: Int, _ text: String) -> Event {
@@ -42,8 +45,9 @@ struct RulesTests {
         let alone = reflection(0, "the only real one")
         state.insert(alone)
         let unknown = [EventID.of(Array("nobody holds this".utf8)), EventID.of(Array("nor this".utf8))]
-        let reveal = Event.facilitator(.reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id, other.id, unknown[1]]),
-                                       session: state.id, by: creator, at: 4, clock: 3)
+        let reveal = Event.facilitator(
+            .reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id, other.id, unknown[1]]),
+            session: state.id, by: creator, at: 4, clock: 3)
         state.insert(reveal)
         #expect(state.revealed(prompt: 0).isEmpty, "one real reflection is shown alone")
         let aloneShows = state.isRevealed(alone.id)
@@ -53,8 +57,9 @@ struct RulesTests {
         // The same kind of reveal, once it lists the minimum of its own prompt's reflections
         // that this node holds, shows them (and only them).
         let held = [reflection(0, "held two"), reflection(0, "held three")]
-        let enough = Event.facilitator(.reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id] + held.map(\.id)),
-                                       session: state.id, by: creator, at: 4, clock: 3)
+        let enough = Event.facilitator(
+            .reflectionsRevealed(prompt: 0, order: [unknown[0], alone.id] + held.map(\.id)),
+            session: state.id, by: creator, at: 4, clock: 3)
         var honest = try SessionState(events: Array(state.allEvents.filter { $0.id != reveal.id }) + held)
         #expect(honest.revealed(prompt: 0).isEmpty)
         honest.insert(enough)
@@ -113,7 +118,9 @@ struct RulesTests {
         try await session.open(prompt: 0)
         await expectRefusal(.emptyText) { _ = try await session.submitReflection(prompt: 0, text: "") }
         await expectRefusal(.emptyText) { _ = try await session.submitReflection(prompt: 0, text: " \n\t ") }
-        let long = await expectRefusal(.textTooLong) { _ = try await session.submitReflection(prompt: 0, text: String(repeating: "a", count: 1001)) }
+        let long = await expectRefusal(.textTooLong) {
+            _ = try await session.submitReflection(prompt: 0, text: String(repeating: "a", count: 1001))
+        }
         #expect(long.contains("1001 characters") && long.contains("limit is 1000"))
         await expectRefusal(.invalidUTF8) { _ = try await session.submitReflection(prompt: 0, utf8: [0x68, 0xC3, 0x28]) }
         await expectRefusal(.controlCharacters) { _ = try await session.submitReflection(prompt: 0, text: "a\u{0}b") }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Meeting
 
 /// What the store must keep, or must not keep, when things happen at the same moment: phones
@@ -69,7 +70,9 @@ struct StoreRaceTests {
             try await group.waitForAll()
         }
         #expect(acknowledged.all.count >= 40)
-        #expect(!folder.allBytes().containsSequence(Array("wiped words".utf8)), "a reflection written as the session was wiped is still on disk")
+        #expect(
+            !folder.allBytes().containsSequence(Array("wiped words".utf8)), "a reflection written as the session was wiped is still on disk"
+        )
         #expect(try TranscriptStore(folder: folder.path).sessionIDs().isEmpty)
     }
 }

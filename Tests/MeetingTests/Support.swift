@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Meeting
 
 /// A data folder of the test's own, removed when the value goes away.
@@ -33,19 +34,25 @@ struct SplitMix64: RandomNumberGenerator {
 
 /// A three-prompt deck in English, Urdu and Pashto.
 func trilingualDeck(prompts: Int = 3) -> Deck {
-    Deck(title: LocalizedText([.en: "Fathers and sons", .ur: "باپ اور بیٹے", .ps: "پلرونه او زامن"]),
-         prompts: (0..<prompts).map { i in
-             Prompt(text: LocalizedText([.en: "Prompt \(i + 1): what did your father teach you?",
-                                         .ur: "سوال \(i + 1): آپ کے والد نے آپ کو کیا سکھایا؟",
-                                         .ps: "پوښتنه \(i + 1): ستا پلار تا ته څه ور زده کړل؟"]),
-                    timeBox: 300, facilitatorNote: "Allow silence.")
-         })
+    Deck(
+        title: LocalizedText([.en: "Fathers and sons", .ur: "باپ اور بیٹے", .ps: "پلرونه او زامن"]),
+        prompts: (0..<prompts).map { i in
+            Prompt(
+                text: LocalizedText([
+                    .en: "Prompt \(i + 1): what did your father teach you?",
+                    .ur: "سوال \(i + 1): آپ کے والد نے آپ کو کیا سکھایا؟",
+                    .ps: "پوښتنه \(i + 1): ستا پلار تا ته څه ور زده کړل؟",
+                ]),
+                timeBox: 300, facilitatorNote: "Allow silence.")
+        })
 }
 
 /// Expects `work` to be refused with `code`, and returns the message a person would see.
 @discardableResult
-func expectRefusal(_ code: MeetingError.Code, sourceLocation: SourceLocation = #_sourceLocation,
-                   _ work: () async throws -> Void) async -> String {
+func expectRefusal(
+    _ code: MeetingError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+    _ work: () async throws -> Void
+) async -> String {
     do {
         try await work()
         Issue.record("expected a refusal \(code), but it was accepted", sourceLocation: sourceLocation)
@@ -103,8 +110,9 @@ struct RandomSession {
 
     init(seed: UInt64, prompts: Int = 4) {
         rng = SplitMix64(seed: seed)
-        let created = SessionCreated(title: "Session \(seed)", deck: trilingualDeck(prompts: prompts),
-                                     minimumToReveal: Int.random(in: 2...3, using: &rng), roomKey: room.publicKey, nonce: randomBytes(16))
+        let created = SessionCreated(
+            title: "Session \(seed)", deck: trilingualDeck(prompts: prompts),
+            minimumToReveal: Int.random(in: 2...3, using: &rng), roomKey: room.publicKey, nonce: randomBytes(16))
         let first = Event.facilitator(.sessionCreated(created), session: nil, by: creator, at: at, clock: 0)
         state = try! SessionState(events: [first])
         stale = state
@@ -135,8 +143,10 @@ struct RandomSession {
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<10: facilitator(.promptOpened(prompt: Int.random(in: 0..<n, using: &rng)))
             case 10..<50:
-                add(Event.participant(.reflectionSubmitted(prompt: prompt, text: "words \(rng.next() % 1000) غصہ", nonce: randomBytes(16)),
-                                      session: state.id, roomKey: room))
+                add(
+                    Event.participant(
+                        .reflectionSubmitted(prompt: prompt, text: "words \(rng.next() % 1000) غصہ", nonce: randomBytes(16)),
+                        session: state.id, roomKey: room))
             case 50..<60:
                 var pending = state.pendingIDs(prompt: prompt).sorted()
                 pending.shuffle(using: &rng)
@@ -153,12 +163,16 @@ struct RandomSession {
             case 90..<92: facilitator(.sessionClosed)
             case 92..<96:
                 // A rogue key acting as a facilitator.
-                add(Event.facilitator(.promptOpened(prompt: Int.random(in: 0..<n, using: &rng)), session: state.id, by: outsider,
-                                      at: at, clock: state.clock + 1), forged: true)
+                add(
+                    Event.facilitator(
+                        .promptOpened(prompt: Int.random(in: 0..<n, using: &rng)), session: state.id, by: outsider,
+                        at: at, clock: state.clock + 1), forged: true)
             default:
                 // A reflection signed with a key that is not the session's room key.
-                add(Event.participant(.reflectionSubmitted(prompt: prompt, text: "forged", nonce: randomBytes(16)),
-                                      session: state.id, roomKey: wrongRoom), forged: true)
+                add(
+                    Event.participant(
+                        .reflectionSubmitted(prompt: prompt, text: "forged", nonce: randomBytes(16)),
+                        session: state.id, roomKey: wrongRoom), forged: true)
             }
         }
         return events

@@ -1,19 +1,23 @@
 import Foundation
 import Testing
+
 @testable import Meeting
 
 @Suite("Export, import and search")
 struct TranscriptTests {
     /// A closed session with revealed, hidden and resonated reflections in three scripts.
     static func finishedSession(in folder: TemporaryFolder) async throws -> LiveSession {
-        let session = try await LiveSession.start(deck: trilingualDeck(), title: "منگل کا حلقہ — Tuesday circle",
-                                                  in: TranscriptStore(folder: folder.path))
+        let session = try await LiveSession.start(
+            deck: trilingualDeck(), title: "منگل کا حلقہ — Tuesday circle",
+            in: TranscriptStore(folder: folder.path))
         try await session.open(prompt: 0)
-        let texts = ["میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔",
-                     "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
-                     "I learned that a man does not cry. I want to unlearn it.",
-                     "<img src=x onerror=alert(1)> and *stars* and # hash",
-                     "A man named Rahim hurt me."]
+        let texts = [
+            "میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔",
+            "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
+            "I learned that a man does not cry. I want to unlearn it.",
+            "<img src=x onerror=alert(1)> and *stars* and # hash",
+            "A man named Rahim hurt me.",
+        ]
         for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
         try await session.hide(shown.first { $0.text.contains("Rahim") }!.id, reason: "names a person")
@@ -29,7 +33,8 @@ struct TranscriptTests {
 
     @Test("export → import → export gives the same bytes, and Urdu and Pashto survive every step")
     func roundTrip() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
         let first = Transcript(try session.store.state(of: session.id)).json()
         let other = try TranscriptStore(folder: b.path)
@@ -38,8 +43,10 @@ struct TranscriptTests {
         let second = Transcript(try other.state(of: session.id)).json()
         #expect(first == second)
         let text = String(decoding: second, as: UTF8.self)
-        for fragment in ["میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔", "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
-                         "منگل کا حلقہ", "پوښتنه 1: ستا پلار تا ته څه ور زده کړل؟", "زیادہ تر نے والد کا ذکر کیا۔"] {
+        for fragment in [
+            "میرے والد غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔", "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
+            "منگل کا حلقہ", "پوښتنه 1: ستا پلار تا ته څه ور زده کړل؟", "زیادہ تر نے والد کا ذکر کیا۔",
+        ] {
             #expect(text.contains(fragment))
         }
         #expect(Transcript(try other.state(of: session.id)).markdown() == Transcript(try session.store.state(of: session.id)).markdown())
@@ -77,7 +84,8 @@ struct TranscriptTests {
 
     @Test("importing twice, or into the node that made it, stores nothing twice")
     func importMerges() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
         let json = Transcript(try session.store.state(of: session.id)).json()
         let before = try session.store.events(of: session.id).count
@@ -93,16 +101,19 @@ struct TranscriptTests {
 
     @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
     func tamperedImportIsRefused() async throws {
-        let a = TemporaryFolder(), b = TemporaryFolder()
+        let a = TemporaryFolder()
+        let b = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
         let json = String(decoding: Transcript(try session.store.state(of: session.id)).json(), as: UTF8.self)
         let other = try TranscriptStore(folder: b.path)
         var transcript = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
         let editedText = json.replacingOccurrences(of: "I want to unlearn it.", with: "I want to keep it.")
-        transcript.events[0] = Data((Data(base64Encoded: transcript.events[0])!.base64EncodedString().dropLast(8) + "AAAAAAA=").utf8).base64EncodedString()
+        transcript.events[0] = Data((Data(base64Encoded: transcript.events[0])!.base64EncodedString().dropLast(8) + "AAAAAAA=").utf8)
+            .base64EncodedString()
         var forgedEvent = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
         let victim = Data(base64Encoded: forgedEvent.events[1])!
-        forgedEvent.events[1] = Data(String(decoding: victim, as: UTF8.self).replacingOccurrences(of: "\"kind\"", with: "\"kind\" ").utf8).base64EncodedString()
+        forgedEvent.events[1] = Data(String(decoding: victim, as: UTF8.self).replacingOccurrences(of: "\"kind\"", with: "\"kind\" ").utf8)
+            .base64EncodedString()
         let cases: [(String, Data, String)] = [
             ("edited text", Data(editedText.utf8), "does not match its signed events"),
             ("damaged event", transcript.json(), "nothing was imported"),

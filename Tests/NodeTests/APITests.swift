@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Meeting
 import Synchronization
 import Testing
+
 @testable import Node
 
 @Suite("The node's HTTP API", .serialized)
@@ -41,11 +42,14 @@ struct APITests {
             let api = API(client: client)
             let (wrong, body, _) = try await api.call(.post, "/api/join", json: #"{"code":"AAAA-AAAA"}"#)
             #expect(wrong == .forbidden && api.errorCode(body) == "wrong-code")
-            #expect((body["error"] as? [String: Any])?["message"] as? String == "That join code is not right. Check it with the facilitator and try again.")
+            #expect(
+                (body["error"] as? [String: Any])?["message"] as? String
+                    == "That join code is not right. Check it with the facilitator and try again.")
             let typed = AccessCodes.display(fixture.joinCode).lowercased().replacingOccurrences(of: "-", with: " ")
             let (ok, joined, _) = try await api.call(.post, "/api/join", json: #"{"code":"\#(typed)"}"#)
             #expect(ok == .created && (joined["token"] as? String)?.count == 26)
-            #expect((joined["state"] as? [String: Any]).flatMap { $0["session"] as? [String: Any] }?["title"] as? String == "Tuesday circle")
+            #expect(
+                (joined["state"] as? [String: Any]).flatMap { $0["session"] as? [String: Any] }?["title"] as? String == "Tuesday circle")
         }
     }
 
@@ -72,10 +76,12 @@ struct APITests {
         try await fixture.live { client in
             let api = API(client: client)
             let token = try await api.join(fixture.joinCode)
-            let (notOpen, closedBody, _) = try await api.call(.post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"early"}"#)
+            let (notOpen, closedBody, _) = try await api.call(
+                .post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"early"}"#)
             #expect(notOpen == .conflict && api.errorCode(closedBody) == "prompt-not-open")
             #expect(try await api.console(fixture.secret, "open", #"{"prompt":0}"#).0 == .ok)
-            let (created, body, _) = try await api.call(.post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"میرے والد خاموش رہتے تھے۔"}"#)
+            let (created, body, _) = try await api.call(
+                .post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"میرے والد خاموش رہتے تھے۔"}"#)
             #expect(created == .created && body["received"] as? Bool == true)
             #expect(await fixture.room.session.state.pendingCount(prompt: 0) == 1)
             let stored = try fixture.store.events(of: fixture.room.session.id).contains {
@@ -101,7 +107,10 @@ struct APITests {
             let cases: [(String, String?, [UInt8]?, HTTPResponse.Status, String)] = [
                 ("invalid JSON", "{\"prompt\":0,", nil, .badRequest, "invalid-json"),
                 ("not an object", "[1,2]", nil, .badRequest, "invalid-json"),
-                ("invalid UTF-8", nil, Array(#"{"prompt":0,"text":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), .badRequest, "invalid-utf8"),
+                (
+                    "invalid UTF-8", nil, Array(#"{"prompt":0,"text":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), .badRequest,
+                    "invalid-utf8"
+                ),
                 ("unknown field", #"{"prompt":0,"text":"hi","name":"Rahim"}"#, nil, .badRequest, "unknown-field"),
                 ("missing field", #"{"text":"hi"}"#, nil, .badRequest, "missing-field"),
                 ("wrong type", #"{"prompt":"0","text":"hi"}"#, nil, .badRequest, "wrong-type"),
@@ -154,7 +163,9 @@ struct APITests {
 
     /// Threat: anyone who reads the projector's link (it is on a laptop or TV facing the room,
     /// often opened on a borrowed machine), or who walks up to the projector.
-    @Test("The projector's link carries a key of its own: it shows the room's view and can never open, reveal, hide, write, admit, close or wipe")
+    @Test(
+        "The projector's link carries a key of its own: it shows the room's view and can never open, reveal, hide, write, admit, close or wipe"
+    )
     func projectorCannotAct() async throws {
         let fixture = try await HostedFixture()
         let session = fixture.room.session
@@ -178,12 +189,15 @@ struct APITests {
             // Refused as a wrong secret (after five, the address is also slowed down: 429).
             for (action, body) in actions {
                 let (status, answer) = try await api.console(key, action, body)
-                #expect((status == .forbidden && api.errorCode(answer) == "wrong-secret") || (status == .tooManyRequests && api.errorCode(answer) == "throttled"),
-                        "\(action) with the projector's key: \(status)")
+                #expect(
+                    (status == .forbidden && api.errorCode(answer) == "wrong-secret")
+                        || (status == .tooManyRequests && api.errorCode(answer) == "throttled"),
+                    "\(action) with the projector's key: \(status)")
             }
             let (consoleStatus, _, _) = try await api.call(.get, "/api/console", token: key)
             #expect(consoleStatus == .forbidden || consoleStatus == .tooManyRequests)
-            let (_, refused) = try await LiveSocketTests.follow(client, hello: #"{"type":"hello","facilitator":"\#(key)"}"#, until: { _ in false })
+            let (_, refused) = try await LiveSocketTests.follow(
+                client, hello: #"{"type":"hello","facilitator":"\#(key)"}"#, until: { _ in false })
             #expect(refused?.closeCode == .unknown(4401), "the projector's key opened the console's socket")
         }
         let state = await session.state
@@ -201,7 +215,9 @@ struct APITests {
             let texts = ["<img src=x onerror=alert(1)>", "my father shouted", "I was afraid"]
             for text in texts.prefix(2) {
                 let token = try await api.join(fixture.joinCode)
-                try await api.call(.post, "/api/reflections", token: token, json: try String(decoding: JSONSerialization.data(withJSONObject: ["prompt": 0, "text": text]), as: UTF8.self))
+                try await api.call(
+                    .post, "/api/reflections", token: token,
+                    json: try String(decoding: JSONSerialization.data(withJSONObject: ["prompt": 0, "text": text]), as: UTF8.self))
             }
             let (_, console, raw) = try await api.call(.get, "/api/console", token: secret)
             #expect(((console["prompts"] as? [[String: Any]])?[0]["pending"] as? Int) == 2)
@@ -228,7 +244,10 @@ struct APITests {
             let hideID = try #require(shown.first { $0["text"] as? String == "my father shouted" }?["id"] as? String)
             #expect(try await api.console(secret, "hide", #"{"reflection":"\#(hideID)","reason":"names a relative"}"#).0 == .ok)
             let (_, afterHide, _) = try await api.call(.get, "/api/session", token: token)
-            #expect(!(((afterHide["state"] as? [String: Any])?["revealed"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == hideID })
+            #expect(
+                !(((afterHide["state"] as? [String: Any])?["revealed"] as? [[String: Any]]) ?? []).contains {
+                    $0["id"] as? String == hideID
+                })
             #expect(try await api.console(secret, "note", #"{"text":"Long silence.","prompt":0}"#).0 == .ok)
             #expect(try await api.console(secret, "close-prompt", #"{"prompt":0}"#).0 == .ok)
             let (reopen, reopenBody) = try await api.console(secret, "open", #"{"prompt":0}"#)

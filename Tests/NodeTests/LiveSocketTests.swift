@@ -5,23 +5,32 @@ import Meeting
 import Synchronization
 import Testing
 import WSClient
+
 @testable import Node
 
 @Suite("The live socket", .serialized)
 struct LiveSocketTests {
     /// Connects, says hello, and returns the messages received until `until` is satisfied.
-    static func follow(_ client: some TestClientProtocol, hello: String, until done: @escaping @Sendable ([[String: Any]]) -> Bool,
-                       while acting: @escaping @Sendable () async throws -> Void = {}) async throws -> ([[String: Any]], WebSocketCloseFrame?) {
+    static func follow(
+        _ client: some TestClientProtocol, hello: String, until done: @escaping @Sendable ([[String: Any]]) -> Bool,
+        while acting: @escaping @Sendable () async throws -> Void = {}
+    ) async throws -> ([[String: Any]], WebSocketCloseFrame?) {
         let received = Mutex<[String]>([])
         let close = try await client.ws("/api/live") { inbound, outbound, _ in
             try await outbound.write(.text(hello))
             var acted = false
             for try await message in inbound.messages(maxSize: 1 << 20) {
                 guard case .text(let text) = message else { continue }
-                let all = received.withLock { $0.append(text); return $0 }
+                let all = received.withLock {
+                    $0.append(text)
+                    return $0
+                }
                 let parsed = all.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
                 if done(parsed) { return }
-                if !acted { acted = true; try await acting() }
+                if !acted {
+                    acted = true
+                    try await acting()
+                }
             }
         }
         let texts = received.withLock { $0 }
@@ -36,12 +45,15 @@ struct LiveSocketTests {
         for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
         let token = try #require(await fixture.room.registry.join())
         try await fixture.live { client in
-            let (messages, _) = try await Self.follow(client, hello: #"{"type":"hello","token":"\#(token)"}"#, until: { messages in
-                messages.contains { (($0["data"] as? [String: Any])?["revealed"] as? [Any])?.count == 3 }
-            }, while: {
-                try await session.reveal(prompt: 0)
-                await fixture.room.changed()
-            })
+            let (messages, _) = try await Self.follow(
+                client, hello: #"{"type":"hello","token":"\#(token)"}"#,
+                until: { messages in
+                    messages.contains { (($0["data"] as? [String: Any])?["revealed"] as? [Any])?.count == 3 }
+                },
+                while: {
+                    try await session.reveal(prompt: 0)
+                    await fixture.room.changed()
+                })
             #expect(messages.first?["type"] as? String == "state")
             #expect(((messages.first?["data"] as? [String: Any])?["revealed"] as? [Any])?.isEmpty == true)
             #expect(messages.count >= 2)
@@ -54,12 +66,15 @@ struct LiveSocketTests {
         let session = fixture.room.session
         try await session.open(prompt: 0)
         try await fixture.live { client in
-            let (messages, _) = try await Self.follow(client, hello: #"{"type":"hello","facilitator":"\#(fixture.secret)"}"#, until: { messages in
-                messages.contains { (($0["data"] as? [String: Any])?["prompts"] as? [[String: Any]])?.first?["pending"] as? Int == 1 }
-            }, while: {
-                _ = try await session.submitReflection(prompt: 0, text: "arrives while watching")
-                await fixture.room.changed(immediately: false)
-            })
+            let (messages, _) = try await Self.follow(
+                client, hello: #"{"type":"hello","facilitator":"\#(fixture.secret)"}"#,
+                until: { messages in
+                    messages.contains { (($0["data"] as? [String: Any])?["prompts"] as? [[String: Any]])?.first?["pending"] as? Int == 1 }
+                },
+                while: {
+                    _ = try await session.submitReflection(prompt: 0, text: "arrives while watching")
+                    await fixture.room.changed(immediately: false)
+                })
             #expect(messages.first?["type"] as? String == "console")
             #expect(!messages.contains { String(describing: $0).contains("arrives while watching") })
             for hello in [#"{"type":"hello","token":"forged"}"#, #"{"type":"hello","facilitator":"\#(fixture.joinCode)"}"#, "not json"] {

@@ -4,6 +4,7 @@ import Meeting
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import Node
 
 /// Threat: a rogue machine on the hall's LAN that floods the node-to-node port, or poses as a
@@ -16,9 +17,10 @@ struct PeerPortTests {
     static func flood(_ count: Int, from source: String, to port: Int) async throws -> [any Channel] {
         var channels: [any Channel] = []
         for _ in 0..<count {
-            channels.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(to: try SocketAddress(ipAddress: source, port: 0))
-                .connect(host: "127.0.0.1", port: port).get())
+            channels.append(
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .bind(to: try SocketAddress(ipAddress: source, port: 0))
+                    .connect(host: "127.0.0.1", port: port).get())
         }
         return channels
     }
@@ -35,14 +37,18 @@ struct PeerPortTests {
         return condition()
     }
 
-    @Test("One address's connections beyond its limit are closed at once, and while it holds the rest another laptop pairs and links; silent connections are closed at the hello deadline")
+    @Test(
+        "One address's connections beyond its limit are closed at once, and while it holds the rest another laptop pairs and links; silent connections are closed at the hello deadline"
+    )
     func connectionLimits() async throws {
         var limits = PeerLimits()
         limits.connectionsPerAddress = 8
         limits.helloDeadline = .seconds(120)
-        let folderH = TemporaryFolder(), folderB = TemporaryFolder()
-        let h = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderH.path)),
-                                  name: "laptop-h", joinCode: "ABCDEFGH", limits: limits)
+        let folderH = TemporaryFolder()
+        let folderB = TemporaryFolder()
+        let h = try await R.start(
+            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderH.path)),
+            name: "laptop-h", joinCode: "ABCDEFGH", limits: limits)
         defer { h.stop() }
         let held = try await Self.flood(30, from: "127.0.0.21", to: h.port)
         #expect(await Self.eventually { Self.closed(held) == 22 }, "closed: \(Self.closed(held)) of 30")
@@ -55,8 +61,9 @@ struct PeerPortTests {
 
         // A node whose connections must say hello within 2 s closes silent ones.
         limits.helloDeadline = .seconds(2)
-        let d = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: TemporaryFolder().path)),
-                                  name: "laptop-d", joinCode: "ABCDEFGH", limits: limits)
+        let d = try await R.start(
+            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: TemporaryFolder().path)),
+            name: "laptop-d", joinCode: "ABCDEFGH", limits: limits)
         defer { d.stop() }
         let silent = try await Self.flood(5, from: "127.0.0.20", to: d.port)
         #expect(await Self.eventually { Self.closed(silent) == 5 }, "silent connections still open: \(5 - Self.closed(silent))")
@@ -65,17 +72,20 @@ struct PeerPortTests {
     @Test("At most five laptops wait to be admitted; the next is told why; the console's warnings stay bounded")
     func boundedLists() async throws {
         let folderA = TemporaryFolder()
-        let a = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path)),
-                                  name: "laptop-a", joinCode: "ABCDEFGH")
+        let a = try await R.start(
+            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path)),
+            name: "laptop-a", joinCode: "ABCDEFGH")
         defer { a.stop() }
         // Laptops asking to join from their own addresses: each pairs, then waits (the
         // connections stay open until the test ends).
         func pair(from source: String) async throws -> (PeerMessage?, PeerTransport.Channel) {
-            let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: SigningKey()).identity,
-                                                             expect: nil, from: source)
+            let connection = try await PeerTransport.connect(
+                host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: SigningKey()).identity,
+                expect: nil, from: source)
             let channel = connection.channel
             let outbound = channel.outbound
-            try await outbound.write(PeerMessage.hello(PeerHello(name: "asking", peerPort: nil, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
+            try await outbound.write(
+                PeerMessage.hello(PeerHello(name: "asking", peerPort: nil, participantURL: nil, session: nil, wantsAdmission: true)).buffer)
             var messages = channel.inbound.makeAsyncIterator()
             _ = try await Replicator.next(&messages)  // its greeting
             let second = try await Replicator.next(&messages)
@@ -92,12 +102,18 @@ struct PeerPortTests {
         for i in 0..<5 {
             let (answer, channel) = try await pair(from: "127.0.0.\(30 + i)")
             held.append(channel)
-            guard case .pairCommit? = answer else { Issue.record("laptop \(i) was not let pair: \(String(describing: answer))"); return }
+            guard case .pairCommit? = answer else {
+                Issue.record("laptop \(i) was not let pair: \(String(describing: answer))")
+                return
+            }
         }
         #expect(await R.eventually { await a.replicator.status().waiting.count == 5 })
         let (sixth, sixthChannel) = try await pair(from: "127.0.0.40")
         held.append(sixthChannel)
-        guard case .refused(let why)? = sixth else { Issue.record("a sixth laptop was let wait: \(String(describing: sixth))"); return }
+        guard case .refused(let why)? = sixth else {
+            Issue.record("a sixth laptop was let wait: \(String(describing: sixth))")
+            return
+        }
         #expect(why.contains("already waiting"), "\(why)")
         #expect(await a.replicator.status().waiting.count == 5)
         // The facilitator turns three away; then one address may hold two seats, not three.
@@ -116,10 +132,14 @@ struct PeerPortTests {
         // warnings kept stay few.
         for _ in 0..<30 {
             let stranger = SigningKey()
-            let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: stranger).identity,
-                                                             expect: nil)
+            let connection = try await PeerTransport.connect(
+                host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: stranger).identity,
+                expect: nil)
             try await connection.channel.executeThenClose { inbound, outbound in
-                try await outbound.write(PeerMessage.hello(PeerHello(name: "stranger", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
+                try await outbound.write(
+                    PeerMessage.hello(
+                        PeerHello(name: "stranger", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)
+                    ).buffer)
                 for try await _ in inbound {}
             }
         }
@@ -129,30 +149,36 @@ struct PeerPortTests {
 
     @Test("Spoofed mDNS hints, announced after the real ones, do not keep two admitted nodes apart")
     func spoofedHint() async throws {
-        let folderA = TemporaryFolder(), folderB = TemporaryFolder(), folderR = TemporaryFolder()
+        let folderA = TemporaryFolder()
+        let folderB = TemporaryFolder()
+        let folderR = TemporaryFolder()
         let session = try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path))
         let a = try await R.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
         let b = try await R.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
         #expect(await R.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
         // A stranger's listener, where the spoofed announcements point.
-        let rogue = try await R.start(try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderR.path)),
-                                      name: "laptop-a", joinCode: nil)
+        let rogue = try await R.start(
+            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderR.path)),
+            name: "laptop-a", joinCode: nil)
         defer { rogue.stop() }
         // Both laptops restart, remembering no address: all they know is what mDNS says, the
         // real announcement first, then a machine's spoof of each tag (so newest first).
         a.stop()
         b.stop()
         try await Task.sleep(for: .milliseconds(300))
-        let tagA = Presence.nodeTag(of: a.replicator.myKey, in: session.id), tagB = Presence.nodeTag(of: b.replicator.myKey, in: session.id)
+        let tagA = Presence.nodeTag(of: a.replicator.myKey, in: session.id)
+        let tagB = Presence.nodeTag(of: b.replicator.myKey, in: session.id)
         func hear(_ replicator: Replicator, real: (String, Int), spoofed tag: String) async {
             await replicator.seen(nodeTag: tag, host: real.0, peerPort: real.1)
             await replicator.seen(nodeTag: tag, host: "127.0.0.1", peerPort: rogue.port)
         }
-        let a2 = try await R.start(a.session, name: "laptop-a", joinCode: "ABCDEFGH", port: a.port,
-                                   before: { await hear($0, real: ("127.0.0.1", b.port), spoofed: tagB) })
+        let a2 = try await R.start(
+            a.session, name: "laptop-a", joinCode: "ABCDEFGH", port: a.port,
+            before: { await hear($0, real: ("127.0.0.1", b.port), spoofed: tagB) })
         defer { a2.stop() }
-        let b2 = try await R.start(b.session, name: "laptop-b", joinCode: "ABCDEFGH", port: b.port,
-                                   before: { await hear($0, real: ("127.0.0.1", a.port), spoofed: tagA) })
+        let b2 = try await R.start(
+            b.session, name: "laptop-b", joinCode: "ABCDEFGH", port: b.port,
+            before: { await hear($0, real: ("127.0.0.1", a.port), spoofed: tagA) })
         defer { b2.stop() }
         #expect(await R.eventually(90) { await a2.replicator.status().admitted.allSatisfy(\.connected) }, "the spoof kept A and B apart")
         try await session.open(prompt: 0)

@@ -1,7 +1,8 @@
 import Foundation
 import HalqaTestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP connection from a chosen loopback address (127.0.0.x), written byte by byte: what an
@@ -25,10 +26,20 @@ final class RawConnection {
         inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
         var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - receiveTimeout.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0 else { close(fd); throw Failure("bind \(source): \(errno)") }
-        let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard connected == 0 else { close(fd); throw Failure("connect: \(errno)") }
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw Failure("bind \(source): \(errno)")
+        }
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw Failure("connect: \(errno)")
+        }
     }
 
     deinit { close(fd) }
@@ -50,7 +61,10 @@ final class RawConnection {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { out += buffer[0..<n]; continue }
+            if n > 0 {
+                out += buffer[0..<n]
+                continue
+            }
             return (out, n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
         }
     }
@@ -63,7 +77,10 @@ final class RawConnection {
         while Date() < deadline {
             if String(decoding: out, as: UTF8.self).contains(needle) { return (String(decoding: out, as: UTF8.self), false) }
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { out += buffer[0..<n]; continue }
+            if n > 0 {
+                out += buffer[0..<n]
+                continue
+            }
             if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { return (String(decoding: out, as: UTF8.self), true) }
         }
         return (String(decoding: out, as: UTF8.self), false)
@@ -76,7 +93,8 @@ final class RawConnection {
         while true {
             if let end = data.firstRange(of: [13, 10, 13, 10]) {
                 let head = String(decoding: data[..<end.lowerBound], as: UTF8.self)
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                     .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
                 if data.count - end.upperBound >= length {
                     let status = Int(head.split(separator: " ")[1]) ?? 0
@@ -103,7 +121,6 @@ final class RawConnection {
         init(_ d: String) { description = d }
     }
 }
-
 
 /// Threads of its own for a node under test, so that its timing (deadlines, rates) does not
 /// depend on CPU-heavy tests running at the same time on Swift concurrency's few shared

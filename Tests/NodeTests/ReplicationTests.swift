@@ -4,6 +4,7 @@ import Meeting
 import NIOCore
 import Synchronization
 import Testing
+
 @testable import Node
 
 /// Two or three real nodes in this process, each with its own store, talking over loopback
@@ -27,18 +28,28 @@ struct ReplicationTests {
     }
 
     /// `before` runs once the replicator exists and before it listens or calls anyone.
-    static func start(_ session: LiveSession, name: String, joinCode: String?, port: Int = 0, limits: PeerLimits = PeerLimits(),
-                      before: (Replicator) async -> Void = { _ in }) async throws -> Running {
+    static func start(
+        _ session: LiveSession, name: String, joinCode: String?, port: Int = 0, limits: PeerLimits = PeerLimits(),
+        before: (Replicator) async -> Void = { _ in }
+    ) async throws -> Running {
         let lines = Lines()
         // The acknowledgement waits long for the second copy here: the test is about the
         // mechanism, on a machine that may be slow, not about the timeout.
-        let replicator = Replicator(session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: name,
-                                    participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),
-                                    limits: limits, say: { lines.add($0) })
+        let replicator = Replicator(
+            session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: name,
+            participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),
+            limits: limits, say: { lines.add($0) })
         await replicator.start(onChange: {})
         await before(replicator)
         let (ports, sink) = AsyncStream<Int>.makeStream()
-        let task = Task { try await replicator.run(host: "127.0.0.1", port: port, bound: { sink.yield($0); sink.finish() }) }
+        let task = Task {
+            try await replicator.run(
+                host: "127.0.0.1", port: port,
+                bound: {
+                    sink.yield($0)
+                    sink.finish()
+                })
+        }
         var it = ports.makeAsyncIterator()
         return Running(replicator: replicator, task: task, port: await it.next()!, lines: lines)
     }
@@ -72,13 +83,15 @@ struct ReplicationTests {
     static func admit(to host: Running, role: Replica.Role, folder: TemporaryFolder, name: String) async throws -> Running {
         let store = try TranscriptStore(folder: folder.path)
         let key = SigningKey()
-        let shown = Lines(), consoleCode = Lines()
+        let shown = Lines()
+        let consoleCode = Lines()
         let port = try freePort()
         let asking = Task {
-            try await Joiner.ask(host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
-                                 peerPort: port, key: key, store: store, show: { shown.add($0) },
-                                 // The person at the joining laptop: the code matches the console's, and nothing is kept yet.
-                                 confirm: { offer in consoleCode.all == offer.code + "\n" && ((try? store.sessionIDs().isEmpty) ?? false) })
+            try await Joiner.ask(
+                host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,
+                peerPort: port, key: key, store: store, show: { shown.add($0) },
+                // The person at the joining laptop: the code matches the console's, and nothing is kept yet.
+                confirm: { offer in consoleCode.all == offer.code + "\n" && ((try? store.sessionIDs().isEmpty) ?? false) })
         }
         // Generous: a cold debug build of BoringSSL under a fully parallel suite is slow.
         let asked = await eventually(90) { await !host.replicator.status().waiting.isEmpty }
@@ -102,18 +115,21 @@ struct ReplicationTests {
 
     @Test("A node admitted after its code matched holds the session; reflections wait for its copy; both run the meeting")
     func pairAndReplicate() async throws {
-        let folderA = TemporaryFolder(), folderB = TemporaryFolder()
+        let folderA = TemporaryFolder()
+        let folderB = TemporaryFolder()
         let storeA = try TranscriptStore(folder: folderA.path)
-        let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Tuesday circle", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
+        let a = try await Self.start(
+            try await LiveSession.start(deck: try Self.deck(), title: "Tuesday circle", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
         defer { a.stop() }
         #expect(await a.replicator.status().singleCopy)
         let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
         defer { b.stop() }
-        #expect(await Self.eventually {
-            let sa = await a.replicator.status().singleCopy
-            let sb = await b.replicator.status().singleCopy
-            return !sa && !sb
-        })
+        #expect(
+            await Self.eventually {
+                let sa = await a.replicator.status().singleCopy
+                let sb = await b.replicator.status().singleCopy
+                return !sa && !sb
+            })
         #expect(b.session.acceptsReflections)
         #expect(await b.session.state.created.title == "Tuesday circle")
 
@@ -130,7 +146,8 @@ struct ReplicationTests {
         try await b.session.reveal(prompt: 0)
         #expect(await Self.eventually { await a.session.state.revealed(prompt: 0).count == 4 })
         #expect(await a.session.state.revealed(prompt: 0).map(\.id) == b.session.state.revealed(prompt: 0).map(\.id))
-        var ra = await a.session.replica, rb = await b.session.replica
+        var ra = await a.session.replica
+        var rb = await b.session.replica
         #expect(ra.digest == rb.digest)
         // B stops: A is the only copy again, and says so.
         b.stop()
@@ -145,7 +162,8 @@ struct ReplicationTests {
 
     @Test("An archivist follows reveals but never holds a pending reflection; its forged events are refused and the facilitator warned")
     func archivist() async throws {
-        let folderA = TemporaryFolder(), folderC = TemporaryFolder()
+        let folderA = TemporaryFolder()
+        let folderC = TemporaryFolder()
         let storeA = try TranscriptStore(folder: folderA.path)
         let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
         defer { a.stop() }
@@ -165,10 +183,14 @@ struct ReplicationTests {
 
         // The archivist's key signs a facilitator action: refused everywhere, and A warns.
         let forged = Event.facilitator(.promptClosed(prompt: 0), session: a.session.id, by: c.session.nodeKey, at: 1, clock: 99)
-        let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.nodeKey).identity,
-                                                         expect: a.replicator.myKey.fingerprint)
+        let connection = try await PeerTransport.connect(
+            host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.nodeKey).identity,
+            expect: a.replicator.myKey.fingerprint)
         try await connection.channel.executeThenClose { inbound, outbound in
-            try await outbound.write(PeerMessage.hello(PeerHello(name: "organiser", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
+            try await outbound.write(
+                PeerMessage.hello(
+                    PeerHello(name: "organiser", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)
+                ).buffer)
             try await outbound.write(PeerMessage.events(session: a.session.id, events: [forged.bytes]).buffer)
             var it = inbound.makeAsyncIterator()
             while let frame = try await it.next() {
@@ -189,7 +211,8 @@ struct ReplicationTests {
     /// drew fewer reflections than the minimum (a group of two can tell who wrote what).
     @Test("Small groups: below the reveal minimum nothing of a prompt's reflections is shown, exported or replicated to an archivist")
     func smallGroups() async throws {
-        let folderA = TemporaryFolder(), folderC = TemporaryFolder()
+        let folderA = TemporaryFolder()
+        let folderC = TemporaryFolder()
         let storeA = try TranscriptStore(folder: folderA.path)
         let session = try await LiveSession.start(deck: try Self.deck(), minimumToReveal: 3, in: storeA)
         let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
@@ -200,8 +223,9 @@ struct ReplicationTests {
         let c = try await Self.admit(to: a, role: .archivist, folder: folderC, name: "organiser")
         defer { c.stop() }
         #expect(await Self.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
-        let options = HostOptions(deckPath: nil, resume: nil, title: nil, port: 8080, bind: "127.0.0.1", dataFolder: folderA.path,
-                                  minimumToReveal: 3, onePerPrompt: true)
+        let options = HostOptions(
+            deckPath: nil, resume: nil, title: nil, port: 8080, bind: "127.0.0.1", dataFolder: folderA.path,
+            minimumToReveal: 3, onePerPrompt: true)
         let room = try await Host.room(for: session, joinCode: "ABCDEFGH", store: storeA, options: options)
 
         try await session.open(prompt: 0)
@@ -241,13 +265,17 @@ struct ReplicationTests {
         try await session.reveal(prompt: 1)
         #expect(await Self.eventually { await c.session.state.revealed(prompt: 1).count == 3 })
         // (The archivist's state may show them a moment before its commit reaches the file.)
-        #expect(await Self.eventually { (try? Self.folderBytes(folderC.path).contains { $0.1.range(of: Data("enough of us".utf8)) != nil }) ?? false })
+        #expect(
+            await Self.eventually {
+                (try? Self.folderBytes(folderC.path).contains { $0.1.range(of: Data("enough of us".utf8)) != nil }) ?? false
+            })
     }
 
     /// A deck of `count` prompts, for tests that need many.
     static func deck(prompts count: Int) -> Deck {
-        Deck(title: LocalizedText([.en: "Many questions"]),
-             prompts: (0..<count).map { Prompt(text: LocalizedText([.en: "Question \($0 + 1)"])) })
+        Deck(
+            title: LocalizedText([.en: "Many questions"]),
+            prompts: (0..<count).map { Prompt(text: LocalizedText([.en: "Question \($0 + 1)"])) })
     }
 
     /// Waits until no file of the folders changes for half a second: every node has finished
@@ -258,14 +286,21 @@ struct ReplicationTests {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let now = folders.flatMap { ArrivalOrder.files(in: $0).map(\.bytes) }
-            if now != last { last = now; stableSince = Date() } else if Date().timeIntervalSince(stableSince) > 0.5 { return }
+            if now != last {
+                last = now
+                stableSince = Date()
+            } else if Date().timeIntervalSince(stableSince) > 0.5 {
+                return
+            }
             try? await Task.sleep(for: .milliseconds(100))
         }
     }
 
     static func reflectionText() -> String {
-        let words = ["my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
-                     "my", "son", "watches", "me", "ghussa", "izzat", "and", "now", "I", "stop"]
+        let words = [
+            "my", "father", "never", "said", "anger", "was", "wrong", "I", "learned", "to", "hit", "before",
+            "my", "son", "watches", "me", "ghussa", "izzat", "and", "now", "I", "stop",
+        ]
         let tag = String((0..<10).map { _ in "abcdefghijkmnpqrstuvwxyz".randomElement()! })
         return tag + " " + (0..<Int.random(in: 2...40)).map { _ in words.randomElement()! }.joined(separator: " ")
     }
@@ -273,13 +308,17 @@ struct ReplicationTests {
     /// Threat: someone who takes any of the laptops and reads its files byte by byte, and
     /// remembers who wrote when. The co-facilitator receives reflections one by one as they
     /// arrive; the archivist receives each revealed batch at once.
-    @Test("No file of the host, the co-facilitator or the archivist lays reflections out in arrival order, after a reveal or after the close (byte offsets, 12 runs)")
+    @Test(
+        "No file of the host, the co-facilitator or the archivist lays reflections out in arrival order, after a reveal or after the close (byte offsets, 12 runs)"
+    )
     func noArrivalOrderOnAnyNode() async throws {
         var order = ArrivalOrder()
         // Fresh nodes each run: small tables, where rows written one by one keep their order
         // (in a large, busy table page splits hide it).
         for n in [3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 24, 40] {
-            let folderA = TemporaryFolder(), folderB = TemporaryFolder(), folderC = TemporaryFolder()
+            let folderA = TemporaryFolder()
+            let folderB = TemporaryFolder()
+            let folderC = TemporaryFolder()
             let folders = [("host", folderA.path), ("co-facilitator", folderB.path), ("archivist", folderC.path)]
             let session = try await LiveSession.start(deck: Self.deck(prompts: 2), in: TranscriptStore(folder: folderA.path))
             let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
@@ -312,11 +351,16 @@ struct ReplicationTests {
 
     /// Threat: a stranger's laptop in the hall that answers as a host and admits every laptop
     /// at once, so that a co-facilitator's laptop adopts its session and takes its orders.
-    @Test("A joining laptop keeps nothing until the person there confirms the code and digest; a rogue host that admits at once is turned away")
+    @Test(
+        "A joining laptop keeps nothing until the person there confirms the code and digest; a rogue host that admits at once is turned away"
+    )
     func joinerConfirms() async throws {
-        let folderR = TemporaryFolder(), folderN = TemporaryFolder()
+        let folderR = TemporaryFolder()
+        let folderN = TemporaryFolder()
         let rogueStore = try TranscriptStore(folder: folderR.path)
-        let r = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Stranger's meeting", in: rogueStore), name: "laptop-a", joinCode: "ABCDEFGH")
+        let r = try await Self.start(
+            try await LiveSession.start(deck: try Self.deck(), title: "Stranger's meeting", in: rogueStore), name: "laptop-a",
+            joinCode: "ABCDEFGH")
         defer { r.stop() }
         // The rogue admits whoever asks, at once, without comparing anything.
         let admitting = Task {
@@ -329,14 +373,21 @@ struct ReplicationTests {
         let store = try TranscriptStore(folder: folderN.path)
         let offers = Lines()
         func ask(answer: Bool) async throws -> Joiner.Outcome {
-            try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: nil, name: "co-facilitator", peerPort: nil, key: SigningKey(),
-                                 store: store, show: { _ in }, confirm: { offer in
-                offers.add("\(offer.hostFingerprint) \(offer.code) \(offer.digest) \(offer.events) kept:\((try? store.sessionIDs().count) ?? -1)")
-                return answer
-            })
+            try await Joiner.ask(
+                host: "127.0.0.1", port: r.port, fingerprint: nil, name: "co-facilitator", peerPort: nil, key: SigningKey(),
+                store: store, show: { _ in },
+                confirm: { offer in
+                    offers.add(
+                        "\(offer.hostFingerprint) \(offer.code) \(offer.digest) \(offer.events) kept:\((try? store.sessionIDs().count) ?? -1)"
+                    )
+                    return answer
+                })
         }
         // The person at the joining laptop sees a code the facilitator's console does not show: no.
-        guard case .declined = try await ask(answer: false) else { Issue.record("a declined host was adopted"); return }
+        guard case .declined = try await ask(answer: false) else {
+            Issue.record("a declined host was adopted")
+            return
+        }
         var rogueReplica = await r.session.replica
         #expect(offers.all.hasPrefix("\(r.replicator.myKey.fingerprint) "), "the offer names the host's key: \(offers.all)")
         #expect(offers.all.contains(" \(rogueReplica.digest.short) "), "the offer shows the session's digest: \(offers.all)")
@@ -346,15 +397,20 @@ struct ReplicationTests {
             #expect(bytes.range(of: Data("Stranger's meeting".utf8)) == nil, "\(file) keeps the declined session")
         }
         // Said yes, the same offer is kept (the confirmation is what decides).
-        guard case .admitted(let admitted) = try await ask(answer: true) else { Issue.record("a confirmed host was not adopted"); return }
+        guard case .admitted(let admitted) = try await ask(answer: true) else {
+            Issue.record("a confirmed host was not adopted")
+            return
+        }
         #expect(try store.sessionIDs() == [admitted.session.id])
     }
 
     @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
     func rogue() async throws {
-        let folderA = TemporaryFolder(), folderR = TemporaryFolder()
+        let folderA = TemporaryFolder()
+        let folderR = TemporaryFolder()
         let storeA = try TranscriptStore(folder: folderA.path)
-        let a = try await Self.start(try await LiveSession.start(deck: try Self.deck(), title: "Secret title", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
+        let a = try await Self.start(
+            try await LiveSession.start(deck: try Self.deck(), title: "Secret title", in: storeA), name: "laptop-a", joinCode: "ABCDEFGH")
         defer { a.stop() }
         try await a.session.open(prompt: 0)
         let rogueStore = try TranscriptStore(folder: folderR.path)
@@ -364,17 +420,26 @@ struct ReplicationTests {
         let connection = try await PeerTransport.connect(host: "127.0.0.1", port: a.port, identity: rogue.identity, expect: nil)
         var received: [PeerMessage] = []
         try await connection.channel.executeThenClose { inbound, outbound in
-            try await outbound.write(PeerMessage.hello(PeerHello(name: "laptop-a", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)).buffer)
+            try await outbound.write(
+                PeerMessage.hello(
+                    PeerHello(name: "laptop-a", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)
+                ).buffer)
             try await outbound.write(PeerMessage.events(session: a.session.id, events: [forged.bytes]).buffer)
             try await outbound.write(PeerMessage.have(session: a.session.id, ids: []).buffer)
             for try await frame in inbound { received.append(try PeerMessage(decoding: frame.readableBytesView)) }
         }
         #expect(received.count == 1)
-        guard case .refused(let why)? = received.first else { Issue.record("expected a refusal, got \(received)"); return }
+        guard case .refused(let why)? = received.first else {
+            Issue.record("expected a refusal, got \(received)")
+            return
+        }
         #expect(why.contains("not admitted"))
         #expect(await a.session.state.event(forged.id) == nil)
         #expect(await a.session.state.openPrompt == 0)
-        #expect(await a.replicator.status().warnings.contains { $0.contains("not admitted") && $0.contains(rogueStore.nodeKey.publicKey.fingerprint) })
+        #expect(
+            await a.replicator.status().warnings.contains {
+                $0.contains("not admitted") && $0.contains(rogueStore.nodeKey.publicKey.fingerprint)
+            })
 
         // A node that looks for A by its announced key never reaches the rogue's listener.
         let r = try await Self.start(try await LiveSession.start(deck: try Self.deck(), in: rogueStore), name: "laptop-a", joinCode: nil)
@@ -382,8 +447,9 @@ struct ReplicationTests {
         let folderN = TemporaryFolder()
         let newStore = try TranscriptStore(folder: folderN.path)
         await #expect(throws: (any Error).self) {
-            _ = try await Joiner.ask(host: "127.0.0.1", port: r.port, fingerprint: a.replicator.myKey.fingerprint, name: "new", peerPort: nil,
-                                     key: SigningKey(), store: newStore, show: { _ in }, confirm: { _ in true })
+            _ = try await Joiner.ask(
+                host: "127.0.0.1", port: r.port, fingerprint: a.replicator.myKey.fingerprint, name: "new", peerPort: nil,
+                key: SigningKey(), store: newStore, show: { _ in }, confirm: { _ in true })
         }
         #expect(try newStore.sessionIDs().isEmpty)
     }

@@ -7,6 +7,7 @@ import Meeting
 import Synchronization
 import Testing
 import WSClient
+
 @testable import Node
 
 /// Threat: someone in the room who watches who is typing, and watches another phone (or the
@@ -23,7 +24,9 @@ struct RoomSilenceTests {
     }
 
     /// Follows `/api/live` with `hello` while `body` runs.
-    static func watching(_ client: some TestClientProtocol, hello: String, _ body: @escaping @Sendable (Watcher) async throws -> Void) async throws {
+    static func watching(_ client: some TestClientProtocol, hello: String, _ body: @escaping @Sendable (Watcher) async throws -> Void)
+        async throws
+    {
         let watcher = Watcher()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -50,8 +53,10 @@ struct RoomSilenceTests {
 
     /// The room of a test: an observing phone's page and the projector, both following the
     /// live socket, and three other phones' tokens, while `body` runs.
-    static func inTheRoom(_ fixture: HostedFixture,
-                          _ body: @escaping @Sendable (API, String, [String], Watcher, Watcher) async throws -> Void) async throws {
+    static func inTheRoom(
+        _ fixture: HostedFixture,
+        _ body: @escaping @Sendable (API, String, [String], Watcher, Watcher) async throws -> Void
+    ) async throws {
         try await fixture.live { client in
             let api = API(client: client)
             let observer = try await api.join(fixture.joinCode)
@@ -72,7 +77,9 @@ struct RoomSilenceTests {
         return Array("\(status.code)\n\(headers.joined(separator: "\n"))\n".utf8) + Array(response.body.readableBytesView)
     }
 
-    @Test("When other phones write, an observing phone's responses and live messages do not change by one byte; the console counts the arrivals")
+    @Test(
+        "When other phones write, an observing phone's responses and live messages do not change by one byte; the console counts the arrivals"
+    )
     func writesAreSilent() async throws {
         let fixture = try await HostedFixture()
         try await fixture.room.session.open(prompt: 0)
@@ -80,7 +87,8 @@ struct RoomSilenceTests {
         try await Self.inTheRoom(fixture) { api, observer, writers, page, projector in
             let before = try await Self.observed(api, token: observer)
             for (i, writer) in writers.enumerated() {
-                let (status, _, _) = try await api.call(.post, "/api/reflections", token: writer, json: #"{"prompt":0,"text":"written by phone \#(i)"}"#)
+                let (status, _, _) = try await api.call(
+                    .post, "/api/reflections", token: writer, json: #"{"prompt":0,"text":"written by phone \#(i)"}"#)
                 #expect(status == .created)
                 #expect(try await Self.observed(api, token: observer) == before, "the observer's response changed after write \(i + 1)")
             }
@@ -98,7 +106,9 @@ struct RoomSilenceTests {
         }
     }
 
-    @Test("Taps reach the room only in a batch at the cadence, never at the moment of a tap, and never a batch of fewer than the reveal minimum; the console counts at once")
+    @Test(
+        "Taps reach the room only in a batch at the cadence, never at the moment of a tap, and never a batch of fewer than the reveal minimum; the console counts at once"
+    )
     func tapsAreBatched() async throws {
         let fixture = try await HostedFixture()
         let session = fixture.room.session
@@ -109,7 +119,8 @@ struct RoomSilenceTests {
         try await Self.inTheRoom(fixture) { api, observer, tappers, page, projector in
             let before = try await Self.observed(api, token: observer)
             func tap(_ tapper: String) async throws {
-                let (status, _, _) = try await api.call(.post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
+                let (status, _, _) = try await api.call(
+                    .post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[1].id.hex)"}"#)
                 #expect(status == .noContent)
             }
             try await tap(tappers[0])

@@ -7,6 +7,7 @@ import Logging
 import Meeting
 import Synchronization
 import Testing
+
 @testable import Node
 
 final class TemporaryFolder: Sendable {
@@ -30,7 +31,10 @@ final class LogCollector: Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
+            line: UInt
+        ) {
             let all = self.metadata.merging(metadata ?? [:]) { $1 }
             collector.lines.withLock { $0.append("\(level) \(message) \(all)") }
         }
@@ -48,9 +52,10 @@ struct HostedFixture {
     let logs = LogCollector()
 
     init(minimum: Int = 3, onePerPrompt: Bool = true) async throws {
-        let options = HostOptions(deckPath: FileManager.default.currentDirectoryPath + "/seeds/decks/real-man.deck", resume: nil,
-                                  title: "Tuesday circle", port: 0, bind: "127.0.0.1", dataFolder: folder.path,
-                                  minimumToReveal: minimum, onePerPrompt: onePerPrompt)
+        let options = HostOptions(
+            deckPath: FileManager.default.currentDirectoryPath + "/seeds/decks/real-man.deck", resume: nil,
+            title: "Tuesday circle", port: 0, bind: "127.0.0.1", dataFolder: folder.path,
+            minimumToReveal: minimum, onePerPrompt: onePerPrompt)
         (room, store) = try await Host.prepare(options)
     }
 
@@ -61,15 +66,18 @@ struct HostedFixture {
     /// threads of their own (``DedicatedExecutor``): tests elsewhere that block or compute
     /// for a long time cannot starve them past the node's own deadlines (a first request head
     /// within 10 s), which made these tests fail in the full suite and pass alone.
-    func live<Value: Sendable>(limits: ServingLimits = .init(), _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+    func live<Value: Sendable>(limits: ServingLimits = .init(), _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Value)
+        async throws -> Value
+    {
         try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await app(limits: limits).test(.live, test) }
     }
 
     /// The node's own server, with its serving limits (docs/limits.md).
     func app(limits: ServingLimits = .init(), bind: String = "127.0.0.1") throws -> some ApplicationProtocol {
         let router = Routes.router(for: room, pages: try Pages(), limits: limits)
-        return Application(router: router, server: Host.server(router: router, limits: limits),
-                           configuration: Host.serverConfiguration(bind: bind, port: 0, limits: limits), logger: logs.logger)
+        return Application(
+            router: router, server: Host.server(router: router, limits: limits),
+            configuration: Host.serverConfiguration(bind: bind, port: 0, limits: limits), logger: logs.logger)
     }
 }
 
@@ -78,12 +86,20 @@ struct API {
     let client: any TestClientProtocol
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil, bytes: [UInt8]? = nil) async throws -> (HTTPResponse.Status, [String: Any], TestResponse) {
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil, bytes: [UInt8]? = nil) async throws
+        -> (HTTPResponse.Status, [String: Any], TestResponse)
+    {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer " + token }
         var body: ByteBuffer?
-        if let json { body = ByteBuffer(string: json); headers[.contentType] = "application/json" }
-        if let bytes { body = ByteBuffer(bytes: bytes); headers[.contentType] = "application/json" }
+        if let json {
+            body = ByteBuffer(string: json)
+            headers[.contentType] = "application/json"
+        }
+        if let bytes {
+            body = ByteBuffer(bytes: bytes)
+            headers[.contentType] = "application/json"
+        }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
         return (response.status, object, response)
