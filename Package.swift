@@ -115,7 +115,8 @@ let package = Package(
             dependencies: ["Meeting"],
             swiftSettings: strict
         ),
-        // What several test targets share: reading data folders as an adversary would.
+        // What every test target shares: temporary folders, free ports, work off the concurrency
+        // pool, and reading data folders as an adversary would (as Hummingbird ships HummingbirdTesting).
         .target(
             name: "HalqaTestSupport",
             path: "Tests/Support",

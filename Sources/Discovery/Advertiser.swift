@@ -1,4 +1,5 @@
 import CAvahi
+import Synchronization
 
 /// A service this node announces on the LAN.
 public struct AdvertisedService: Sendable, Hashable {
@@ -38,7 +39,10 @@ public final class Advertiser: @unchecked Sendable {
     /// What happens to the announcement, as it happens.
     public let statuses: AsyncStream<Status>
     private let continuation: AsyncStream<Status>.Continuation
-    private var connection: AvahiConnection?
+    /// The connection, until ``stop()``: behind a lock of its own, so that a reader on another
+    /// thread never meets one being stopped and freed (taken before the poll's lock, never
+    /// inside a callback).
+    private let connection = Mutex<AvahiConnection?>(nil)
     private var group: OpaquePointer?
     private var service: AdvertisedService
     private var lastStatus: Status?
@@ -46,19 +50,22 @@ public final class Advertiser: @unchecked Sendable {
     public init(_ service: AdvertisedService) throws(DiscoveryError) {
         self.service = service
         (statuses, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(16))
-        connection = try AvahiConnection { [unowned self] state in self.changed(state) }
+        let connection = try AvahiConnection { [unowned self] state in self.changed(state) }
+        self.connection.withLock { $0 = connection }
     }
 
     /// The name the service is announced under now.
-    public var name: String { connection?.withLock { service.name } ?? service.name }
+    public var name: String { connection.withLock { $0?.withLock { service.name } } ?? service.name }
 
     /// The latest status.
-    public var status: Status? { connection?.withLock { lastStatus } ?? lastStatus }
+    public var status: Status? { connection.withLock { $0?.withLock { lastStatus } } ?? lastStatus }
 
     /// Withdraws the announcement (peers see it leave) and stops.
     public func stop() {
-        connection?.stop()
-        connection = nil
+        connection.withLock {
+            $0?.stop()
+            $0 = nil
+        }
         continuation.finish()
     }
 

@@ -1,4 +1,5 @@
 import CAvahi
+import Synchronization
 
 /// A service found on the LAN, resolved to an address.
 public struct DiscoveredService: Sendable, Hashable, Codable {
@@ -30,7 +31,10 @@ public final class Browser: @unchecked Sendable {
     public let events: AsyncStream<DiscoveryEvent>
     private let continuation: AsyncStream<DiscoveryEvent>.Continuation
     private let type: String
-    private var connection: AvahiConnection?
+    /// The connection, until ``stop()``: behind a lock of its own, so that a reader on another
+    /// thread never meets one being stopped and freed (taken before the poll's lock, never
+    /// inside a callback).
+    private let connection = Mutex<AvahiConnection?>(nil)
     private var browser: OpaquePointer?
     private var known: [String: DiscoveredService] = [:]
     /// Known before the daemon went away, and not yet seen since it came back.
@@ -39,17 +43,20 @@ public final class Browser: @unchecked Sendable {
     public init(type: String = "_halqa._tcp") throws(DiscoveryError) {
         self.type = type
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        connection = try AvahiConnection { [unowned self] state in self.changed(state) }
+        let connection = try AvahiConnection { [unowned self] state in self.changed(state) }
+        self.connection.withLock { $0 = connection }
     }
 
     /// The services known now.
     public var services: [DiscoveredService] {
-        connection?.withLock { Array(known.values) } ?? []
+        connection.withLock { $0?.withLock { Array(known.values) } } ?? []
     }
 
     public func stop() {
-        connection?.stop()
-        connection = nil
+        connection.withLock {
+            $0?.stop()
+            $0 = nil
+        }
         continuation.finish()
     }
 

@@ -218,18 +218,22 @@ struct PeerService: Service {
     }
 }
 
-/// Publishes resonance counts to the room at a fixed cadence, and closes the live
-/// connections when the node is asked to stop, so the server can finish.
+/// Publishes resonance counts to the room at a fixed cadence, tells the console of phones'
+/// arrivals, and closes the live connections when the node is asked to stop, so the server
+/// can finish.
 struct RoomService: Service {
     let room: MeetingRoom
     let cadence: Duration
 
     func run() async throws {
-        // Taps reach the room in batches at this cadence, never at the moment of a tap.
         try? await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: cadence)
-                await room.publishResonance()
+            await withDiscardingTaskGroup { group in
+                group.addTask { await room.sendArrivalsToConsole() }
+                // Taps reach the room in batches at this cadence, never at the moment of a tap.
+                while (try? await Task.sleep(for: cadence)) != nil {
+                    await room.publishResonance()
+                }
+                group.cancelAll()
             }
         }
         await room.closeAll()

@@ -27,7 +27,10 @@ public actor MeetingRoom {
     public private(set) var wasWiped = false
     /// The console's version: moves with every change the console sees, arrivals included.
     private var consoleVersion = 0
-    private var consolePending = false
+    /// Phones' arrivals, for the console: coalesced, and sent in bursts by
+    /// ``sendArrivalsToConsole()`` (which ``RoomService`` runs).
+    private nonisolated let arrivals: AsyncStream<Void>
+    private nonisolated let arrived: AsyncStream<Void>.Continuation
     /// What the room (participants' pages and the projector) was last shown. It changes only
     /// with what the room may see: a facilitator's action, another node's, and resonance
     /// counts at the cadence; never when one phone writes or taps (anonymity invariant 6).
@@ -42,6 +45,7 @@ public actor MeetingRoom {
         self.session = session
         self.access = access
         self.onePerPrompt = onePerPrompt
+        (arrivals, arrived) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         // The join link's ticket comes from the room key, which only facilitators' laptops hold
         // (an archivist, which takes no reflections, makes one that opens nothing).
         let ticket = AccessCodes.ticket(roomKey: session.roomKeyForCoFacilitators ?? SigningKey())
@@ -123,12 +127,16 @@ public actor MeetingRoom {
         if immediately { await refreshRoom() }
         if immediately {
             await sendConsole()
-        } else if !consolePending {
-            consolePending = true
-            Task {
-                try? await Task.sleep(for: .milliseconds(50))
-                await self.sendConsole()
-            }
+        } else {
+            arrived.yield()
+        }
+    }
+
+    /// Tells the console of phones' arrivals, a burst at a time (50 ms), until cancelled.
+    nonisolated func sendArrivalsToConsole() async {
+        for await _ in arrivals {
+            guard (try? await Task.sleep(for: .milliseconds(50))) != nil else { return }
+            await sendConsole()
         }
     }
 
@@ -183,7 +191,6 @@ public actor MeetingRoom {
     }
 
     private func sendConsole() async {
-        consolePending = false
         consoleVersion += 1
         var text: String?
         for subscriber in subscribers.values where subscriber.audience == .facilitator {

@@ -13,7 +13,7 @@ final class HostProcess {
     private let output = Pipe()
 
     init(_ arguments: [String], data: String, port: Int? = nil) throws {
-        self.port = port ?? HostProcess.freePort()
+        self.port = port ?? freePort()
         process.executableURL = CLI.binaries.appendingPathComponent("halqa")
         process.arguments = ["host"] + arguments + ["--port", String(self.port), "--bind", "127.0.0.1", "--data", data, "--no-discovery"]
         process.currentDirectoryURL = CLI.repository
@@ -59,18 +59,6 @@ final class HostProcess {
     }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// One JSON request to this node.
     func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil) async throws -> (Int, [String: Any]) {

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import HalqaTestSupport
 import Testing
 
 /// Runs the built `halqa` (or `halqa-dev`) as a user would, in its own data folder.
@@ -48,13 +49,4 @@ struct CLI {
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
     }
-}
-
-final class TemporaryFolder: Sendable {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-cli-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -1,23 +1,8 @@
 import Foundation
+@_exported import HalqaTestSupport
 import Testing
 
 @testable import Meeting
-
-/// A data folder of the test's own, removed when the value goes away.
-final class TemporaryFolder: Sendable {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-test-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Every byte of every file in the folder (the database, its WAL, anything else).
-    func allBytes() -> [UInt8] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.flatMap { Array(FileManager.default.contents(atPath: path + "/" + $0) ?? Data()) }
-    }
-}
 
 /// A small deterministic generator, so a failing random case can be replayed from its seed.
 struct SplitMix64: RandomNumberGenerator {

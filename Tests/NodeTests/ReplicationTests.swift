@@ -54,18 +54,6 @@ struct ReplicationTests {
         return Running(replicator: replicator, task: task, port: await it.next()!, lines: lines)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static func eventually(_ seconds: Double = 60, _ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -85,7 +73,7 @@ struct ReplicationTests {
         let key = SigningKey()
         let shown = Lines()
         let consoleCode = Lines()
-        let port = try freePort()
+        let port = freePort()
         let asking = Task {
             try await Joiner.ask(
                 host: "127.0.0.1", port: host.port, fingerprint: host.replicator.myKey.fingerprint, name: name,

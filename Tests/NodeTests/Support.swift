@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+@_exported import HalqaTestSupport
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSTesting
@@ -9,15 +10,6 @@ import Synchronization
 import Testing
 
 @testable import Node
-
-final class TemporaryFolder: Sendable {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-node-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Every line the node logs during a test, to check that none holds an address, a token or text.
 final class LogCollector: Sendable {
@@ -75,9 +67,12 @@ struct HostedFixture {
     /// The node's own server, with its serving limits (docs/limits.md).
     func app(limits: ServingLimits = .init(), bind: String = "127.0.0.1") throws -> some ApplicationProtocol {
         let router = Routes.router(for: room, pages: try Pages(), limits: limits)
+        // The room's service tells the console of arrivals; its resonance cadence is left to
+        // the tests that are about it (RoomSilenceTests).
         return Application(
             router: router, server: Host.server(router: router, limits: limits),
-            configuration: Host.serverConfiguration(bind: bind, port: 0, limits: limits), logger: logs.logger)
+            configuration: Host.serverConfiguration(bind: bind, port: 0, limits: limits),
+            services: [RoomService(room: room, cadence: .seconds(3600))], logger: logs.logger)
     }
 }
 

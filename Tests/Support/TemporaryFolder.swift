@@ -1,0 +1,19 @@
+import Foundation
+
+/// A data folder of the test's own, removed when the value goes away.
+public final class TemporaryFolder: Sendable {
+    public let path: String
+
+    public init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-test-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Every byte of every file in the folder (the database, its WAL, anything else).
+    public func allBytes() -> [UInt8] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.flatMap { Array(FileManager.default.contents(atPath: path + "/" + $0) ?? Data()) }
+    }
+}
