@@ -78,13 +78,8 @@ public enum DeckParser {
     /// Reads and parses a deck file, or fails with a problem on line 0 when it cannot be read.
     public static func parse(fileAt path: String) -> Result<Deck, Failure> {
         guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(
-                Failure(problems: [
-                    Problem(
-                        line: 0,
-                        message:
-                            "cannot read the file. Check the path and that you may read it.")
-                ]))
+            let problem = Problem(line: 0, message: "cannot read the file. Check the path and that you may read it.")
+            return .failure(Failure(problems: [problem]))
         }
         return parse(data)
     }
@@ -300,45 +295,4 @@ public enum DeckParser {
         }
     }
 
-    /// "8 min", "8m", "90 s", "90sec", "1:30", "1 h" → seconds, within 10 s ... 3 h.
-    public static func parseDuration(_ text: String) -> Int? {
-        let lower = text.lowercased().filter { !$0.isWhitespace }
-        var seconds: Int?
-        let parts = lower.split(separator: ":", omittingEmptySubsequences: false)
-        if parts.count == 2, let m = Int(parts[0]), let s = Int(parts[1]), parts[1].count == 2, s < 60 {
-            seconds = m * 60 + s
-        } else {
-            let digits = lower.prefix { $0.isASCII && $0.isNumber }
-            let unit = lower.dropFirst(digits.count)
-            guard let n = Int(digits), digits.count <= 6 else { return nil }
-            switch unit {
-            case "s", "sec", "secs", "second", "seconds": seconds = n
-            case "m", "min", "mins", "minute", "minutes": seconds = n * 60
-            case "h", "hr", "hour", "hours": seconds = n * 3600
-            default: return nil
-            }
-        }
-        guard let seconds, (10...3 * 3600).contains(seconds) else { return nil }
-        return seconds
-    }
-
-    /// The candidate within edit distance 2 of `word`, if one is.
-    static func closest(to word: String, among candidates: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var row = Array(0...b.count)
-            for i in 1...max(a.count, 1) where !a.isEmpty {
-                var previous = row[0]
-                row[0] = i
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    let current = row[j]
-                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    previous = current
-                }
-            }
-            return a.isEmpty ? b.count : row[b.count]
-        }
-        return candidates.map { ($0, distance(Array(word), Array($0))) }
-            .filter { $0.1 <= 2 && $0.1 < max(word.count, 2) }
-            .min { $0.1 < $1.1 }?.0
-    }
 }

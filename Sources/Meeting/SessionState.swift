@@ -39,10 +39,10 @@ public struct SessionState: Sendable {
 
     /// Every event held. A persistent map, so that computing the next state (a copy plus one
     /// event) costs a path through the tree, not a copy of the whole session.
-    private var events: TreeDictionary<EventID, Event> = [:]
+    private(set) var events: TreeDictionary<EventID, Event> = [:]
     private var timeline: [Event] = []
-    private var reflections: [EventID: (prompt: Int, text: String)] = [:]
-    private var resonances: [EventID: Set<EventID>] = [:]
+    private(set) var reflections: [EventID: (prompt: Int, text: String)] = [:]
+    private(set) var resonances: [EventID: Set<EventID>] = [:]
     private(set) var revealedSet: Set<EventID> = []
     private let createdEvent: Event
 
@@ -271,125 +271,4 @@ public struct SessionState: Sendable {
         }
     }
 
-    // MARK: What the room sees
-
-    /// The prompt's revealed reflections in the order every node shows, hidden ones marked.
-    ///
-    /// A batch is shown only once this node holds at least the minimum of its reflections for
-    /// this prompt: a reveal that lists ids nobody holds (or another prompt's) cannot make one
-    /// person's words stand alone (anonymity invariant 3).
-    public func revealed(prompt: Int) -> [Revealed] {
-        guard prompts.indices.contains(prompt) else { return [] }
-        return prompts[prompt].batches.filter { isShown(batch: $0, prompt: prompt) }.joined().compactMap { id in
-            guard let r = reflections[id], r.prompt == prompt else { return nil }
-            let hidden = hiddenReasons[id]
-            return Revealed(id: id, text: r.text, resonance: hidden == nil ? resonances[id]?.count ?? 0 : 0, hiddenReason: hidden)
-        }
-    }
-
-    /// Reflections that arrived for the open prompt and are not yet revealed. Their text is
-    /// shown to no one; only their number is.
-    public func pendingIDs(prompt: Int) -> [EventID] {
-        guard isAccepting(prompt: prompt) else { return [] }
-        return reflections.filter { $0.value.prompt == prompt && !revealedSet.contains($0.key) }.map(\.key)
-    }
-
-    public func pendingCount(prompt: Int) -> Int { pendingIDs(prompt: prompt).count }
-
-    /// Reflections held that will never be shown: their prompt closed before they were
-    /// revealed. Every node destroys them.
-    /// The reflections destroyed once `events` were added: only those among them, unless one
-    /// could change a prompt's status (then all are looked at).
-    public func destroyedIDs(after events: [Event]) -> [EventID] {
-        let local = events.allSatisfy { event in
-            switch event.body {
-            case .reflectionSubmitted, .resonated, .noteWritten, .reflectionHidden, .nodeAdmitted, .facilitatorGranted: true
-            default: false
-            }
-        }
-        guard local else { return destroyedIDs }
-        return events.compactMap { event in
-            guard let r = reflections[event.id] else { return nil }
-            let pending = !isClosed && prompts[r.prompt].status == .open
-            return (revealedSet.contains(event.id) || pending) ? nil : event.id
-        }
-    }
-
-    public var destroyedIDs: [EventID] {
-        reflections.compactMap { id, r in
-            let p = prompts[r.prompt]
-            let pending = !isClosed && p.status == .open
-            return (revealedSet.contains(id) || pending) ? nil : id
-        }
-    }
-
-    /// Whether a reflection is held and shown as revealed (hidden or not).
-    public func isRevealed(_ reflection: EventID) -> Bool {
-        guard revealedSet.contains(reflection), let r = reflections[reflection] else { return false }
-        return batch(containing: reflection, prompt: r.prompt).map { isShown(batch: $0, prompt: r.prompt) } ?? false
-    }
-
-    /// Whether a revealed batch holds at least the minimum of this prompt's reflections here.
-    func isShown(batch: [EventID], prompt: Int) -> Bool {
-        batch.lazy.filter { self.reflections[$0]?.prompt == prompt }.count >= created.minimumToReveal
-    }
-
-    private func batch(containing reflection: EventID, prompt: Int) -> [EventID]? {
-        prompts[prompt].batches.first { $0.contains(reflection) }
-    }
-
-    /// Where a participant's event belongs on disk (docs/storage.md, ``TranscriptStore/settle(_:)``).
-    public enum Placement: Sendable, Equatable {
-        /// In the pending file: its place in a file could still say when it arrived.
-        case pending
-        /// In the main file, copied there in a batch.
-        case settled
-        /// Nowhere: destroyed, refused, or not this node's to keep.
-        case discarded
-    }
-
-    /// Where the participant's event `id` belongs on disk now. An event this state does not
-    /// hold stays where it is (it may have been stored a moment before the state took it in).
-    /// A revealed reflection settles with its whole batch, once every reflection of the batch
-    /// is held (or its prompt has closed), so that one that reached this node late is not
-    /// written apart from the others; a resonance settles once its session has closed, all of
-    /// them together.
-    public func placement(of id: EventID) -> Placement {
-        guard let event = events[id] else { return .pending }
-        guard ignored[id] == nil else { return .discarded }
-        switch event.body {
-        case .reflectionSubmitted:
-            guard let r = reflections[id] else { return .discarded }
-            let open = isAccepting(prompt: r.prompt)
-            guard revealedSet.contains(id) else { return open ? .pending : .discarded }
-            let complete = batch(containing: id, prompt: r.prompt)?.allSatisfy { reflections[$0] != nil } ?? true
-            return complete || !open ? .settled : .pending
-        case .resonated:
-            return isClosed ? .settled : .pending
-        default:
-            return .settled
-        }
-    }
-
-    /// The other reflections revealed in the same batch as `reflection` (none if it is not a
-    /// revealed reflection).
-    func batchMates(of reflection: EventID) -> [EventID] {
-        guard let r = reflections[reflection], let batch = batch(containing: reflection, prompt: r.prompt) else { return [] }
-        return batch.filter { $0 != reflection }
-    }
-
-    /// The events a transcript carries: everything but pending and destroyed reflections,
-    /// hidden reflections with their resonances, and the hide events (their reasons are for
-    /// facilitators only).
-    public var exportableEvents: [Event] {
-        events.values.filter { event in
-            guard ignored[event.id] == nil else { return false }
-            switch event.body {
-            case .reflectionSubmitted: return isRevealed(event.id) && hiddenReasons[event.id] == nil
-            case .resonated(let r, _): return isRevealed(r) && hiddenReasons[r] == nil
-            case .reflectionHidden: return false
-            default: return true
-            }
-        }.sorted { $0.id < $1.id }
-    }
 }
