@@ -43,6 +43,11 @@ actor GroupCommitter {
             waiting.append((event, done))
             if !writing {
                 writing = true
+                // The one task here that belongs to no caller, on purpose: a batch holds many
+                // phones' reflections, and the request that happened to start it may be
+                // cancelled (its phone went away) while the others still wait. GRDB interrupts
+                // a cancelled task's write, so the writer must be nobody's child. It ends as
+                // soon as no event waits, and every waiting caller awaits its own result.
                 Task { await self.drain() }
             }
         }

@@ -103,7 +103,7 @@ public actor LiveSession {
         let fresh = Set(ids.filter { replica.state.event($0) == nil })
         let needsRefold = replica.role == .archivist
         let heldBefore = needsRefold ? replica.held : []
-        _ = replica.receive(.events(session: id, events: list), from: peer)
+        replica.accept(list)
         let state = replica.state
         let added = fresh.compactMap { state.event($0) }.filter { event in
             state.ignored[event.id] == nil && (replica.role == .coFacilitator || !Replica.isUnrevealedReflection(event, in: state))
@@ -122,10 +122,8 @@ public actor LiveSession {
         if !added.isEmpty { await settle() }
         if added.contains(where: { if case .reflectionsRevealed = $0.body { true } else { false } }) { await store.checkpoint() }
         if let observer { for event in added { await observer(event, .peer) } }
-        let destroyed = Set(state.destroyedIDs(after: added))
-        return Merge(
-            added: added, stored: ids.filter { state.event($0) != nil && state.ignored[$0] == nil && !destroyed.contains($0) },
-            refused: Array(replica.rejected.subtracting(refusedBefore)))
+        // What it now keeps, as the protocol core says (``Replica/keeps(among:)``).
+        return Merge(added: added, stored: replica.keeps(among: ids), refused: Array(replica.rejected.subtracting(refusedBefore)))
     }
 
     /// Creates a session from a deck and stores it.

@@ -82,9 +82,15 @@ public struct Replica: Sendable {
 
     func isPending(_ event: Event) -> Bool { Replica.isUnrevealedReflection(event, in: state) }
 
-    /// The message that starts a round with a peer: what this replica holds, and what it has
-    /// refused (so that it is not sent again).
-    public mutating func summary() -> PeerMessage { .have(session: session, ids: Array(held.union(rejected))) }
+    /// The message that starts a round with a peer in role `peer`: what this replica holds,
+    /// and what it has refused (so that it is not sent again). An archivist is never told the
+    /// ids of reflections still waiting: watching them appear, link after link, would tell it
+    /// when each arrived, and it learns their texts at the reveal (anonymity invariant 2).
+    public mutating func summary(for peer: Role) -> PeerMessage {
+        var ids = held.union(rejected)
+        if peer == .archivist { ids = ids.filter { id in state.event(id).map { mayHold($0, peer: .archivist) } ?? true } }
+        return .have(session: session, ids: Array(ids))
+    }
 
     /// Handles a message from a peer whose role is `peer`, and returns the replies to send it.
     ///
@@ -98,7 +104,7 @@ public struct Replica: Sendable {
         case .have(let id, let theirs) where id == session:
             return send(missing(from: Set(theirs), for: peer))
         case .events(let id, let list) where id == session:
-            for bytes in list { accept(bytes) }
+            accept(list)
             let kept = keeps(among: list.map { EventID.of($0) })
             return kept.isEmpty ? [] : [.stored(session: session, ids: kept)]
         default:
@@ -106,10 +112,12 @@ public struct Replica: Sendable {
         }
     }
 
-    /// The events among `ids` this replica keeps (held, not ignored or destroyed).
-    public mutating func keeps(among ids: [EventID]) -> [EventID] {
-        let mine = held
-        return ids.filter { mine.contains($0) }
+    /// The events among `ids` this replica keeps (held, not ignored, not destroyed), without
+    /// looking at the rest of the session: a live event must cost little.
+    public func keeps(among ids: [EventID]) -> [EventID] {
+        let events = ids.compactMap { state.event($0) }
+        let destroyed = Set(state.destroyedIDs(after: events))
+        return events.filter { state.ignored[$0.id] == nil && !destroyed.contains($0.id) && mayHold($0, peer: role) }.map(\.id)
     }
 
     /// `list` as `events` messages of bounded size (``PeerMessage/maxFrame``, ``PeerMessage/maxEventsPerMessage``).
@@ -161,7 +169,12 @@ public struct Replica: Sendable {
             .map(\.bytes)
     }
 
-    /// Verifies and keeps one event; a bad one is refused and does not stop the others.
+    /// Verifies and keeps events from a peer; a bad one is refused and does not stop the others.
+    public mutating func accept(_ list: [[UInt8]]) {
+        for bytes in list { accept(bytes) }
+    }
+
+    /// Verifies and keeps one event.
     private mutating func accept(_ bytes: [UInt8]) {
         guard let event = try? Event(bytes: bytes), event.session == session else { return }
         if isPending(event), role == .archivist { return }

@@ -72,8 +72,9 @@ public struct SecondCopy: Sendable {
         case .stored?:
             progress[id] = nil
             return .confirmed
-        case .waiting?: return .wait
-        case nil: return .ownCopyStands
+        // One wait per event: a second (which no real phone makes: every reflection has a
+        // nonce) would leave the first unanswered, so it is told at once that nothing waits.
+        case .waiting?, nil: return .ownCopyStands
         }
     }
 

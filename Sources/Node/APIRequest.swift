@@ -32,6 +32,10 @@ extension Request {
             throw APIError(
                 .badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.joined(separator: ", ")).")
         }
+        // A field given as null is a mistake, not a field left out (docs/openapi.yaml types each).
+        if let null = fields.keys.sorted().first(where: { fields[$0] == .null }) {
+            throw APIError(.badRequest, "wrong-type", "The field \"\(null)\" is null. Give it a value, or leave it out if it is optional.")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: bytes)
         } catch let DecodingError.keyNotFound(key, _) {
@@ -126,9 +130,9 @@ enum Body {
     }
 
     struct Admit: APIRequest {
-        let node: String
         let role: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case node, role }
+        let node: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case role, node }
 
         /// The role, or a clear error.
         func checkedRole() throws -> Replica.Role {

@@ -228,7 +228,9 @@ struct RoomService: Service {
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await room.sendArrivalsToConsole() }
+                group.addTask {
+                    while (try? await Task.sleep(for: .milliseconds(50))) != nil { await room.flushArrivals() }
+                }
                 // Taps reach the room in batches at this cadence, never at the moment of a tap.
                 while (try? await Task.sleep(for: cadence)) != nil {
                     await room.publishResonance()

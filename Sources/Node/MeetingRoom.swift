@@ -27,10 +27,9 @@ public actor MeetingRoom {
     public private(set) var wasWiped = false
     /// The console's version: moves with every change the console sees, arrivals included.
     private var consoleVersion = 0
-    /// Phones' arrivals, for the console: coalesced, and sent in bursts by
-    /// ``sendArrivalsToConsole()`` (which ``RoomService`` runs).
-    private nonisolated let arrivals: AsyncStream<Void>
-    private nonisolated let arrived: AsyncStream<Void>.Continuation
+    /// Whether phones' arrivals wait to be told to the console (by ``flushArrivals()``, which
+    /// ``RoomService`` calls every 50 ms: a burst of arrivals is one message).
+    private var arrivalsPending = false
     /// What the room (participants' pages and the projector) was last shown. It changes only
     /// with what the room may see: a facilitator's action, another node's, and resonance
     /// counts at the cadence; never when one phone writes or taps (anonymity invariant 6).
@@ -45,7 +44,6 @@ public actor MeetingRoom {
         self.session = session
         self.access = access
         self.onePerPrompt = onePerPrompt
-        (arrivals, arrived) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         // The join link's ticket comes from the room key, which only facilitators' laptops hold
         // (an archivist, which takes no reflections, makes one that opens nothing).
         let ticket = AccessCodes.ticket(roomKey: session.roomKeyForCoFacilitators ?? SigningKey())
@@ -128,16 +126,13 @@ public actor MeetingRoom {
         if immediately {
             await sendConsole()
         } else {
-            arrived.yield()
+            arrivalsPending = true
         }
     }
 
-    /// Tells the console of phones' arrivals, a burst at a time (50 ms), until cancelled.
-    nonisolated func sendArrivalsToConsole() async {
-        for await _ in arrivals {
-            guard (try? await Task.sleep(for: .milliseconds(50))) != nil else { return }
-            await sendConsole()
-        }
+    /// Tells the console of the phones' arrivals since the last time, if any.
+    func flushArrivals() async {
+        if arrivalsPending { await sendConsole() }
     }
 
     /// Publishes resonance counts to the room. Called at a fixed cadence (``RoomService``), so
@@ -191,6 +186,7 @@ public actor MeetingRoom {
     }
 
     private func sendConsole() async {
+        arrivalsPending = false
         consoleVersion += 1
         var text: String?
         for subscriber in subscribers.values where subscriber.audience == .facilitator {

@@ -140,7 +140,8 @@ extension Replicator {
         // Everything it may hold, then this node's summary, which ends the catch-up.
         var replica = await session.replica
         await write(
-            [.admitted(admission)] + replica.send(replica.missing(from: [], for: role)) + [replica.summary()], to: entry.line.writer)
+            [.admitted(admission)] + replica.send(replica.missing(from: [], for: role)) + [replica.summary(for: role)],
+            to: entry.line.writer)
         // What its person now compares with this console, shown until it links or declines.
         var sent = Replica(state: replica.state, role: role)
         desk.admitted(entry.key, code: entry.code, digest: sent.digest.short)

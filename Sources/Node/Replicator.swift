@@ -158,7 +158,7 @@ public actor Replicator {
         say("Linked with \(link.name) (\(link.key.fingerprint)), \(link.role.wireName).")
         await onChange?()
         var replica = await session.replica
-        await write([replica.summary()], to: link.writer)
+        await write([replica.summary(for: link.role)], to: link.writer)
     }
 
     private func dropped(_ id: UUID) async {

@@ -103,7 +103,7 @@ public enum Routes {
         // The rules first (a shown reflection of the open prompt), then one tap per page. A
         // phone is told one thing for every reflection it cannot tap, as docs/openapi.yaml says.
         if let refusal = await room.session.state.refusal(of: .resonated(reflection: reflection, nonce: []), by: nil) {
-            guard refusal.code == .noSuchReflection || refusal.code == .notResonable else { throw refusal }
+            guard [.noSuchReflection, .notResonable, .sessionClosed].contains(refusal.code) else { throw refusal }
             throw APIError(
                 .conflict, MeetingError.Code.notResonable.rawValue, "You can resonate only with a shown reflection of the open prompt.")
         }

@@ -22,9 +22,7 @@ struct SecurityHeaders: RouterMiddleware {
 
     /// The methods an address of the node takes (docs/openapi.yaml), or nil for no such address.
     static func allowed(_ path: String) -> String? {
-        if ConsoleRoutes.actions.contains(path.replacingOccurrences(of: "/api/console/", with: "")) && path.hasPrefix("/api/console/")
-            || ["/api/join", "/api/reflections", "/api/resonance"].contains(path)
-        {
+        if path.hasPrefix("/api/console/") || ["/api/join", "/api/reflections", "/api/resonance"].contains(path) {
             return "POST"
         }
         if path.hasPrefix("/assets/")

@@ -107,6 +107,7 @@ struct APITests {
             let cases: [(String, String?, [UInt8]?, HTTPResponse.Status, String)] = [
                 ("invalid JSON", "{\"prompt\":0,", nil, .badRequest, "invalid-json"),
                 ("not an object", "[1,2]", nil, .badRequest, "invalid-json"),
+                ("null field", #"{"prompt":null,"text":"hi"}"#, nil, .badRequest, "wrong-type"),
                 (
                     "invalid UTF-8", nil, Array(#"{"prompt":0,"text":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), .badRequest,
                     "invalid-utf8"
@@ -148,6 +149,9 @@ struct APITests {
             let token = try await api.join(fixture.joinCode)
             let (missing, missingBody, _) = try await api.call(.get, "/api/console")
             #expect(missing == .unauthorized && api.errorCode(missingBody) == "no-secret")
+            // Which actions exist is told only to someone holding the secret.
+            let (unknownAction, _, _) = try await api.call(.post, "/api/console/dance", token: token, json: "{}")
+            #expect(unknownAction == .forbidden)
             for key in [fixture.joinCode, token] {
                 let (status, body, _) = try await api.call(.get, "/api/console", token: key)
                 #expect(status == .forbidden && api.errorCode(body) == "wrong-secret")

@@ -392,6 +392,43 @@ struct ReplicationTests {
         #expect(try store.sessionIDs() == [admitted.session.id])
     }
 
+    @Test(
+        "On the wire, an archivist's link never names a reflection that waits (it would see each arrive); a co-facilitator's does"
+    )
+    func waitingIDsStayOffTheArchivistsWire() async throws {
+        let folderA = TemporaryFolder()
+        let a = try await Self.start(
+            try await LiveSession.start(deck: try Self.deck(), minimumToReveal: 3, in: TranscriptStore(folder: folderA.path)),
+            name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        try await a.session.open(prompt: 0)
+        var waiting: Set<EventID> = []
+        for text in ["one", "two"] { waiting.insert(try await a.session.submitReflection(prompt: 0, text: text)) }
+        // What an admitted node reads on its link: the host's greeting, then its summary.
+        func firstSummary(as role: Replica.Role) async throws -> Set<EventID> {
+            let key = SigningKey()
+            try await a.session.admit(key.publicKey, as: role, name: "laptop-\(role.wireName)")
+            let connection = try await PeerTransport.connect(
+                host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: key).identity, expect: nil)
+            return try await connection.channel.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    PeerMessage.hello(
+                        PeerHello(name: "n", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)
+                    )
+                    .buffer)
+                for try await frame in inbound {
+                    if case .have(_, let ids) = try PeerMessage(decoding: frame.readableBytesView) { return Set(ids) }
+                }
+                return []
+            }
+        }
+        let archivist = try await firstSummary(as: .archivist)
+        #expect(!archivist.isEmpty, "the archivist's link carried no summary")
+        #expect(archivist.isDisjoint(with: waiting), "the archivist was told the ids of waiting reflections")
+        // The same check sees them where they belong: a co-facilitator holds them.
+        #expect(waiting.isSubset(of: try await firstSummary(as: .coFacilitator)))
+    }
+
     @Test("A machine that is not admitted is refused, reads nothing of the session, and cannot pose as the host")
     func rogue() async throws {
         let folderA = TemporaryFolder()
