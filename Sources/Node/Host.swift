@@ -28,6 +28,8 @@ public struct HostOptions: Sendable {
     public var limits = ServingLimits()
     /// How often resonance counts reach participants' pages and the projector.
     public var resonanceCadence: Duration = .seconds(5)
+    /// The room's language: what the projector shows, and what phones start in.
+    public var language: Language = .en
 
     public init(
         deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
@@ -113,7 +115,7 @@ public enum Host {
         let host = LANAddress.forParticipants(bind: options.bind)
         return await MeetingRoom(
             session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
-            onePerPrompt: options.onePerPrompt)
+            onePerPrompt: options.onePerPrompt, language: options.language)
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
@@ -173,7 +175,15 @@ public enum Host {
             seen: { tag, host, peerPort in await replicator.seen(nodeTag: tag, host: host, peerPort: peerPort) })
         var services: [any Service] = [app, RoomService(room: room, cadence: options.resonanceCadence), peers]
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A node asked to stop stops: a connection a page opens at the wrong moment can hold the
+        // server's graceful shutdown open (seen in about one stop in ten with a page
+        // reconnecting), so after 5 s what is left is cancelled. Every acknowledged reflection
+        // is already on disk.
+        configuration.maximumGracefulShutdownDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
         await room.whenWiped {
             say("The session was wiped from this laptop from the console. Stopping.")
             await group.triggerGracefulShutdown()

@@ -11,6 +11,8 @@ public actor MeetingRoom {
     nonisolated let access: TranscriptStore.Access
     /// Whether a participant may write only one reflection to each prompt.
     nonisolated let onePerPrompt: Bool
+    /// The room's language: what the projector shows, and what phones start in.
+    nonisolated let language: Language
     let registry = ParticipantRegistry()
     let throttle = GuessThrottle()
 
@@ -20,6 +22,9 @@ public actor MeetingRoom {
         var continuation: AsyncStream<String>.Continuation
     }
     private var subscribers: [UUID: Subscriber] = [:]
+    /// Set once the node stops (or the session is wiped): a page that reconnects then is let
+    /// go at once, so that no new live connection holds the stopping server open.
+    private var closed = false
     /// The node-to-node side, once the node runs one.
     private(set) var replicator: Replicator?
     /// Called once the session was wiped from this node (the node then stops).
@@ -40,8 +45,12 @@ public actor MeetingRoom {
     /// meanwhile: refreshes run one at a time, so an older view never replaces a newer one.
     private var refreshing = false, refreshAgain = false
 
-    init(session: LiveSession, access: TranscriptStore.Access, screenKey: String, participantURL: String, onePerPrompt: Bool) async {
+    init(
+        session: LiveSession, access: TranscriptStore.Access, screenKey: String, participantURL: String, onePerPrompt: Bool,
+        language: Language = .en
+    ) async {
         self.session = session
+        self.language = language
         self.access = access
         self.onePerPrompt = onePerPrompt
         // The join link's ticket comes from the room key, which only facilitators' laptops hold
@@ -105,6 +114,10 @@ public actor MeetingRoom {
     func subscribe(_ audience: Audience) async -> (UUID, AsyncStream<String>) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        guard !closed else {
+            continuation.finish()
+            return (id, stream)
+        }
         subscribers[id] = Subscriber(audience: audience, continuation: continuation)
         continuation.yield(await message(for: audience))
         return (id, stream)
@@ -217,6 +230,7 @@ public actor MeetingRoom {
 
     /// Ends every live connection, as the node stops.
     func closeAll() {
+        closed = true
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers.removeAll()
     }
