@@ -44,3 +44,37 @@ extension DeckParser {
             .min { $0.1 < $1.1 }?.0
     }
 }
+
+/// The words of a field: a language code, and text within its limit.
+extension DeckParser.Reader {
+    mutating func language(_ key: String, _ field: Field) -> Language? {
+        if let language = Language(rawValue: key) { return language }
+        let known = Language.allCases.map { "\"\($0.rawValue)\" (\($0.englishName))" }.joined(separator: ", ")
+        let suggestion =
+            DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note"])
+            .map { " Did you mean \"\($0)\"?" } ?? ""
+        problems.append(
+            DeckParser.Problem(
+                line: field.line,
+                message:
+                    "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and \"note\"."))
+        return nil
+    }
+
+    mutating func checked(_ field: Field, limit: Int, what: String) -> String? {
+        do {
+            return try CheckedText(field.value, limit: limit, what: what).value
+        } catch {
+            if error.code == .emptyText {
+                problems.append(
+                    DeckParser.Problem(
+                        line: field.line, message: "\"\(field.key):\" has nothing after the colon. Write the text, or remove the line.")
+                )
+                return nil
+            }
+            let message = error.message.prefix(1).lowercased() + error.message.dropFirst()
+            problems.append(DeckParser.Problem(line: field.line, message: message))
+            return nil
+        }
+    }
+}

@@ -33,7 +33,11 @@ public enum DeckParser {
     static let promptHeader = "[prompt]"
 
     /// Parses a deck from the bytes of a file.
-    public static func parse(_ bytes: some Collection<UInt8>) -> Result<Deck, Failure> {
+    public static func parse(_ bytes: some Collection<UInt8>) -> Result<Deck, Failure> { inspect(bytes).map(\.deck) }
+
+    /// Parses a deck and what its authors say of it: the languages it claims, the
+    /// translations a native speaker has reviewed (``Authoring``).
+    public static func inspect(_ bytes: some Collection<UInt8>) -> Result<(deck: Deck, authoring: Authoring), Failure> {
         if bytes.count > Limits.deckBytes {
             return .failure(
                 Failure(problems: [
@@ -69,19 +73,22 @@ public enum DeckParser {
         problems += reader.finish(lineCount: lines.count)
         problems.sort { $0.line < $1.line }
         guard problems.isEmpty, let deck = reader.deck else { return .failure(Failure(problems: problems)) }
-        return .success(deck)
+        return .success((deck, reader.authoring))
     }
 
     /// Parses a deck held in a string.
     public static func parse(_ text: String) -> Result<Deck, Failure> { parse(Array(text.utf8)) }
 
     /// Reads and parses a deck file, or fails with a problem on line 0 when it cannot be read.
-    public static func parse(fileAt path: String) -> Result<Deck, Failure> {
+    public static func parse(fileAt path: String) -> Result<Deck, Failure> { inspect(fileAt: path).map(\.deck) }
+
+    /// Reads a deck file with what its authors say of it (``inspect(_:)``).
+    public static func inspect(fileAt path: String) -> Result<(deck: Deck, authoring: Authoring), Failure> {
         guard let data = FileManager.default.contents(atPath: path) else {
             let problem = Problem(line: 0, message: "cannot read the file. Check the path and that you may read it.")
             return .failure(Failure(problems: [problem]))
         }
-        return parse(data)
+        return inspect(data)
     }
 
     /// Builds a deck line by line; keeps what it needs to point at mistakes.
@@ -100,6 +107,7 @@ public enum DeckParser {
         var prompts: [Block] = []
         var problems: [Problem] = []
         var deck: Deck?
+        var authoring = Authoring()
 
         mutating func read(_ line: String, at number: Int) {
             let trimmed = line.trimmingWhitespace()
@@ -172,6 +180,7 @@ public enum DeckParser {
                     ))
             }
             for block in prompts { if let prompt = readPrompt(block) { built.append(prompt) } }
+            if let title { checkClaims(title: title, prompts: built) }
             if problems.isEmpty, let title { deck = Deck(title: title, prompts: built) }
             return problems
         }
@@ -190,6 +199,8 @@ public enum DeckParser {
                     if let text = checked(field, limit: Limits.titleCharacters, what: "The title") { title[.en] = text }
                 } else if field.key.hasPrefix("title."), let language = language(String(field.key.dropFirst(6)), field) {
                     if let text = checked(field, limit: Limits.titleCharacters, what: "The title") { title[language] = text }
+                } else if readAuthoring(field) {
+                    continue
                 } else {
                     let hint =
                         Language(rawValue: field.key) != nil || ["time", "note"].contains(field.key)
@@ -261,37 +272,6 @@ public enum DeckParser {
                 return nil
             }
             return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note) : nil
-        }
-
-        mutating func language(_ key: String, _ field: Field) -> Language? {
-            if let language = Language(rawValue: key) { return language }
-            let known = Language.allCases.map { "\"\($0.rawValue)\" (\($0.englishName))" }.joined(separator: ", ")
-            let suggestion =
-                DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note"])
-                .map { " Did you mean \"\($0)\"?" } ?? ""
-            problems.append(
-                Problem(
-                    line: field.line,
-                    message:
-                        "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and \"note\"."))
-            return nil
-        }
-
-        mutating func checked(_ field: Field, limit: Int, what: String) -> String? {
-            do {
-                return try CheckedText(field.value, limit: limit, what: what).value
-            } catch {
-                if error.code == .emptyText {
-                    problems.append(
-                        Problem(
-                            line: field.line, message: "\"\(field.key):\" has nothing after the colon. Write the text, or remove the line.")
-                    )
-                    return nil
-                }
-                let message = error.message.prefix(1).lowercased() + error.message.dropFirst()
-                problems.append(Problem(line: field.line, message: message))
-                return nil
-            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Meeting
 
 /// The web pages and their assets, read once from the module's `Pages` folder and served
 /// from memory. Nothing is ever loaded from anywhere but the node.
@@ -28,6 +29,25 @@ public struct Pages: Sendable {
         }
         self.files = files
     }
+
+    /// These pages with the participant's page and the projector's starting in `language`:
+    /// its `lang` and direction from the first byte (no flash of English on a Pashto phone),
+    /// and `data-room` for the scripts.
+    func speaking(_ language: Language) -> Pages {
+        var copy = files
+        for name in ["participant.html", "screen.html"] {
+            guard let file = files[name] else { continue }
+            let html = String(decoding: file.bytes, as: UTF8.self).replacingOccurrences(
+                of: #"<html lang="en" dir="ltr">"#,
+                with:
+                    #"<html lang="\#(language.rawValue)" dir="\#(language.isRightToLeft ? "rtl" : "ltr")" data-room="\#(language.rawValue)">"#
+            )
+            copy[name] = File(bytes: Array(html.utf8), type: file.type)
+        }
+        return Pages(files: copy)
+    }
+
+    private init(files: [String: File]) { self.files = files }
 
     func response(_ name: String) throws -> Response {
         guard let file = files[name] else { throw APIError.noSuchEndpoint }

@@ -16,7 +16,8 @@ public enum Routes {
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(ServingMiddleware(limits: limits))
 
-        // Pages and their assets, all served by the node itself.
+        // Pages and their assets, all served by the node itself; the room's pages start in its language.
+        let pages = pages.speaking(room.language)
         router.get("/") { _, _ in try pages.response("participant.html") }
         router.get("/facilitate") { _, _ in try pages.response("console.html") }
         router.get("/screen") { _, _ in try pages.response("screen.html") }

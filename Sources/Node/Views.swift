@@ -4,6 +4,9 @@ import Meeting
 struct ParticipantView: Codable, Sendable, Equatable {
     struct Session: Codable, Sendable, Equatable {
         var title: String
+        /// The title in each language of the deck, when the session took the deck's title
+        /// (a title the facilitator typed is shown as typed, in `title`).
+        var titles: [String: String]
         var languages: [String]
         var closed: Bool
         var minimumToReveal: Int
@@ -34,7 +37,10 @@ struct ParticipantView: Codable, Sendable, Equatable {
         self.version = version
         let languages = Set(state.created.deck.prompts.flatMap(\.text.languages)).sorted().map(\.rawValue)
         session = Session(
-            title: state.created.title, languages: languages, closed: state.isClosed,
+            title: state.created.title,
+            titles: state.created.title == state.created.deck.title.preferring(.en)
+                ? Dictionary(uniqueKeysWithValues: state.created.deck.title.texts.map { ($0.key.rawValue, $0.value) }) : [:],
+            languages: languages, closed: state.isClosed,
             minimumToReveal: state.created.minimumToReveal)
         let current =
             state.openPrompt

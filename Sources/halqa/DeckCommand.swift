@@ -21,9 +21,10 @@ struct DeckCommand: ParsableCommand {
         func run() throws {
             var failed = false
             for file in files {
-                switch DeckParser.parse(fileAt: file) {
-                case .success(let deck):
+                switch DeckParser.inspect(fileAt: file) {
+                case .success(let (deck, authoring)):
                     print("\(file): ok — \(DeckCheckReport.summary(of: deck))")
+                    for line in DeckCheckReport.translations(of: deck, authoring) { print("\(file): \(line)") }
                 case .failure(let failure):
                     failed = true
                     for problem in failure.problems {
@@ -41,6 +42,20 @@ struct DeckCommand: ParsableCommand {
 }
 
 enum DeckCheckReport {
+    /// One line per translation: how much of the deck it covers, and whether a native
+    /// speaker reviewed it (unreviewed is reported, not a failure).
+    static func translations(of deck: Deck, _ authoring: DeckParser.Authoring) -> [String] {
+        let languages = Set(deck.prompts.flatMap(\.text.languages) + deck.title.languages + authoring.claimed).subtracting([.en]).sorted()
+        return languages.map { language in
+            let covered = deck.prompts.filter { $0.text[language] != nil }.count
+            let title = deck.title[language] == nil ? ", no title" : ""
+            let review =
+                authoring.reviewed[language].map { "reviewed by \($0)" }
+                ?? "needs review by a native speaker (add \"reviewed.\(language.rawValue): who, where, when\" once one has read it)"
+            return "\(language.englishName): \(covered) of \(deck.prompts.count) prompts\(title); \(review)"
+        }
+    }
+
     static func summary(of deck: Deck) -> String {
         let languages = Set(deck.prompts.flatMap(\.text.languages)).sorted().map(\.englishName)
         let minutes = deck.prompts.compactMap(\.timeBox).reduce(0, +) / 60

@@ -25,6 +25,11 @@ struct HostCommand: AsyncParsableCommand {
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
     @Option(
         help: ArgumentHelp(
+            "The room's language: the projector shows it and phones start in it (a phone set to Urdu or Pashto starts in its own).",
+            valueName: "en|ur|ps"))
+    var language = "en"
+    @Option(
+        help: ArgumentHelp(
             "The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME"))
     var name: String?
     @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
@@ -41,6 +46,9 @@ struct HostCommand: AsyncParsableCommand {
                 "Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535.") }
+        if Language(rawValue: language) == nil {
+            throw ValidationError("--language must be en (English), ur (Urdu) or ps (Pashto), not \"\(language)\".")
+        }
         if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal) {
             throw ValidationError("--title and --minimum are set when a session starts; leave them out with --resume.")
         }
@@ -51,6 +59,7 @@ struct HostCommand: AsyncParsableCommand {
             deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
             minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
         options.discovery = !noDiscovery
+        options.language = Language(rawValue: language) ?? .en
         options.peerPort = peerPort
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning

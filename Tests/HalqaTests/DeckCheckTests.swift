@@ -45,6 +45,47 @@ struct DeckCheckTests {
         #expect(result.stderr.contains("bad.deck: 5 problems"))
     }
 
+    @Test("a deck that lacks a language it claims fails, pointing at each prompt; an unreviewed translation is reported without failing")
+    func languagesAndReview() throws {
+        let folder = TemporaryFolder()
+        let claimed = folder.path + "/claimed.deck"
+        try """
+        title: Anger and the body
+        title.ur: غصہ اور جسم
+        languages: en ur ps
+        reviewed.ur: a facilitator from Mardan, 2026-11
+        [prompt]
+        en: Where in your body do you feel anger first?
+        ur: غصہ سب سے پہلے جسم میں کہاں محسوس ہوتا ہے؟
+        ps: غوسه مو لومړی په بدن کې چېرته احساسېږي؟
+        [prompt]
+        en: What helps you calm down?
+        ur: آپ کو ٹھنڈا ہونے میں کیا مدد دیتا ہے؟
+        """.write(toFile: claimed, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["deck", "check", claimed])
+        #expect(bad.status == 1)
+        #expect(
+            bad.stderr.contains(
+                "claimed.deck:1: the title has no Pashto (\"title.ps:\"), which this deck claims in \"languages:\" (line 3)"))
+        #expect(bad.stderr.contains("claimed.deck:9: prompt 2 has no Pashto (\"ps:\")"))
+        #expect(!bad.stderr.contains("prompt 1 has no"))
+
+        // With Pashto everywhere, the deck is sound; the Pashto is reported as unreviewed.
+        var text = try String(contentsOfFile: claimed, encoding: .utf8)
+        text = text.replacingOccurrences(of: "title.ur: غصہ اور جسم", with: "title.ur: غصہ اور جسم\ntitle.ps: غوسه او بدن")
+        text += "\nps: تاسو ته د ارامېدو کې څه مرسته کوي؟\n"
+        try text.write(toFile: claimed, atomically: true, encoding: .utf8)
+        let good = try CLI.run(["deck", "check", claimed])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout.contains("claimed.deck: Urdu: 2 of 2 prompts; reviewed by a facilitator from Mardan, 2026-11"))
+        #expect(good.stdout.contains("claimed.deck: Pashto: 2 of 2 prompts; needs review by a native speaker"))
+
+        let unknown = folder.path + "/unknown.deck"
+        try "title: x\nlanguages: en pa\n[prompt]\nen: y\n".write(toFile: unknown, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["deck", "check", unknown])
+        #expect(refused.status == 1 && refused.stderr.contains("unknown.deck:2: \"pa\" in \"languages:\" is not a language Halqa knows"))
+    }
+
     @Test("a deck that is not UTF-8, has no title or no prompts, or does not exist, is refused clearly")
     func unreadableDecks() throws {
         let folder = TemporaryFolder()

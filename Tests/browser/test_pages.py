@@ -46,19 +46,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def browser(phone=True, profile=None):
+def browser(phone=True, profile=None, lang="en-US", size=(360, 740)):
     """A headless Chromium: a 360x740 phone with an old Android's Chrome, or a laptop; with
-    `profile`, its own user-data folder (history, cache, storage), as a real phone keeps."""
+    `profile`, its own user-data folder (history, cache, storage), as a real phone keeps;
+    `lang`, the language the phone is set to."""
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=en-US",
-                 "--window-size=360,740" if phone else "--window-size=1280,900"):
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=" + lang,
+                 "--window-size=%d,%d" % size if phone else "--window-size=1280,900"):
         options.add_argument(flag)
     if profile:
         options.add_argument("--user-data-dir=" + profile)
     if phone:
         options.add_experimental_option("mobileEmulation", {
-            "deviceMetrics": {"width": 360, "height": 740, "pixelRatio": 2.0}, "userAgent": OLD_ANDROID})
+            "deviceMetrics": {"width": size[0], "height": size[1], "pixelRatio": 2.0}, "userAgent": OLD_ANDROID})
     service = Service(executable_path="/usr/bin/chromedriver")
     return webdriver.Chrome(options=options, service=service)
 
@@ -69,7 +71,8 @@ class Node:
     def __init__(self, deck=None, title="منگل کا حلقہ · Tuesday circle", extra=()):
         self.data = tempfile.mkdtemp(prefix="halqa-browser-")
         self.port = free_port()
-        self.start(["--deck", deck or os.path.join(ROOT, "seeds/decks/real-man.deck"), "--title", title] + list(extra))
+        titled = ["--title", title] if title else []
+        self.start(["--deck", deck or os.path.join(ROOT, "seeds/decks/real-man.deck")] + titled + list(extra))
 
     def start(self, how):
         self.process = subprocess.Popen(
@@ -217,7 +220,7 @@ class PagesInABrowser(unittest.TestCase):
         self.assertEqual(prompt.get_attribute("lang"), "ur")
         self.assertEqual(phone.execute_script("return getComputedStyle(arguments[0]).direction", prompt), "rtl")
         self.assertIn("اصل مرد", prompt.text)
-        self.assertEqual(phone.find_element(By.CSS_SELECTOR, "#shown h2").text, "حلقے نے کیا لکھا")
+        self.assertEqual(phone.find_element(By.CSS_SELECTOR, "#shown h2").text, "حلقے کی باتیں")
         urdu = [e for e in phone.find_elements(By.CSS_SELECTOR, "#reflections .reflection-text") if "والد" in e.text][0]
         self.assertEqual(phone.execute_script("return getComputedStyle(arguments[0]).direction", urdu), "rtl")
         self.shot(phone, "participant-urdu")
@@ -311,10 +314,118 @@ class PagesInABrowser(unittest.TestCase):
             phone.find_element(By.ID, "code").send_keys("2222-2222")
             phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
             self.wait(phone, lambda d: d.find_element(By.ID, "join-error").text != "", "an error appears")
-            self.assertEqual(phone.find_element(By.ID, "join-error").text, "دا کوډ سم نه دی. له اسانوونکي یې وپوښتئ.")
+            self.assertEqual(phone.find_element(By.ID, "join-error").text, "دا کوډ سم نه دی. د ناستې له مشر نه یې وپوښتئ.")
             self.shot(phone, "participant-wrong-code-pashto")
         finally:
             phone.quit()
+
+    def test_every_language_has_every_text_and_one_has_its_own_words(self):
+        """The string tables as the page holds them: no text missing in Urdu or Pashto, no
+        placeholder left unfilled, and a count of one said as one ("1 person", not "1 people"),
+        in every language."""
+        phone = browser()
+        try:
+            phone.get(self.node.base)
+            self.wait(phone, lambda d: self.visible(d, "join"), "the join form appears")
+            tables = phone.execute_script("return HALQA_TEXT;")
+            for lang in ("ur", "ps"):
+                self.assertEqual(sorted(set(tables["en"]) - set(tables[lang])), [], f"missing in {lang}")
+                self.assertEqual(sorted(set(tables[lang]) - set(tables["en"])), [], f"only in {lang}")
+            # Every text the page's markup asks for is in the tables.
+            marked = phone.execute_script("return Array.prototype.map.call(document.querySelectorAll('[data-t]'), function (e) { return e.getAttribute('data-t'); });")
+            self.assertTrue(marked, "the page marks its texts")
+            self.assertEqual(sorted(set(marked) - set(tables["en"])), [], "texts the page asks for that no table has")
+            for lang in ("en", "ur", "ps"):
+                one = phone.execute_script("return Halqa.t(arguments[0], 'shown.count', {n: 1});", lang)
+                many = phone.execute_script("return Halqa.t(arguments[0], 'shown.count', {n: 7});", lang)
+                self.assertNotIn("{", one + many, lang)
+                self.assertIn("7", many, lang)
+                self.assertNotEqual(one, many.replace("7", "1"), f"{lang}: one has its own words, not the plural with 1")
+        finally:
+            phone.quit()
+
+
+class TheRoomSpeaksItsLanguage(unittest.TestCase):
+    """`halqa host --language ps`: the projector speaks Pashto, a phone set to English starts in
+    Pashto, a phone set to Urdu starts in Urdu; a prompt with no Pashto reads in Urdu on a
+    Pashto phone (ps → ur → en)."""
+
+    def wait(self, driver, condition, what, timeout=10):
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def shot(self, driver, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def test_the_room_speaks_pashto(self):
+        node = Node(title=None, extra=("--language", "ps"))
+        drivers = []
+        try:
+            screen = browser(phone=False)
+            drivers.append(screen)
+            screen.get(node.screen)
+            self.wait(screen, lambda d: d.find_element(By.ID, "waiting").text != "", "the projector shows its waiting line")
+            ps = screen.execute_script("return HALQA_TEXT.ps;")
+            self.assertEqual(screen.find_element(By.ID, "waiting").text, ps["screen.waiting"])
+            self.assertEqual(screen.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
+            self.shot(screen, "projector-waiting-pashto-room")
+
+            english_phone = browser()
+            drivers.append(english_phone)
+            english_phone.get(node.base)
+            self.wait(english_phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+            self.assertEqual(english_phone.execute_script("return navigator.language"), "en-US")
+            self.assertEqual(english_phone.find_element(By.TAG_NAME, "html").get_attribute("lang"), "ps")
+            self.assertEqual(english_phone.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
+            self.assertEqual(english_phone.find_element(By.CSS_SELECTOR, "#join h1, #join h2").text, ps["join.title"])
+            self.shot(english_phone, "participant-join-pashto-room")
+
+            urdu_phone = browser(lang="ur")
+            drivers.append(urdu_phone)
+            urdu_phone.get(node.base)
+            self.wait(urdu_phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+            self.assertEqual(urdu_phone.find_element(By.TAG_NAME, "html").get_attribute("lang"), "ur")
+
+            # The deck has English and Urdu prompts only: the Pashto phone reads the Urdu.
+            secret = node.console.split("#key=")[1]
+            node.post("/api/console/open", {"prompt": 0}, secret)
+            english_phone.find_element(By.ID, "code").send_keys(node.code)
+            english_phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+            self.wait(english_phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
+            prompt = english_phone.find_element(By.ID, "prompt-text")
+            self.assertEqual(prompt.get_attribute("lang"), "ur")
+            self.assertIn("اصل مرد", prompt.text)
+            # So does the session's title (the deck's, with no Pashto).
+            title = english_phone.find_element(By.ID, "title")
+            self.assertEqual((title.get_attribute("lang"), title.text), ("ur", "اصل مرد کون ہے؟ باپ، بیٹے اور سیکھا ہوا تشدد"))
+            self.shot(english_phone, "participant-writing-pashto-room")
+            # On a small phone in Urdu, Send stays in sight while he writes.
+            small = browser(lang="ur", size=(320, 568))
+            drivers.append(small)
+            small.get(node.base)
+            self.wait(small, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+            small.find_element(By.ID, "code").send_keys(node.code)
+            small.find_element(By.CSS_SELECTOR, "#join-form button").click()
+            self.wait(small, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
+            # Focused as a thumb would, on the part of the box in sight.
+            small.execute_script("document.getElementById('text').focus()")
+            small.find_element(By.ID, "text").send_keys("میرے والد کہتے تھے کہ مرد روتا نہیں۔ " * 6)
+            box = small.execute_script(
+                "var r = document.getElementById('send').getBoundingClientRect();"
+                "return [r.top, r.bottom, r.left, r.right, window.innerHeight, document.documentElement.clientWidth,"
+                " document.documentElement.scrollWidth];")
+            top, bottom, left, right, height, width, scroll_width = box
+            self.assertTrue(0 <= top and bottom <= height, f"Send is out of sight: {box}")
+            self.assertTrue(0 <= left and right <= width, f"Send is cut off at the side: {box}")
+            self.assertLessEqual(scroll_width, width, "the page is wider than the phone")
+            self.shot(small, "participant-writing-urdu-320")
+            self.wait(screen, lambda d: not d.find_element(By.ID, "waiting").is_displayed(), "the projector shows the prompt")
+            self.shot(screen, "projector-prompt-pashto-room")
+        finally:
+            for driver in drivers:
+                driver.quit()
+            node.stop()
 
 
 class PageMovesToAnotherNode(unittest.TestCase):

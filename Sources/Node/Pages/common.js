@@ -12,6 +12,8 @@ var Halqa = (function () {
 
   function t(lang, key, values) {
     var table = HALQA_TEXT[lang] || HALQA_TEXT.en;
+    // One of a thing has its own words ("1 person", not "1 people").
+    if (values && values.n === 1 && table[key + ".one"] !== undefined) key = key + ".one";
     var text = table[key] !== undefined ? table[key] : HALQA_TEXT.en[key];
     return fill(text === undefined ? key : text, values || {});
   }
@@ -24,10 +26,40 @@ var Halqa = (function () {
     for (var i = 0; i < marked.length; i++) marked[i].textContent = t(lang, marked[i].getAttribute("data-t"));
   }
 
-  // The prompt in the chosen language, else the first it has; with its language tag.
+  // Where a text missing in a language is looked for next: a Pashto reader reads Urdu
+  // before English, an Urdu reader Pashto before English.
+  var FALLBACK = { ps: ["ps", "ur", "en"], ur: ["ur", "ps", "en"], en: ["en", "ur", "ps"] };
+
+  // The room's language, as the node set it on the page (`halqa host --language`).
+  function roomLanguage() {
+    var room = document.documentElement.getAttribute("data-room");
+    return HALQA_TEXT[room] ? room : "en";
+  }
+
+  // The language a page starts in: the one its person chose on this page before; else the
+  // phone's own, if it is set to Urdu or Pashto (a deliberate choice; most phones here say
+  // English because that is how they came); else the room's.
+  function startingLanguage(chosen) {
+    if (chosen && HALQA_TEXT[chosen]) return chosen;
+    var own = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""]);
+    for (var i = 0; i < own.length; i++) {
+      var primary = String(own[i]).toLowerCase().split("-")[0];
+      if (primary === "ur" || primary === "ps") return primary;
+    }
+    return roomLanguage();
+  }
+
+  // The session's title for a reader of `lang`: the deck's, in the nearest language it has;
+  // else the one the facilitator typed, as typed.
+  function title(session, lang) {
+    var titles = session.titles || {};
+    return Object.keys(titles).length ? pick(titles, lang) : { lang: null, text: session.title };
+  }
+
+  // The text in the chosen language, else in the next its readers read; with its language tag.
   function pick(texts, lang) {
     if (texts[lang]) return { lang: lang, text: texts[lang] };
-    var order = ["en", "ur", "ps"];
+    var order = FALLBACK[lang] || FALLBACK.en;
     for (var i = 0; i < order.length; i++) if (texts[order[i]]) return { lang: order[i], text: texts[order[i]] };
     return { lang: "en", text: "" };
   }
@@ -97,6 +129,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, applyLanguage: applyLanguage, pick: pick, setText: setText, api: api, live: live, drawQR: drawQR,
+  return { $: $, t: t, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL };
 })();

@@ -8,7 +8,7 @@
   var $ = Halqa.$;
   var LIMIT = 1000;
   var store = window.sessionStorage;
-  var lang = store.getItem("l") || "en";
+  var lang = Halqa.startingLanguage(store.getItem("l"));
   var token = store.getItem("t");
   var code = store.getItem("k");  // the join link's ticket, once joined
   var state = null;          // the shared state from the node
@@ -125,7 +125,8 @@
     var promptChanged = !state || !next.prompt || !state.prompt || state.prompt.index !== next.prompt.index;
     state = next;
     show("join", false); show("room", true);
-    Halqa.setText($("title"), state.session.title);
+    var title = Halqa.title(state.session, lang);
+    Halqa.setText($("title"), title.text, title.lang);
     var p = state.prompt, open = p && p.status === "open" && !state.session.closed;
     show("ended", state.session.closed);
     show("waiting", !state.session.closed && !open);

@@ -3,17 +3,21 @@
 (function () {
   var $ = Halqa.$;
   var secret = Halqa.takeFromHash("key") || sessionStorage.getItem("halqa.key");
+  // The projector speaks the room's language (`halqa host --language`).
+  var lang = Halqa.roomLanguage();
+  function t(key) { return Halqa.t(lang, key); }
 
   function render(view) {
     var state = view.state;
     $("screen").hidden = false;
-    Halqa.setText($("title"), state.session.title);
+    var title = Halqa.title(state.session, lang);
+    Halqa.setText($("title"), title.text, title.lang);
     $("participant-url").textContent = view.participantURL;
     $("join-code").textContent = view.joinCode;
     Halqa.drawQR($("qr"), view.qr);
     var p = state.prompt;
     $("waiting").hidden = !!p && !state.session.closed;
-    $("waiting").textContent = state.session.closed ? "This session has ended. Thank you." : "Waiting for the first prompt.";
+    $("waiting").textContent = t(state.session.closed ? "screen.ended" : "screen.waiting");
     var box = $("prompt-texts");
     while (box.firstChild) box.removeChild(box.firstChild);
     if (p) {
@@ -43,7 +47,7 @@
       render(r.body);
       Halqa.live(function () { return { type: "hello", screen: secret }; }, function (message) {
         if (message.type === "screen") render(message.data);
-      }, function (status) { $("connection").textContent = status === "live" ? "" : "reconnecting…"; });
+      }, function (status) { $("connection").textContent = status === "live" ? "" : t("screen.reconnecting"); });
     });
   });
 })();
