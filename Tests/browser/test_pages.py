@@ -428,6 +428,64 @@ class TheRoomSpeaksItsLanguage(unittest.TestCase):
             node.stop()
 
 
+class NothingOverflowsInAnyLanguage(unittest.TestCase):
+    """The participant's page at 360x640 and 320x568, in English, Urdu and Pashto, joining,
+    writing and with the circle's reflections shown: no element wider than the phone, nothing
+    cut off at either side. A screenshot of each, to look at."""
+
+    OVERFLOW = """
+        var width = document.documentElement.clientWidth, out = [];
+        var all = document.querySelectorAll('body *');
+        for (var i = 0; i < all.length; i++) {
+          var e = all[i], r = e.getBoundingClientRect();
+          if (r.width === 0 || r.height === 0 || e.offsetParent === null) continue;
+          if (r.left < -1 || r.right > width + 1) out.push((e.id || e.className || e.tagName) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+        }
+        if (document.documentElement.scrollWidth > width) out.push('page ' + document.documentElement.scrollWidth + ' > ' + width);
+        return out;"""
+
+    def wait(self, driver, condition, what, timeout=10):
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def look(self, phone, stage, size):
+        for lang in ("en", "ur", "ps"):
+            phone.find_element(By.CSS_SELECTOR, f"[data-lang={lang}]").click()
+            self.wait(phone, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang, "the language applies")
+            self.assertEqual(phone.execute_script(self.OVERFLOW), [], f"{stage}, {lang}, {size[0]}x{size[1]}")
+            os.makedirs(SHOTS, exist_ok=True)
+            phone.save_screenshot(os.path.join(SHOTS, f"overflow-{stage}-{lang}-{size[0]}x{size[1]}.png"))
+
+    def test_the_participant_page_fits_every_phone_in_every_language(self):
+        node = Node()
+        try:
+            secret = node.console.split("#key=")[1]
+            node.post("/api/console/open", {"prompt": 0}, secret)
+            for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں، اور میں نے بھی یہی سیکھا۔",
+                         "زما پلار به ویل چې سړی نه ژاړي؛ ما هم دا زده کړل.",
+                         "That a man must never back down, even when he is wrong."]:
+                joined = node.post("/api/join", {"code": node.code})
+                node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+            for size in ((360, 640), (320, 568)):
+                phone = browser(size=size)
+                try:
+                    phone.get(node.base)
+                    self.wait(phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+                    self.look(phone, "join", size)
+                    phone.find_element(By.ID, "code").send_keys(node.code)
+                    phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+                    self.wait(phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
+                    self.look(phone, "writing", size)
+                    if size == (360, 640):
+                        node.post("/api/console/reveal", {"prompt": 0}, secret)
+                    self.wait(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#reflections li")) == 3, "the reflections are shown")
+                    self.look(phone, "shown", size)
+                finally:
+                    phone.quit()
+        finally:
+            node.stop()
+
+
 class PageMovesToAnotherNode(unittest.TestCase):
     """Two nodes on loopback: A hosts, B is admitted as co-facilitator (its code compared on
     A's console). A participant's page on A moves to B by itself when A is killed, and the
