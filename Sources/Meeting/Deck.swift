@@ -39,14 +39,36 @@ public struct LocalizedText: Hashable, Sendable {
     }
 }
 
+/// Who a deck is written for. Some prompts are meant for a circle of men only (a men's group
+/// talking about violence at home); the console says so before the facilitator opens any.
+public enum Audience: String, CaseIterable, Sendable {
+    case men, women, everyone
+
+    /// How the console and `deck check` say it.
+    public var description: String {
+        switch self {
+        case .men: "for sessions of men only"
+        case .women: "for sessions of women only"
+        case .everyone: "for any group"
+        }
+    }
+}
+
 /// A facilitator's prompt deck: a title and prompts in the order they are meant to be used.
 public struct Deck: Hashable, Sendable {
     public var title: LocalizedText
     public var prompts: [Prompt]
+    /// The room's language: what the projector shows and what phones start in (`language:`
+    /// in the deck, or `halqa host --language`, which is copied here when a session starts).
+    public var language: Language?
+    /// Who the deck is for (`audience:`); nil when it does not say.
+    public var audience: Audience?
 
-    public init(title: LocalizedText, prompts: [Prompt]) {
+    public init(title: LocalizedText, prompts: [Prompt], language: Language? = nil, audience: Audience? = nil) {
         self.title = title
         self.prompts = prompts
+        self.language = language
+        self.audience = audience
     }
 }
 
@@ -56,10 +78,11 @@ public struct Prompt: Hashable, Sendable {
     public var text: LocalizedText
     /// How long the facilitator means to give it, in seconds.
     public var timeBox: Int?
-    /// A note for the facilitator only; never shown to participants.
-    public var facilitatorNote: String?
+    /// A note for the facilitator only, in each language it was written in (`note:` is the
+    /// English, `note.ur:` and `note.ps:` the translations); never shown to participants.
+    public var facilitatorNote: LocalizedText?
 
-    public init(text: LocalizedText, timeBox: Int? = nil, facilitatorNote: String? = nil) {
+    public init(text: LocalizedText, timeBox: Int? = nil, facilitatorNote: LocalizedText? = nil) {
         self.text = text
         self.timeBox = timeBox
         self.facilitatorNote = facilitatorNote

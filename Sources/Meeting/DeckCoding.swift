@@ -2,16 +2,19 @@ import Foundation
 
 extension Deck {
     var json: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "title": title.json,
             "prompts": .array(
                 prompts.map { p in
                     var f: [String: JSONValue] = ["text": p.text.json]
                     if let t = p.timeBox { f["time"] = .integer(Int64(t)) }
-                    if let n = p.facilitatorNote { f["note"] = .string(n) }
+                    if let n = p.facilitatorNote { f["note"] = n.noteJSON }
                     return .object(f)
                 }),
-        ])
+        ]
+        if let language { fields["language"] = .string(language.rawValue) }
+        if let audience { fields["audience"] = .string(audience.rawValue) }
+        return .object(fields)
     }
 
     init(json: JSONValue) throws(MeetingError) {
@@ -23,18 +26,33 @@ extension Deck {
             prompts.append(
                 Prompt(
                     text: try LocalizedText(json: try p.require("text")),
-                    timeBox: try p.optionalInt("time"), facilitatorNote: try p.optionalString("note")))
+                    timeBox: try p.optionalInt("time"), facilitatorNote: try p.optional("note").map(LocalizedText.init(noteJSON:))))
             try p.finish()
         }
+        let language = try r.optionalString("language")
+        let audience = try r.optionalString("audience")
         try r.finish()
         guard !prompts.isEmpty, prompts.count <= Limits.promptsPerDeck else {
             throw MeetingError(.invalidEvent, "A deck must have between 1 and \(Limits.promptsPerDeck) prompts.")
         }
-        self.init(title: title, prompts: prompts)
+        guard language.map({ Language(rawValue: $0) != nil }) ?? true, audience.map({ Audience(rawValue: $0) != nil }) ?? true else {
+            throw MeetingError(.invalidEvent, "A deck has an unknown language or audience.")
+        }
+        self.init(
+            title: title, prompts: prompts, language: language.flatMap(Language.init(rawValue:)),
+            audience: audience.flatMap(Audience.init(rawValue:)))
     }
 }
 
 extension LocalizedText {
+    /// A note only in English is a string, as every note was before notes had translations,
+    /// so sessions recorded then read the same; a translated note is an object of languages.
+    var noteJSON: JSONValue { languages == [.en] ? .string(texts[.en]!) : json }
+
+    init(noteJSON json: JSONValue) throws(MeetingError) {
+        if case .string(let s) = json { self.init([.en: s]) } else { try self.init(json: json) }
+    }
+
     var json: JSONValue { .object(Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, .string($0.value)) })) }
 
     init(json: JSONValue) throws(MeetingError) {

@@ -18,7 +18,7 @@ extension DeckParser {
 
         /// The translations (every language but English) that still need a native speaker.
         public func unreviewed(in deck: Deck) -> [Language] {
-            let present = Set(deck.prompts.flatMap(\.text.languages) + deck.title.languages)
+            let present = Set(deck.prompts.flatMap { $0.text.languages + ($0.facilitatorNote?.languages ?? []) } + deck.title.languages)
             return present.subtracting([.en]).subtracting(reviewed.keys).sorted()
         }
     }
@@ -53,7 +53,37 @@ extension DeckParser.Reader {
         return false
     }
 
-    /// Every language the deck claims is in its title and in each prompt.
+    /// Takes a header field that sets up the room (`language:`, `audience:`); false if it is not one.
+    mutating func readRoom(_ field: Field) -> Bool {
+        switch field.key {
+        case "language":
+            if let language = Language(rawValue: field.value.lowercased()) {
+                roomLanguage = language
+            } else {
+                problems.append(
+                    DeckParser.Problem(
+                        line: field.line,
+                        message:
+                            "\"language: \(field.value)\" is not a language Halqa knows: write en, ur or ps (the language the projector shows and phones start in)."
+                    ))
+            }
+            return true
+        case "audience":
+            if let audience = Audience(rawValue: field.value.lowercased()) {
+                self.audience = audience
+            } else {
+                let known = Audience.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append(
+                    DeckParser.Problem(
+                        line: field.line, message: "\"audience: \(field.value)\" is not one Halqa knows: write one of \(known)."))
+            }
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Every language the deck claims is in its title, in each prompt and in each note.
     mutating func checkClaims(title: LocalizedText, prompts: [Prompt]) {
         let claim = "which this deck claims in \"languages:\" (line \(authoring.claimedOnLine))"
         for language in authoring.claimed {
@@ -70,6 +100,14 @@ extension DeckParser.Reader {
                     DeckParser.Problem(
                         line: self.prompts[index].line,
                         message: "prompt \(index + 1) has no \(language.englishName) (\"\(language.rawValue):\"), \(claim). \(fix)"))
+            }
+            for (index, prompt) in prompts.enumerated()
+            where prompt.facilitatorNote.map({ $0[language] == nil }) ?? false && index < self.prompts.count {
+                let key = language == .en ? "note" : "note.\(language.rawValue)"
+                problems.append(
+                    DeckParser.Problem(
+                        line: self.prompts[index].line,
+                        message: "prompt \(index + 1)'s note has no \(language.englishName) (\"\(key):\"), \(claim). \(fix)"))
             }
         }
     }

@@ -108,6 +108,8 @@ public enum DeckParser {
         var problems: [Problem] = []
         var deck: Deck?
         var authoring = Authoring()
+        var roomLanguage: Language?
+        var audience: Audience?
 
         mutating func read(_ line: String, at number: Int) {
             let trimmed = line.trimmingWhitespace()
@@ -181,7 +183,7 @@ public enum DeckParser {
             }
             for block in prompts { if let prompt = readPrompt(block) { built.append(prompt) } }
             if let title { checkClaims(title: title, prompts: built) }
-            if problems.isEmpty, let title { deck = Deck(title: title, prompts: built) }
+            if problems.isEmpty, let title { deck = Deck(title: title, prompts: built, language: roomLanguage, audience: audience) }
             return problems
         }
 
@@ -199,13 +201,13 @@ public enum DeckParser {
                     if let text = checked(field, limit: Limits.titleCharacters, what: "The title") { title[.en] = text }
                 } else if field.key.hasPrefix("title."), let language = language(String(field.key.dropFirst(6)), field) {
                     if let text = checked(field, limit: Limits.titleCharacters, what: "The title") { title[language] = text }
-                } else if readAuthoring(field) {
+                } else if readAuthoring(field) || readRoom(field) {
                     continue
                 } else {
                     let hint =
                         Language(rawValue: field.key) != nil || ["time", "note"].contains(field.key)
                         ? " Prompt fields belong below a \(DeckParser.promptHeader) line."
-                        : " Before the first \(DeckParser.promptHeader), a deck has only \"title:\" and \"title.ur:\"/\"title.ps:\"."
+                        : " Before the first \(DeckParser.promptHeader), a deck has \"title:\", \"title.ur:\", \"title.ps:\", \"language:\", \"audience:\", \"languages:\" and \"reviewed.ur:\"/\"reviewed.ps:\"."
                     problems.append(Problem(line: field.line, message: "unexpected \"\(field.key)\" here.\(hint)"))
                 }
             }
@@ -223,7 +225,7 @@ public enum DeckParser {
         mutating func readPrompt(_ block: Block) -> Prompt? {
             var text = LocalizedText([:])
             var timeBox: Int?
-            var note: String?
+            var note = LocalizedText([:])
             var seen: [String: Int] = [:]
             var ok = true
             for field in block.fields {
@@ -250,7 +252,15 @@ public enum DeckParser {
                         ok = false
                     }
                 case "note":
-                    if let value = checked(field, limit: Limits.noteCharacters, what: "The note") { note = value } else { ok = false }
+                    if let value = checked(field, limit: Limits.noteCharacters, what: "The note") { note[.en] = value } else { ok = false }
+                case let key where key.hasPrefix("note."):
+                    guard let language = language(String(key.dropFirst(5)), field),
+                        let value = checked(field, limit: Limits.noteCharacters, what: "The note")
+                    else {
+                        ok = false
+                        continue
+                    }
+                    note[language] = value
                 default:
                     guard let language = language(field.key, field) else {
                         ok = false
@@ -271,7 +281,7 @@ public enum DeckParser {
                             "this prompt has no text. Add a line \"en: ...\" (or \"ur:\", \"ps:\") below it."))
                 return nil
             }
-            return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note) : nil
+            return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note.texts.isEmpty ? nil : note) : nil
         }
     }
 

@@ -64,7 +64,7 @@ public struct Transcript: Codable, Hashable, Sendable {
         }
         prompts = state.created.deck.prompts.enumerated().map { i, p in
             PromptEntry(
-                number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote?.preferring(.en),
                 status: state.prompts[i].status.rawValue,
                 reflections: state.revealed(prompt: i).filter { $0.hiddenReason == nil }
                     .map { ReflectionEntry(text: $0.text, resonance: $0.resonance) },

@@ -28,8 +28,9 @@ public struct HostOptions: Sendable {
     public var limits = ServingLimits()
     /// How often resonance counts reach participants' pages and the projector.
     public var resonanceCadence: Duration = .seconds(5)
-    /// The room's language: what the projector shows, and what phones start in.
-    public var language: Language = .en
+    /// The room's language: what the projector shows, and what phones start in. When nil,
+    /// the session's (copied from the deck's `language:` or an earlier `--language`), else English.
+    public var language: Language?
 
     public init(
         deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
@@ -82,13 +83,15 @@ public enum Host {
                     )
                 }
             } else if let path = options.deckPath {
-                let deck: Deck
+                var deck: Deck
                 switch DeckParser.parse(fileAt: path) {
                 case .success(let parsed): deck = parsed
                 case .failure(let failure):
                     let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
                     throw HostError(message: "The deck \(path) has mistakes; fix them and start again:\n\(lines)")
                 }
+                // The room's language is chosen once: it is kept with the session's deck.
+                if let language = options.language { deck.language = language }
                 session = try await LiveSession.start(deck: deck, title: options.title, minimumToReveal: options.minimumToReveal, in: store)
             } else {
                 throw HostError(message: "Give a deck to start a session (--deck FILE) or a session to continue (--resume SESSION).")
@@ -113,9 +116,11 @@ public enum Host {
         access.screenKey = screenKey
         try store.setAccess(access, to: session.id)
         let host = LANAddress.forParticipants(bind: options.bind)
+        let sessionLanguage = await session.state.created.deck.language
+        let language = options.language ?? sessionLanguage ?? .en
         return await MeetingRoom(
             session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
-            onePerPrompt: options.onePerPrompt, language: options.language)
+            onePerPrompt: options.onePerPrompt, language: language)
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every

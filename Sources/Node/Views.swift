@@ -38,8 +38,7 @@ struct ParticipantView: Codable, Sendable, Equatable {
         let languages = Set(state.created.deck.prompts.flatMap(\.text.languages)).sorted().map(\.rawValue)
         session = Session(
             title: state.created.title,
-            titles: state.created.title == state.created.deck.title.preferring(.en)
-                ? Dictionary(uniqueKeysWithValues: state.created.deck.title.texts.map { ($0.key.rawValue, $0.value) }) : [:],
+            titles: state.titles,
             languages: languages, closed: state.isClosed,
             minimumToReveal: state.created.minimumToReveal)
         let current =
@@ -60,6 +59,14 @@ struct ParticipantView: Codable, Sendable, Equatable {
     }
 }
 
+extension SessionState {
+    /// The title in each language of the deck, when the session took the deck's title (a
+    /// title the facilitator typed is shown as typed).
+    var titles: [String: String] {
+        created.title == created.deck.title.preferring(.en) ? created.deck.title.dictionary : [:]
+    }
+}
+
 /// What `GET /api/session` adds for one participant: what this token already did.
 struct ParticipantSessionResponse: Codable, Sendable {
     var state: ParticipantView
@@ -74,7 +81,8 @@ struct ConsoleView: Codable, Sendable {
         var number: Int
         var text: [String: String]
         var timeBoxSeconds: Int?
-        var facilitatorNote: String?
+        /// The facilitator's note in each language the deck has it in.
+        var facilitatorNote: [String: String]?
         var status: String
         /// Milliseconds since 1970, on the facilitator's clock, when it was opened.
         var openedAt: Int64?
@@ -92,6 +100,10 @@ struct ConsoleView: Codable, Sendable {
     var version: Int
     var sessionID: String
     var title: String
+    /// The title in each language of the deck, when the session took the deck's title.
+    var titles: [String: String]
+    /// Who the deck is for ("men", "women", "everyone"), when it says.
+    var audience: String?
     var closed: Bool
     var minimumToReveal: Int
     var openPrompt: Int?
@@ -115,12 +127,14 @@ struct ConsoleView: Codable, Sendable {
         self.version = version
         sessionID = state.id.hex
         title = state.created.title
+        titles = state.titles
+        audience = state.created.deck.audience?.rawValue
         closed = state.isClosed
         minimumToReveal = state.created.minimumToReveal
         openPrompt = state.openPrompt
         prompts = state.created.deck.prompts.enumerated().map { i, p in
             PromptEntry(
-                index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote,
+                index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote?.dictionary,
                 status: state.prompts[i].status.rawValue, openedAt: state.prompts[i].openedAt,
                 pending: state.pendingCount(prompt: i),
                 revealed: state.revealed(prompt: i).map {

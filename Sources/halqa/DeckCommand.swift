@@ -49,10 +49,12 @@ enum DeckCheckReport {
         return languages.map { language in
             let covered = deck.prompts.filter { $0.text[language] != nil }.count
             let title = deck.title[language] == nil ? ", no title" : ""
+            let notes = deck.prompts.compactMap(\.facilitatorNote)
+            let notesCovered = notes.isEmpty ? "" : ", \(notes.filter { $0[language] != nil }.count) of \(notes.count) notes"
             let review =
                 authoring.reviewed[language].map { "reviewed by \($0)" }
                 ?? "needs review by a native speaker (add \"reviewed.\(language.rawValue): who, where, when\" once one has read it)"
-            return "\(language.englishName): \(covered) of \(deck.prompts.count) prompts\(title); \(review)"
+            return "\(language.englishName): \(covered) of \(deck.prompts.count) prompts\(notesCovered)\(title); \(review)"
         }
     }
 
@@ -64,6 +66,8 @@ enum DeckCheckReport {
             "in " + languages.joined(separator: " and "),
         ]
         if minutes > 0 { parts.append("\(minutes) min of time boxes") }
+        if let audience = deck.audience { parts.append(audience.description) }
+        if let language = deck.language { parts.append("the room in \(language.englishName)") }
         let missing = deck.prompts.enumerated().flatMap { i, p in
             Set(languages).subtracting(p.text.languages.map(\.englishName)).sorted().map { "prompt \(i + 1) has no \($0)" }
         }

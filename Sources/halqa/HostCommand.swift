@@ -25,9 +25,9 @@ struct HostCommand: AsyncParsableCommand {
     @Flag(help: "Let a participant write several reflections to one prompt (default: one).") var severalPerPrompt = false
     @Option(
         help: ArgumentHelp(
-            "The room's language: the projector shows it and phones start in it (a phone set to Urdu or Pashto starts in its own).",
+            "The room's language: the projector shows it and phones start in it (a phone set to Urdu or Pashto starts in its own). Default: the deck's \"language:\", else en; kept with the session.",
             valueName: "en|ur|ps"))
-    var language = "en"
+    var language: String?
     @Option(
         help: ArgumentHelp(
             "The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME"))
@@ -46,7 +46,7 @@ struct HostCommand: AsyncParsableCommand {
                 "Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535.") }
-        if Language(rawValue: language) == nil {
+        if let language, Language(rawValue: language.lowercased()) == nil {
             throw ValidationError("--language must be en (English), ur (Urdu) or ps (Pashto), not \"\(language)\".")
         }
         if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal) {
@@ -59,7 +59,7 @@ struct HostCommand: AsyncParsableCommand {
             deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
             minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
         options.discovery = !noDiscovery
-        options.language = Language(rawValue: language) ?? .en
+        options.language = language.flatMap { Language(rawValue: $0.lowercased()) }
         options.peerPort = peerPort
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning

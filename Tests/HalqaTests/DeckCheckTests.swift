@@ -1,9 +1,10 @@
 import Foundation
+import Meeting
 import Testing
 
 @Suite("halqa deck check")
 struct DeckCheckTests {
-    @Test("the shipped decks are sound, in English and Urdu")
+    @Test("the shipped decks are sound")
     func seededDecks() throws {
         let decks = try FileManager.default.contentsOfDirectory(atPath: CLI.repository.path + "/seeds/decks")
             .filter { $0.hasSuffix(".deck") }.map { "seeds/decks/" + $0 }
@@ -11,11 +12,7 @@ struct DeckCheckTests {
         let result = try CLI.run(["deck", "check"] + decks)
         #expect(result.status == 0, "\(result.stderr)")
         for deck in decks { #expect(result.stdout.contains("\(deck): ok")) }
-        #expect(result.stdout.contains("in English and Urdu"))
-        for deck in decks {
-            let text = try String(contentsOfFile: CLI.repository.path + "/" + deck, encoding: .utf8)
-            #expect(text.contains("wants review by a native speaker"))
-        }
+        #expect(result.stdout.contains("in English and Urdu and Pashto"))
     }
 
     @Test("every mistake is reported with its line, and the exit status says the deck is bad")
@@ -58,6 +55,8 @@ struct DeckCheckTests {
         en: Where in your body do you feel anger first?
         ur: غصہ سب سے پہلے جسم میں کہاں محسوس ہوتا ہے؟
         ps: غوسه مو لومړی په بدن کې چېرته احساسېږي؟
+        note: Start with a minute of silence.
+        note.ur: ایک منٹ کی خاموشی سے شروع کریں۔
         [prompt]
         en: What helps you calm down?
         ur: آپ کو ٹھنڈا ہونے میں کیا مدد دیتا ہے؟
@@ -67,23 +66,58 @@ struct DeckCheckTests {
         #expect(
             bad.stderr.contains(
                 "claimed.deck:1: the title has no Pashto (\"title.ps:\"), which this deck claims in \"languages:\" (line 3)"))
-        #expect(bad.stderr.contains("claimed.deck:9: prompt 2 has no Pashto (\"ps:\")"))
+        #expect(bad.stderr.contains("claimed.deck:11: prompt 2 has no Pashto (\"ps:\")"))
+        #expect(bad.stderr.contains("claimed.deck:5: prompt 1's note has no Pashto (\"note.ps:\")"))
         #expect(!bad.stderr.contains("prompt 1 has no"))
 
         // With Pashto everywhere, the deck is sound; the Pashto is reported as unreviewed.
         var text = try String(contentsOfFile: claimed, encoding: .utf8)
         text = text.replacingOccurrences(of: "title.ur: غصہ اور جسم", with: "title.ur: غصہ اور جسم\ntitle.ps: غوسه او بدن")
+        text = text.replacingOccurrences(of: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔", with: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔\nnote.ps: په یوه دقیقه چوپتیا شروع وکړئ.")
         text += "\nps: تاسو ته د ارامېدو کې څه مرسته کوي؟\n"
         try text.write(toFile: claimed, atomically: true, encoding: .utf8)
         let good = try CLI.run(["deck", "check", claimed])
         #expect(good.status == 0, "\(good.stderr)")
-        #expect(good.stdout.contains("claimed.deck: Urdu: 2 of 2 prompts; reviewed by a facilitator from Mardan, 2026-11"))
-        #expect(good.stdout.contains("claimed.deck: Pashto: 2 of 2 prompts; needs review by a native speaker"))
+        #expect(good.stdout.contains("claimed.deck: Urdu: 2 of 2 prompts, 1 of 1 notes; reviewed by a facilitator from Mardan, 2026-11"))
+        #expect(good.stdout.contains("claimed.deck: Pashto: 2 of 2 prompts, 1 of 1 notes; needs review by a native speaker"))
 
         let unknown = folder.path + "/unknown.deck"
         try "title: x\nlanguages: en pa\n[prompt]\nen: y\n".write(toFile: unknown, atomically: true, encoding: .utf8)
         let refused = try CLI.run(["deck", "check", unknown])
         #expect(refused.status == 1 && refused.stderr.contains("unknown.deck:2: \"pa\" in \"languages:\" is not a language Halqa knows"))
+
+        // The room's language and the deck's audience are said once, in the header.
+        let room = folder.path + "/room.deck"
+        try "title: x\nlanguage: ps\naudience: men\n[prompt]\nen: y\nps: z\n".write(toFile: room, atomically: true, encoding: .utf8)
+        let roomy = try CLI.run(["deck", "check", room])
+        #expect(roomy.status == 0 && roomy.stdout.contains("for sessions of men only, the room in Pashto"), "\(roomy.stdout)")
+        try "title: x\nlanguage: pashto\naudience: boys\n[prompt]\nen: y\n".write(toFile: room, atomically: true, encoding: .utf8)
+        let wrong = try CLI.run(["deck", "check", room])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("room.deck:2: \"language: pashto\" is not a language Halqa knows: write en, ur or ps"))
+        #expect(wrong.stderr.contains("room.deck:3: \"audience: boys\" is not one Halqa knows: write one of men, women, everyone."))
+    }
+
+    @Test("every seeded deck is in English, Urdu and Pashto, notes too, and says it is for men only; its translations await review")
+    func seededDecksSpeakThreeLanguages() throws {
+        let folder = CLI.repository.path + "/seeds/decks"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".deck") }.sorted()
+        #expect(files.count >= 2)
+        for file in files {
+            let (deck, authoring) = try DeckParser.inspect(fileAt: folder + "/" + file).get()
+            #expect(authoring.claimed == [.en, .ur, .ps], "\(file)")
+            #expect(deck.title.languages == [.en, .ur, .ps], "\(file)")
+            for (i, prompt) in deck.prompts.enumerated() {
+                #expect(prompt.text.languages == [.en, .ur, .ps], "\(file) prompt \(i + 1)")
+                #expect(prompt.facilitatorNote.map { $0.languages == [.en, .ur, .ps] } ?? true, "\(file) prompt \(i + 1)'s note")
+                // One question per prompt (a second may ask what helps or what he would do then).
+                #expect(prompt.text[.en]!.filter { $0 == "?" }.count <= 2, "\(file) prompt \(i + 1)")
+            }
+            #expect(deck.audience == .men, "\(file)")
+            let checked = try CLI.run(["deck", "check", folder + "/" + file])
+            #expect(checked.status == 0 && checked.stdout.contains("Pashto: \(deck.prompts.count) of \(deck.prompts.count) prompts"))
+            #expect(checked.stdout.contains("needs review by a native speaker"))
+        }
     }
 
     @Test("a deck that is not UTF-8, has no title or no prompts, or does not exist, is refused clearly")

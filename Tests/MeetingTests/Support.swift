@@ -28,7 +28,7 @@ func trilingualDeck(prompts: Int = 3) -> Deck {
                     .ur: "سوال \(i + 1): آپ کے والد نے آپ کو کیا سکھایا؟",
                     .ps: "پوښتنه \(i + 1): ستا پلار تا ته څه ور زده کړل؟",
                 ]),
-                timeBox: 300, facilitatorNote: "Allow silence.")
+                timeBox: 300, facilitatorNote: LocalizedText([.en: "Allow silence."]))
         })
 }
 

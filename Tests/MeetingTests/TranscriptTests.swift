@@ -31,6 +31,30 @@ struct TranscriptTests {
         return session
     }
 
+    @Test("a deck's translated notes, room language and audience are kept in the session; a session recorded before notes had translations reads the same")
+    func deckTranslationsAreKept() async throws {
+        // An event of an earlier Halqa, whose notes are plain strings: it reads, the note as English.
+        let old = try String(contentsOfFile: "Tests/fuzz/event/session-created.json", encoding: .utf8)
+        let event = try Event(bytes: Array(old.trimmingCharacters(in: .newlines).utf8))
+        guard case .sessionCreated(let created) = event.body else {
+            Issue.record("not a session-created event")
+            return
+        }
+        #expect(created.deck.prompts[0].facilitatorNote == LocalizedText([.en: "After the reveal, read a few aloud without comment before anyone discusses them."]))
+        #expect(created.deck.language == nil && created.deck.audience == nil)
+
+        var deck = trilingualDeck()
+        deck.prompts[0].facilitatorNote = LocalizedText([.en: "Allow silence.", .ur: "خاموشی رہنے دیں۔", .ps: "که خلک چپ وي، پرېږدئ یې."])
+        deck.language = .ps
+        deck.audience = .men
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: deck, title: nil, in: TranscriptStore(folder: folder.path))
+        let reopened = try TranscriptStore(folder: folder.path)
+        let stored = try reopened.state(of: session.id).created.deck
+        #expect(stored == deck)
+        #expect(stored.prompts[1].facilitatorNote == LocalizedText([.en: "Allow silence."]))
+    }
+
     @Test("export → import → export gives the same bytes, and Urdu and Pashto survive every step")
     func roundTrip() async throws {
         let a = TemporaryFolder()
