@@ -57,7 +57,8 @@ extension DeckParser.Reader {
             DeckParser.Problem(
                 line: field.line,
                 message:
-                    "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and a \"note\" (with \"note.ur\", \"note.ps\")."))
+                    "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and a \"note\" (with \"note.ur\", \"note.ps\")."
+            ))
         return nil
     }
 

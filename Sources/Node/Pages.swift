@@ -30,12 +30,12 @@ public struct Pages: Sendable {
         self.files = files
     }
 
-    /// These pages with the participant's page and the projector's starting in `language`:
+    /// These pages with the participant's page, the projector's and the console starting in `language`:
     /// its `lang` and direction from the first byte (no flash of English on a Pashto phone),
     /// and `data-room` for the scripts.
     func speaking(_ language: Language) -> Pages {
         var copy = files
-        for name in ["participant.html", "screen.html"] {
+        for name in ["participant.html", "screen.html", "console.html"] {
             guard let file = files[name] else { continue }
             let html = String(decoding: file.bytes, as: UTF8.self).replacingOccurrences(
                 of: #"<html lang="en" dir="ltr">"#,

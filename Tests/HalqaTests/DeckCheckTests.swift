@@ -73,7 +73,9 @@ struct DeckCheckTests {
         // With Pashto everywhere, the deck is sound; the Pashto is reported as unreviewed.
         var text = try String(contentsOfFile: claimed, encoding: .utf8)
         text = text.replacingOccurrences(of: "title.ur: غصہ اور جسم", with: "title.ur: غصہ اور جسم\ntitle.ps: غوسه او بدن")
-        text = text.replacingOccurrences(of: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔", with: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔\nnote.ps: په یوه دقیقه چوپتیا شروع وکړئ.")
+        text = text.replacingOccurrences(
+            of: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔",
+            with: "note.ur: ایک منٹ کی خاموشی سے شروع کریں۔\nnote.ps: په یوه دقیقه چوپتیا شروع وکړئ.")
         text += "\nps: تاسو ته د ارامېدو کې څه مرسته کوي؟\n"
         try text.write(toFile: claimed, atomically: true, encoding: .utf8)
         let good = try CLI.run(["deck", "check", claimed])

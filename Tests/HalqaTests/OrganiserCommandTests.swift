@@ -27,7 +27,7 @@ struct OrganiserCommandTests {
         let id = try await finishedSession(in: data)
         let viaFlag = try CLI.run(["sessions", "--data", data])
         #expect(viaFlag.status == 0 && viaFlag.stdout.contains(id.short) && viaFlag.stdout.contains("Tuesday circle"))
-        #expect(viaFlag.stdout.contains("closed") && viaFlag.stdout.contains("1/7"))
+        #expect(viaFlag.stdout.contains("closed") && viaFlag.stdout.contains("1/8"))
         let viaEnv = try CLI.run(["sessions", "--json"], environment: ["HALQA_DATA": data])
         let listed = try JSONSerialization.jsonObject(with: Data(viaEnv.stdout.utf8)) as! [[String: Any]]
         #expect(listed.count == 1 && listed[0]["id"] as? String == id.hex && listed[0]["reflectionsRevealed"] as? Int == 3)

@@ -31,7 +31,9 @@ struct TranscriptTests {
         return session
     }
 
-    @Test("a deck's translated notes, room language and audience are kept in the session; a session recorded before notes had translations reads the same")
+    @Test(
+        "a deck's translated notes, room language and audience are kept in the session; a session recorded before notes had translations reads the same"
+    )
     func deckTranslationsAreKept() async throws {
         // An event of an earlier Halqa, whose notes are plain strings: it reads, the note as English.
         let old = try String(contentsOfFile: "Tests/fuzz/event/session-created.json", encoding: .utf8)
@@ -40,7 +42,9 @@ struct TranscriptTests {
             Issue.record("not a session-created event")
             return
         }
-        #expect(created.deck.prompts[0].facilitatorNote == LocalizedText([.en: "After the reveal, read a few aloud without comment before anyone discusses them."]))
+        #expect(
+            created.deck.prompts[0].facilitatorNote
+                == LocalizedText([.en: "After the reveal, read a few aloud without comment before anyone discusses them."]))
         #expect(created.deck.language == nil && created.deck.audience == nil)
 
         var deck = trilingualDeck()

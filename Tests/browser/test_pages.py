@@ -46,13 +46,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def browser(phone=True, profile=None, lang="en-US", size=(360, 740)):
+def browser(phone=True, profile=None, lang="en-US", size=(360, 740), font=None):
     """A headless Chromium: a 360x740 phone with an old Android's Chrome, or a laptop; with
     `profile`, its own user-data folder (history, cache, storage), as a real phone keeps;
-    `lang`, the language the phone is set to."""
+    `lang`, the language the phone is set to; `font`, its text size in pixels (16 is usual)."""
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    prefs = {"intl.accept_languages": lang}
+    if font:
+        prefs["webkit.webprefs.default_font_size"] = font
+    options.add_experimental_option("prefs", prefs)
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=" + lang,
                  "--window-size=%d,%d" % size if phone else "--window-size=1280,900"):
         options.add_argument(flag)
@@ -335,20 +338,67 @@ class PagesInABrowser(unittest.TestCase):
             marked = phone.execute_script("return Array.prototype.map.call(document.querySelectorAll('[data-t]'), function (e) { return e.getAttribute('data-t'); });")
             self.assertTrue(marked, "the page marks its texts")
             self.assertEqual(sorted(set(marked) - set(tables["en"])), [], "texts the page asks for that no table has")
+            # The console's tables too (i18n-console.js, loaded by the console only), and
+            # every key its markup and every page's script name.
+            phone.get(self.node.console)
+            self.wait(phone, lambda d: self.visible(d, "console"), "the console appears")
+            tables = phone.execute_script("return HALQA_TEXT;")
+            self.assertTrue(any(k.startswith("console.") for k in tables["en"]))
+            for lang in ("ur", "ps"):
+                self.assertEqual(sorted(set(tables["en"]) - set(tables[lang])), [], f"missing in {lang}")
+                self.assertEqual(sorted(set(tables[lang]) - set(tables["en"])), [], f"only in {lang}")
+                self.assertEqual([k for k, v in tables[lang].items() if v and v == tables["en"][k] and "WIPE" not in v], [],
+                                 f"left in English in {lang}")
+            marked = phone.execute_script("return Array.prototype.map.call(document.querySelectorAll('[data-t]'), function (e) { return e.getAttribute('data-t'); });")
+            self.assertEqual(sorted(set(marked) - set(tables["en"])), [], "texts the console asks for that no table has")
+            named = set()
+            pages = os.path.join(ROOT, "Sources", "Node", "Pages")
+            for script in ("console.js", "participant.js", "screen.js"):
+                with open(os.path.join(pages, script)) as f:
+                    source = f.read()
+                named |= set(re.findall(r'\bt\((?:lang, )?"([a-z][a-z.-]*[a-z])"', source))
+            # Keys put together from a value: every value the API can give.
+            named |= {"console.status." + v for v in ("waiting", "open", "closed")}
+            named |= {"console.role." + v for v in ("co-facilitator", "archivist")}
+            named |= {"console.audience." + v for v in ("men", "women", "everyone")}
+            self.assertGreater(len(named), 40)
+            self.assertEqual(sorted(named - set(tables["en"])), [], "texts the scripts ask for that no table has")
             for lang in ("en", "ur", "ps"):
                 one = phone.execute_script("return Halqa.t(arguments[0], 'shown.count', {n: 1});", lang)
                 many = phone.execute_script("return Halqa.t(arguments[0], 'shown.count', {n: 7});", lang)
                 self.assertNotIn("{", one + many, lang)
-                self.assertIn("7", many, lang)
-                self.assertNotEqual(one, many.replace("7", "1"), f"{lang}: one has its own words, not the plural with 1")
+                seven, one_digit = ("۷", "۱") if lang == "ps" else ("7", "1")  # Pashto counts in Eastern Arabic digits
+                self.assertIn(seven, many, lang)
+                self.assertNotEqual(one, many.replace(seven, one_digit), f"{lang}: one has its own words, not the plural with 1")
         finally:
             phone.quit()
 
 
+FALLBACK_DECK = """title: Anger and the body
+title.ur: غصہ اور جسم
+title.ps: غصه او بدن
+language: ps
+
+[prompt]
+en: Where in your body do you feel anger first?
+ur: غصہ سب سے پہلے جسم میں کہاں محسوس ہوتا ہے؟
+ps: غصه مو اول د بدن په کوم ځای کې محسوس کړه؟
+
+[prompt]
+en: What helps you calm down?
+ps: څه شی درسره مدد کوي چې ارام شئ؟
+
+[prompt]
+en: What would you like to practise this week?
+ur: اس ہفتے آپ کس بات کی مشق کرنا چاہیں گے؟
+"""
+
+
 class TheRoomSpeaksItsLanguage(unittest.TestCase):
-    """`halqa host --language ps`: the projector speaks Pashto, a phone set to English starts in
-    Pashto, a phone set to Urdu starts in Urdu; a prompt with no Pashto reads in Urdu on a
-    Pashto phone (ps → ur → en)."""
+    """A deck that says `language: ps`: the projector speaks Pashto, a phone set to English
+    starts in Pashto, a phone set to Urdu starts in Urdu; a prompt with no Urdu reads in Pashto
+    on the Urdu phone (ur → ps → en), one with no Pashto in Urdu on the Pashto phone
+    (ps → ur → en); the room still speaks Pashto after a restart with --resume."""
 
     def wait(self, driver, condition, what, timeout=10):
         return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
@@ -358,8 +408,18 @@ class TheRoomSpeaksItsLanguage(unittest.TestCase):
         os.makedirs(SHOTS, exist_ok=True)
         driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
+    def join(self, phone, node):
+        phone.get(node.base)
+        self.wait(phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+        phone.find_element(By.ID, "code").send_keys(node.code)
+        phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+
     def test_the_room_speaks_pashto(self):
-        node = Node(title=None, extra=("--language", "ps"))
+        folder = tempfile.mkdtemp(prefix="halqa-deck-")
+        deck = os.path.join(folder, "fallback.deck")
+        with open(deck, "w") as f:
+            f.write(FALLBACK_DECK)
+        node = Node(deck=deck, title=None)
         drivers = []
         try:
             screen = browser(phone=False)
@@ -368,6 +428,7 @@ class TheRoomSpeaksItsLanguage(unittest.TestCase):
             self.wait(screen, lambda d: d.find_element(By.ID, "waiting").text != "", "the projector shows its waiting line")
             ps = screen.execute_script("return HALQA_TEXT.ps;")
             self.assertEqual(screen.find_element(By.ID, "waiting").text, ps["screen.waiting"])
+            self.assertEqual(screen.find_element(By.ID, "title").text, "غصه او بدن")
             self.assertEqual(screen.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
             self.shot(screen, "projector-waiting-pashto-room")
 
@@ -387,26 +448,38 @@ class TheRoomSpeaksItsLanguage(unittest.TestCase):
             self.wait(urdu_phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
             self.assertEqual(urdu_phone.find_element(By.TAG_NAME, "html").get_attribute("lang"), "ur")
 
-            # The deck has English and Urdu prompts only: the Pashto phone reads the Urdu.
+            # Prompt 1 is in every language: each phone reads its own, and the title too.
             secret = node.console.split("#key=")[1]
             node.post("/api/console/open", {"prompt": 0}, secret)
-            english_phone.find_element(By.ID, "code").send_keys(node.code)
-            english_phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
-            self.wait(english_phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
-            prompt = english_phone.find_element(By.ID, "prompt-text")
-            self.assertEqual(prompt.get_attribute("lang"), "ur")
-            self.assertIn("اصل مرد", prompt.text)
-            # So does the session's title (the deck's, with no Pashto).
-            title = english_phone.find_element(By.ID, "title")
-            self.assertEqual((title.get_attribute("lang"), title.text), ("ur", "اصل مرد کون ہے؟ باپ، بیٹے اور سیکھا ہوا تشدد"))
+            self.join(english_phone, node)
+            self.join(urdu_phone, node)
+            for phone, lang, text, title in ((english_phone, "ps", "غصه مو اول", "غصه او بدن"), (urdu_phone, "ur", "غصہ سب سے پہلے", "غصہ اور جسم")):
+                self.wait(phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
+                prompt = phone.find_element(By.ID, "prompt-text")
+                self.assertEqual((prompt.get_attribute("lang"), text in prompt.text), (lang, True), prompt.text)
+                heading = phone.find_element(By.ID, "title")
+                self.assertEqual((heading.get_attribute("lang"), heading.text), (lang, title))
+            # Prompt numbers in Pashto are in Eastern Arabic digits; in Urdu, in Latin.
+            self.assertEqual(english_phone.find_element(By.ID, "prompt-number").text, ps["prompt.number"].replace("{n}", "۱"))
+            self.assertIn("1", urdu_phone.find_element(By.ID, "prompt-number").text)
             self.shot(english_phone, "participant-writing-pashto-room")
+
+            # Prompt 2 has no Urdu: the Urdu phone reads the Pashto.
+            node.post("/api/console/open", {"prompt": 1}, secret)
+            self.wait(urdu_phone, lambda d: d.find_element(By.ID, "prompt-text").get_attribute("lang") == "ps", "the Urdu phone reads Pashto")
+            self.assertIn("ارام شئ", urdu_phone.find_element(By.ID, "prompt-text").text)
+            # Prompt 3 has no Pashto: the Pashto phone reads the Urdu.
+            node.post("/api/console/open", {"prompt": 2}, secret)
+            self.wait(english_phone, lambda d: d.find_element(By.ID, "prompt-text").get_attribute("lang") == "ur", "the Pashto phone reads Urdu")
+            self.assertIn("مشق", english_phone.find_element(By.ID, "prompt-text").text)
+            self.wait(screen, lambda d: not d.find_element(By.ID, "waiting").is_displayed(), "the projector shows the prompt")
+            self.assertEqual([e.get_attribute("lang") for e in screen.find_elements(By.CSS_SELECTOR, "#prompt-texts p")], ["ur"])
+            self.shot(screen, "projector-prompt-pashto-room")
+
             # On a small phone in Urdu, Send stays in sight while he writes.
             small = browser(lang="ur", size=(320, 568))
             drivers.append(small)
-            small.get(node.base)
-            self.wait(small, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
-            small.find_element(By.ID, "code").send_keys(node.code)
-            small.find_element(By.CSS_SELECTOR, "#join-form button").click()
+            self.join(small, node)
             self.wait(small, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears")
             # Focused as a thumb would, on the part of the box in sight.
             small.execute_script("document.getElementById('text').focus()")
@@ -420,29 +493,50 @@ class TheRoomSpeaksItsLanguage(unittest.TestCase):
             self.assertTrue(0 <= left and right <= width, f"Send is cut off at the side: {box}")
             self.assertLessEqual(scroll_width, width, "the page is wider than the phone")
             self.shot(small, "participant-writing-urdu-320")
-            self.wait(screen, lambda d: not d.find_element(By.ID, "waiting").is_displayed(), "the projector shows the prompt")
-            self.shot(screen, "projector-prompt-pashto-room")
+
+            # The room's language was chosen once: after a restart it still speaks Pashto.
+            node.restart()
+            screen.get(node.screen)
+            self.wait(screen, lambda d: d.find_element(By.ID, "title").text != "", "the projector comes back")
+            self.assertEqual(screen.find_element(By.TAG_NAME, "html").get_attribute("lang"), "ps")
+            self.assertEqual(screen.find_element(By.ID, "title").text, "غصه او بدن")
         finally:
             for driver in drivers:
                 driver.quit()
             node.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+OVERFLOW = """
+    var width = document.documentElement.clientWidth, out = [];
+    var all = document.querySelectorAll('body *');
+    for (var i = 0; i < all.length; i++) {
+      var e = all[i], r = e.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || e.offsetParent === null) continue;
+      if (r.left < -1 || r.right > width + 1) out.push((e.id || e.className || e.tagName) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+      // Text cut off inside its own box (a word longer than a line that does not wrap).
+      if (e.children.length === 0 && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+        out.push((e.id || e.className || e.tagName) + ' clips its text');
+    }
+    if (document.documentElement.scrollWidth > width) out.push('page ' + document.documentElement.scrollWidth + ' > ' + width);
+    return out;"""
+
+SEND_IN_SIGHT = """
+    var box = document.getElementById('text'), send = document.getElementById('send');
+    box.focus();
+    var r = send.getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= document.documentElement.clientWidth;"""
+
+# A phone whose text size is set to 130%: Chromium's own font-size setting, which the pages
+# follow (their sizes are relative to it).
+LARGE_TEXT = 21  # 16 px × 1.3
 
 
 class NothingOverflowsInAnyLanguage(unittest.TestCase):
-    """The participant's page at 360x640 and 320x568, in English, Urdu and Pashto, joining,
-    writing and with the circle's reflections shown: no element wider than the phone, nothing
-    cut off at either side. A screenshot of each, to look at."""
-
-    OVERFLOW = """
-        var width = document.documentElement.clientWidth, out = [];
-        var all = document.querySelectorAll('body *');
-        for (var i = 0; i < all.length; i++) {
-          var e = all[i], r = e.getBoundingClientRect();
-          if (r.width === 0 || r.height === 0 || e.offsetParent === null) continue;
-          if (r.left < -1 || r.right > width + 1) out.push((e.id || e.className || e.tagName) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
-        }
-        if (document.documentElement.scrollWidth > width) out.push('page ' + document.documentElement.scrollWidth + ' > ' + width);
-        return out;"""
+    """The participant's page at 360x640 and 320x568 with the phone's text at 130%, in English,
+    Urdu and Pashto, joining, writing and with the circle's reflections shown: no element wider
+    than the phone, nothing cut off at either side, and Send in sight once the box has focus.
+    A screenshot of each, to look at."""
 
     def wait(self, driver, condition, what, timeout=10):
         return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
@@ -452,7 +546,9 @@ class NothingOverflowsInAnyLanguage(unittest.TestCase):
         for lang in ("en", "ur", "ps"):
             phone.find_element(By.CSS_SELECTOR, f"[data-lang={lang}]").click()
             self.wait(phone, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang, "the language applies")
-            self.assertEqual(phone.execute_script(self.OVERFLOW), [], f"{stage}, {lang}, {size[0]}x{size[1]}")
+            self.assertEqual(phone.execute_script(OVERFLOW), [], f"{stage}, {lang}, {size[0]}x{size[1]}")
+            if stage == "writing":
+                self.assertTrue(phone.execute_script(SEND_IN_SIGHT), f"Send out of sight: {lang}, {size[0]}x{size[1]}")
             os.makedirs(SHOTS, exist_ok=True)
             phone.save_screenshot(os.path.join(SHOTS, f"overflow-{stage}-{lang}-{size[0]}x{size[1]}.png"))
 
@@ -467,10 +563,12 @@ class NothingOverflowsInAnyLanguage(unittest.TestCase):
                 joined = node.post("/api/join", {"code": node.code})
                 node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
             for size in ((360, 640), (320, 568)):
-                phone = browser(size=size)
+                phone = browser(size=size, font=LARGE_TEXT)
                 try:
                     phone.get(node.base)
                     self.wait(phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+                    self.assertGreater(phone.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)"), 22,
+                                       "the page follows the phone's larger text")
                     self.look(phone, "join", size)
                     phone.find_element(By.ID, "code").send_keys(node.code)
                     phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
@@ -484,6 +582,150 @@ class NothingOverflowsInAnyLanguage(unittest.TestCase):
                     phone.quit()
         finally:
             node.stop()
+
+
+class TheConsoleAndProjectorSpeakEveryLanguage(unittest.TestCase):
+    """For a room in each language: the console at 360x640 and 320x568 with the text at 130%,
+    in English, Urdu and Pashto (every word from the tables, the timer in the language's
+    digits, the note in the facilitator's language, the wipe dialog and the close-prompt
+    question asked in it), with nothing wider than the screen; the projector in the room's
+    language, at a laptop's size and a phone's, and in two languages side by side once the
+    facilitator chooses a second on the console. Screenshots of each."""
+
+    def wait(self, driver, condition, what, timeout=10):
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def shot(self, driver, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def meeting(self, room):
+        node = Node(extra=("--language", room), title=None)
+        secret = node.console.split("#key=")[1]
+        node.post("/api/console/open", {"prompt": 0}, secret)
+        for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں، اور میں نے بھی یہی سیکھا۔",
+                     "زما پلار به ویل چې سړی نه ژاړي؛ ما هم دا زده کړل.",
+                     "That a man must never back down, even when he is wrong."]:
+            joined = node.post("/api/join", {"code": node.code})
+            node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+        node.post("/api/console/reveal", {"prompt": 0}, secret)
+        node.post("/api/console/open", {"prompt": 1}, secret)
+        joined = node.post("/api/join", {"code": node.code})
+        node.post("/api/reflections", {"prompt": 1, "text": "waiting"}, joined["token"])
+        return node, secret
+
+    def check_console(self, console, lang, size, tables):
+        table = tables[lang]
+        console.find_element(By.CSS_SELECTOR, f"[data-lang={lang}]").click()
+        self.wait(console, lambda d: d.find_element(By.ID, "reveal").text == table["console.reveal"], f"the console speaks {lang}")
+        self.wait(console, lambda d: d.find_element(By.ID, "timer").text != "", "the timer runs")
+        self.assertEqual(console.find_element(By.CSS_SELECTOR, "[data-t='console.prompts']").text, table["console.prompts"])
+        self.assertEqual(console.find_element(By.ID, "audience").text, table["console.audience.men"])
+        self.assertEqual(console.find_element(By.ID, "pending").text.split(" ")[0] if lang == "en" else "",
+                         "1" if lang == "en" else "")
+        self.assertIn(table["console.pending.one"], console.find_element(By.ID, "pending").text)
+        timer = console.find_element(By.ID, "timer").text
+        if lang == "ps":
+            self.assertRegex(timer, "[۰-۹]:[۰-۹]{2}")
+            self.assertNotRegex(timer, "[0-9]")
+        else:
+            self.assertRegex(timer, "[0-9]:[0-9]{2}")
+        # The open prompt's note, in the facilitator's language (the deck has it in all three).
+        note = console.find_element(By.ID, "current-note").text
+        self.assertTrue(note.startswith(table["console.note"].replace("{text}", "")), note)
+        self.assertEqual(console.find_element(By.CSS_SELECTOR, "#current-text p").get_attribute("lang"), lang)
+        self.assertEqual(console.execute_script(OVERFLOW), [], f"console, {lang}, {size}")
+        self.shot(console, f"console-{lang}-{size[0]}x{size[1]}")
+        console.execute_script("document.getElementById('current').scrollIntoView()")
+        self.shot(console, f"console-open-prompt-{lang}-{size[0]}x{size[1]}")
+        console.execute_script("document.getElementById('deck').scrollIntoView()")
+        self.shot(console, f"console-deck-{lang}-{size[0]}x{size[1]}")
+        # The wipe dialog asks in the same language, and nothing happens on Cancel.
+        console.find_element(By.ID, "wipe-session").click()
+        self.wait(console, lambda d: d.find_element(By.ID, "ask").is_displayed(), "the wipe dialog opens")
+        self.assertEqual(console.find_element(By.ID, "ask-text").text, table["console.ask-wipe"])
+        self.assertEqual(console.find_element(By.ID, "ask-yes").text, table["console.yes-wipe"])
+        self.assertEqual(console.execute_script(OVERFLOW), [], f"wipe dialog, {lang}, {size}")
+        for button in ("ask-yes", "ask-no"):
+            box = console.execute_script("var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                                         "return [r.top, r.bottom, window.innerHeight];", button)
+            self.assertTrue(0 <= box[0] and box[1] <= box[2], f"{button} out of sight in the wipe dialog, {lang}, {size}: {box}")
+        self.shot(console, f"console-wipe-dialog-{lang}-{size[0]}x{size[1]}")
+        console.find_element(By.ID, "ask-no").click()
+        self.assertFalse(console.find_element(By.ID, "ask").is_displayed())
+
+    def test_every_screen_in_every_language(self):
+        for room in ("ps", "ur", "en"):
+            node, secret = self.meeting(room)
+            drivers = []
+            try:
+                for size in ((360, 640), (320, 568)):
+                    console = browser(size=size, font=LARGE_TEXT)
+                    drivers.append(console)
+                    console.get(node.console)
+                    self.wait(console, lambda d: d.find_element(By.ID, "console").is_displayed(), "the console appears")
+                    # The console starts in the room's language.
+                    self.assertEqual(console.find_element(By.TAG_NAME, "html").get_attribute("lang"), room)
+                    tables = console.execute_script("return HALQA_TEXT;")
+                    if size == (360, 640):
+                        for lang in ("en", "ur", "ps"):
+                            self.check_console(console, lang, size, tables)
+                    else:
+                        self.check_console(console, room, size, tables)
+                    screen = browser(size=size, font=LARGE_TEXT)
+                    drivers.append(screen)
+                    screen.get(node.screen)
+                    self.wait(screen, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 1, "the projector shows the prompt")
+                    self.assertEqual(screen.find_element(By.CSS_SELECTOR, "#prompt-texts p").get_attribute("lang"), room)
+                    self.assertEqual(screen.execute_script(OVERFLOW), [], f"projector, {room}, {size}")
+                    self.shot(screen, f"projector-{room}-{size[0]}x{size[1]}")
+
+                # On a laptop: the facilitator picks a second language; the projector, open in
+                # the same browser, shows both side by side at once.
+                laptop = browser(phone=False)
+                drivers.append(laptop)
+                laptop.get(node.console)
+                self.wait(laptop, lambda d: d.find_element(By.ID, "console").is_displayed(), "the console appears")
+                console_tab = laptop.current_window_handle
+                laptop.switch_to.new_window("tab")
+                laptop.get(node.screen)
+                self.wait(laptop, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 1, "the projector shows one language")
+                self.shot(laptop, f"projector-{room}-laptop")
+                second = "ur" if room != "ur" else "ps"
+                projector_tab = laptop.current_window_handle
+                laptop.switch_to.window(console_tab)
+                laptop.execute_script("var s = document.getElementById('also'); s.value = arguments[0];"
+                                      "s.dispatchEvent(new Event('change'));", second)
+                self.assertIn("&also=" + second, laptop.find_element(By.ID, "screen-link").get_attribute("href"))
+                laptop.switch_to.window(projector_tab)
+                self.wait(laptop, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 2, "the projector shows two languages")
+                texts = laptop.find_elements(By.CSS_SELECTOR, "#prompt-texts p")
+                self.assertEqual([e.get_attribute("lang") for e in texts], [room, second])
+                a, b = texts[0].rect, texts[1].rect
+                self.assertLess(abs(a["y"] - b["y"]), 5, "side by side, not one under the other")
+                self.assertGreater(abs(a["x"] - b["x"]), 200)
+                self.assertEqual(len(laptop.find_elements(By.CSS_SELECTOR, "#title p")), 2, "the title in both")
+                self.assertFalse(laptop.find_element(By.ID, "waiting").is_displayed(), "no waiting line under an open prompt")
+                self.assertEqual(laptop.execute_script(OVERFLOW), [], f"projector side by side, {room}")
+                self.shot(laptop, f"projector-{room}-and-{second}-laptop")
+
+                # Closing the prompt is asked in the facilitator's language, then done.
+                laptop.switch_to.window(console_tab)
+                laptop.find_element(By.CSS_SELECTOR, f"[data-lang={room}]").click()
+                laptop.find_element(By.ID, "close-prompt").click()
+                tables = laptop.execute_script("return HALQA_TEXT;")
+                question = laptop.find_element(By.ID, "ask-text").text
+                self.assertTrue(question.startswith(tables[room]["console.ask-close-prompt"].split("{n}")[0]), question)
+                self.assertIn(tables[room]["console.lost.one"], question)
+                self.shot(laptop, f"console-close-prompt-{room}-laptop")
+                laptop.find_element(By.ID, "ask-yes").click()
+                self.wait(laptop, lambda d: not d.find_element(By.ID, "current").is_displayed(), "the prompt is closed")
+                self.assertEqual(node.get("/api/console", secret)[1]["prompts"][1]["status"], "closed")
+            finally:
+                for driver in drivers:
+                    driver.quit()
+                node.stop()
 
 
 class PageMovesToAnotherNode(unittest.TestCase):
@@ -529,7 +771,7 @@ class PageMovesToAnotherNode(unittest.TestCase):
             self.wait(facilitator, lambda d: "Digest " + digest in d.find_element(By.TAG_NAME, "body").text,
                       "the console shows the digest the node printed")
             # Until B's person says yes, the console keeps the code and the digest beside it.
-            self.wait(facilitator, lambda d: "waiting for its yes" in d.find_element(By.ID, "admitted-nodes").text
+            self.wait(facilitator, lambda d: "Waiting for its yes" in d.find_element(By.ID, "admitted-nodes").text
                       and shown in d.find_element(By.ID, "admitted-nodes").text
                       and digest in d.find_element(By.ID, "admitted-nodes").text, "the console shows what B is asked to compare")
             facilitator.execute_script("document.getElementById('nodes').scrollIntoView()")
@@ -577,9 +819,11 @@ class PageMovesToAnotherNode(unittest.TestCase):
             facilitator.get(b_base + "facilitate#key=" + b_secret)
             self.wait(facilitator, lambda d: d.find_element(By.ID, "console").is_displayed(), "B's console appears")
             facilitator.find_element(By.ID, "wipe-session").click()
-            prompt = facilitator.switch_to.alert
-            prompt.send_keys("WIPE")
-            prompt.accept()
+            self.wait(facilitator, lambda d: d.find_element(By.ID, "ask").is_displayed(), "the wipe dialog opens")
+            facilitator.find_element(By.ID, "ask-yes").click()
+            self.assertTrue(facilitator.find_element(By.ID, "ask").is_displayed(), "nothing is wiped until WIPE is typed")
+            facilitator.find_element(By.ID, "ask-typed").send_keys("WIPE")
+            facilitator.find_element(By.ID, "ask-yes").click()
             self.wait(facilitator, lambda d: d.find_element(By.ID, "wiped").is_displayed(), "the console says the session was wiped")
             self.assertEqual(b.wait(timeout=15), 0, "halqa node stops after the wipe")
             listed = subprocess.run([HALQA, "sessions", "--json", "--data", b_data], capture_output=True, text=True)

@@ -6,8 +6,24 @@ var Halqa = (function () {
 
   function $(id) { return document.getElementById(id); }
 
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key] === undefined ? "" : String(values[key]); });
+  // Digits as each language's readers expect: Latin in English and in Urdu (as Pakistan's
+  // phones, papers and signs print them), Eastern Arabic (۰–۹) in Pashto, as Pashto books
+  // and papers in Peshawar and Kabul print them. One line to change if local staff say so.
+  var DIGITS = { ps: "۰۱۲۳۴۵۶۷۸۹" };
+
+  function digits(lang, text) {
+    var set = DIGITS[lang];
+    return set ? String(text).replace(/[0-9]/g, function (d) { return set.charAt(+d); }) : String(text);
+  }
+
+  // Fills {key} with values; a number is written in the language's digits (a code or a key,
+  // passed as a string, is left as it is typed).
+  function fill(template, values, lang) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) {
+      var value = values[key];
+      if (value === undefined) return "";
+      return typeof value === "number" ? digits(lang, value) : String(value);
+    });
   }
 
   function t(lang, key, values) {
@@ -15,7 +31,7 @@ var Halqa = (function () {
     // One of a thing has its own words ("1 person", not "1 people").
     if (values && values.n === 1 && table[key + ".one"] !== undefined) key = key + ".one";
     var text = table[key] !== undefined ? table[key] : HALQA_TEXT.en[key];
-    return fill(text === undefined ? key : text, values || {});
+    return fill(text === undefined ? key : text, values || {}, lang);
   }
 
   // Sets the page's language and direction, and every element marked data-t.
@@ -129,6 +145,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
+  return { $: $, t: t, digits: digits, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL };
 })();

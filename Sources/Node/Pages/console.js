@@ -1,19 +1,31 @@
 // The facilitator's console: the deck, the open prompt with a timer and a count of waiting
 // reflections (never their text), and the buttons that run the meeting. Every button is a
-// signed facilitator event made by the node.
+// signed facilitator event made by the node. Every word is in the facilitator's language
+// (i18n.js, i18n-console.js); what the deck says is shown in it too, falling back as on phones.
 "use strict";
 (function () {
   var $ = Halqa.$;
   var secret = Halqa.takeFromHash("key") || sessionStorage.getItem("halqa.key");
-  var state = null, clockOffset = 0;
+  var state = null, clockOffset = 0, wiped = false;
+  var lang = Halqa.startingLanguage(localStorage.getItem("halqa.console.lang"));
+  function t(key, values) { return Halqa.t(lang, key, values); }
+
+  function say(r) {
+    var code = r.body && r.body.error ? r.body.error.code : null;
+    if (/^no-such-/.test(code || "")) code = "gone";
+    var key = "console.error." + code, participantKey = "error." + code;
+    if (code && HALQA_TEXT.en[key] !== undefined) return t(key);
+    if (code && HALQA_TEXT.en[participantKey] !== undefined) return t(participantKey);
+    return r.body && r.body.error ? r.body.error.message : t("console.answered", { status: String(r.status) });
+  }
 
   function post(action, body) {
     $("error").textContent = "";
     return Halqa.api("POST", "/api/console/" + action, secret, body).then(function (r) {
       if (r.status === 200) render(r.body);
-      else $("error").textContent = (r.body && r.body.error) ? r.body.error.message : "The node answered " + r.status + ".";
+      else $("error").textContent = say(r);
       return r;
-    }, function () { $("error").textContent = "Cannot reach the node. Check that Halqa is still running."; });
+    }, function () { $("error").textContent = t("console.unreachable"); });
   }
 
   function el(tag, className, text) {
@@ -32,32 +44,73 @@
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  // A prompt's text in the facilitator's language (or the nearest the deck has), then the
+  // others it has, smaller: he may read the room's language aloud.
   function texts(prompt) {
-    return ["en", "ur", "ps"].filter(function (l) { return prompt.text[l]; }).map(function (l) {
-      var p = el("p", "prompt-text small", prompt.text[l]);
-      p.lang = l; p.dir = Halqa.RTL[l] ? "rtl" : "ltr";
+    var first = Halqa.pick(prompt.text, lang).lang;
+    return [first].concat(["en", "ur", "ps"].filter(function (l) { return l !== first && prompt.text[l]; })).map(function (l, i) {
+      var p = el("p", i === 0 ? "prompt-text" : "prompt-text small quiet");
+      Halqa.setText(p, prompt.text[l], l);
       return p;
     });
   }
 
+  function note(prompt) {
+    if (!prompt.facilitatorNote) return null;
+    var picked = Halqa.pick(prompt.facilitatorNote, lang);
+    var p = el("p", "facilitator-note");
+    Halqa.setText(p, t("console.note", { text: picked.text }), picked.lang === lang ? null : picked.lang);
+    return p;
+  }
+
+  function shownCount(p) { return p.revealed.filter(function (r) { return !r.hiddenReason; }).length; }
+
   function render(next) {
+    if (wiped) return;
     state = next;
     clockOffset = state.now - Date.now();
     $("console").hidden = false;
-    Halqa.setText($("title"), state.title);
-    $("session-state").textContent = (state.closed ? "This session is closed." :
-      "Reflections are shown only in batches of at least " + state.minimumToReveal + ".") +
-      " Digest " + state.digest + " (the same on every node that holds this meeting).";
+    var title = Halqa.title(state, lang);
+    Halqa.setText($("title"), title.text, title.lang);
+    $("audience").hidden = !state.audience;
+    $("audience").textContent = state.audience ? t("console.audience." + state.audience) : "";
+    $("session-state").textContent = (state.closed ? t("console.closed") : t("console.batches", { n: state.minimumToReveal })) +
+      " " + t("console.digest", { digest: state.digest });
     $("participant-url").textContent = state.participantURL;
     $("join-code").textContent = state.joinCode;
-    $("screen-link").href = state.screenURL;  // the projector's own key: it can only watch
+    screenLink();
     Halqa.drawQR($("qr"), state.qr);
+    $("qr").setAttribute("aria-label", t("console.qr"));
     drawCurrent();
     drawDeck();
     drawNotes();
     drawNodes();
     $("close-session").disabled = state.closed;
     $("note-form").hidden = state.closed;
+  }
+
+  // The projector's link (its own key: it can only watch), with the second language the
+  // facilitator chose; a projector already open in this browser follows the choice at once.
+  function screenLink() {
+    if (!state) return;
+    var also = $("also").value;
+    $("screen-link").href = state.screenURL + (also ? "&also=" + also : "");
+  }
+
+  function role(name) { return t("console.role." + name); }
+
+  // A sentence whose values (codes to compare by eye) stand out, wherever the language puts them.
+  function emphasised(key, values) {
+    var marks = {}, names = Object.keys(values);
+    names.forEach(function (name, i) { marks[name] = "\u0001" + i + "\u0001"; });
+    var p = el("p");
+    t(key, marks).split("\u0001").forEach(function (part, i) {
+      if (i % 2 === 0) { if (part) p.appendChild(document.createTextNode(part)); return; }
+      var strong = el("strong", "pair-code", values[names[+part]]);
+      strong.dir = "ltr";
+      p.appendChild(strong);
+    });
+    return p;
   }
 
   // Other nodes: those asking to join (admitted only if the code on their screen is the
@@ -67,37 +120,32 @@
     $("nodes").hidden = !n;
     if (!n) return;
     $("single-copy").hidden = !n.singleCopy;
-    $("node-key").textContent = "This laptop's key: " + n.fingerprint + ". Role: " + state.role + ".";
+    $("node-key").textContent = t("console.node-key", { key: n.fingerprint, role: role(state.role) });
     var waiting = $("waiting-nodes");
     clear(waiting);
     n.waiting.forEach(function (w) {
       var li = el("li", "waiting-node");
-      li.appendChild(el("span", null, w.name + " asks to join. Key " + w.fingerprint + ". Its code: "));
+      li.appendChild(el("span", null, t("console.asks", { name: w.name, key: w.fingerprint }) + " "));
       li.appendChild(el("strong", "pair-code", w.code));
-      li.appendChild(el("span", null, " — admit it only if its screen shows the same code. "));
-      li.appendChild(button("Admit as co-facilitator", function () { post("admit", { node: w.id, role: "co-facilitator" }); }));
-      li.appendChild(button("Admit as archivist", function () { post("admit", { node: w.id, role: "archivist" }); }));
-      li.appendChild(button("Turn away", function () { post("turn-away", { node: w.id }); }));
+      li.appendChild(el("p", null, t("console.admit-only")));
+      li.appendChild(button(t("console.admit-co"), function () { post("admit", { node: w.id, role: "co-facilitator" }); }));
+      li.appendChild(button(t("console.admit-archivist"), function () { post("admit", { node: w.id, role: "archivist" }); }));
+      li.appendChild(button(t("console.turn-away"), function () { post("turn-away", { node: w.id }); }));
       waiting.appendChild(li);
     });
     var admitted = $("admitted-nodes");
     clear(admitted);
     n.admitted.forEach(function (a) {
-      var li = el("li", a.connected ? "node-on" : "node-off",
-        a.name + " (" + a.role + ", key " + a.fingerprint + "): " + (a.connected ? "connected" : "not connected"));
-      if (a.code) {
-        // Admitted, but the person at that laptop has not yet confirmed what this shows.
-        li.appendChild(el("span", null, " — waiting for its yes. Its screen should show code "));
-        li.appendChild(el("strong", "pair-code", a.code));
-        li.appendChild(el("span", null, " and digest "));
-        li.appendChild(el("strong", null, a.digest));
-      }
+      var li = el("li", a.connected ? "node-on" : "node-off", t("console.admitted", {
+        name: a.name, role: role(a.role), key: a.fingerprint, state: t(a.connected ? "console.connected" : "console.not-connected") }));
+      // Admitted, but the person at that laptop has not yet confirmed what this shows.
+      if (a.code) li.appendChild(emphasised("console.awaiting-yes", { code: a.code, digest: a.digest }));
       admitted.appendChild(li);
     });
-    var warnings = $("node-warnings");
+    var warnings = $("node-warning-list");
     clear(warnings);
     n.warnings.forEach(function (w) { warnings.appendChild(el("li", null, w)); });
-    warnings.hidden = n.warnings.length === 0;
+    $("node-warnings").hidden = n.warnings.length === 0;
   }
 
   function drawCurrent() {
@@ -105,16 +153,18 @@
     $("current").hidden = open === null || open === undefined;
     if ($("current").hidden) return;
     var p = state.prompts[open];
-    $("current-heading").textContent = "Open now: prompt " + p.number;
+    $("current-heading").textContent = t("console.open-now", { n: p.number });
     var box = $("current-text");
     clear(box);
     texts(p).forEach(function (n) { box.appendChild(n); });
-    $("current-note").textContent = p.facilitatorNote ? "Note: " + p.facilitatorNote : "";
-    var waiting = p.pending, shownCount = p.revealed.filter(function (r) { return !r.hiddenReason; }).length;
-    var line = waiting + (waiting === 1 ? " reflection waits" : " reflections wait") + " to be revealed";
-    if (waiting < state.minimumToReveal) line += " (" + state.minimumToReveal + " are needed for a reveal)";
-    if (shownCount > 0) line += " · " + shownCount + " shown";
-    $("pending").textContent = line + ".";
+    var noteBox = $("current-note"), written = note(p);
+    noteBox.textContent = written ? written.textContent : "";
+    noteBox.lang = written ? written.lang : ""; noteBox.dir = written ? written.dir : "";
+    var waiting = p.pending, shown = shownCount(p);
+    var line = t("console.pending", { n: waiting });
+    if (waiting < state.minimumToReveal) line += " " + t("console.needed", { n: state.minimumToReveal });
+    if (shown > 0) line += " · " + t("console.shown", { n: shown });
+    $("pending").textContent = line;
     $("reveal").disabled = waiting < state.minimumToReveal;
     drawShown($("current-shown"), p);
     tick();
@@ -127,10 +177,10 @@
       item.appendChild(el("p", "reflection-text", r.text));
       var row = el("div", "row");
       if (r.hiddenReason) {
-        row.appendChild(el("span", "quiet", "Hidden: " + r.hiddenReason));
+        row.appendChild(el("span", "quiet", t("console.hidden", { reason: r.hiddenReason })));
       } else {
-        row.appendChild(el("span", "quiet", "Resonates with " + r.resonance));
-        if (!state.closed) row.appendChild(button("Hide…", function () { askHide(item, r); }));
+        row.appendChild(el("span", "quiet", t("shown.count", { n: r.resonance })));
+        if (!state.closed) row.appendChild(button(t("console.hide"), function () { askHide(item, r); }));
       }
       item.appendChild(row);
       list.appendChild(item);
@@ -141,10 +191,11 @@
     if (item.querySelector("form")) return;
     var form = el("form", "hide-form");
     var input = el("input");
-    input.placeholder = "Why hide it? (kept for facilitators only)";
-    input.setAttribute("aria-label", "Reason for hiding");
+    input.placeholder = t("console.hide-why");
+    input.setAttribute("aria-label", t("console.hide-why"));
+    input.dir = "auto";
     form.appendChild(input);
-    var confirm = el("button", "", "Hide it");
+    var confirm = el("button", "", t("console.hide-it"));
     confirm.type = "submit";
     form.appendChild(confirm);
     form.addEventListener("submit", function (event) {
@@ -161,17 +212,18 @@
     state.prompts.forEach(function (p) {
       var item = el("li", "deck-item " + p.status);
       var head = el("div", "row");
-      var label = "Prompt " + p.number + " · " + ({ waiting: "not opened", open: "open", closed: "closed" })[p.status];
-      if (p.timeBoxSeconds) label += " · " + Math.round(p.timeBoxSeconds / 60) + " min";
-      if (p.status !== "waiting") label += " · " + p.revealed.filter(function (r) { return !r.hiddenReason; }).length + " shown";
+      var label = t("console.prompt", { n: p.number }) + " · " + t("console.status." + p.status);
+      if (p.timeBoxSeconds) label += " · " + t("console.minutes", { n: Math.round(p.timeBoxSeconds / 60) });
+      if (p.status !== "waiting") label += " · " + t("console.shown", { n: shownCount(p) });
       head.appendChild(el("span", "quiet", label));
       if (p.status === "waiting" && !state.closed) {
-        head.appendChild(button(state.openPrompt === null || state.openPrompt === undefined ? "Open" : "Open (closes the current one)",
-          function () { post("open", { prompt: p.index }); }, "primary"));
+        var busy = state.openPrompt !== null && state.openPrompt !== undefined;
+        head.appendChild(button(t(busy ? "console.open-instead" : "console.open"), function () { post("open", { prompt: p.index }); }, "primary"));
       }
       item.appendChild(head);
       texts(p).forEach(function (n) { item.appendChild(n); });
-      if (p.facilitatorNote) item.appendChild(el("p", "facilitator-note", "Note: " + p.facilitatorNote));
+      var written = note(p);
+      if (written) item.appendChild(written);
       if (p.status === "closed" && p.revealed.length) {
         var shown = el("ol", "reflections");
         drawShown(shown, p);
@@ -185,47 +237,87 @@
     var list = $("notes");
     clear(list);
     state.prompts.forEach(function (p) {
-      p.notes.forEach(function (n) { list.appendChild(el("li", "", "Prompt " + p.number + ": " + n)); });
+      p.notes.forEach(function (n) { list.appendChild(el("li", "", t("console.note-on-prompt", { n: p.number, text: n }))); });
     });
-    state.sessionNotes.forEach(function (n) { list.appendChild(el("li", "", "Session: " + n)); });
+    state.sessionNotes.forEach(function (n) { list.appendChild(el("li", "", t("console.note-on-session", { text: n }))); });
   }
+
+  function clock(seconds) { return Halqa.digits(lang, Math.floor(seconds / 60) + ":" + ("0" + (seconds % 60)).slice(-2)); }
 
   function tick() {
     if (!state || state.openPrompt === null || state.openPrompt === undefined) { $("timer").textContent = ""; return; }
     var p = state.prompts[state.openPrompt];
     if (!p.openedAt) return;
     var elapsed = Math.max(0, Math.floor((Date.now() + clockOffset - p.openedAt) / 1000));
-    var text = "Open for " + Math.floor(elapsed / 60) + ":" + ("0" + (elapsed % 60)).slice(-2);
+    var text = t("console.open-for", { time: clock(elapsed) });
     if (p.timeBoxSeconds) {
       var left = p.timeBoxSeconds - elapsed;
-      text += left >= 0 ? " · " + Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2) + " left" : " · time box passed";
+      text += " · " + (left >= 0 ? t("console.left", { time: clock(left) }) : t("console.passed"));
       $("timer").className = left < 0 ? "over" : "";
     }
     $("timer").textContent = text;
   }
 
+  // Asks before anything that cannot be undone, in the facilitator's language; `typed`, a
+  // word he must type first. Calls `yes` only on his yes.
+  function ask(question, yesLabel, typed, yes) {
+    $("ask-text").textContent = question;
+    $("ask-yes").textContent = yesLabel;
+    $("ask-typed").value = "";
+    $("ask-typed").hidden = $("ask-typed-label").hidden = !typed;
+    $("ask").hidden = false;
+    (typed ? $("ask-typed") : $("ask-no")).focus();
+    $("ask-form").onsubmit = function (event) {
+      event.preventDefault();
+      if (typed && $("ask-typed").value.trim() !== typed) { $("ask-typed").focus(); return; }
+      $("ask").hidden = true;
+      yes();
+    };
+  }
+
+  function setLanguage(next) {
+    lang = HALQA_TEXT[next] ? next : "en";
+    localStorage.setItem("halqa.console.lang", lang);
+    Halqa.applyLanguage(lang);
+    var buttons = document.querySelectorAll("[data-lang]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-lang") === lang);
+    document.title = t("console.brand");
+    if (state) render(state);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var buttons = document.querySelectorAll("[data-lang]");
+    for (var i = 0; i < buttons.length; i++)
+      buttons[i].addEventListener("click", function (event) { setLanguage(event.currentTarget.getAttribute("data-lang")); });
+    setLanguage(lang);
     if (!secret) { $("locked").hidden = false; return; }
     sessionStorage.setItem("halqa.key", secret);
+    $("also").value = localStorage.getItem("halqa.projector.also") || "";
+    $("also").addEventListener("change", function () {
+      localStorage.setItem("halqa.projector.also", $("also").value);
+      screenLink();
+    });
     $("reveal").addEventListener("click", function () { post("reveal", { prompt: state.openPrompt }); });
     $("close-prompt").addEventListener("click", function () {
-      var p = state.prompts[state.openPrompt];
-      var lost = p.pending > 0 ? " Its " + p.pending + " unrevealed reflection(s) will be destroyed." : "";
-      if (window.confirm("Close prompt " + p.number + "?" + lost)) post("close-prompt", { prompt: state.openPrompt });
+      var p = state.prompts[state.openPrompt], open = state.openPrompt;
+      var question = t("console.ask-close-prompt", { n: p.number }) + (p.pending > 0 ? " " + t("console.lost", { n: p.pending }) : "");
+      ask(question, t("console.yes-close-prompt"), null, function () { post("close-prompt", { prompt: open }); });
     });
     $("close-session").addEventListener("click", function () {
-      if (window.confirm("Close the session? Nothing more can be added afterwards, and unrevealed reflections are destroyed.")) post("close", {});
+      ask(t("console.ask-close-session"), t("console.yes-close-session"), null, function () { post("close", {}); });
     });
     $("wipe-session").addEventListener("click", function () {
-      var typed = window.prompt("Wipe this session from this laptop? Its reflections, notes and transcript are removed for good " +
-        "and Halqa stops here (other laptops keep their copies). Type WIPE to confirm.");
-      if (typed !== "WIPE") return;
-      Halqa.api("POST", "/api/console/wipe", secret, { confirm: "WIPE" }).then(function (r) {
-        if (r.status !== 200) { $("error").textContent = (r.body && r.body.error) ? r.body.error.message : "The node answered " + r.status + "."; return; }
-        $("console").hidden = true;
-        $("wiped").hidden = false;
-      }, function () { $("error").textContent = "Cannot reach the node. Check that Halqa is still running."; });
+      ask(t("console.ask-wipe"), t("console.yes-wipe"), "WIPE", function () {
+        Halqa.api("POST", "/api/console/wipe", secret, { confirm: "WIPE" }).then(function (r) {
+          if (r.status !== 200) { $("error").textContent = say(r); return; }
+          wiped = true;
+          $("console").hidden = true;
+          $("wiped").hidden = false;
+        }, function () { $("error").textContent = t("console.unreachable"); });
+      });
     });
+    $("ask-no").addEventListener("click", function () { $("ask").hidden = true; });
+    document.addEventListener("keydown", function (event) { if (event.key === "Escape") $("ask").hidden = true; });
     $("note-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var body = { text: $("note").value };
@@ -238,9 +330,9 @@
       Halqa.live(function () { return { type: "hello", facilitator: secret, view: "console" }; }, function (message) {
         if (message.type === "console") render(message.data);
       }, function (status) {
-        $("connection").textContent = status === "live" ? "" : "Connection to the node lost; reconnecting…";
+        $("connection").textContent = status === "live" ? "" : t("console.connection-lost");
       });
-    }, function () { $("error").textContent = "Cannot reach the node."; });
+    }, function () { $("error").textContent = t("console.unreachable"); });
     setInterval(tick, 1000);
   });
 })();

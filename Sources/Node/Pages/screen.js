@@ -1,36 +1,54 @@
 // The projector view: the open prompt, the way in, and the revealed reflections in large type.
+// It speaks the room's language (`halqa host --language`); when the facilitator chooses a
+// second language on the console, each text stands in both, side by side.
 "use strict";
 (function () {
   var $ = Halqa.$;
+  var hashAlso = /[#&]also=(en|ur|ps)\b/.exec(location.hash);
   var secret = Halqa.takeFromHash("key") || sessionStorage.getItem("halqa.key");
-  // The projector speaks the room's language (`halqa host --language`).
   var lang = Halqa.roomLanguage();
-  function t(key) { return Halqa.t(lang, key); }
+  var also = hashAlso ? hashAlso[1] : (localStorage.getItem("halqa.projector.also") || "");
+  var view = null;
 
-  function render(view) {
+  function languages() { return also && also !== lang && HALQA_TEXT[also] ? [lang, also] : [lang]; }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  // One text per language shown, each in its own direction; a text the deck lacks in the
+  // second language is left out rather than shown twice.
+  function sideBySide(box, className, textIn) {
+    clear(box);
+    var shown = {};
+    languages().forEach(function (l) {
+      var picked = textIn(l);
+      if (!picked.text || shown[picked.lang + picked.text]) return;
+      shown[picked.lang + picked.text] = true;
+      var e = document.createElement("p");
+      e.className = className;
+      Halqa.setText(e, picked.text, picked.lang);
+      box.appendChild(e);
+    });
+    box.className = box.children.length > 1 ? "side-by-side" : "";
+  }
+
+  function render() {
+    if (!view) return;
     var state = view.state;
     $("screen").hidden = false;
-    var title = Halqa.title(state.session, lang);
-    Halqa.setText($("title"), title.text, title.lang);
+    sideBySide($("title"), "title-text", function (l) { return Halqa.title(state.session, l); });
     $("participant-url").textContent = view.participantURL;
     $("join-code").textContent = view.joinCode;
     Halqa.drawQR($("qr"), view.qr);
     var p = state.prompt;
     $("waiting").hidden = !!p && !state.session.closed;
-    $("waiting").textContent = t(state.session.closed ? "screen.ended" : "screen.waiting");
-    var box = $("prompt-texts");
-    while (box.firstChild) box.removeChild(box.firstChild);
-    if (p) {
-      ["en", "ur", "ps"].forEach(function (l) {
-        if (!p.text[l]) return;
-        var e = document.createElement("p");
-        e.className = "prompt-text";
-        Halqa.setText(e, p.text[l], l);
-        box.appendChild(e);
-      });
-    }
+    sideBySide($("waiting"), "waiting-text", function (l) {
+      return { lang: l, text: Halqa.t(l, state.session.closed ? "screen.ended" : "screen.waiting") };
+    });
+    $("waiting").className += " waiting";
+    if (p) sideBySide($("prompt-texts"), "prompt-text", function (l) { return Halqa.pick(p.text, l); });
+    else clear($("prompt-texts"));
     var list = $("reflections");
-    while (list.firstChild) list.removeChild(list.firstChild);
+    clear(list);
     state.revealed.forEach(function (r) {
       var item = document.createElement("li");
       item.dir = "auto";
@@ -42,12 +60,19 @@
   document.addEventListener("DOMContentLoaded", function () {
     if (!secret) { $("locked").hidden = false; return; }
     sessionStorage.setItem("halqa.key", secret);
+    // The console, open in this browser, says when the facilitator picks another language.
+    window.addEventListener("storage", function (event) {
+      if (event.key !== "halqa.projector.also") return;
+      also = event.newValue || "";
+      render();
+    });
     Halqa.api("GET", "/api/screen", secret).then(function (r) {
       if (r.status !== 200) { $("locked").hidden = false; return; }
-      render(r.body);
+      view = r.body;
+      render();
       Halqa.live(function () { return { type: "hello", screen: secret }; }, function (message) {
-        if (message.type === "screen") render(message.data);
-      }, function (status) { $("connection").textContent = status === "live" ? "" : t("screen.reconnecting"); });
+        if (message.type === "screen") { view = message.data; render(); }
+      }, function (status) { $("connection").textContent = status === "live" ? "" : Halqa.t(lang, "screen.reconnecting"); });
     });
   });
 })();
