@@ -351,6 +351,11 @@ class PagesInABrowser(unittest.TestCase):
                                  f"left in English in {lang}")
             marked = phone.execute_script("return Array.prototype.map.call(document.querySelectorAll('[data-t]'), function (e) { return e.getAttribute('data-t'); });")
             self.assertEqual(sorted(set(marked) - set(tables["en"])), [], "texts the console asks for that no table has")
+            # The projector without its key: its one sentence, from the tables.
+            phone.execute_script("sessionStorage.clear()")  # the console kept its key there
+            phone.get(self.node.base + "screen")
+            self.wait(phone, lambda d: self.visible(d, "locked"), "the projector says how to open it")
+            self.assertEqual(phone.find_element(By.ID, "locked").text, tables["en"]["screen.locked"])
             named = set()
             pages = os.path.join(ROOT, "Sources", "Node", "Pages")
             for script in ("console.js", "participant.js", "screen.js"):

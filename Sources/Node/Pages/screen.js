@@ -58,6 +58,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    Halqa.applyLanguage(lang);
+    $("qr").setAttribute("aria-label", Halqa.t(lang, "screen.qr"));
     if (!secret) { $("locked").hidden = false; return; }
     sessionStorage.setItem("halqa.key", secret);
     // The console, open in this browser, says when the facilitator picks another language.
