@@ -6,10 +6,12 @@ var Halqa = (function () {
 
   function $(id) { return document.getElementById(id); }
 
-  // Digits as each language's readers expect: Latin in English and in Urdu (as Pakistan's
-  // phones, papers and signs print them), Eastern Arabic (۰–۹) in Pashto, as Pashto books
-  // and papers in Peshawar and Kabul print them. One line to change if local staff say so.
-  var DIGITS = { ps: "۰۱۲۳۴۵۶۷۸۹" };
+  // Digits as each language's readers expect. In Khyber Pakhtunkhwa that is Latin 0–9 in
+  // Urdu and in Pashto alike: phones, prices and bus numbers there show them, schooling is
+  // in Urdu and English, and a man with little schooling may read only those (a native
+  // reader's advice). Eastern Arabic digits (۰–۹, in their Persian shapes) are what Afghan
+  // Pashto prints: for a group of Afghan refugees, set DIGITS.ps = "۰۱۲۳۴۵۶۷۸۹".
+  var DIGITS = {};
 
   function digits(lang, text) {
     var set = DIGITS[lang];
