@@ -62,12 +62,20 @@ let package = Package(
             pkgConfig: "libqrencode",
             providers: [.apt(["libqrencode-dev"])]
         ),
+        // libsodium from Debian's libsodium-dev: opens what phones seal with tweetnacl (NaCl's
+        // crypto_box: X25519 and XSalsa20-Poly1305, which swift-crypto does not have).
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         .target(
             name: "Node",
             dependencies: [
                 "Meeting",
                 "Discovery",
                 "CQREncode",
+                "CSodium",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -24,7 +24,11 @@ extension Request {
     /// Reads the body as `T`: valid UTF-8, a JSON object, only `T`'s fields, each of its type.
     func decode<T: APIRequest>(_ type: T.Type) async throws -> T {
         // ServingMiddleware has already read the body, within the size limit and the deadline.
-        let bytes = Data(try await body.collect(upTo: Request.bodyLimit).readableBytesView)
+        try Request.decode(T.self, from: Data(try await body.collect(upTo: Request.bodyLimit).readableBytesView))
+    }
+
+    /// Reads `bytes` as `T`, as ``decode(_:)`` reads a body (a sealed request's inner body too).
+    static func decode<T: APIRequest>(_ type: T.Type, from bytes: Data) throws -> T {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.invalidUTF8 }
         guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: bytes) else { throw APIError.invalidJSON }
         let allowed = T.CodingKeys.allCases.map(\.stringValue).sorted()

@@ -6,7 +6,8 @@ import Meeting
 /// pushes each new state until either side goes away.
 ///
 /// ```
-/// → {"type":"hello","token":"..."}                      a participant
+/// → {"type":"hello","viewer":"..."}                     a participant's page (the viewer key of the sealed join)
+/// → {"type":"hello","token":"..."}                      a participant, by token (scripts; pages never send it)
 /// → {"type":"hello","facilitator":"..."}                the console, with the facilitator's secret
 /// → {"type":"hello","screen":"..."}                     the projector, with its own read-only key
 /// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
@@ -58,6 +59,9 @@ enum LiveSocket {
             case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
             fields["type"] == .string("hello")
         else { return nil }
+        if case .string(let viewer)? = fields["viewer"] {
+            return await room.throttle.check(viewer, against: [room.viewerKey], kind: .secret, from: address) == .right ? .participant : nil
+        }
         if case .string(let token)? = fields["token"] {
             return await room.registry.knows(token) ? .participant : nil
         }

@@ -15,6 +15,16 @@ public actor MeetingRoom {
     nonisolated let language: Language
     let registry = ParticipantRegistry()
     let throttle = GuessThrottle()
+    /// The key phones seal what they say to (``Sealing``).
+    nonisolated let sealing: Sealing
+    /// What a joined page shows to watch the room (the live socket's hello, the polled view):
+    /// the same for every phone, as what it opens is the same for every phone, and on every
+    /// facilitator's laptop of the session (from the room key), so a page that moves or
+    /// outlives a restart keeps watching. A phone's own token never leaves a sealed request.
+    nonisolated let viewerKey: String
+    private var replay = ReplayGuard()
+    /// Addresses whose page said it cannot seal: only their number is shown, to the console.
+    private var unsealable = Set<String>()
 
     enum Audience: Sendable { case participant, facilitator, screen }
     private struct Subscriber {
@@ -55,10 +65,15 @@ public actor MeetingRoom {
         self.onePerPrompt = onePerPrompt
         // The join link's ticket comes from the room key, which only facilitators' laptops hold
         // (an archivist, which takes no reflections, makes one that opens nothing).
-        let ticket = AccessCodes.ticket(roomKey: session.roomKeyForCoFacilitators ?? SigningKey())
-        links = Links(
-            joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, screenKey: screenKey,
-            qr: QRMatrix(QRCode(participantURL + "#k=" + ticket)))
+        let roomKey = session.roomKeyForCoFacilitators ?? SigningKey()
+        let ticket = AccessCodes.ticket(roomKey: roomKey)
+        sealing = Sealing(roomKey: roomKey.raw)
+        viewerKey = Sealing.viewerKey(roomKey: roomKey.raw)
+        var links = Links(
+            joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, sealKey: sealing.publicKeyText,
+            screenKey: screenKey, qr: QRMatrix(nil))
+        links.qr = QRMatrix(QRCode(links.joinURL))
+        self.links = links
         let state = await session.state
         publishedResonance = MeetingRoom.resonance(in: state)
         roomView = ParticipantView(state, version: 1)
@@ -66,6 +81,13 @@ public actor MeetingRoom {
     }
 
     nonisolated var joinURL: String { links.joinURL }
+
+    /// False if a sealed request with this one-time key was opened before (a replay).
+    func admitSealed(_ ephemeralKey: [UInt8]) -> Bool { replay.admit(ephemeralKey) }
+
+    /// A page at `address` says its browser cannot seal; the console shows how many.
+    func cannotSeal(from address: String) { unsealable.insert(address) }
+    var unsealableCount: Int { unsealable.count }
 
     /// Connects the node-to-node side: events from other nodes update every page.
     func attach(_ replicator: Replicator) async {
@@ -83,6 +105,7 @@ public actor MeetingRoom {
         var view = ConsoleView(await session.state, version: consoleVersion, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
         view.nodes = await replicator?.status()
         view.role = await session.role.wireName
+        view.unsealablePhones = unsealable.count
         return view
     }
 

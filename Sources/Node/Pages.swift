@@ -27,8 +27,21 @@ public struct Pages: Sendable {
                 }
             files[name] = File(bytes: Array(try Data(contentsOf: folder.appendingPathComponent(name))), type: type)
         }
+        // The sealing library phones run (docs/threat-model.md, "Sealed requests"): Debian's
+        // audited tweetnacl, served as it is installed, never copied into this repository.
+        let nacl = ProcessInfo.processInfo.environment["HALQA_TWEETNACL"] ?? Pages.tweetnacl
+        guard let library = FileManager.default.contents(atPath: nacl) else {
+            throw HostError(
+                message:
+                    "Halqa's pages need tweetnacl to seal what phones send, and \(nacl) is missing. Install it with scripts/setup (Debian's node-tweetnacl)."
+            )
+        }
+        files["nacl-fast.min.js"] = File(bytes: Array(library), type: "text/javascript; charset=utf-8")
         self.files = files
     }
+
+    /// Where Debian's node-tweetnacl puts the library.
+    static let tweetnacl = "/usr/share/nodejs/tweetnacl/nacl-fast.min.js"
 
     /// These pages with the participant's page, the projector's and the console starting in `language`:
     /// its `lang` and direction from the first byte (no flash of English on a Pashto phone),

@@ -28,6 +28,16 @@ public enum Routes {
         participants.get("session") { _, context in try await session(context, room) }
         participants.post("reflections") { request, context in try await reflect(request, context, room) }
         participants.post("resonance") { request, context in try await resonate(request, context, room) }
+        // What a page says, sealed on the phone (``Sealing``); the plain forms above stay for
+        // scripts and tests, and the pages never use them.
+        router.get("/api/seal-key") { _, _ in Response.json(["key": room.sealing.publicKeyText]) }
+        router.post("/api/sealed") { request, context in try await sealed(request, context, room) }
+        router.post("/api/cannot-seal") { _, context in
+            await room.cannotSeal(from: context.addressKey)
+            return Response(status: .noContent)
+        }
+        router.group("/api/room").add(middleware: SecretAuthenticator.viewer(room))
+            .get { _, _ in Response.json(await room.participantView()) }
 
         ConsoleRoutes(room: room).add(to: router.group("/api/console").add(middleware: SecretAuthenticator.facilitator(room)))
         router.group("/api/screen").add(middleware: SecretAuthenticator.projector(room))
@@ -43,16 +53,7 @@ public enum Routes {
     /// A phone joins with the code a person typed, or the ticket of a join link (the QR code,
     /// a page moving here), and gets a token.
     static func join(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
-        let typed = AccessCodes.normalise(try await request.decode(Body.Join.self).code)
-        switch await room.throttle.check(
-            typed, against: [room.access.joinCode, room.links.ticket], kind: .joinCode, from: context.addressKey)
-        {
-        case .throttled: throw APIError.throttled
-        case .wrong: throw APIError.wrongCode
-        case .right: break
-        }
-        guard await room.throttle.mayJoin(from: context.addressKey) else { throw APIError.tooManyJoins }
-        guard let token = await room.registry.join() else { throw APIError.full }
+        let token = try await admit(try await request.decode(Body.Join.self), from: context.addressKey, room)
         // The page keeps the ticket, never the code, to join again or move to another node.
         struct Joined: Encodable {
             var token: String
@@ -60,6 +61,19 @@ public enum Routes {
             var state: ParticipantView
         }
         return Response.json(Joined(token: token, ticket: room.links.ticket, state: await room.participantView()), status: .created)
+    }
+
+    /// Checks a join code or ticket from `address` (every wrong one counted) and gives a token.
+    static func admit(_ body: Body.Join, from address: String, _ room: MeetingRoom) async throws -> String {
+        let typed = AccessCodes.normalise(body.code)
+        switch await room.throttle.check(typed, against: [room.access.joinCode, room.links.ticket], kind: .joinCode, from: address) {
+        case .throttled: throw APIError.throttled
+        case .wrong: throw APIError.wrongCode
+        case .right: break
+        }
+        guard await room.throttle.mayJoin(from: address) else { throw APIError.tooManyJoins }
+        guard let token = await room.registry.join() else { throw APIError.full }
+        return token
     }
 
     /// The room as a phone sees it, and what this page did, by its token alone: nothing here
@@ -73,15 +87,18 @@ public enum Routes {
     }
 
     static func reflect(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
-        let token = try context.participant()
-        let body = try await request.decode(Body.Reflection.self)
+        try await reflect(try await request.decode(Body.Reflection.self), token: try context.participant(), from: context.addressKey, room)
+        return Response.json(Received(), status: .created)
+    }
+
+    struct Received: Encodable { var received = true }
+
+    static func reflect(_ body: Body.Reflection, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
         var claimed = false
         if room.onePerPrompt {
             // Claimed before writing, so two quick taps cannot both get through.
-            switch await room.registry.claimWriting(
-                token, from: context.addressKey, prompt: body.prompt.value, open: await room.session.state.openPrompt)
-            {
+            switch await room.registry.claimWriting(token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt) {
             case .already: throw APIError.alreadyWrote
             case .claimed: claimed = true
             case .notOpen: break
@@ -90,17 +107,19 @@ public enum Routes {
         do {
             _ = try await room.session.submitReflection(prompt: body.prompt.value, text: body.text)
         } catch {
-            if claimed { await room.registry.unmarkWritten(token, from: context.addressKey) }
+            if claimed { await room.registry.unmarkWritten(token, from: address) }
             throw error
         }
         await room.changed(immediately: false)
-        struct Received: Encodable { var received = true }
-        return Response.json(Received(), status: .created)
     }
 
     static func resonate(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
-        let token = try context.participant()
-        let reflection = try await request.decode(Body.Resonance.self).reflection.value
+        try await resonate(try await request.decode(Body.Resonance.self), token: try context.participant(), room)
+        return Response(status: .noContent)
+    }
+
+    static func resonate(_ body: Body.Resonance, token: String, _ room: MeetingRoom) async throws {
+        let reflection = body.reflection.value
         // The rules first (a shown reflection of the open prompt), then one tap per page. A
         // phone is told one thing for every reflection it cannot tap, as docs/openapi.yaml says.
         if let refusal = await room.session.state.refusal(of: .resonated(reflection: reflection, nonce: []), by: nil) {
@@ -111,6 +130,5 @@ public enum Routes {
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
         try await room.session.resonate(with: reflection)
         await room.changed()
-        return Response(status: .noContent)
     }
 }

@@ -22,11 +22,14 @@ struct SecurityHeaders: RouterMiddleware {
 
     /// The methods an address of the node takes (docs/openapi.yaml), or nil for no such address.
     static func allowed(_ path: String) -> String? {
-        if path.hasPrefix("/api/console/") || ["/api/join", "/api/reflections", "/api/resonance"].contains(path) {
+        if path.hasPrefix("/api/console/")
+            || ["/api/join", "/api/reflections", "/api/resonance", "/api/sealed", "/api/cannot-seal"].contains(path)
+        {
             return "POST"
         }
         if path.hasPrefix("/assets/")
-            || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live"].contains(path)
+            || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live", "/api/room", "/api/seal-key"]
+                .contains(path)
         {
             return "GET, HEAD"
         }

@@ -122,6 +122,8 @@ struct ConsoleView: Codable, Sendable {
     var nodes: Replicator.Status?
     /// This node's role: "co-facilitator" (may run the meeting) or "archivist" (watches).
     var role: String = "co-facilitator"
+    /// How many phones (by address) said their browser cannot seal, and so sent nothing.
+    var unsealablePhones = 0
 
     init(_ state: SessionState, version: Int, links: Links, now: Int64) {
         self.version = version
@@ -184,9 +186,12 @@ struct Links: Sendable {
     var participantURL: String
     /// The join link's ticket (``AccessCodes/ticket(roomKey:)``).
     var ticket: String
+    /// The key phones seal to (``Sealing``), as the link carries it.
+    var sealKey: String
     /// The QR code's URL carries the ticket in the fragment, which browsers never send to the
-    /// node, and never the join code itself, so a phone's history does not keep the code.
-    var joinURL: String { participantURL + "#k=" + ticket }
+    /// node, and never the join code itself, so a phone's history does not keep the code; and
+    /// the key to seal to, so a phone that scanned it never takes a key from the network.
+    var joinURL: String { participantURL + "#k=" + ticket + "&s=" + sealKey }
     /// The projector's key: it opens the room's view and nothing else.
     var screenKey: String
     /// The projector's link, relative to the participants' address: `screen#key=...`.

@@ -262,7 +262,7 @@ class PagesInABrowser(unittest.TestCase):
         check(error, "Error")
         # Every path the pages call is in the document.
         scripts = ""
-        for name in ("participant.js", "console.js", "screen.js", "common.js"):
+        for name in ("participant.js", "console.js", "screen.js", "common.js", "seal.js"):
             with open(os.path.join(ROOT, "Sources/Node/Pages", name)) as f:
                 scripts += f.read()
         for path in set(re.findall(r'"(/api/[a-z/-]*)', scripts)):
@@ -317,7 +317,7 @@ class PagesInABrowser(unittest.TestCase):
             phone.find_element(By.ID, "code").send_keys("2222-2222")
             phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
             self.wait(phone, lambda d: d.find_element(By.ID, "join-error").text != "", "an error appears")
-            self.assertEqual(phone.find_element(By.ID, "join-error").text, "دا کوډ سم نه دی. د ناستې له مشر نه یې وپوښتئ.")
+            self.assertEqual(phone.find_element(By.ID, "join-error").text, phone.execute_script("return HALQA_TEXT.ps['error.wrong-code']"))
             self.shot(phone, "participant-wrong-code-pashto")
         finally:
             phone.quit()
@@ -985,7 +985,7 @@ class TheAPIHolds(unittest.TestCase):
             secret = node.console.split("#key=")[1]
             node.post("/api/console/open", {"prompt": 0}, secret)
             token = node.post("/api/join", {"code": node.code})["token"]
-            self.schemathesis(node, token, "--include-path-regex", "^/(api/(join|session|reflections|resonance)|assets/.*|facilitate|screen)?$")
+            self.schemathesis(node, token, "--include-path-regex", "^/(api/(join|session|reflections|resonance|seal-key|sealed|cannot-seal)|assets/.*|facilitate|screen)?$")
             self.schemathesis(node, secret, "--include-path-regex", "^/api/console", "--exclude-path", "/api/console/wipe",
                               "--exclude-checks", "ignored_auth")
             self.schemathesis(node, node.screen.split("#key=")[1], "--include-path-regex", "^/api/screen$",

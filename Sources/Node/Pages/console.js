@@ -74,6 +74,8 @@
     Halqa.setText($("title"), title.text, title.lang);
     $("audience").hidden = !state.audience;
     $("audience").textContent = state.audience ? t("console.audience." + state.audience) : "";
+    $("unsealable").hidden = !state.unsealablePhones;
+    $("unsealable").textContent = state.unsealablePhones ? t("console.unsealable", { n: state.unsealablePhones }) : "";
     $("session-state").textContent = (state.closed ? t("console.closed") : t("console.batches", { n: state.minimumToReveal })) +
       " " + t("console.digest", { digest: state.digest });
     $("participant-url").textContent = state.participantURL;

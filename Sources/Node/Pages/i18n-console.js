@@ -9,6 +9,8 @@
   });
 })({
   en: {
+    "console.unsealable.one": "1 phone's browser is too old to seal what it sends: it was told so, and sent nothing. Lend it a newer phone.",
+    "console.unsealable": "{n} phones' browsers are too old to seal what they send: they were told so, and sent nothing. Lend them newer phones.",
     "console.brand": "Halqa · facilitator",
     "console.locked": "This page opens only with the facilitator's link that Halqa printed when it started (it ends in #key=…).",
     "console.wiped": "The session was wiped from this laptop and Halqa has stopped here.",
@@ -94,6 +96,8 @@
     "console.error.not-confirmed": "Type WIPE, in capitals, to wipe the session."
   },
   ur: {
+    "console.unsealable.one": "ایک فون کا براؤزر اتنا پرانا ہے کہ بات محفوظ طریقے سے نہیں بھیج سکتا: اسے بتا دیا گیا، اور اس نے کچھ نہیں بھیجا۔ اسے کوئی نیا فون دے دیں۔",
+    "console.unsealable": "{n} فونوں کے براؤزر اتنے پرانے ہیں کہ بات محفوظ طریقے سے نہیں بھیج سکتے: انہیں بتا دیا گیا، اور انہوں نے کچھ نہیں بھیجا۔ انہیں نئے فون دے دیں۔",
     "console.brand": "حلقہ · میزبان",
     "console.locked": "یہ صفحہ صرف میزبان کے اُس لنک سے کھلتا ہے جو حلقہ نے شروع ہوتے وقت دکھایا تھا (اس کے آخر میں ‎#key=…‎ ہوتا ہے)۔",
     "console.wiped": "یہ نشست اس لیپ ٹاپ سے مٹا دی گئی، اور یہاں حلقہ بند ہو گیا ہے۔",
@@ -179,6 +183,8 @@
     "console.error.not-confirmed": "نشست مٹانے کے لیے بڑے حروف میں WIPE لکھیں۔"
   },
   ps: {
+    "console.unsealable.one": "د یو موبائل براوزر ډېر زوړ دی او خبره په محفوظ طریقه نه شي لېږلی: هغه ته وویل شول، او هېڅ یې ونه لېږل. هغه ته نوی موبائل ورکړئ.",
+    "console.unsealable": "د {n} موبائلونو براوزرونه ډېر زاړه دي او خبره په محفوظ طریقه نه شي لېږلی: هغوی ته وویل شول، او هېڅ یې ونه لېږل. هغوی ته نوي موبائلونه ورکړئ.",
     "console.brand": "حلقه · د ناستې مشر",
     "console.locked": "دا پاڼه صرف د ناستې د مشر په هغه لینک خلاصېږي چې حلقې د شروع په وخت ښودلی و (په آخر کې یې ‎#key=…‎ وي).",
     "console.wiped": "دا ناسته له دې لپ ټاپ نه پاکه شوه، او دلته حلقه بنده شوه.",

@@ -2,7 +2,9 @@
 // reflection, see the circle's reflections when they are revealed, resonate with some.
 // Nothing is kept on the phone after the tab closes (sessionStorage only), and nothing it
 // keeps names Halqa or holds the join code: the page keeps the join link's ticket instead,
-// under plain keys (docs/threat-model.md, "A phone that is taken").
+// under plain keys (docs/threat-model.md, "A phone that is taken"). Everything it says (the
+// join, its reflection, its taps, what it asks about itself) is sealed to the node's key
+// (seal.js); only the room's view, the same for every phone, comes in the clear.
 "use strict";
 (function () {
   var $ = Halqa.$;
@@ -11,6 +13,8 @@
   var lang = Halqa.startingLanguage(store.getItem("l"));
   var token = store.getItem("t");
   var code = store.getItem("k");  // the join link's ticket, once joined
+  var viewer = store.getItem("v");  // watches the room: the same for every phone
+  var sealKey = null;         // the node's key to seal to (from the link, else the node)
   var state = null;          // the shared state from the node
   var wroteFor = {};         // prompt index -> true, this page's own record
   var resonated = {};        // reflection id -> true
@@ -38,16 +42,52 @@
     return Array.from(text).length;
   }
 
+  // MARK: sealing
+
+  // The node's key: the one the QR link carried (kept for this tab), else the node's own
+  // answer for a page opened from a typed address.
+  function key() {
+    if (sealKey) return Promise.resolve(sealKey);
+    var kept = Sealed.fromText(store.getItem("s"));
+    if (kept) { sealKey = kept; return Promise.resolve(kept); }
+    return Halqa.api("GET", "/api/seal-key").then(function (r) {
+      var got = r.status === 200 && r.body && Sealed.fromText(r.body.key);
+      if (!got) throw new Error("no key");
+      store.setItem("s", r.body.key);
+      sealKey = got;
+      return got;
+    });
+  }
+
+  function sealed(op, body) {
+    return key().then(function (k) {
+      var message = { op: op };
+      if (token) message.token = token;
+      if (body) message.body = body;
+      return Sealed.send(k, message);
+    });
+  }
+
+  // A browser that cannot seal is told so, and sends nothing in the clear; the node counts
+  // it for the facilitator, without anything of what it would have said.
+  function cannotSeal() {
+    showJoin();
+    $("join-form").hidden = true;
+    $("join-error").textContent = t("error.cannot-seal");
+    fetch("/api/cannot-seal", { method: "POST", cache: "no-store" }).then(function () {}, function () {});
+  }
+
   // MARK: joining
 
   function join(typed) {
     $("join-error").textContent = "";
-    return Halqa.api("POST", "/api/join", null, { code: typed }).then(function (r) {
+    return sealed("join", { code: typed }).then(function (r) {
       if (r.status === 201) {
-        token = r.body.token; code = r.body.ticket;
+        token = r.body.token; code = r.body.ticket; viewer = r.body.viewer;
         store.setItem("t", token);
         store.setItem("k", code);
-        render(r.body.state);
+        store.setItem("v", viewer);
+        refresh();
         follow();
       } else {
         token = null; store.removeItem("t");
@@ -72,7 +112,7 @@
 
   function follow() {
     if (socket) return;
-    socket = Halqa.live(function () { return { type: "hello", token: token }; }, function (message) {
+    socket = Halqa.live(function () { return { type: "hello", viewer: viewer }; }, function (message) {
       if (message.type === "state") render(message.data);
     }, function (status) {
       if (status === "live") { stopPolling(); $("connection").textContent = ""; }
@@ -89,19 +129,28 @@
 
   function stopPolling() { if (polling) { clearInterval(polling); polling = null; } }
 
+  // The room's view, the same for every phone.
   function refresh() {
-    if (!token) return;
-    Halqa.api("GET", "/api/session", token).then(function (r) {
-      if (r.status === 401) { rejoin(); return; }
+    if (!viewer) return;
+    Halqa.api("GET", "/api/room", viewer).then(function (r) {
+      if (r.status === 401 || r.status === 403) { rejoin(); return; }
       failures = 0;
       if (r.status === 200) {
-        $("connection").textContent = socket ? t("connection.polling") : "";
-        var b = r.body;
-        if (b.wrote && b.state.prompt) wroteFor[b.state.prompt.index] = true;
-        for (var i = 0; i < b.resonated.length; i++) resonated[b.resonated[i]] = true;
-        render(b.state);
+        $("connection").textContent = polling ? t("connection.polling") : "";
+        render(r.body);
       }
     }, function () { $("connection").textContent = t("connection.offline"); failed(); });
+  }
+
+  // What this page did for the open prompt (after a reload), asked sealed.
+  function mine() {
+    return sealed("mine").then(function (r) {
+      if (r.status === 401) { rejoin(); return; }
+      if (r.status !== 200) return;
+      if (r.body.wrote && state && state.prompt) wroteFor[state.prompt.index] = true;
+      for (var i = 0; i < r.body.resonated.length; i++) resonated[r.body.resonated[i]] = true;
+      if (state) render(state);
+    }, function () {});
   }
 
   // When this node stops answering, move to another node of the same session (the page
@@ -116,7 +165,8 @@
     var others = (state && state.nodes) || [];
     var here = location.protocol + "//" + location.host + "/";
     var next = others.filter(function (u) { return u !== here; })[0];
-    if (next && code) location.href = next + "#k=" + encodeURIComponent(code);
+    var carried = store.getItem("s") ? "&s=" + store.getItem("s") : "";
+    if (next && code) location.href = next + "#k=" + encodeURIComponent(code) + carried;
   }
 
   // MARK: drawing
@@ -180,15 +230,15 @@
 
   // MARK: acting
 
-  function send(event) {
-    event.preventDefault();
+  function send(event, retried) {
+    if (event && event.preventDefault) event.preventDefault();
     var text = $("text").value;
     var p = state && state.prompt;
     if (!p) return;
     $("write-error").textContent = "";
     $("send").disabled = true;
     $("send").textContent = t("write.sending");
-    Halqa.api("POST", "/api/reflections", token, { prompt: p.index, text: text }).then(function (r) {
+    sealed("reflect", { prompt: p.index, text: text }).then(function (r) {
       $("send").disabled = false;
       $("send").textContent = t("write.send");
       if (r.status === 201) {
@@ -197,9 +247,11 @@
         updateCount();
         show("write", false);
         show("received", true);
-      } else if (r.status === 401) {
-        rejoin();
-        $("write-error").textContent = t("error.join-again");
+      } else if (r.status === 401 && !retried) {
+        // The node restarted and forgot this page: join again with the ticket, send again.
+        var again = rejoin();
+        if (again) again.then(function () { if (token) send(event, true); });
+        else $("write-error").textContent = t("error.join-again");
       } else {
         if (r.body && r.body.error && r.body.error.code === "already-wrote") { wroteFor[p.index] = true; show("write", false); }
         $("write-error").textContent = errorText(r.body);
@@ -216,7 +268,7 @@
 
   function resonate(id, button) {
     button.disabled = true;
-    Halqa.api("POST", "/api/resonance", token, { reflection: id }).then(function (r) {
+    sealed("resonate", { reflection: id }).then(function (r) {
       if (r.status === 204 || (r.body && r.body.error && r.body.error.code === "already-resonated")) {
         resonated[id] = true;
         drawReflections();  // the live update may already have redrawn the list
@@ -254,9 +306,12 @@
     $("write").addEventListener("submit", send);
     $("text").addEventListener("input", updateCount);
     setLanguage(lang);
+    var linkKey = /[#&]s=([A-Za-z0-9_-]{43})/.exec(location.hash);
+    if (linkKey) store.setItem("s", linkKey[1]);
     var fromLink = Halqa.takeFromHash("k");
+    if (!Sealed.can()) { cannotSeal(); return; }
     if (fromLink) { join(fromLink); return; }
-    if (token) { refresh(); follow(); return; }
+    if (token && viewer) { refresh(); mine(); follow(); return; }
     showJoin();
   });
 })();

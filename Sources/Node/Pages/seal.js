@@ -1,0 +1,84 @@
+// Seals what a participant's page says to the node's key, and opens the node's answer
+// (docs/threat-model.md, "Sealed requests"). NaCl's box from Debian's tweetnacl
+// (nacl-fast.min.js, served by the node): a fresh X25519 key pair for every request, so the
+// answer opens only here; random nonces from crypto.getRandomValues, which Chrome has over
+// plain http (WebCrypto's subtle does not). Every request is the same size, whatever it says,
+// and so is every answer. Plain ES2017, as the other pages.
+"use strict";
+var Sealed = (function () {
+  var KEY = 32, NONCE = 24, REQUEST_PLAIN = 8192;
+
+  // Whether this browser can seal; a page that cannot says so and sends nothing plain.
+  function can() {
+    try {
+      return !!(window.nacl && window.crypto && crypto.getRandomValues && window.TextEncoder && window.TextDecoder &&
+        nacl.randomBytes(1).length === 1);
+    } catch (e) { return false; }
+  }
+
+  function fromText(text) {
+    var s = String(text || "").replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    try {
+      var raw = atob(s), out = new Uint8Array(raw.length);
+      for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+      return out.length === KEY ? out : null;
+    } catch (e) { return null; }
+  }
+
+  // Length (2 bytes) · bytes · zeros, to `size`; null if it does not fit.
+  function pad(bytes, size) {
+    if (bytes.length > size - 2) return null;
+    var out = new Uint8Array(size);
+    out[0] = bytes.length >> 8; out[1] = bytes.length & 255;
+    out.set(bytes, 2);
+    return out;
+  }
+
+  function unpad(bytes) {
+    var n = bytes[0] << 8 | bytes[1];
+    return n <= bytes.length - 2 ? bytes.subarray(2, 2 + n) : null;
+  }
+
+  // Seals `message` (an object) to `nodeKey` (32 bytes): the request's body, and the shared
+  // key its answer opens with.
+  function seal(message, nodeKey) {
+    var padded = pad(new TextEncoder().encode(JSON.stringify(message)), REQUEST_PLAIN);
+    if (!padded) return null;
+    var pair = nacl.box.keyPair(), nonce = nacl.randomBytes(NONCE);
+    var shared = nacl.box.before(nodeKey, pair.secretKey);
+    var box = nacl.box.after(padded, nonce, shared);
+    var body = new Uint8Array(KEY + NONCE + box.length);
+    body.set(pair.publicKey, 0); body.set(nonce, KEY); body.set(box, KEY + NONCE);
+    return { body: body, shared: shared };
+  }
+
+  function open(bytes, shared) {
+    if (bytes.length <= NONCE) return null;
+    var opened = nacl.box.open.after(bytes.subarray(NONCE), bytes.subarray(0, NONCE), shared);
+    var json = opened && unpad(opened);
+    return json ? JSON.parse(new TextDecoder().decode(json)) : null;
+  }
+
+  // Sends a sealed request; resolves {status, body} as the plain API answers (the status
+  // and body inside the sealed answer), rejects when the node cannot be reached.
+  function send(nodeKey, message) {
+    var sealed = seal(message, nodeKey);
+    if (!sealed) return Promise.resolve({ status: 413, body: { error: { code: "too-large" } } });
+    return fetch("/api/sealed", {
+      method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: sealed.body, cache: "no-store"
+    }).then(function (response) {
+      if (response.status !== 200) {
+        return response.json().then(function (json) { return { status: response.status, body: json }; },
+          function () { return { status: response.status, body: null }; });
+      }
+      return response.arrayBuffer().then(function (buffer) {
+        var reply = open(new Uint8Array(buffer), sealed.shared);
+        if (!reply) return { status: 502, body: { error: { code: "sealed-unopenable" } } };
+        return { status: reply.status, body: reply.body === undefined ? null : reply.body };
+      });
+    });
+  }
+
+  return { can: can, fromText: fromText, seal: seal, open: open, send: send, requestPlain: REQUEST_PLAIN };
+})();

@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import Meeting
+
+/// `POST /api/sealed`: everything a participant's page says, sealed on the phone (``Sealing``).
+///
+/// Opened, a request is `{"op": ..., "token": ..., "body": {...}}`:
+///
+/// | op | body | answer |
+/// |---|---|---|
+/// | `join` | `{"code"}` | 201 `{"token", "ticket", "viewer"}` |
+/// | `mine` | none | 200 `{"wrote", "resonated"}`: what this page did, for the open prompt |
+/// | `reflect` | `{"prompt", "text"}` | 201 `{"received": true}` |
+/// | `resonate` | `{"reflection"}` | 204 |
+///
+/// The answer is `{"status", "body"}` sealed back to the phone, always the same size and
+/// always HTTP 200, so that nothing on the air tells one outcome from another; the statuses
+/// and errors inside are those of the plain API (docs/openapi.yaml). A request that is the
+/// wrong size, does not open, or was opened before is refused in the clear (400, 403, 409),
+/// and nothing it says is done.
+extension Routes {
+    struct SealedRequest: APIRequest {
+        let op: String
+        let token: String?
+        let body: JSONValue?
+        enum CodingKeys: String, CodingKey, CaseIterable { case op, token, body }
+    }
+
+    static let sealedWrongSize = APIError(
+        .badRequest, "sealed-size",
+        "A sealed request must be exactly \(Sealing.requestSize) bytes. Reload the page: it seals what it sends.")
+    static let sealedUnopenable = APIError(
+        .forbidden, "sealed-unopenable",
+        "This request was not sealed to this node's key, or was changed on the way. Reload the page and send it again.")
+    static let sealedReplayed = APIError(
+        .conflict, "sealed-replayed", "This sealed request was sent before; each is taken once. Reload the page and send it again.")
+
+    static func sealed(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
+        let bytes = Array(try await request.body.collect(upTo: Request.bodyLimit).readableBytesView)
+        let opened: Sealing.Opened
+        do {
+            opened = try room.sealing.open(bytes)
+        } catch .wrongSize {
+            throw sealedWrongSize
+        } catch {
+            throw sealedUnopenable
+        }
+        guard await room.admitSealed(opened.ephemeralKey) else { throw sealedReplayed }
+        let (status, body) = await answer(opened.plaintext, context, room)
+        var reply = Array(Wire.encode(SealedReply(status: status, body: body)))
+        if reply.count > Sealing.replyPlaintext - 2 {
+            reply = Array(Wire.encode(SealedReply(status: 500, body: .object(["error": .object(["code": .string("too-large")])]))))
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: room.sealing.seal(reply, to: opened))))
+    }
+
+    struct SealedReply: Encodable {
+        var status: Int
+        var body: JSONValue?
+    }
+
+    /// Does what an opened request says, and answers as the plain API would.
+    static func answer(_ plaintext: [UInt8], _ context: NodeContext, _ room: MeetingRoom) async -> (Int, JSONValue?) {
+        do {
+            let inner = try Request.decode(SealedRequest.self, from: Data(plaintext))
+            let body = Data(inner.body?.canonicalBytes ?? Array("{}".utf8))
+            func token() async throws -> String {
+                guard let token = inner.token, await room.registry.knows(token) else { throw APIError.joinAgain }
+                return token
+            }
+            switch inner.op {
+            case "join":
+                let token = try await admit(try Request.decode(Body.Join.self, from: body), from: context.addressKey, room)
+                return (
+                    201,
+                    .object([
+                        "token": .string(token), "ticket": .string(room.links.ticket), "viewer": .string(room.viewerKey),
+                    ])
+                )
+            case "mine":
+                let token = try await token()
+                // What this page did for the open prompt; at most 50 taps, as fits the answer
+                // (a page that tapped more learns the rest when it taps again).
+                let resonated = await room.registry.resonatedIDs(token).prefix(50)
+                return (
+                    200,
+                    .object([
+                        "wrote": .bool(await room.registry.hasWritten(token)), "resonated": .array(resonated.map { .string($0) }),
+                    ])
+                )
+            case "reflect":
+                try await reflect(try Request.decode(Body.Reflection.self, from: body), token: try await token(), from: context.addressKey, room)
+                return (201, .object(["received": .bool(true)]))
+            case "resonate":
+                try await resonate(try Request.decode(Body.Resonance.self, from: body), token: try await token(), room)
+                return (204, nil)
+            default:
+                throw APIError(.badRequest, "unknown-op", "Unknown sealed operation \"\(inner.op)\": join, mine, reflect or resonate.")
+            }
+        } catch let error as APIError {
+            return (Int(error.status.code), errorBody(error.code, error.message))
+        } catch let error as MeetingError {
+            return (Int(error.status.code), errorBody(error.code.rawValue, error.message))
+        } catch {
+            return (500, errorBody("internal", "The node could not do this. Try again."))
+        }
+    }
+
+    static func errorBody(_ code: String, _ message: String) -> JSONValue {
+        .object(["error": .object(["code": .string(code), "message": .string(message)])])
+    }
+}

@@ -1,0 +1,174 @@
+import CSodium
+import Crypto
+import Foundation
+import Meeting
+
+/// What a phone says is sealed on the phone to the node's key, and what the node answers
+/// about that phone alone is sealed back (docs/threat-model.md, "Sealed requests"): someone who
+/// knows the Wi-Fi password and records the air reads neither, nor the token that would let
+/// him act as the phone.
+///
+/// The construction is NaCl's `crypto_box` (X25519, then XSalsa20-Poly1305), as the page's
+/// tweetnacl (Debian's node-tweetnacl) has it and libsodium (Debian's libsodium-dev) opens it:
+/// swift-crypto has X25519 but neither HSalsa20 nor XSalsa20, and a phone's Chrome over plain
+/// http has no WebCrypto to do anything else.
+///
+/// A request is exactly ``requestSize`` bytes, whatever it says:
+///
+///     ephemeral public key (32) · nonce (24) · box(length (2, big-endian) · JSON · zeros)
+///
+/// with a fresh key pair for every request, so that the answer, sealed to that key, opens only
+/// on the phone that asked. An answer is exactly ``replySize`` bytes: nonce (24) · box(…).
+struct Sealing: Sendable {
+    static let keyBytes = 32
+    static let nonceBytes = 24
+    static let macBytes = 16
+    /// What one request can carry: a 1,000-character reflection in any script, with room.
+    static let requestPlaintext = 8192
+    static let replyPlaintext = 4096
+    static let requestSize = keyBytes + nonceBytes + macBytes + requestPlaintext
+    static let replySize = nonceBytes + macBytes + replyPlaintext
+
+    /// The node's public key, as pages take it (base64url, no padding).
+    let publicKey: [UInt8]
+    private let secretKey: [UInt8]
+
+    /// The key of a session's facilitators' laptops: derived from the room key, which only
+    /// they hold, so a phone's page that moves from one to another keeps the key the QR code
+    /// gave it.
+    init(roomKey: [UInt8]) {
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: roomKey), info: Data("halqa seal key v1".utf8), outputByteCount: Self.keyBytes)
+        self.init(secretKey: derived.withUnsafeBytes { Array($0) })
+    }
+
+    init(secretKey: [UInt8]) {
+        Sealing.start()
+        precondition(secretKey.count == Self.keyBytes)
+        var publicKey = [UInt8](repeating: 0, count: Self.keyBytes)
+        _ = crypto_scalarmult_base(&publicKey, secretKey)
+        self.secretKey = secretKey
+        self.publicKey = publicKey
+    }
+
+    var publicKeyText: String { Base64URL.encode(publicKey) }
+
+    /// The viewer key of a session (``MeetingRoom/viewerKey``), from its room key.
+    static func viewerKey(roomKey: [UInt8]) -> String {
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: roomKey), info: Data("halqa viewer key v1".utf8), outputByteCount: 16)
+        return Base64URL.encode(derived.withUnsafeBytes { Array($0) })
+    }
+
+    /// libsodium must be started once before use; starting it again does nothing.
+    static func start() { _ = sodiumStarted }
+    private static let sodiumStarted: Int32 = sodium_init()
+
+    /// Why a sealed request was refused; each its own error (docs/openapi.yaml).
+    enum Refusal: Error, Equatable {
+        case wrongSize(Int)
+        case unopenable
+        case replayed
+        case malformed
+    }
+
+    /// An opened request: what it says, and the key its answer is sealed with.
+    struct Opened: Sendable {
+        let ephemeralKey: [UInt8]
+        let plaintext: [UInt8]
+        fileprivate let sharedKey: [UInt8]
+    }
+
+    func open(_ body: [UInt8]) throws(Refusal) -> Opened {
+        guard body.count == Self.requestSize else { throw .wrongSize(body.count) }
+        let ephemeral = Array(body[0..<Self.keyBytes])
+        let nonce = Array(body[Self.keyBytes..<(Self.keyBytes + Self.nonceBytes)])
+        let box = Array(body[(Self.keyBytes + Self.nonceBytes)...])
+        var shared = [UInt8](repeating: 0, count: Int(crypto_box_BEFORENMBYTES))
+        guard crypto_box_beforenm(&shared, ephemeral, secretKey) == 0 else { throw .unopenable }
+        var padded = [UInt8](repeating: 0, count: Self.requestPlaintext)
+        guard crypto_box_open_easy_afternm(&padded, box, UInt64(box.count), nonce, shared) == 0 else { throw .unopenable }
+        let length = Int(padded[0]) << 8 | Int(padded[1])
+        guard length <= Self.requestPlaintext - 2, padded[(2 + length)...].allSatisfy({ $0 == 0 }) else { throw .malformed }
+        return Opened(ephemeralKey: ephemeral, plaintext: Array(padded[2..<(2 + length)]), sharedKey: shared)
+    }
+
+    /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.
+    func seal(_ reply: [UInt8], to request: Opened) -> [UInt8] {
+        precondition(reply.count <= Self.replyPlaintext - 2, "a sealed reply is cut to fit before sealing")
+        var padded = [UInt8](repeating: 0, count: Self.replyPlaintext)
+        padded[0] = UInt8(reply.count >> 8)
+        padded[1] = UInt8(reply.count & 0xFF)
+        padded.replaceSubrange(2..<(2 + reply.count), with: reply)
+        var nonce = [UInt8](repeating: 0, count: Self.nonceBytes)
+        randombytes_buf(&nonce, Self.nonceBytes)
+        var box = [UInt8](repeating: 0, count: Self.replyPlaintext + Self.macBytes)
+        _ = crypto_box_easy_afternm(&box, padded, UInt64(padded.count), nonce, request.sharedKey)
+        return nonce + box
+    }
+
+    /// Seals a request as a page does (for tests and the benchmark's simulated phones):
+    /// returns the body and a way to open the answer.
+    static func sealRequest(_ plaintext: [UInt8], to nodeKey: [UInt8]) -> (body: [UInt8], openReply: @Sendable ([UInt8]) -> [UInt8]?) {
+        start()
+        var publicKey = [UInt8](repeating: 0, count: keyBytes)
+        var secretKey = [UInt8](repeating: 0, count: keyBytes)
+        crypto_box_keypair(&publicKey, &secretKey)
+        var nonce = [UInt8](repeating: 0, count: nonceBytes)
+        randombytes_buf(&nonce, nonceBytes)
+        var padded = [UInt8](repeating: 0, count: requestPlaintext)
+        precondition(plaintext.count <= requestPlaintext - 2)
+        padded[0] = UInt8(plaintext.count >> 8)
+        padded[1] = UInt8(plaintext.count & 0xFF)
+        padded.replaceSubrange(2..<(2 + plaintext.count), with: plaintext)
+        var box = [UInt8](repeating: 0, count: requestPlaintext + macBytes)
+        _ = crypto_box_easy(&box, padded, UInt64(padded.count), nonce, nodeKey, secretKey)
+        let secret = secretKey
+        let open: @Sendable ([UInt8]) -> [UInt8]? = { reply in
+            guard reply.count == replySize else { return nil }
+            var out = [UInt8](repeating: 0, count: replyPlaintext)
+            let box = Array(reply[nonceBytes...])
+            guard crypto_box_open_easy(&out, box, UInt64(box.count), Array(reply[0..<nonceBytes]), nodeKey, secret) == 0 else {
+                return nil
+            }
+            let length = Int(out[0]) << 8 | Int(out[1])
+            return Array(out[2..<(2 + length)])
+        }
+        return (publicKey + nonce + box, open)
+    }
+}
+
+/// Remembers the one-time keys of the requests a node has opened, so a request recorded off
+/// the air and sent again is refused. Held in memory only (a phone's token does not outlive the
+/// node either, so a request replayed after a restart opens nothing but a join, whose answer
+/// only the phone that asked can read).
+struct ReplayGuard: Sendable {
+    private var seen = Set<[UInt8]>()
+    private var order: [[UInt8]] = []
+    private var first = 0
+    /// About 13 MB at most: far more requests than a meeting makes.
+    static let capacity = 200_000
+
+    /// False if `key` was seen before; otherwise remembers it.
+    mutating func admit(_ key: [UInt8]) -> Bool {
+        guard seen.insert(key).inserted else { return false }
+        order.append(key)
+        if order.count - first > Self.capacity {
+            seen.remove(order[first])
+            first += 1
+            if first > Self.capacity {
+                order.removeFirst(first)
+                first = 0
+            }
+        }
+        return true
+    }
+}
+
+/// Base64 with the URL alphabet and no padding, as keys travel in a link's fragment.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
