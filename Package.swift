@@ -139,6 +139,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node",
+                "CSodium",
                 "HalqaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

@@ -33,11 +33,6 @@ struct SecretAuthenticator: RouterMiddleware {
         SecretAuthenticator(room: room) { [$0.links.screenKey, $0.access.facilitatorSecret] }
     }
 
-    /// A joined page watching the room: the viewer key every joined page holds.
-    static func viewer(_ room: MeetingRoom) -> SecretAuthenticator {
-        SecretAuthenticator(room: room) { [$0.viewerKey] }
-    }
-
     func handle(_ request: Request, context: NodeContext, next: (Request, NodeContext) async throws -> Response) async throws -> Response {
         guard let secret = request.bearer else { throw APIError.noSecret }
         switch await room.throttle.check(secret, against: accepted(room), kind: .secret, from: context.addressKey) {

@@ -6,11 +6,12 @@ import Meeting
 /// pushes each new state until either side goes away.
 ///
 /// ```
-/// → {"type":"hello","viewer":"..."}                     a participant's page (the viewer key of the sealed join)
+/// → {"type":"hello","sealed":true}                      a participant's page: the room's view, sealed with the view key
 /// → {"type":"hello","token":"..."}                      a participant, by token (scripts; pages never send it)
 /// → {"type":"hello","facilitator":"..."}                the console, with the facilitator's secret
 /// → {"type":"hello","screen":"..."}                     the projector, with its own read-only key
 /// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
+/// ← {"type":"sealed-state","data":"BASE64"}             to a sealed hello
 /// ```
 /// A hello that is missing, late (5 s), too large (4 KiB) or wrong closes the socket with
 /// code 4401 and a reason. A page sends nothing after its hello, so any later message
@@ -59,9 +60,8 @@ enum LiveSocket {
             case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
             fields["type"] == .string("hello")
         else { return nil }
-        if case .string(let viewer)? = fields["viewer"] {
-            return await room.throttle.check(viewer, against: [room.viewerKey], kind: .secret, from: address) == .right ? .participant : nil
-        }
+        // Anyone may follow the sealed view: it opens only with the key of a sealed join.
+        if fields["sealed"] == .bool(true) { return .sealedParticipant }
         if case .string(let token)? = fields["token"] {
             return await room.registry.knows(token) ? .participant : nil
         }

@@ -17,16 +17,19 @@ public actor MeetingRoom {
     let throttle = GuessThrottle()
     /// The key phones seal what they say to (``Sealing``).
     nonisolated let sealing: Sealing
-    /// What a joined page shows to watch the room (the live socket's hello, the polled view):
-    /// the same for every phone, as what it opens is the same for every phone, and on every
+    /// The key the room's view is sealed with for phones (``sealedView()``): the same for
+    /// every joined page, as what it opens is the same for every phone, and on every
     /// facilitator's laptop of the session (from the room key), so a page that moves or
-    /// outlives a restart keeps watching. A phone's own token never leaves a sealed request.
-    nonisolated let viewerKey: String
+    /// outlives a restart keeps reading. A page gets it only in the answer to its sealed join.
+    nonisolated let viewKey: [UInt8]
+    /// The room's view as phones receive it, sealed once for each version (so every phone
+    /// gets the same bytes, as every phone sees the same room).
+    private var sealedRoomView: (version: Int, text: String)?
     private var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.
     private var unsealable = Set<String>()
 
-    enum Audience: Sendable { case participant, facilitator, screen }
+    enum Audience: Sendable { case participant, sealedParticipant, facilitator, screen }
     private struct Subscriber {
         var audience: Audience
         var continuation: AsyncStream<String>.Continuation
@@ -68,7 +71,7 @@ public actor MeetingRoom {
         let roomKey = session.roomKeyForCoFacilitators ?? SigningKey()
         let ticket = AccessCodes.ticket(roomKey: roomKey)
         sealing = Sealing(roomKey: roomKey.raw)
-        viewerKey = Sealing.viewerKey(roomKey: roomKey.raw)
+        viewKey = Sealing.viewKey(roomKey: roomKey.raw)
         var links = Links(
             joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, sealKey: sealing.publicKeyText,
             screenKey: screenKey, qr: QRMatrix(nil))
@@ -100,6 +103,14 @@ public actor MeetingRoom {
     /// What every participant's page and the projector show now: the same bytes for
     /// everyone, whatever any one phone did since the room last changed.
     func participantView() -> ParticipantView { roomView }
+
+    /// The room's view sealed with ``viewKey``, in base64: what phones' pages receive.
+    func sealedView() -> String {
+        if let sealed = sealedRoomView, sealed.version == roomView.version { return sealed.text }
+        let text = Data(Sealing.seal(Array(Wire.encode(roomView)), withKey: viewKey)).base64EncodedString()
+        sealedRoomView = (roomView.version, text)
+        return text
+    }
 
     func consoleView() async -> ConsoleView {
         var view = ConsoleView(await session.state, version: consoleVersion, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))
@@ -234,6 +245,7 @@ public actor MeetingRoom {
     private func message(for audience: Audience) async -> String {
         switch audience {
         case .participant: return Wire.message("state", participantView())
+        case .sealedParticipant: return Wire.message("sealed-state", sealedView())
         case .facilitator: return Wire.message("console", await consoleView())
         case .screen: return Wire.message("screen", screenView())
         }

@@ -8,7 +8,7 @@ import Meeting
 ///
 /// | op | body | answer |
 /// |---|---|---|
-/// | `join` | `{"code"}` | 201 `{"token", "ticket", "viewer"}` |
+/// | `join` | `{"code"}` | 201 `{"token", "ticket", "view"}` (`view`: the room view's key) |
 /// | `mine` | none | 200 `{"wrote", "resonated"}`: what this page did, for the open prompt |
 /// | `reflect` | `{"prompt", "text"}` | 201 `{"received": true}` |
 /// | `resonate` | `{"reflection"}` | 204 |
@@ -76,7 +76,7 @@ extension Routes {
                 return (
                     201,
                     .object([
-                        "token": .string(token), "ticket": .string(room.links.ticket), "viewer": .string(room.viewerKey),
+                        "token": .string(token), "ticket": .string(room.links.ticket), "view": .string(Base64URL.encode(room.viewKey)),
                     ])
                 )
             case "mine":

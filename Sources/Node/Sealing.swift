@@ -53,11 +53,32 @@ struct Sealing: Sendable {
 
     var publicKeyText: String { Base64URL.encode(publicKey) }
 
-    /// The viewer key of a session (``MeetingRoom/viewerKey``), from its room key.
-    static func viewerKey(roomKey: [UInt8]) -> String {
+    /// The key of a session's room view (``MeetingRoom/sealedView()``), from its room key: a
+    /// page gets it in the answer to its sealed join, so only joined pages read what the room
+    /// sees, and a sniffer on the air does not.
+    static func viewKey(roomKey: [UInt8]) -> [UInt8] {
         let derived = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: roomKey), info: Data("halqa viewer key v1".utf8), outputByteCount: 16)
-        return Base64URL.encode(derived.withUnsafeBytes { Array($0) })
+            inputKeyMaterial: SymmetricKey(data: roomKey), info: Data("halqa room view key v1".utf8), outputByteCount: keyBytes)
+        return derived.withUnsafeBytes { Array($0) }
+    }
+
+    /// `bytes` sealed with `key` (NaCl's secretbox: XSalsa20-Poly1305): nonce (24) · box.
+    static func seal(_ bytes: [UInt8], withKey key: [UInt8]) -> [UInt8] {
+        start()
+        var nonce = [UInt8](repeating: 0, count: nonceBytes)
+        randombytes_buf(&nonce, nonceBytes)
+        var box = [UInt8](repeating: 0, count: bytes.count + macBytes)
+        _ = crypto_secretbox_easy(&box, bytes, UInt64(bytes.count), nonce, key)
+        return nonce + box
+    }
+
+    /// Opens what ``seal(_:withKey:)`` sealed; nil if it does not open.
+    static func open(_ sealed: [UInt8], withKey key: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= nonceBytes + macBytes else { return nil }
+        var out = [UInt8](repeating: 0, count: sealed.count - nonceBytes - macBytes)
+        let box = Array(sealed[nonceBytes...])
+        guard crypto_secretbox_open_easy(&out, box, UInt64(box.count), Array(sealed[0..<nonceBytes]), key) == 0 else { return nil }
+        return out
     }
 
     /// libsodium must be started once before use; starting it again does nothing.

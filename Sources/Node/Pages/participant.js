@@ -4,7 +4,8 @@
 // keeps names Halqa or holds the join code: the page keeps the join link's ticket instead,
 // under plain keys (docs/threat-model.md, "A phone that is taken"). Everything it says (the
 // join, its reflection, its taps, what it asks about itself) is sealed to the node's key
-// (seal.js); only the room's view, the same for every phone, comes in the clear.
+// (seal.js); the room's view, the same for every phone, comes sealed with the view key its
+// sealed join was given.
 "use strict";
 (function () {
   var $ = Halqa.$;
@@ -13,7 +14,7 @@
   var lang = Halqa.startingLanguage(store.getItem("l"));
   var token = store.getItem("t");
   var code = store.getItem("k");  // the join link's ticket, once joined
-  var viewer = store.getItem("v");  // watches the room: the same for every phone
+  var viewKey = Sealed.fromText(store.getItem("v"));  // opens the room's view: the same for every phone
   var sealKey = null;         // the node's key to seal to (from the link, else the node)
   var state = null;          // the shared state from the node
   var wroteFor = {};         // prompt index -> true, this page's own record
@@ -83,10 +84,10 @@
     $("join-error").textContent = "";
     return sealed("join", { code: typed }).then(function (r) {
       if (r.status === 201) {
-        token = r.body.token; code = r.body.ticket; viewer = r.body.viewer;
+        token = r.body.token; code = r.body.ticket; viewKey = Sealed.fromText(r.body.view);
         store.setItem("t", token);
         store.setItem("k", code);
-        store.setItem("v", viewer);
+        store.setItem("v", r.body.view);
         refresh();
         follow();
       } else {
@@ -112,8 +113,8 @@
 
   function follow() {
     if (socket) return;
-    socket = Halqa.live(function () { return { type: "hello", viewer: viewer }; }, function (message) {
-      if (message.type === "state") render(message.data);
+    socket = Halqa.live(function () { return { type: "hello", sealed: true }; }, function (message) {
+      if (message.type === "sealed-state") show_(message.data);
     }, function (status) {
       if (status === "live") { stopPolling(); $("connection").textContent = ""; }
       else { startPolling(); }
@@ -129,15 +130,21 @@
 
   function stopPolling() { if (polling) { clearInterval(polling); polling = null; } }
 
+  // Opens and draws the room's view; a view this page cannot open (a key from another
+  // session) means joining again.
+  function show_(sealedView) {
+    var view = viewKey && Sealed.openView(sealedView, viewKey);
+    if (view) render(view); else rejoin();
+  }
+
   // The room's view, the same for every phone.
   function refresh() {
-    if (!viewer) return;
-    Halqa.api("GET", "/api/room", viewer).then(function (r) {
-      if (r.status === 401 || r.status === 403) { rejoin(); return; }
+    if (!viewKey) return;
+    Halqa.api("GET", "/api/room").then(function (r) {
       failures = 0;
-      if (r.status === 200) {
+      if (r.status === 200 && r.body && r.body.sealed) {
         $("connection").textContent = polling ? t("connection.polling") : "";
-        render(r.body);
+        show_(r.body.sealed);
       }
     }, function () { $("connection").textContent = t("connection.offline"); failed(); });
   }
@@ -311,7 +318,7 @@
     var fromLink = Halqa.takeFromHash("k");
     if (!Sealed.can()) { cannotSeal(); return; }
     if (fromLink) { join(fromLink); return; }
-    if (token && viewer) { refresh(); mine(); follow(); return; }
+    if (token && viewKey) { refresh(); mine(); follow(); return; }
     showJoin();
   });
 })();

@@ -80,5 +80,16 @@ var Sealed = (function () {
     });
   }
 
-  return { can: can, fromText: fromText, seal: seal, open: open, send: send, requestPlain: REQUEST_PLAIN };
+  // Opens the room's view, sealed with the view key of this page's join (base64 of nonce · box);
+  // null if it does not open.
+  function openView(text, viewKey) {
+    try {
+      var raw = atob(text), bytes = new Uint8Array(raw.length);
+      for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+      var opened = nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
+      return opened ? JSON.parse(new TextDecoder().decode(opened)) : null;
+    } catch (e) { return null; }
+  }
+
+  return { can: can, fromText: fromText, seal: seal, open: open, send: send, openView: openView, requestPlain: REQUEST_PLAIN };
 })();
