@@ -49,8 +49,8 @@ def wait(driver, condition, what, timeout=60):
                 body = driver.find_element(By.TAG_NAME, "body").text
                 logs = [entry["message"] for entry in driver.get_log("browser")]
                 logs.append(driver.execute_async_script(
-                    "var done = arguments[0]; fetch('/api/session', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('t')}})"
-                    ".then(function (r) { return r.text(); }).then(done, function (e) { done(String(e)); });"))
+                    "var done = arguments[0]; fetch('/api/room').then(function (r) { return r.text(); })"
+                    ".then(function (t) { done(t.length + ' bytes of sealed view'); }, function (e) { done(String(e)); });"))
                 raise RuntimeError(f"timed out waiting for {what}; the page shows:\n{body}\nconsole: {logs}")
 
 

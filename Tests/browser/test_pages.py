@@ -322,6 +322,59 @@ class PagesInABrowser(unittest.TestCase):
         finally:
             phone.quit()
 
+    def test_the_page_seals_as_the_node_opens(self):
+        """The page's tweetnacl, in Chromium, seals the fixed vector to the same bytes the
+        node's libsodium opens (NodeTests/SealingTests checks the node's side)."""
+        with open(os.path.join(ROOT, "Tests", "fixtures", "sealing-vector.json")) as f:
+            vector = json.load(f)
+        phone = browser()
+        try:
+            phone.get(self.node.base)
+            self.wait(phone, lambda d: self.visible(d, "join"), "the join form appears")
+            sealed = phone.execute_script("""
+                var v = arguments[0];
+                function bytes(hex) { var out = new Uint8Array(hex.length / 2); for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16); return out; }
+                function hex(b) { return Array.prototype.map.call(b, function (x) { return ('0' + x.toString(16)).slice(-2); }).join(''); }
+                var json = new TextEncoder().encode(v.message), padded = new Uint8Array(Sealed.requestPlain);
+                padded[0] = json.length >> 8; padded[1] = json.length & 255; padded.set(json, 2);
+                var nodePublic = nacl.scalarMult.base(bytes(v.nodeSecret));
+                var box = nacl.box(padded, bytes(v.nonce), nodePublic, bytes(v.ephemeralSecret));
+                var shared = nacl.box.before(bytes(v.ephemeralPublic), bytes(v.nodeSecret));
+                return {publicKey: hex(nodePublic), request: hex(nacl.scalarMult.base(bytes(v.ephemeralSecret))) + v.nonce + hex(box),
+                        reply: JSON.stringify(Sealed.open(bytes(v.reply), nacl.box.before(nodePublic, bytes(v.ephemeralSecret)))),
+                        view: new TextDecoder().decode(nacl.secretbox.open(bytes(v.view).subarray(24), bytes(v.view).subarray(0, 24), bytes(v.viewKey)))};
+                """, vector)
+            self.assertEqual(sealed["publicKey"], vector["nodePublic"])
+            self.assertEqual(sealed["request"], vector["request"])
+            self.assertEqual(json.loads(sealed["reply"]), json.loads(vector["replyMessage"]))
+            self.assertEqual(sealed["view"], vector["viewMessage"])
+            # And the node's own key, as the page takes it from the join link, opens with the node.
+            self.assertIn("&s=", self.node.join_link)
+        finally:
+            phone.quit()
+
+    def test_a_phone_that_cannot_seal_sends_nothing_and_the_facilitator_is_told(self):
+        node = Node(title=None, extra=("--language", "ur"))
+        phone = browser()
+        try:
+            # An old browser: no crypto.getRandomValues.
+            phone.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.crypto; Object.defineProperty(window, 'crypto', {value: undefined});"})
+            phone.execute_cdp_cmd("Network.enable", {})
+            phone.get(node.join_link)
+            self.wait(phone, lambda d: d.find_element(By.ID, "join-error").text != "", "the phone is told")
+            self.assertEqual(phone.find_element(By.ID, "join-error").text, phone.execute_script("return HALQA_TEXT.ur['error.cannot-seal']"))
+            self.assertFalse(phone.find_element(By.ID, "join-form").is_displayed(), "no way to send anything plain")
+            self.shot(phone, "participant-cannot-seal-urdu")
+            secret = node.console.split("#key=")[1]
+            self.wait(phone, lambda d: node.get("/api/console", secret)[1].get("unsealablePhones") == 1, "the console counts it")
+            status, view = node.get("/api/console", secret)
+            self.assertEqual(view["prompts"][0]["pending"], 0)
+            sent = phone.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
+            self.assertFalse([u for u in sent if "/api/join" in u or "/api/sealed" in u or "/api/reflections" in u], sent)
+        finally:
+            phone.quit()
+            node.stop()
+
     def test_every_language_has_every_text_and_one_has_its_own_words(self):
         """The string tables as the page holds them: no text missing in Urdu or Pashto, no
         placeholder left unfilled, and a count of one said as one ("1 person", not "1 people"),
@@ -1062,20 +1115,27 @@ class ThePhoneKeepsNoEvidence(unittest.TestCase):
 
 
 class NoIdentityAtRest(unittest.TestCase):
-    """Threat: someone who later takes the laptop, or a curious organiser with its files.
+    """Threats: someone who later takes the laptop, or a curious organiser with its files; and
+    someone who knows the Wi-Fi password and records the air while the phones write.
 
     A session runs in the virtual hall (scripts/hall: network namespaces, real avahi-daemons):
     the node on host 1, the facilitator on host 2, and two phones on hosts 3 and 4, each a real
     Chromium with its own address and user agent. Afterwards every file the node wrote — its
     database, WAL, log, exports and temporary files — is searched for every address, user
     agent, token, cookie and port the phones and the facilitator used: none may be there. The
-    reflections' texts must be found in the same files (the search can see what is there)."""
+    reflections' texts must be found in the same files (the search can see what is there).
+
+    Meanwhile tcpdump records the node's interface. Reassembled as a sniffer would (Tests/browser/
+    capture.py), the phones' traffic must hold none of the reflections' texts in any encoding,
+    no token and no reflection id (a tap's target), and every sealed request and answer must be
+    one size. A plain reflection planted from one phone's host must be caught, and only it."""
 
     maxDiff = None
 
     def hall(self, *args, **kwargs):
-        return subprocess.run([os.path.join(ROOT, "scripts", "hall")] + list(args), check=True,
-                              capture_output=True, text=True, **kwargs).stdout.strip()
+        done = subprocess.run([os.path.join(ROOT, "scripts", "hall")] + list(args), capture_output=True, text=True, **kwargs)
+        self.assertEqual(done.returncode, 0, f"scripts/hall {args[0]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout.strip()
 
     def facilitator(self, hall, path, body, secret):
         script = ("import json, sys, urllib.request\n"
@@ -1084,6 +1144,35 @@ class NoIdentityAtRest(unittest.TestCase):
                   " 'User-Agent': 'HalqaProbeFacilitator/2.0 (Laptop; c4d1)'})\n"
                   "print(urllib.request.urlopen(r).read().decode())")
         return self.hall("run", hall, "2", "/usr/bin/python3", "-c", script, path, json.dumps(body), secret)
+
+    def read_the_air(self, pcap, texts, said, revealed, planted):
+        """The capture, as a sniffer with the Wi-Fi password reads it."""
+        import capture
+        phones = ("198.18.0.3", "198.18.0.4")
+        needles = {f"phone {host}'s reflection": capture.encodings(text) for host, text in texts.items()}
+        for host in texts:
+            needles[f"phone {host}'s token"] = [step["token"].encode() for step in said[host] if step["token"]]
+        needles["a reflection id (a tap's target)"] = [r["id"].encode() for r in revealed["prompts"][0]["revealed"]]
+        needles["the planted plain reflection"] = capture.encodings(planted)
+        found = [f for f in capture.leaks(pcap, "198.18.0.1", needles) if f[1] in phones]
+        # The planted plain request is seen, and nothing else is.
+        self.assertEqual(found, [("the planted plain reflection", "198.18.0.3", "from")], "what a sniffer reads")
+        sent, received = capture.read(pcap, "198.18.0.1")
+        for address in phones:
+            requests = [(start, headers, body) for start, headers, body in sent[address] if start != "websocket"]
+            sealed = [body for start, _, body in requests if start.startswith("POST /api/sealed ")]
+            self.assertGreaterEqual(len(sealed), 3, f"{address} sealed its join, its reflection and its tap")
+            self.assertEqual({len(b) for b in sealed}, {8264}, f"{address}: every sealed request is one size")
+            paths = {start.split()[1].split("?")[0] for start, _, _ in requests}
+            plain = {p for p in paths if p.startswith("/api/") and p not in ("/api/sealed", "/api/room", "/api/live", "/api/seal-key")}
+            self.assertEqual(plain, {"/api/reflections"} if address == "198.18.0.3" else set(),
+                             f"{address} spoke in the clear (only the planted requests may)")
+            answers = [body for start, headers, body in received[address]
+                       if headers.get("content-type") == "application/octet-stream"]
+            self.assertEqual({len(b) for b in answers}, {4136}, f"{address}: every sealed answer is one size")
+            self.assertEqual(len(answers), len(sealed))
+        print(f"the air: {sum(len(v) for v in sent.values())} requests and frames from phones, "
+              f"{sum(len(v) for v in needles.values())} needles; only the planted request was readable", flush=True)
 
     @unittest.skipUnless(os.geteuid() == 0, "the virtual hall needs root (CI runs as root)")
     def test_nothing_that_identifies_a_phone_is_kept(self):
@@ -1094,7 +1183,8 @@ class NoIdentityAtRest(unittest.TestCase):
         log_path = os.path.join(work, "node.log")
         hall = self.hall("up", "4")
         phones = []
-        node = None
+        node = sniffer = None
+        pcap = os.path.join(work, "hall.pcap")
         try:
             with open(log_path, "w") as log:
                 node = subprocess.Popen([os.path.join(ROOT, "scripts", "hall"), "run", hall, "1", "env", "TMPDIR=" + temp,
@@ -1112,6 +1202,10 @@ class NoIdentityAtRest(unittest.TestCase):
             secret = re.search(r"facilitate#key=(\S+)", banner).group(1)
             session = re.search(r"\(session (\w+)\)", banner).group(1)
             self.facilitator(hall, "/api/console/open", {"prompt": 0}, secret)
+            sniffer = subprocess.Popen([os.path.join(ROOT, "scripts", "hall"), "run", hall, "1", "tcpdump", "-i", hall + "e1",
+                                        "-s", "0", "-U", "-Z", "root", "-w", pcap, "tcp", "port", "8080"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            self.assertIn("listening on", sniffer.stderr.readline())
 
             agents = {3: "Mozilla/5.0 (Linux; Android 7.0; itel A16 Plus) AppleWebKit/537.36 (KHTML, like Gecko) "
                          "Chrome/69.0.3497.100 Mobile Safari/537.36 HalqaProbePhoneA/9f3e",
@@ -1138,6 +1232,22 @@ class NoIdentityAtRest(unittest.TestCase):
                 self.assertEqual(phone.returncode, 0, f"the phone on host {host} failed:\n{out}")
                 said[host] += [json.loads(line) for line in out.splitlines()]
                 self.assertEqual(said[host][-1]["event"], "revealed", f"the phone on host {host}: {out}")
+            planted = "PLANTED plain reflection: my cousin's name is Gul Khan."
+            plant = ("import json, sys, urllib.error, urllib.request\n"
+                     "def post(path, body, token=None):\n"
+                     "    h = {'Content-Type': 'application/json'}\n"
+                     "    if token: h['Authorization'] = 'Bearer ' + token\n"
+                     "    r = urllib.request.Request('http://198.18.0.1:8080' + path, data=json.dumps(body).encode(), headers=h, method='POST')\n"
+                     "    return json.loads(urllib.request.urlopen(r).read() or b'null')\n"
+                     "try:\n"
+                     "    post('/api/reflections', {'prompt': 0, 'text': sys.argv[2]}, sys.argv[1])\n"
+                     "except urllib.error.HTTPError:\n"
+                     "    pass  # refused (no such token), but it went over the air in the clear\n")
+            self.hall("run", hall, "3", "/usr/bin/python3", "-c", plant, "a-token-the-node-never-gave", planted)
+            time.sleep(1)
+            sniffer.send_signal(signal.SIGINT)
+            sniffer.wait(timeout=15)
+            self.read_the_air(pcap, texts, said, revealed, planted)
             self.facilitator(hall, "/api/console/note", {"text": "Two men spoke of their fathers."}, secret)
             self.facilitator(hall, "/api/console/close", {}, secret)
             for fmt in ("json", "markdown"):
@@ -1181,6 +1291,8 @@ class NoIdentityAtRest(unittest.TestCase):
             print(f"searched {len(files)} files ({sum(len(c) for c in contents.values())} bytes) for "
                   f"{sum(len(p) for p in needles.values())} identifiers: none found", flush=True)
         finally:
+            if sniffer and sniffer.poll() is None:
+                sniffer.kill()
             for _, phone in phones:
                 if phone.poll() is None:
                     phone.kill()

@@ -74,6 +74,7 @@
   function cannotSeal() {
     showJoin();
     $("join-form").hidden = true;
+    $("join").querySelector("[data-t='join.help']").hidden = true;
     $("join-error").textContent = t("error.cannot-seal");
     fetch("/api/cannot-seal", { method: "POST", cache: "no-store" }).then(function () {}, function () {});
   }
