@@ -19,18 +19,18 @@ import Meeting
 ///
 /// with a fresh key pair for every request, so that the answer, sealed to that key, opens only
 /// on the phone that asked. An answer is exactly ``replySize`` bytes: nonce (24) · box(…).
-struct Sealing: Sendable {
+public struct Sealing: Sendable {
     static let keyBytes = 32
     static let nonceBytes = 24
     static let macBytes = 16
     /// What one request can carry: a 1,000-character reflection in any script, with room.
     static let requestPlaintext = 8192
     static let replyPlaintext = 4096
-    static let requestSize = keyBytes + nonceBytes + macBytes + requestPlaintext
-    static let replySize = nonceBytes + macBytes + replyPlaintext
+    public static let requestSize = keyBytes + nonceBytes + macBytes + requestPlaintext
+    public static let replySize = nonceBytes + macBytes + replyPlaintext
 
     /// The node's public key, as pages take it (base64url, no padding).
-    let publicKey: [UInt8]
+    public let publicKey: [UInt8]
     private let secretKey: [UInt8]
 
     /// The key of a session's facilitators' laptops: derived from the room key, which only
@@ -42,7 +42,7 @@ struct Sealing: Sendable {
         self.init(secretKey: derived.withUnsafeBytes { Array($0) })
     }
 
-    init(secretKey: [UInt8]) {
+    public init(secretKey: [UInt8]) {
         Sealing.start()
         precondition(secretKey.count == Self.keyBytes)
         var publicKey = [UInt8](repeating: 0, count: Self.keyBytes)
@@ -73,7 +73,7 @@ struct Sealing: Sendable {
     }
 
     /// Opens what ``seal(_:withKey:)`` sealed; nil if it does not open.
-    static func open(_ sealed: [UInt8], withKey key: [UInt8]) -> [UInt8]? {
+    public static func open(_ sealed: [UInt8], withKey key: [UInt8]) -> [UInt8]? {
         guard sealed.count >= nonceBytes + macBytes else { return nil }
         var out = [UInt8](repeating: 0, count: sealed.count - nonceBytes - macBytes)
         let box = Array(sealed[nonceBytes...])
@@ -86,7 +86,7 @@ struct Sealing: Sendable {
     private static let sodiumStarted: Int32 = sodium_init()
 
     /// Why a sealed request was refused; each its own error (docs/openapi.yaml).
-    enum Refusal: Error, Equatable {
+    public enum Refusal: Error, Equatable {
         case wrongSize(Int)
         case unopenable
         case replayed
@@ -94,13 +94,13 @@ struct Sealing: Sendable {
     }
 
     /// An opened request: what it says, and the key its answer is sealed with.
-    struct Opened: Sendable {
+    public struct Opened: Sendable {
         let ephemeralKey: [UInt8]
         let plaintext: [UInt8]
         fileprivate let sharedKey: [UInt8]
     }
 
-    func open(_ body: [UInt8]) throws(Refusal) -> Opened {
+    public func open(_ body: [UInt8]) throws(Refusal) -> Opened {
         guard body.count == Self.requestSize else { throw .wrongSize(body.count) }
         let ephemeral = Array(body[0..<Self.keyBytes])
         let nonce = Array(body[Self.keyBytes..<(Self.keyBytes + Self.nonceBytes)])
@@ -115,7 +115,7 @@ struct Sealing: Sendable {
     }
 
     /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.
-    func seal(_ reply: [UInt8], to request: Opened) -> [UInt8] {
+    public func seal(_ reply: [UInt8], to request: Opened) -> [UInt8] {
         precondition(reply.count <= Self.replyPlaintext - 2, "a sealed reply is cut to fit before sealing")
         var padded = [UInt8](repeating: 0, count: Self.replyPlaintext)
         padded[0] = UInt8(reply.count >> 8)
@@ -130,7 +130,7 @@ struct Sealing: Sendable {
 
     /// Seals a request as a page does (for tests and the benchmark's simulated phones):
     /// returns the body and a way to open the answer.
-    static func sealRequest(_ plaintext: [UInt8], to nodeKey: [UInt8]) -> (body: [UInt8], openReply: @Sendable ([UInt8]) -> [UInt8]?) {
+    public static func sealRequest(_ plaintext: [UInt8], to nodeKey: [UInt8]) -> (body: [UInt8], openReply: @Sendable ([UInt8]) -> [UInt8]?) {
         start()
         var publicKey = [UInt8](repeating: 0, count: keyBytes)
         var secretKey = [UInt8](repeating: 0, count: keyBytes)
@@ -187,9 +187,15 @@ struct ReplayGuard: Sendable {
 }
 
 /// Base64 with the URL alphabet and no padding, as keys travel in a link's fragment.
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s).map(Array.init)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import Node
 
 /// Simulated participants over real WebSocket and HTTP connections against a `halqa host`
 /// process on loopback: joins, live sockets, one reflection each, then a reveal.
@@ -15,6 +16,7 @@ struct BenchHost: AsyncParsableCommand {
     @Option(help: "The halqa executable to measure.") var halqa: String
     @Option var clients = 200
     @Option var deck = "seeds/decks/real-man.deck"
+    @Flag(help: "Participants seal what they say, as pages do (POST /api/sealed; the room's view sealed).") var sealed = false
 
     func run() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-bench-\(UUID().uuidString)").path
@@ -64,6 +66,7 @@ struct BenchHost: AsyncParsableCommand {
 
     func measure(http: HTTPClient, base: String, port: Int, code: String, secret: String, node: Process, startup: Duration) async throws {
         let clients = self.clients
+        let sealed = self.sealed
         func post(_ path: String, _ body: String, token: String? = nil) async throws -> (Int, Data) {
             var request = HTTPClientRequest(url: base + path)
             request.method = .POST
@@ -74,19 +77,46 @@ struct BenchHost: AsyncParsableCommand {
             let bytes = try await response.body.collect(upTo: 1 << 22)
             return (Int(response.status.code), Data(bytes.readableBytesView))
         }
+        // What a page does: seal `message` to the node's key, post it, open the answer.
+        var nodeKey: [UInt8] = []
+        if sealed {
+            let response = try await http.execute(HTTPClientRequest(url: base + "/api/seal-key"), timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            let key = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as! [String: Any])["key"] as! String
+            nodeKey = Base64URL.decode(key)!
+        }
+        let sealKey = nodeKey
+        func send(_ message: [String: Any]) async throws -> (Int, [String: Any]) {
+            let (body, open) = Sealing.sealRequest(Array(try JSONSerialization.data(withJSONObject: message)), to: sealKey)
+            var request = HTTPClientRequest(url: base + "/api/sealed")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/octet-stream")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 1 << 16)
+            guard let answer = open(Array(bytes.readableBytesView)) else { return (Int(response.status.code), [:]) }
+            let object = try JSONSerialization.jsonObject(with: Data(answer)) as! [String: Any]
+            return (object["status"] as! Int, object["body"] as? [String: Any] ?? [:])
+        }
 
         // Everyone joins and opens a live socket.
-        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+        let joined = try await withThrowingTaskGroup(of: (String, String?).self) { group in
             for _ in 0..<clients {
                 group.addTask {
+                    if sealed {
+                        let (_, body) = try await send(["op": "join", "body": ["code": code]])
+                        return (body["token"] as! String, body["view"] as? String)
+                    }
                     let (_, body) = try await post("/api/join", #"{"code":"\#(code)"}"#)
-                    return (try JSONSerialization.jsonObject(with: body) as! [String: Any])["token"] as! String
+                    return ((try JSONSerialization.jsonObject(with: body) as! [String: Any])["token"] as! String, nil)
                 }
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
+            return try await group.reduce(into: [(String, String?)]()) { $0.append($1) }
         }
+        let tokens = joined.map(\.0)
         progress("\(tokens.count) joined")
-        let watch = Watch(expected: clients)
+        let viewKey = joined.first?.1.flatMap(Base64URL.decode)
+        let watch = Watch(expected: clients, viewKey: viewKey)
         let logger: Logger = {
             var logger = Logger(label: "bench")
             logger.logLevel = .error
@@ -99,7 +129,7 @@ struct BenchHost: AsyncParsableCommand {
                         try await WebSocketClient.connect(
                             url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger
                         ) { inbound, outbound, _ in
-                            try await outbound.write(.text(#"{"type":"hello","token":"\#(token)"}"#))
+                            try await outbound.write(.text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
                             for try await message in inbound.messages(maxSize: 1 << 22) {
                                 guard case .text(let text) = message else { continue }
                                 await watch.received(text, count: clients)
@@ -121,9 +151,11 @@ struct BenchHost: AsyncParsableCommand {
             for (i, token) in tokens.enumerated() {
                 group.addTask {
                     let t0 = ContinuousClock.now
-                    let (status, _) = try await post(
-                        "/api/reflections", #"{"prompt":0,"text":"Reflection \#(i): my father was silent when he was angry."}"#,
-                        token: token)
+                    let text = "Reflection \(i): my father was silent when he was angry."
+                    let status =
+                        sealed
+                        ? try await send(["op": "reflect", "token": token, "body": ["prompt": 0, "text": text]]).0
+                        : try await post("/api/reflections", #"{"prompt":0,"text":"\#(text)"}"#, token: token).0
                     return (status, (ContinuousClock.now - t0).milliseconds)
                 }
             }
@@ -146,6 +178,7 @@ struct BenchHost: AsyncParsableCommand {
         }
         let sorted = latencies.map(\.1).sorted()
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        print("participants:                      \(sealed ? "sealed (as pages send)" : "plain JSON (scripts)")")
         print("node start-up to listening:        \(String(format: "%.0f", startup.milliseconds)) ms")
         print("clients connected (HTTP + socket): \(clients)")
         print("reflections acknowledged:          \(acknowledged) of \(clients)")
@@ -172,7 +205,13 @@ actor Watch {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private(set) var finished = false
 
-    init(expected: Int) { self.expected = expected }
+    /// The room view's key, when clients follow the sealed view.
+    let viewKey: [UInt8]?
+
+    init(expected: Int, viewKey: [UInt8]? = nil) {
+        self.expected = expected
+        self.viewKey = viewKey
+    }
 
     func received(_ text: String, count: Int) {
         if !revealing {
@@ -183,7 +222,7 @@ actor Watch {
         // A client holds every reflection when its state lists all of them.
         guard let data = text.data(using: .utf8),
             let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let state = message["data"] as? [String: Any], let revealed = state["revealed"] as? [Any],
+            let state = open(message["data"]), let revealed = state["revealed"] as? [Any],
             revealed.count == count
         else { return }
         revealedClients += 1
@@ -192,6 +231,15 @@ actor Watch {
             finished = true
             resumeAll()
         }
+    }
+
+    /// A state as sent, or as the sealed view opens with the view key.
+    private func open(_ data: Any?) -> [String: Any]? {
+        guard let viewKey else { return data as? [String: Any] }
+        guard let text = data as? String, let sealed = Data(base64Encoded: text),
+            let opened = Sealing.open(Array(sealed), withKey: viewKey)
+        else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(opened)) as? [String: Any]
     }
 
     func startReveal() { revealing = true }

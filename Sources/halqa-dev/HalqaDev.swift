@@ -11,7 +11,9 @@ struct HalqaDev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "halqa-dev",
         abstract: "Halqa developer tools: benchmarks and test helpers.",
-        subcommands: [BenchStore.self, BenchHost.self, BenchReplication.self, BenchWipe.self, AckStream.self, Sample.self])
+        subcommands: [
+            BenchStore.self, BenchHost.self, BenchReplication.self, BenchWipe.self, BenchSeal.self, AckStream.self, Sample.self,
+        ])
 }
 
 /// Submits reflections for ever, printing each acknowledgement as it comes, so that a test

@@ -319,6 +319,8 @@
     var fromLink = Halqa.takeFromHash("k");
     if (!Sealed.can()) { cannotSeal(); return; }
     if (fromLink) { join(fromLink); return; }
+    // While he reads, the first key pair is made, so Send does not wait for it.
+    key().then(function (k) { setTimeout(function () { Sealed.prepare(k); }, 0); }, function () {});
     if (token && viewKey) { refresh(); mine(); follow(); return; }
     showJoin();
   });
