@@ -98,7 +98,9 @@ public enum Routes {
         var claimed = false
         if room.onePerPrompt {
             // Claimed before writing, so two quick taps cannot both get through.
-            switch await room.registry.claimWriting(token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt) {
+            switch await room.registry.claimWriting(
+                token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt)
+            {
             case .already: throw APIError.alreadyWrote
             case .claimed: claimed = true
             case .notOpen: break

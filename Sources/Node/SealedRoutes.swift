@@ -91,7 +91,8 @@ extension Routes {
                     ])
                 )
             case "reflect":
-                try await reflect(try Request.decode(Body.Reflection.self, from: body), token: try await token(), from: context.addressKey, room)
+                try await reflect(
+                    try Request.decode(Body.Reflection.self, from: body), token: try await token(), from: context.addressKey, room)
                 return (201, .object(["received": .bool(true)]))
             case "resonate":
                 try await resonate(try Request.decode(Body.Resonance.self, from: body), token: try await token(), room)

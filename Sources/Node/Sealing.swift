@@ -130,7 +130,8 @@ public struct Sealing: Sendable {
 
     /// Seals a request as a page does (for tests and the benchmark's simulated phones):
     /// returns the body and a way to open the answer.
-    public static func sealRequest(_ plaintext: [UInt8], to nodeKey: [UInt8]) -> (body: [UInt8], openReply: @Sendable ([UInt8]) -> [UInt8]?) {
+    public static func sealRequest(_ plaintext: [UInt8], to nodeKey: [UInt8]) -> (body: [UInt8], openReply: @Sendable ([UInt8]) -> [UInt8]?)
+    {
         start()
         var publicKey = [UInt8](repeating: 0, count: keyBytes)
         var secretKey = [UInt8](repeating: 0, count: keyBytes)

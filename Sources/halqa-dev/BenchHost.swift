@@ -129,7 +129,8 @@ struct BenchHost: AsyncParsableCommand {
                         try await WebSocketClient.connect(
                             url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger
                         ) { inbound, outbound, _ in
-                            try await outbound.write(.text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
+                            try await outbound.write(
+                                .text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
                             for try await message in inbound.messages(maxSize: 1 << 22) {
                                 guard case .text(let text) = message else { continue }
                                 await watch.received(text, count: clients)

@@ -29,7 +29,8 @@ struct SealingTests {
         return out
     }
 
-    @Test("the node's libsodium and the page's tweetnacl agree: it opens what tweetnacl sealed, and seals the same bytes from the same keys")
+    @Test(
+        "the node's libsodium and the page's tweetnacl agree: it opens what tweetnacl sealed, and seals the same bytes from the same keys")
     func vectors() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: "Tests/fixtures/sealing-vector.json"))
         let v = try JSONDecoder().decode(Vector.self, from: data)
@@ -126,7 +127,8 @@ struct SealingTests {
             let (_, mine, _) = try await Self.send(["op": "mine", "token": token], room, client)
             #expect(mine["wrote"] as? Bool == true)
             // Without a token that the node gave, nothing is done.
-            let (unjoined, told, _) = try await Self.send(["op": "reflect", "token": "nope", "body": ["prompt": 0, "text": "x"]], room, client)
+            let (unjoined, told, _) = try await Self.send(
+                ["op": "reflect", "token": "nope", "body": ["prompt": 0, "text": "x"]], room, client)
             #expect(unjoined == 401 && api.errorCode(told) == "join-again")
             #expect(await room.session.state.pendingCount(prompt: 0) == 1)
 
@@ -135,7 +137,8 @@ struct SealingTests {
             try await api.call(.post, "/api/reflections", token: other, json: #"{"prompt":0,"text":"Another man."}"#)
             #expect(try await api.console(fixture.secret, "reveal", #"{"prompt":0}"#).0 == .ok)
             let shown = await room.session.state.revealed(prompt: 0)
-            let (tapped, _, _) = try await Self.send(["op": "resonate", "token": token, "body": ["reflection": shown[0].id.hex]], room, client)
+            let (tapped, _, _) = try await Self.send(
+                ["op": "resonate", "token": token, "body": ["reflection": shown[0].id.hex]], room, client)
             #expect(tapped == 204)
 
             // The room's view, sealed with the view key, is the room's view.
@@ -172,7 +175,9 @@ struct SealingTests {
             #expect(try await refused(Array(cut)) == (.badRequest, "sealed-size"))
             var otherKey = [UInt8](repeating: 0, count: 32)
             randombytes_buf(&otherKey, 32)
-            let json = try JSONSerialization.data(withJSONObject: ["op": "reflect", "token": token, "body": ["prompt": 0, "text": "Elsewhere."]])
+            let json = try JSONSerialization.data(withJSONObject: [
+                "op": "reflect", "token": token, "body": ["prompt": 0, "text": "Elsewhere."],
+            ])
             let elsewhere = Sealing.sealRequest(Array(json), to: Sealing(secretKey: otherKey).publicKey).body
             #expect(try await refused(elsewhere) == (.forbidden, "sealed-unopenable"))
             #expect(try await refused(Array("{\"op\":\"join\"}".utf8)) == (.badRequest, "sealed-size"))
