@@ -34,6 +34,9 @@ public enum PeerMessage: Sendable, Equatable {
 
     /// The largest frame either side sends or accepts.
     public static let maxFrame = 4 << 20
+    /// An events message is padded to a multiple of this: a reflection of 1,000 characters in
+    /// any script, with its event's fields, fits in one (8 KiB of text at most, as phones seal).
+    public static let eventsPadding = 16 << 10
     /// The most events one `events` message carries; larger sets are sent in several.
     public static let maxEventsPerMessage = 2_000
     static let maxIDs = maxFrame / 32
@@ -86,6 +89,12 @@ public enum PeerMessage: Sendable, Equatable {
                 out += [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
                 out += event
             }
+            // Padded with zeros (after a zero length) to a multiple of ``eventsPadding``: a
+            // reflection pushed to another laptop a moment after a phone sent it must not show
+            // its length on the air (TLS does not hide it), or its length would link the phone
+            // to the revealed text.
+            let padded = (out.count + 4 + PeerMessage.eventsPadding - 1) / PeerMessage.eventsPadding * PeerMessage.eventsPadding
+            out += [UInt8](repeating: 0, count: padded - out.count)
         case .refused(let why):
             out.append(Kind.refused.rawValue)
             // At most 1,000 characters (not bytes: a cut inside a character would not be UTF-8).
@@ -121,7 +130,12 @@ public enum PeerMessage: Sendable, Equatable {
                 guard body.endIndex - i >= 4 else { throw PeerMessage.bad("a cut-off event length") }
                 let n = Int(body[i]) << 24 | Int(body[i + 1]) << 16 | Int(body[i + 2]) << 8 | Int(body[i + 3])
                 i += 4
-                guard n > 0, n <= Limits.eventBytes, body.endIndex - i >= n else {
+                // A zero length ends the events; only padding (zeros) may follow.
+                if n == 0 {
+                    guard body[i...].allSatisfy({ $0 == 0 }) else { throw PeerMessage.bad("padding that is not zeros") }
+                    break
+                }
+                guard n <= Limits.eventBytes, body.endIndex - i >= n else {
                     throw PeerMessage.bad("an event length of \(n) bytes that does not fit")
                 }
                 guard events.count < PeerMessage.maxEventsPerMessage else {

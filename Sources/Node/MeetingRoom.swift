@@ -85,8 +85,8 @@ public actor MeetingRoom {
 
     nonisolated var joinURL: String { links.joinURL }
 
-    /// False if a sealed request with this one-time key was opened before (a replay).
-    func admitSealed(_ ephemeralKey: [UInt8]) -> Bool { replay.admit(ephemeralKey) }
+    /// False if a sealed request with this nonce was opened before (a replay).
+    func admitSealed(_ nonce: [UInt8]) -> Bool { replay.admit(nonce) }
 
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }

@@ -45,7 +45,7 @@ extension Routes {
         } catch {
             throw sealedUnopenable
         }
-        guard await room.admitSealed(opened.ephemeralKey) else { throw sealedReplayed }
+        guard await room.admitSealed(opened.nonce) else { throw sealedReplayed }
         let (status, body) = await answer(opened.plaintext, context, room)
         var reply = Array(Wire.encode(SealedReply(status: status, body: body)))
         if reply.count > Sealing.replyPlaintext - 2 {

@@ -96,6 +96,9 @@ public struct Sealing: Sendable {
     /// An opened request: what it says, and the key its answer is sealed with.
     public struct Opened: Sendable {
         let ephemeralKey: [UInt8]
+        /// The request's nonce: what the replay guard remembers (changing it breaks the box,
+        /// unlike the public key's top bit, which X25519 ignores).
+        let nonce: [UInt8]
         let plaintext: [UInt8]
         fileprivate let sharedKey: [UInt8]
     }
@@ -103,6 +106,9 @@ public struct Sealing: Sendable {
     public func open(_ body: [UInt8]) throws(Refusal) -> Opened {
         guard body.count == Self.requestSize else { throw .wrongSize(body.count) }
         let ephemeral = Array(body[0..<Self.keyBytes])
+        // A key with its top bit set is the same X25519 key as without it: refused, so one
+        // request cannot be sent again under a "different" key.
+        guard ephemeral[Self.keyBytes - 1] & 0x80 == 0 else { throw .unopenable }
         let nonce = Array(body[Self.keyBytes..<(Self.keyBytes + Self.nonceBytes)])
         let box = Array(body[(Self.keyBytes + Self.nonceBytes)...])
         var shared = [UInt8](repeating: 0, count: Int(crypto_box_BEFORENMBYTES))
@@ -111,7 +117,7 @@ public struct Sealing: Sendable {
         guard crypto_box_open_easy_afternm(&padded, box, UInt64(box.count), nonce, shared) == 0 else { throw .unopenable }
         let length = Int(padded[0]) << 8 | Int(padded[1])
         guard length <= Self.requestPlaintext - 2, padded[(2 + length)...].allSatisfy({ $0 == 0 }) else { throw .malformed }
-        return Opened(ephemeralKey: ephemeral, plaintext: Array(padded[2..<(2 + length)]), sharedKey: shared)
+        return Opened(ephemeralKey: ephemeral, nonce: nonce, plaintext: Array(padded[2..<(2 + length)]), sharedKey: shared)
     }
 
     /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.

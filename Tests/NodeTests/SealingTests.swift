@@ -166,8 +166,12 @@ struct SealingTests {
                 let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] ?? [:]
                 return (response.status, api.errorCode(object))
             }
-            // Several per prompt are allowed here: only the replay guard stops the copy.
+            // Several per prompt are allowed here: only the replay guard stops the copy, sent
+            // as it was or under the same X25519 key with its ignored top bit set.
             #expect(try await refused(body) == (.conflict, "sealed-replayed"))
+            var flipped = body
+            flipped[31] |= 0x80
+            #expect(try await refused(flipped).1 != nil)
             var changed = try Self.seal(["op": "reflect", "token": token, "body": ["prompt": 0, "text": "Changed."]], to: room).body
             changed[200] ^= 0x01
             #expect(try await refused(changed) == (.forbidden, "sealed-unopenable"))
