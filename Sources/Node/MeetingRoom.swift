@@ -28,6 +28,11 @@ public actor MeetingRoom {
     private var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.
     private var unsealable = Set<String>()
+    /// Taps through this node's API since the room last saw counts, and from how many
+    /// addresses: a batch must come from as many different phones as the reveal minimum, so
+    /// that one man with several tokens cannot make a batch of his taps and one other.
+    private var tapsSinceBatch = 0
+    private var tappersSinceBatch = Set<String>()
 
     enum Audience: Sendable { case participant, sealedParticipant, facilitator, screen }
     private struct Subscriber {
@@ -87,6 +92,14 @@ public actor MeetingRoom {
 
     /// False if a sealed request with this nonce was opened before (a replay).
     func admitSealed(_ nonce: [UInt8]) -> Bool { replay.admit(nonce) }
+
+    /// A tap came through this node's API from `address` (held in memory until the next batch
+    /// only). The laptop's own address stands for the page (`token`) that tapped: scripts and
+    /// tests there, never phones.
+    func noteTap(from address: String, token: String) {
+        tapsSinceBatch += 1
+        tappersSinceBatch.insert(ServingLimits.isThisMachine(address) ? "page " + token : address)
+    }
 
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }
@@ -192,8 +205,12 @@ public actor MeetingRoom {
         let counts = MeetingRoom.resonance(in: state)
         guard counts != publishedResonance else { return }
         let new = counts.reduce(0) { $0 + max(0, $1.value - (publishedResonance[$1.key] ?? 0)) }
-        guard new >= state.created.minimumToReveal else { return }
+        // Taps that came another way (from another laptop) count as one phone each.
+        let phones = tappersSinceBatch.count + max(0, new - tapsSinceBatch)
+        guard new >= state.created.minimumToReveal, phones >= state.created.minimumToReveal else { return }
         publishedResonance = counts
+        tapsSinceBatch = 0
+        tappersSinceBatch = []
         await refreshRoom()
     }
 

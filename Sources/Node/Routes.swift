@@ -116,11 +116,11 @@ public enum Routes {
     }
 
     static func resonate(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
-        try await resonate(try await request.decode(Body.Resonance.self), token: try context.participant(), room)
+        try await resonate(try await request.decode(Body.Resonance.self), token: try context.participant(), from: context.addressKey, room)
         return Response(status: .noContent)
     }
 
-    static func resonate(_ body: Body.Resonance, token: String, _ room: MeetingRoom) async throws {
+    static func resonate(_ body: Body.Resonance, token: String, from address: String, _ room: MeetingRoom) async throws {
         let reflection = body.reflection.value
         // The rules first (a shown reflection of the open prompt), then one tap per page. A
         // phone is told one thing for every reflection it cannot tap, as docs/openapi.yaml says.
@@ -131,6 +131,7 @@ public enum Routes {
         }
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
         try await room.session.resonate(with: reflection)
+        await room.noteTap(from: address, token: token)
         await room.changed()
     }
 }

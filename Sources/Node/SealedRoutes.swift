@@ -95,7 +95,8 @@ extension Routes {
                     try Request.decode(Body.Reflection.self, from: body), token: try await token(), from: context.addressKey, room)
                 return (201, .object(["received": .bool(true)]))
             case "resonate":
-                try await resonate(try Request.decode(Body.Resonance.self, from: body), token: try await token(), room)
+                try await resonate(
+                    try Request.decode(Body.Resonance.self, from: body), token: try await token(), from: context.addressKey, room)
                 return (204, nil)
             default:
                 throw APIError(.badRequest, "unknown-op", "Unknown sealed operation \"\(inner.op)\": join, mine, reflect or resonate.")

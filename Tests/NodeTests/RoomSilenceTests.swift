@@ -147,6 +147,47 @@ struct RoomSilenceTests {
         }
     }
 
+    @Test(
+        "One phone with several tokens cannot make a batch of his taps and one other man's: a batch needs as many different addresses as the reveal minimum"
+    )
+    func aBatchComesFromSeveralPhones() async throws {
+        let fixture = try await HostedFixture()
+        let session = fixture.room.session
+        try await session.open(prompt: 0)
+        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
+        let shown = try await session.reveal(prompt: 0)
+        await fixture.room.changed()
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) {
+            try await fixture.app().test(.live) { client in
+                let port = try #require(client.port)
+                let code = fixture.joinCode
+                // Tap from `address` with a new token each time; the statuses.
+                func tap(from address: String, _ reflection: Int) async throws -> Int {
+                    try await onThread {
+                        let connection = try RawConnection(from: address, to: port)
+                        let joined = try #require(connection.request("POST", "/api/join", json: #"{"code":"\#(code)"}"#))
+                        let token = try #require(
+                            (try JSONSerialization.jsonObject(with: Data(joined.body.utf8)) as? [String: Any])?["token"] as? String)
+                        return connection.request(
+                            "POST", "/api/resonance", json: #"{"reflection":"\#(shown[reflection].id.hex)"}"#, token: token)?.status ?? 0
+                    }
+                }
+                // The attacker taps twice from one address (two tokens), the victim once.
+                #expect(try await tap(from: "127.0.0.51", 0) == 204)
+                #expect(try await tap(from: "127.0.0.51", 1) == 204)
+                #expect(try await tap(from: "127.0.0.52", 2) == 204)
+                await fixture.room.publishResonance()
+                #expect(
+                    await fixture.room.participantView().revealed.allSatisfy { $0.resonance == 0 }, "a batch of two phones reached the room"
+                )
+                // A third phone: now three phones have tapped, and the batch goes out.
+                #expect(try await tap(from: "127.0.0.53", 2) == 204)
+                await fixture.room.publishResonance()
+                #expect(await fixture.room.participantView().revealed.map(\.resonance).reduce(0, +) == 4)
+            }
+        }
+    }
+
     @Test("The node publishes counts by itself at its cadence (RoomService)")
     func cadenceRuns() async throws {
         let fixture = try await HostedFixture()
