@@ -35,7 +35,8 @@ try:
     driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
     driver.get(f"http://127.0.0.1:{port}/")
     driver.execute_cdp_cmd("Emulation.setCPUThrottlingRate", {"rate": 6})
-    key = re.search(r"&s=([A-Za-z0-9_-]+)", link).group(1)
+    import json, urllib.request
+    key = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/seal-key").read())["key"]
     times = driver.execute_script("""
         var key = Sealed.fromText(arguments[0]), text = new Array(34).join('میرے والد غصے میں چیختے تھے۔ '), out = [];
         // The page's first seal (its join, as the page loads): nothing made ahead.

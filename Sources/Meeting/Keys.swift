@@ -47,7 +47,7 @@ public struct SigningKey: Sendable {
     public var raw: [UInt8] { Array(key.rawRepresentation) }
     public var publicKey: PublicKey { PublicKey(raw: key.publicKey.rawRepresentation)! }
 
-    func sign(_ message: [UInt8]) -> [UInt8] {
+    public func sign(_ message: [UInt8]) -> [UInt8] {
         // Signing only fails when the platform's RNG does; there is no way to go on then.
         Array(try! key.signature(for: message))
     }

@@ -15,8 +15,10 @@ public actor MeetingRoom {
     nonisolated let language: Language
     let registry = ParticipantRegistry()
     let throttle = GuessThrottle()
-    /// The key phones seal what they say to (``Sealing``).
+    /// The key phones seal what they say to (``Sealing``): new each time the node starts, in
+    /// memory only; and the room key's signature of it, which pages check.
     nonisolated let sealing: Sealing
+    nonisolated let sealKeySignature: [UInt8]
     /// The key the room's view is sealed with for phones (``sealedView()``): the same for
     /// every joined page, as what it opens is the same for every phone, and on every
     /// facilitator's laptop of the session (from the room key), so a page that moves or
@@ -75,10 +77,12 @@ public actor MeetingRoom {
         // (an archivist, which takes no reflections, makes one that opens nothing).
         let roomKey = session.roomKeyForCoFacilitators ?? SigningKey()
         let ticket = AccessCodes.ticket(roomKey: roomKey)
-        sealing = Sealing(roomKey: roomKey.raw)
+        sealing = Sealing.random()
+        sealKeySignature = sealing.signedBy(roomKey)
         viewKey = Sealing.viewKey(roomKey: roomKey.raw)
         var links = Links(
-            joinCode: access.joinCode, participantURL: participantURL, ticket: ticket, sealKey: sealing.publicKeyText,
+            joinCode: access.joinCode, participantURL: participantURL, ticket: ticket,
+            roomPublicKey: Base64URL.encode(roomKey.publicKey.raw),
             screenKey: screenKey, qr: QRMatrix(nil))
         links.qr = QRMatrix(QRCode(links.joinURL))
         self.links = links

@@ -30,7 +30,9 @@ public enum Routes {
         participants.post("resonance") { request, context in try await resonate(request, context, room) }
         // What a page says, sealed on the phone (``Sealing``); the plain forms above stay for
         // scripts and tests, and the pages never use them.
-        router.get("/api/seal-key") { _, _ in Response.json(["key": room.sealing.publicKeyText]) }
+        router.get("/api/seal-key") { _, _ in
+            Response.json(["key": room.sealing.publicKeyText, "signature": Base64URL.encode(room.sealKeySignature)])
+        }
         router.post("/api/sealed") { request, context in try await sealed(request, context, room) }
         router.post("/api/cannot-seal") { _, context in
             await room.cannotSeal(from: context.addressKey)

@@ -33,14 +33,21 @@ public struct Sealing: Sendable {
     public let publicKey: [UInt8]
     private let secretKey: [UInt8]
 
-    /// The key of a session's facilitators' laptops: derived from the room key, which only
-    /// they hold, so a phone's page that moves from one to another keeps the key the QR code
-    /// gave it.
-    init(roomKey: [UInt8]) {
-        let derived = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: roomKey), info: Data("halqa seal key v1".utf8), outputByteCount: Self.keyBytes)
-        self.init(secretKey: derived.withUnsafeBytes { Array($0) })
+    /// A new key for one run of a node, held in memory only: a laptop taken after the meeting
+    /// holds nothing that opens what was recorded off the air while it ran.
+    static func random() -> Sealing {
+        start()
+        var secret = [UInt8](repeating: 0, count: keyBytes)
+        randombytes_buf(&secret, keyBytes)
+        return Sealing(secretKey: secret)
     }
+
+    /// What the room key signs so a page can trust a node's key: the QR link carries the room's
+    /// public key, never a node's, so every facilitator's laptop, each with its own key, is
+    /// trusted by a page that scanned the code.
+    func signedBy(_ roomKey: SigningKey) -> [UInt8] { roomKey.sign(Self.signedMessage(publicKey)) }
+
+    static func signedMessage(_ publicKey: [UInt8]) -> [UInt8] { Array("halqa seal key v1 ".utf8) + publicKey }
 
     public init(secretKey: [UInt8]) {
         Sealing.start()

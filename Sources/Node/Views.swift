@@ -186,12 +186,13 @@ struct Links: Sendable {
     var participantURL: String
     /// The join link's ticket (``AccessCodes/ticket(roomKey:)``).
     var ticket: String
-    /// The key phones seal to (``Sealing``), as the link carries it.
-    var sealKey: String
+    /// The room's public key, which signs each node's key to seal to (``Sealing``).
+    var roomPublicKey: String
     /// The QR code's URL carries the ticket in the fragment, which browsers never send to the
     /// node, and never the join code itself, so a phone's history does not keep the code; and
-    /// the key to seal to, so a phone that scanned it never takes a key from the network.
-    var joinURL: String { participantURL + "#k=" + ticket + "&s=" + sealKey }
+    /// the room's public key, so a phone that scanned it takes a key to seal to only if the
+    /// room signed it. Neither ever travels in the clear.
+    var joinURL: String { participantURL + "#k=" + ticket + "&r=" + roomPublicKey }
     /// The projector's key: it opens the room's view and nothing else.
     var screenKey: String
     /// The projector's link, relative to the participants' address: `screen#key=...`.

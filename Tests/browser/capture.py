@@ -109,10 +109,11 @@ def read(path, node):
     body) and all bytes it sent unmasked; and all bytes the node sent to it."""
     sent, received = {}, {}
     for (src, sport, dst, dport), data in streams(path).items():
+        # The raw stream too, so that nothing the parser skips (a part it cannot read) is unseen.
         if dst == node:
-            sent.setdefault(src, []).extend(http_messages(data, masked=True))
+            sent.setdefault(src, []).extend(http_messages(data, masked=True) + [("raw", {}, data)])
         elif src == node:
-            received.setdefault(dst, []).extend(http_messages(data, masked=False) or [("raw", {}, data)])
+            received.setdefault(dst, []).extend(http_messages(data, masked=False) + [("raw", {}, data)])
     return sent, received
 
 

@@ -348,8 +348,20 @@ class PagesInABrowser(unittest.TestCase):
             self.assertEqual(sealed["request"], vector["request"])
             self.assertEqual(json.loads(sealed["reply"]), json.loads(vector["replyMessage"]))
             self.assertEqual(sealed["view"], vector["viewMessage"])
-            # And the node's own key, as the page takes it from the join link, opens with the node.
-            self.assertIn("&s=", self.node.join_link)
+            # The join link carries the room's public key; the page takes the node's key only
+            # with the room's signature, and refuses one the room did not sign.
+            self.assertIn("&r=", self.node.join_link)
+            room = self.node.join_link.split("&r=")[1]
+            status, answer = self.node.get("/api/seal-key")
+            self.assertEqual(status, 200)
+            checks = phone.execute_script(
+                "var room = Sealed.fromText(arguments[0]), a = arguments[1];"
+                "var other = nacl.sign.keyPair().publicKey;"
+                "var forged = Sealed.fromText(a.key); forged[0] ^= 1;"
+                "var forgedText = btoa(String.fromCharCode.apply(null, forged)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');"
+                "return [!!Sealed.trusted(a.key, a.signature, room), !!Sealed.trusted(a.key, a.signature, other),"
+                " !!Sealed.trusted(forgedText, a.signature, room)];", room, answer)
+            self.assertEqual(checks, [True, False, False])
         finally:
             phone.quit()
 
@@ -1159,7 +1171,7 @@ class NoIdentityAtRest(unittest.TestCase):
         self.assertEqual(found, [("the planted plain reflection", "198.18.0.3", "from")], "what a sniffer reads")
         sent, received = capture.read(pcap, "198.18.0.1")
         for address in phones:
-            requests = [(start, headers, body) for start, headers, body in sent[address] if start != "websocket"]
+            requests = [(start, headers, body) for start, headers, body in sent[address] if start not in ("websocket", "raw")]
             sealed = [body for start, _, body in requests if start.startswith("POST /api/sealed ")]
             self.assertGreaterEqual(len(sealed), 3, f"{address} sealed its join, its reflection and its tap")
             self.assertEqual({len(b) for b in sealed}, {8264}, f"{address}: every sealed request is one size")
@@ -1167,9 +1179,10 @@ class NoIdentityAtRest(unittest.TestCase):
             plain = {p for p in paths if p.startswith("/api/") and p not in ("/api/sealed", "/api/room", "/api/live", "/api/seal-key")}
             self.assertEqual(plain, {"/api/reflections"} if address == "198.18.0.3" else set(),
                              f"{address} spoke in the clear (only the planted requests may)")
-            answers = [body for start, headers, body in received[address]
+            answers = [(start, body) for start, headers, body in received[address]
                        if headers.get("content-type") == "application/octet-stream"]
-            self.assertEqual({len(b) for b in answers}, {4136}, f"{address}: every sealed answer is one size")
+            self.assertEqual({len(b) for _, b in answers}, {4136}, f"{address}: every sealed answer is one size")
+            self.assertEqual({start for start, _ in answers}, {"HTTP/1.1 200 OK"}, f"{address}: every sealed answer says the same")
             self.assertEqual(len(answers), len(sealed))
         print(f"the air: {sum(len(v) for v in sent.values())} requests and frames from phones, "
               f"{sum(len(v) for v in needles.values())} needles; only the planted request was readable", flush=True)

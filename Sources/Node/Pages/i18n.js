@@ -7,6 +7,7 @@
 "use strict";
 var HALQA_TEXT = {
   en: {
+    "error.not-the-meeting": "This laptop is not the meeting's: nothing was sent. Scan the QR code on the screen again.",
     "error.cannot-seal": "This phone's browser is too old to send your words safely, so nothing was sent. Tell the facilitator: another phone, or an updated Chrome, will work.",
     "screen.waiting": "Waiting for the first prompt.",
     "screen.ended": "This session has ended. Thank you.",
@@ -56,6 +57,7 @@ var HALQA_TEXT = {
     "error.network": "Could not reach the meeting. Your words were not sent and are still in the box; try again."
   },
   ur: {
+    "error.not-the-meeting": "یہ لیپ ٹاپ اس نشست کا نہیں: کچھ نہیں بھیجا گیا۔ اسکرین پر دیا گیا کیو آر کوڈ دوبارہ اسکین کریں۔",
     "error.cannot-seal": "اس فون کا براؤزر اتنا پرانا ہے کہ آپ کی بات محفوظ طریقے سے نہیں بھیج سکتا، اس لیے کچھ نہیں بھیجا گیا۔ میزبان کو بتائیں؛ کوئی دوسرا فون یا نیا کروم چلے گا۔",
     "screen.waiting": "پہلے سوال کا انتظار ہے۔",
     "screen.ended": "یہ نشست ختم ہو گئی۔ آنے کا شکریہ۔",
@@ -105,6 +107,7 @@ var HALQA_TEXT = {
     "error.network": "نشست سے رابطہ نہیں ہو سکا۔ آپ کی بات نہیں بھیجی گئی، وہ ابھی خانے میں موجود ہے؛ دوبارہ بھیجیں۔"
   },
   ps: {
+    "error.not-the-meeting": "دا لپ ټاپ د دې ناستې نه دی: هېڅ شی ونه لېږل شو. په سکرین باندې کیو آر کوډ بیا سکین کړئ.",
     "error.cannot-seal": "د دې موبائل براوزر ډېر زوړ دی او ستاسو خبره په محفوظ طریقه نه شي لېږلی، نو هېڅ شی ونه لېږل شو. د ناستې مشر ته ووایئ؛ بل موبائل یا نوی کروم به کار وکړي.",
     "screen.waiting": "د لومړۍ پوښتنې انتظار دی.",
     "screen.ended": "دا ناسته ختمه شوه. چې راغلئ، ډېره مهرباني.",

@@ -15,7 +15,7 @@
   var token = store.getItem("t");
   var code = store.getItem("k");  // the join link's ticket, once joined
   var viewKey = Sealed.fromText(store.getItem("v"));  // opens the room's view: the same for every phone
-  var sealKey = null;         // the node's key to seal to (from the link, else the node)
+  var sealKey = null;         // the node's key to seal to, as the room signed it (in memory only)
   var state = null;          // the shared state from the node
   var wroteFor = {};         // prompt index -> true, this page's own record
   var resonated = {};        // reflection id -> true
@@ -45,29 +45,39 @@
 
   // MARK: sealing
 
-  // The node's key: the one the QR link carried (kept for this tab), else the node's own
-  // answer for a page opened from a typed address.
+  // The node's key to seal to: asked of the node, and taken only if the room's key (from
+  // the QR link, kept for this tab) signed it. A page opened from a typed address has no
+  // room key, and takes the node's word (docs/threat-model.md).
   function key() {
     if (sealKey) return Promise.resolve(sealKey);
-    var kept = Sealed.fromText(store.getItem("s"));
-    if (kept) { sealKey = kept; return Promise.resolve(kept); }
     return Halqa.api("GET", "/api/seal-key").then(function (r) {
-      var got = r.status === 200 && r.body && Sealed.fromText(r.body.key);
-      if (!got) throw new Error("no key");
-      store.setItem("s", r.body.key);
+      if (r.status !== 200 || !r.body) throw new Error("network");
+      var room = Sealed.fromText(store.getItem("r"));
+      var got = room ? Sealed.trusted(r.body.key, r.body.signature, room) : Sealed.fromText(r.body.key);
+      if (!got) throw new Error("not-the-meeting");
       sealKey = got;
       return got;
     });
   }
 
-  function sealed(op, body) {
+  function sealed(op, body, again) {
     return key().then(function (k) {
       var message = { op: op };
       if (token) message.token = token;
       if (body) message.body = body;
       return Sealed.send(k, message);
+    }).then(function (r) {
+      // The node started again since (it makes a new key each time): ask for it, send again.
+      if (r.status === 403 && r.body && r.body.error && r.body.error.code === "sealed-unopenable" && !again) {
+        sealKey = null;
+        return sealed(op, body, true);
+      }
+      return r;
     });
   }
+
+  // What to say when sealing could not start: not the meeting's laptop, or no network.
+  function failure(error) { return t(error && error.message === "not-the-meeting" ? "error.not-the-meeting" : "error.network"); }
 
   // A browser that cannot seal is told so, and sends nothing in the clear; the node counts
   // it for the facilitator, without anything of what it would have said.
@@ -96,7 +106,7 @@
         showJoin();
         $("join-error").textContent = errorText(r.body, "error.wrong-code");
       }
-    }, function () { showJoin(); $("join-error").textContent = t("error.network"); });
+    }, function (error) { showJoin(); $("join-error").textContent = failure(error); });
   }
 
   function showJoin() {
@@ -173,7 +183,7 @@
     var others = (state && state.nodes) || [];
     var here = location.protocol + "//" + location.host + "/";
     var next = others.filter(function (u) { return u !== here; })[0];
-    var carried = store.getItem("s") ? "&s=" + store.getItem("s") : "";
+    var carried = store.getItem("r") ? "&r=" + store.getItem("r") : "";
     if (next && code) location.href = next + "#k=" + encodeURIComponent(code) + carried;
   }
 
@@ -267,10 +277,10 @@
         // until the page leaves; the participant sends them again there).
         if (r.body && r.body.error && r.body.error.code === "standing-by") moveOn();
       }
-    }, function () {
+    }, function (error) {
       $("send").disabled = false;
       $("send").textContent = t("write.send");
-      $("write-error").textContent = t("error.network");
+      $("write-error").textContent = failure(error);
     });
   }
 
@@ -314,8 +324,8 @@
     $("write").addEventListener("submit", send);
     $("text").addEventListener("input", updateCount);
     setLanguage(lang);
-    var linkKey = /[#&]s=([A-Za-z0-9_-]{43})/.exec(location.hash);
-    if (linkKey) store.setItem("s", linkKey[1]);
+    var roomKey = /[#&]r=([A-Za-z0-9_-]{43})/.exec(location.hash);
+    if (roomKey) store.setItem("r", roomKey[1]);
     var fromLink = Halqa.takeFromHash("k");
     if (!Sealed.can()) { cannotSeal(); return; }
     if (fromLink) { join(fromLink); return; }

@@ -6,7 +6,7 @@
 // and so is every answer. Plain ES2017, as the other pages.
 "use strict";
 var Sealed = (function () {
-  var KEY = 32, NONCE = 24, REQUEST_PLAIN = 8192;
+  var KEY = 32, NONCE = 24, REQUEST_PLAIN = 8192, REPLY_PLAIN = 4096;
 
   // Whether this browser can seal; a page that cannot says so and sends nothing plain.
   function can() {
@@ -16,14 +16,25 @@ var Sealed = (function () {
     } catch (e) { return false; }
   }
 
-  function fromText(text) {
+  // base64url to bytes; null unless it is `size` bytes (a key: 32).
+  function fromText(text, size) {
     var s = String(text || "").replace(/-/g, "+").replace(/_/g, "/");
     while (s.length % 4) s += "=";
     try {
       var raw = atob(s), out = new Uint8Array(raw.length);
       for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-      return out.length === KEY ? out : null;
+      return out.length === (size || KEY) ? out : null;
     } catch (e) { return null; }
+  }
+
+  // A node's key to seal to, if the room signed it (`roomKey`, from the QR link); the node
+  // makes a new one each time it starts, and every facilitator's laptop has its own.
+  function trusted(keyText, signatureText, roomKey) {
+    var key = fromText(keyText), signature = fromText(signatureText, 64);
+    if (!key || !signature || !roomKey) return null;
+    var label = new TextEncoder().encode("halqa seal key v1 "), message = new Uint8Array(label.length + KEY);
+    message.set(label, 0); message.set(key, label.length);
+    return nacl.sign.detached.verify(message, signature, roomKey) ? key : null;
   }
 
   // Length (2 bytes) · bytes · zeros, to `size`; null if it does not fit.
@@ -74,7 +85,7 @@ var Sealed = (function () {
   }
 
   function open(bytes, shared) {
-    if (bytes.length <= NONCE) return null;
+    if (bytes.length !== NONCE + 16 + REPLY_PLAIN) return null;
     var opened = nacl.box.open.after(bytes.subarray(NONCE), bytes.subarray(0, NONCE), shared);
     var json = opened && unpad(opened);
     return json ? JSON.parse(new TextDecoder().decode(json)) : null;
@@ -111,6 +122,6 @@ var Sealed = (function () {
     } catch (e) { return null; }
   }
 
-  return { can: can, fromText: fromText, prepare: prepare, seal: seal, open: open, send: send, openView: openView,
+  return { can: can, fromText: fromText, trusted: trusted, prepare: prepare, seal: seal, open: open, send: send, openView: openView,
            requestPlain: REQUEST_PLAIN };
 })();
