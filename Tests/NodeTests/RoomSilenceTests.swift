@@ -110,12 +110,7 @@ struct RoomSilenceTests {
         "Taps reach the room only in a batch at the cadence, never at the moment of a tap, and never a batch of fewer than the reveal minimum; the console counts at once"
     )
     func tapsAreBatched() async throws {
-        let fixture = try await HostedFixture()
-        let session = fixture.room.session
-        try await session.open(prompt: 0)
-        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
-        let shown = try await session.reveal(prompt: 0)
-        await fixture.room.changed()
+        let (fixture, shown) = try await Self.threeShown()
         try await Self.inTheRoom(fixture) { api, observer, tappers, page, projector in
             let before = try await Self.observed(api, token: observer)
             func tap(_ tapper: String) async throws {
@@ -151,12 +146,7 @@ struct RoomSilenceTests {
         "One phone with several tokens cannot make a batch of his taps and one other man's: a batch needs as many different addresses as the reveal minimum"
     )
     func aBatchComesFromSeveralPhones() async throws {
-        let fixture = try await HostedFixture()
-        let session = fixture.room.session
-        try await session.open(prompt: 0)
-        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
-        let shown = try await session.reveal(prompt: 0)
-        await fixture.room.changed()
+        let (fixture, shown) = try await Self.threeShown()
         try await withTaskExecutorPreference(DedicatedExecutor.shared) {
             try await fixture.app().test(.live) { client in
                 let port = try #require(client.port)
@@ -190,13 +180,8 @@ struct RoomSilenceTests {
 
     @Test("The node publishes counts by itself at its cadence (RoomService)")
     func cadenceRuns() async throws {
-        let fixture = try await HostedFixture()
-        let session = fixture.room.session
-        try await session.open(prompt: 0)
-        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
-        let shown = try await session.reveal(prompt: 0)
-        await fixture.room.changed()
-        for _ in 0..<3 { try await session.resonate(with: shown[0].id) }
+        let (fixture, shown) = try await Self.threeShown()
+        for _ in 0..<3 { try await fixture.room.session.resonate(with: shown[0].id) }
         await fixture.room.changed()
         #expect(await fixture.room.participantView().revealed.allSatisfy { $0.resonance == 0 })
         let ticking = Task { try await RoomService(room: fixture.room, cadence: .milliseconds(200)).run() }
@@ -206,5 +191,15 @@ struct RoomSilenceTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(await fixture.room.participantView().revealed.contains { $0.resonance == 3 })
+    }
+    /// A hosted session whose first prompt shows three reflections.
+    static func threeShown() async throws -> (HostedFixture, [SessionState.Revealed]) {
+        let fixture = try await HostedFixture()
+        let session = fixture.room.session
+        try await session.open(prompt: 0)
+        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
+        let shown = try await session.reveal(prompt: 0)
+        await fixture.room.changed()
+        return (fixture, shown)
     }
 }

@@ -443,6 +443,32 @@ class PagesInABrowser(unittest.TestCase):
             phone.quit()
 
 
+def three_reflections(node):
+    """Opens prompt 1 on `node` and writes three reflections to it, in Urdu, Pashto and English,
+    as three phones would; the facilitator's secret."""
+    secret = node.console.split("#key=")[1]
+    node.post("/api/console/open", {"prompt": 0}, secret)
+    for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں، اور میں نے بھی یہی سیکھا۔",
+                 "زما پلار به ویل چې سړی نه ژاړي؛ ما هم دا زده کړل.",
+                 "That a man must never back down, even when he is wrong."]:
+        joined = node.post("/api/join", {"code": node.code})
+        node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+    return secret
+
+
+class BrowserCase(unittest.TestCase):
+    """What every browser test does: wait for what a person would see (the pages redraw live,
+    so an element found a moment ago may have been replaced), and keep a screenshot to look at."""
+
+    def wait(self, driver, condition, what, timeout=10):
+        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d), message=what)
+
+    def shot(self, driver, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+
 FALLBACK_DECK = """title: Anger and the body
 title.ur: غصہ اور جسم
 title.ps: غصه او بدن
@@ -463,19 +489,11 @@ ur: اس ہفتے آپ کس بات کی مشق کرنا چاہیں گے؟
 """
 
 
-class TheRoomSpeaksItsLanguage(unittest.TestCase):
+class TheRoomSpeaksItsLanguage(BrowserCase):
     """A deck that says `language: ps`: the projector speaks Pashto, a phone set to English
     starts in Pashto, a phone set to Urdu starts in Urdu; a prompt with no Urdu reads in Pashto
     on the Urdu phone (ur → ps → en), one with no Pashto in Urdu on the Pashto phone
     (ps → ur → en); the room still speaks Pashto after a restart with --resume."""
-
-    def wait(self, driver, condition, what, timeout=10):
-        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda d: condition(d), message=what)
-
-    def shot(self, driver, name):
-        os.makedirs(SHOTS, exist_ok=True)
-        driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
     def join(self, phone, node):
         phone.get(node.base)
@@ -601,15 +619,11 @@ SEND_IN_SIGHT = """
 LARGE_TEXT = 21  # 16 px × 1.3
 
 
-class NothingOverflowsInAnyLanguage(unittest.TestCase):
+class NothingOverflowsInAnyLanguage(BrowserCase):
     """The participant's page at 360x640 and 320x568 with the phone's text at 130%, in English,
     Urdu and Pashto, joining, writing and with the circle's reflections shown: no element wider
     than the phone, nothing cut off at either side, and Send in sight once the box has focus.
     A screenshot of each, to look at."""
-
-    def wait(self, driver, condition, what, timeout=10):
-        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda d: condition(d), message=what)
 
     def look(self, phone, stage, size):
         for lang in ("en", "ur", "ps"):
@@ -624,13 +638,7 @@ class NothingOverflowsInAnyLanguage(unittest.TestCase):
     def test_the_participant_page_fits_every_phone_in_every_language(self):
         node = Node()
         try:
-            secret = node.console.split("#key=")[1]
-            node.post("/api/console/open", {"prompt": 0}, secret)
-            for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں، اور میں نے بھی یہی سیکھا۔",
-                         "زما پلار به ویل چې سړی نه ژاړي؛ ما هم دا زده کړل.",
-                         "That a man must never back down, even when he is wrong."]:
-                joined = node.post("/api/join", {"code": node.code})
-                node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+            secret = three_reflections(node)
             for size in ((360, 640), (320, 568)):
                 phone = browser(size=size, font=LARGE_TEXT)
                 try:
@@ -653,7 +661,7 @@ class NothingOverflowsInAnyLanguage(unittest.TestCase):
             node.stop()
 
 
-class TheConsoleAndProjectorSpeakEveryLanguage(unittest.TestCase):
+class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
     """For a room in each language: the console at 360x640 and 320x568 with the text at 130%,
     in English, Urdu and Pashto (every word from the tables, the timer in the language's
     digits, the note in the facilitator's language, the wipe dialog and the close-prompt
@@ -661,23 +669,9 @@ class TheConsoleAndProjectorSpeakEveryLanguage(unittest.TestCase):
     language, at a laptop's size and a phone's, and in two languages side by side once the
     facilitator chooses a second on the console. Screenshots of each."""
 
-    def wait(self, driver, condition, what, timeout=10):
-        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda d: condition(d), message=what)
-
-    def shot(self, driver, name):
-        os.makedirs(SHOTS, exist_ok=True)
-        driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
-
     def meeting(self, room):
         node = Node(extra=("--language", room), title=None)
-        secret = node.console.split("#key=")[1]
-        node.post("/api/console/open", {"prompt": 0}, secret)
-        for text in ["میرے والد کہتے تھے کہ مرد روتا نہیں، اور میں نے بھی یہی سیکھا۔",
-                     "زما پلار به ویل چې سړی نه ژاړي؛ ما هم دا زده کړل.",
-                     "That a man must never back down, even when he is wrong."]:
-            joined = node.post("/api/join", {"code": node.code})
-            node.post("/api/reflections", {"prompt": 0, "text": text}, joined["token"])
+        secret = three_reflections(node)
         node.post("/api/console/reveal", {"prompt": 0}, secret)
         node.post("/api/console/open", {"prompt": 1}, secret)
         joined = node.post("/api/join", {"code": node.code})
@@ -793,14 +787,10 @@ class TheConsoleAndProjectorSpeakEveryLanguage(unittest.TestCase):
                 node.stop()
 
 
-class PageMovesToAnotherNode(unittest.TestCase):
+class PageMovesToAnotherNode(BrowserCase):
     """Two nodes on loopback: A hosts, B is admitted as co-facilitator (its code compared on
     A's console). A participant's page on A moves to B by itself when A is killed, and the
     participant goes on writing there."""
-
-    def wait(self, driver, condition, what, timeout=10):
-        return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-            lambda d: condition(d), message=what)
 
     def test_the_page_moves_to_the_co_facilitator_when_the_host_dies(self):
         a = Node()

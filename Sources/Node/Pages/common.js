@@ -36,12 +36,15 @@ var Halqa = (function () {
     return fill(text === undefined ? key : text, values || {}, lang);
   }
 
-  // Sets the page's language and direction, and every element marked data-t.
+  // Sets the page's language and direction, every element marked data-t, and which of the
+  // language buttons (data-lang) is pressed.
   function applyLanguage(lang) {
     document.documentElement.lang = lang;
     document.documentElement.dir = RTL[lang] ? "rtl" : "ltr";
     var marked = document.querySelectorAll("[data-t]");
     for (var i = 0; i < marked.length; i++) marked[i].textContent = t(lang, marked[i].getAttribute("data-t"));
+    var buttons = document.querySelectorAll("[data-lang]");
+    for (var j = 0; j < buttons.length; j++) buttons[j].setAttribute("aria-pressed", buttons[j].getAttribute("data-lang") === lang);
   }
 
   // Where a text missing in a language is looked for next: a Pashto reader reads Urdu

@@ -281,8 +281,6 @@
     lang = HALQA_TEXT[next] ? next : "en";
     localStorage.setItem("halqa.console.lang", lang);
     Halqa.applyLanguage(lang);
-    var buttons = document.querySelectorAll("[data-lang]");
-    for (var i = 0; i < buttons.length; i++) buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-lang") === lang);
     document.title = t("console.brand");
     if (state) render(state);
   }

@@ -307,8 +307,6 @@
     lang = HALQA_TEXT[next] ? next : "en";
     store.setItem("l", lang);
     Halqa.applyLanguage(lang);
-    var buttons = document.querySelectorAll("[data-lang]");
-    for (var i = 0; i < buttons.length; i++) buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-lang") === lang);
     updateCount();
     if (state) render(state);
   }
