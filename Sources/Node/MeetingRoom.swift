@@ -26,15 +26,15 @@ public actor MeetingRoom {
     nonisolated let viewKey: [UInt8]
     /// The room's view as phones receive it, sealed once for each version (so every phone
     /// gets the same bytes, as every phone sees the same room).
-    private var sealedRoomView: (version: Int, text: String)?
-    private var replay = ReplayGuard()
+    var sealedRoomView: (version: Int, text: String)?
+    var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.
-    private var unsealable = Set<String>()
+    var unsealable = Set<String>()
     /// Taps through this node's API since the room last saw counts, and from how many
     /// addresses: a batch must come from as many different phones as the reveal minimum, so
     /// that one man with several tokens cannot make a batch of his taps and one other.
-    private var tapsSinceBatch = 0
-    private var tappersSinceBatch = Set<String>()
+    var tapsSinceBatch = 0
+    var tappersSinceBatch = Set<String>()
 
     enum Audience: Sendable { case participant, sealedParticipant, facilitator, screen }
     private struct Subscriber {
@@ -58,7 +58,7 @@ public actor MeetingRoom {
     /// What the room (participants' pages and the projector) was last shown. It changes only
     /// with what the room may see: a facilitator's action, another node's, and resonance
     /// counts at the cadence; never when one phone writes or taps (anonymity invariant 6).
-    private var roomView: ParticipantView
+    private(set) var roomView: ParticipantView
     /// Resonance counts as last published to the room, by reflection id (hex).
     private var publishedResonance: [String: Int] = [:]
     /// Whether a refresh of the room's view is under way, and whether another was asked for
@@ -94,21 +94,6 @@ public actor MeetingRoom {
 
     nonisolated var joinURL: String { links.joinURL }
 
-    /// False if a sealed request with this nonce was opened before (a replay).
-    func admitSealed(_ nonce: [UInt8]) -> Bool { replay.admit(nonce) }
-
-    /// A tap came through this node's API from `address` (held in memory until the next batch
-    /// only). The laptop's own address stands for the page (`token`) that tapped: scripts and
-    /// tests there, never phones.
-    func noteTap(from address: String, token: String) {
-        tapsSinceBatch += 1
-        tappersSinceBatch.insert(ServingLimits.isThisMachine(address) ? "page " + token : address)
-    }
-
-    /// A page at `address` says its browser cannot seal; the console shows how many.
-    func cannotSeal(from address: String) { unsealable.insert(address) }
-    var unsealableCount: Int { unsealable.count }
-
     /// Connects the node-to-node side: events from other nodes update every page.
     func attach(_ replicator: Replicator) async {
         self.replicator = replicator
@@ -120,14 +105,6 @@ public actor MeetingRoom {
     /// What every participant's page and the projector show now: the same bytes for
     /// everyone, whatever any one phone did since the room last changed.
     func participantView() -> ParticipantView { roomView }
-
-    /// The room's view sealed with ``viewKey``, in base64: what phones' pages receive.
-    func sealedView() -> String {
-        if let sealed = sealedRoomView, sealed.version == roomView.version { return sealed.text }
-        let text = Data(Sealing.seal(Array(Wire.encode(roomView)), withKey: viewKey)).base64EncodedString()
-        sealedRoomView = (roomView.version, text)
-        return text
-    }
 
     func consoleView() async -> ConsoleView {
         var view = ConsoleView(await session.state, version: consoleVersion, links: links, now: Int64(Date().timeIntervalSince1970 * 1000))

@@ -1,0 +1,28 @@
+import Foundation
+
+/// What the room does for sealed requests (``Sealing``, docs/threat-model.md) and for taps'
+/// batches: all held in memory, none of it stored.
+extension MeetingRoom {
+    /// False if a sealed request with this nonce was opened before (a replay).
+    func admitSealed(_ nonce: [UInt8]) -> Bool { replay.admit(nonce) }
+
+    /// A tap came through this node's API from `address` (held in memory until the next batch
+    /// only). The laptop's own address stands for the page (`token`) that tapped: scripts and
+    /// tests there, never phones.
+    func noteTap(from address: String, token: String) {
+        tapsSinceBatch += 1
+        tappersSinceBatch.insert(ServingLimits.isThisMachine(address) ? "page " + token : address)
+    }
+
+    /// A page at `address` says its browser cannot seal; the console shows how many.
+    func cannotSeal(from address: String) { unsealable.insert(address) }
+    var unsealableCount: Int { unsealable.count }
+
+    /// The room's view sealed with ``viewKey``, in base64: what phones' pages receive.
+    func sealedView() -> String {
+        if let sealed = sealedRoomView, sealed.version == roomView.version { return sealed.text }
+        let text = Data(Sealing.seal(Array(Wire.encode(roomView)), withKey: viewKey)).base64EncodedString()
+        sealedRoomView = (roomView.version, text)
+        return text
+    }
+}
