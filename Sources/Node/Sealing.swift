@@ -1,5 +1,6 @@
 import CSodium
 import Crypto
+import DequeModule
 import Foundation
 import Meeting
 
@@ -71,9 +72,7 @@ public struct Sealing: Sendable {
 
     /// `bytes` sealed with `key` (NaCl's secretbox: XSalsa20-Poly1305): nonce (24) · box.
     static func seal(_ bytes: [UInt8], withKey key: [UInt8]) -> [UInt8] {
-        start()
-        var nonce = [UInt8](repeating: 0, count: nonceBytes)
-        randombytes_buf(&nonce, nonceBytes)
+        let nonce = randomNonce()
         var box = [UInt8](repeating: 0, count: bytes.count + macBytes)
         _ = crypto_secretbox_easy(&box, bytes, UInt64(bytes.count), nonce, key)
         return nonce + box
@@ -88,6 +87,27 @@ public struct Sealing: Sendable {
         return out
     }
 
+    /// A random nonce (libsodium started first).
+    static func randomNonce() -> [UInt8] {
+        start()
+        var nonce = [UInt8](repeating: 0, count: nonceBytes)
+        randombytes_buf(&nonce, nonceBytes)
+        return nonce
+    }
+
+    /// Length (2 bytes, big-endian) · `bytes` · zeros, to `size`: every box of a kind is one size.
+    static func pad(_ bytes: [UInt8], to size: Int) -> [UInt8] {
+        precondition(bytes.count <= size - 2, "cut to fit before padding")
+        return [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes + [UInt8](repeating: 0, count: size - 2 - bytes.count)
+    }
+
+    /// What ``pad(_:to:)`` padded; nil unless the length fits and only zeros follow.
+    static func unpad(_ padded: [UInt8]) -> [UInt8]? {
+        let length = Int(padded[0]) << 8 | Int(padded[1])
+        guard length <= padded.count - 2, padded[(2 + length)...].allSatisfy({ $0 == 0 }) else { return nil }
+        return Array(padded[2..<(2 + length)])
+    }
+
     /// libsodium must be started once before use; starting it again does nothing.
     static func start() { _ = sodiumStarted }
     private static let sodiumStarted: Int32 = sodium_init()
@@ -96,7 +116,6 @@ public struct Sealing: Sendable {
     public enum Refusal: Error, Equatable {
         case wrongSize(Int)
         case unopenable
-        case replayed
         case malformed
     }
 
@@ -122,20 +141,14 @@ public struct Sealing: Sendable {
         guard crypto_box_beforenm(&shared, ephemeral, secretKey) == 0 else { throw .unopenable }
         var padded = [UInt8](repeating: 0, count: Self.requestPlaintext)
         guard crypto_box_open_easy_afternm(&padded, box, UInt64(box.count), nonce, shared) == 0 else { throw .unopenable }
-        let length = Int(padded[0]) << 8 | Int(padded[1])
-        guard length <= Self.requestPlaintext - 2, padded[(2 + length)...].allSatisfy({ $0 == 0 }) else { throw .malformed }
-        return Opened(ephemeralKey: ephemeral, nonce: nonce, plaintext: Array(padded[2..<(2 + length)]), sharedKey: shared)
+        guard let plaintext = Self.unpad(padded) else { throw .malformed }
+        return Opened(ephemeralKey: ephemeral, nonce: nonce, plaintext: plaintext, sharedKey: shared)
     }
 
     /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.
     public func seal(_ reply: [UInt8], to request: Opened) -> [UInt8] {
-        precondition(reply.count <= Self.replyPlaintext - 2, "a sealed reply is cut to fit before sealing")
-        var padded = [UInt8](repeating: 0, count: Self.replyPlaintext)
-        padded[0] = UInt8(reply.count >> 8)
-        padded[1] = UInt8(reply.count & 0xFF)
-        padded.replaceSubrange(2..<(2 + reply.count), with: reply)
-        var nonce = [UInt8](repeating: 0, count: Self.nonceBytes)
-        randombytes_buf(&nonce, Self.nonceBytes)
+        let padded = Self.pad(reply, to: Self.replyPlaintext)
+        let nonce = Self.randomNonce()
         var box = [UInt8](repeating: 0, count: Self.replyPlaintext + Self.macBytes)
         _ = crypto_box_easy_afternm(&box, padded, UInt64(padded.count), nonce, request.sharedKey)
         return nonce + box
@@ -149,13 +162,8 @@ public struct Sealing: Sendable {
         var publicKey = [UInt8](repeating: 0, count: keyBytes)
         var secretKey = [UInt8](repeating: 0, count: keyBytes)
         crypto_box_keypair(&publicKey, &secretKey)
-        var nonce = [UInt8](repeating: 0, count: nonceBytes)
-        randombytes_buf(&nonce, nonceBytes)
-        var padded = [UInt8](repeating: 0, count: requestPlaintext)
-        precondition(plaintext.count <= requestPlaintext - 2)
-        padded[0] = UInt8(plaintext.count >> 8)
-        padded[1] = UInt8(plaintext.count & 0xFF)
-        padded.replaceSubrange(2..<(2 + plaintext.count), with: plaintext)
+        let nonce = randomNonce()
+        let padded = pad(plaintext, to: requestPlaintext)
         var box = [UInt8](repeating: 0, count: requestPlaintext + macBytes)
         _ = crypto_box_easy(&box, padded, UInt64(padded.count), nonce, nodeKey, secretKey)
         let secret = secretKey
@@ -166,8 +174,7 @@ public struct Sealing: Sendable {
             guard crypto_box_open_easy(&out, box, UInt64(box.count), Array(reply[0..<nonceBytes]), nodeKey, secret) == 0 else {
                 return nil
             }
-            let length = Int(out[0]) << 8 | Int(out[1])
-            return Array(out[2..<(2 + length)])
+            return unpad(out)
         }
         return (publicKey + nonce + box, open)
     }
@@ -179,23 +186,15 @@ public struct Sealing: Sendable {
 /// only the phone that asked can read).
 struct ReplayGuard: Sendable {
     private var seen = Set<[UInt8]>()
-    private var order: [[UInt8]] = []
-    private var first = 0
+    private var order = Deque<[UInt8]>()
     /// About 13 MB at most: far more requests than a meeting makes.
     static let capacity = 200_000
 
-    /// False if `key` was seen before; otherwise remembers it.
+    /// False if `key` was seen before; otherwise remembers it (forgetting the oldest past capacity).
     mutating func admit(_ key: [UInt8]) -> Bool {
         guard seen.insert(key).inserted else { return false }
         order.append(key)
-        if order.count - first > Self.capacity {
-            seen.remove(order[first])
-            first += 1
-            if first > Self.capacity {
-                order.removeFirst(first)
-                first = 0
-            }
-        }
+        if order.count > Self.capacity { seen.remove(order.removeFirst()) }
         return true
     }
 }

@@ -16,15 +16,21 @@ var Sealed = (function () {
     } catch (e) { return false; }
   }
 
-  // base64url to bytes; null unless it is `size` bytes (a key: 32).
-  function fromText(text, size) {
+  // base64 or base64url to bytes; null if it is not base64.
+  function bytesOf(text) {
     var s = String(text || "").replace(/-/g, "+").replace(/_/g, "/");
     while (s.length % 4) s += "=";
     try {
       var raw = atob(s), out = new Uint8Array(raw.length);
       for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-      return out.length === (size || KEY) ? out : null;
+      return out;
     } catch (e) { return null; }
+  }
+
+  // base64url to bytes; null unless it is `size` bytes (a key: 32).
+  function fromText(text, size) {
+    var out = bytesOf(text);
+    return out && out.length === (size || KEY) ? out : null;
   }
 
   // A node's key to seal to, if the room signed it (`roomKey`, from the QR link); the node
@@ -115,9 +121,8 @@ var Sealed = (function () {
   // null if it does not open.
   function openView(text, viewKey) {
     try {
-      var raw = atob(text), bytes = new Uint8Array(raw.length);
-      for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-      var opened = nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
+      var bytes = bytesOf(text);
+      var opened = bytes && nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
       return opened ? JSON.parse(new TextDecoder().decode(opened)) : null;
     } catch (e) { return null; }
   }
