@@ -15,12 +15,6 @@ extension DeckParser {
         /// Who reviewed each translation, from `reviewed.xx:` lines.
         public var reviewed: [Language: String] = [:]
         var claimedOnLine = 0
-
-        /// The translations (every language but English) that still need a native speaker.
-        public func unreviewed(in deck: Deck) -> [Language] {
-            let present = Set(deck.prompts.flatMap { $0.text.languages + ($0.facilitatorNote?.languages ?? []) } + deck.title.languages)
-            return present.subtracting([.en]).subtracting(reviewed.keys).sorted()
-        }
     }
 }
 

@@ -30,6 +30,9 @@ public struct APIError: HTTPResponseError, Sendable {
         Response.json(Rendered(error: .init(code: code, message: message)), status: status)
     }
 
+    /// The error's body, as a value (a sealed answer carries it inside).
+    var json: JSONValue { .object(["error": .object(["code": .string(code), "message": .string(message)])]) }
+
     static let tooLarge = APIError(.contentTooLarge, "too-large", "The request is too large. A reflection may be at most 1,000 characters.")
     static let invalidUTF8 = APIError(.badRequest, "invalid-utf8", "The request is not valid UTF-8 text.")
     static let invalidJSON = APIError(.badRequest, "invalid-json", "The request is not a JSON object.")
@@ -84,6 +87,9 @@ extension MeetingError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try APIError(status, code.rawValue, message).response(from: request, context: context)
+        try apiError.response(from: request, context: context)
     }
+
+    /// The refusal as the API says it.
+    var apiError: APIError { APIError(status, code.rawValue, message) }
 }

@@ -16,7 +16,6 @@ extension MeetingRoom {
 
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }
-    var unsealableCount: Int { unsealable.count }
 
     /// The room's view sealed with ``viewKey``, in base64: what phones' pages receive.
     func sealedView() -> String {

@@ -101,16 +101,11 @@ extension Routes {
             default:
                 throw APIError(.badRequest, "unknown-op", "Unknown sealed operation \"\(inner.op)\": join, mine, reflect or resonate.")
             }
-        } catch let error as APIError {
-            return (Int(error.status.code), errorBody(error.code, error.message))
-        } catch let error as MeetingError {
-            return (Int(error.status.code), errorBody(error.code.rawValue, error.message))
         } catch {
-            return (500, errorBody("internal", "The node could not do this. Try again."))
+            let refusal =
+                (error as? APIError) ?? (error as? MeetingError)?.apiError
+                ?? APIError(.internalServerError, "internal", "The node could not do this. Try again.")
+            return (Int(refusal.status.code), refusal.json)
         }
-    }
-
-    static func errorBody(_ code: String, _ message: String) -> JSONValue {
-        .object(["error": .object(["code": .string(code), "message": .string(message)])])
     }
 }

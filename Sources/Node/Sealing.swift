@@ -112,11 +112,10 @@ public struct Sealing: Sendable {
     static func start() { _ = sodiumStarted }
     private static let sodiumStarted: Int32 = sodium_init()
 
-    /// Why a sealed request was refused; each its own error (docs/openapi.yaml).
-    public enum Refusal: Error, Equatable {
-        case wrongSize(Int)
+    /// Why a sealed request was refused (docs/openapi.yaml: `sealed-size`, `sealed-unopenable`).
+    public enum Refusal: Error {
+        case wrongSize
         case unopenable
-        case malformed
     }
 
     /// An opened request: what it says, and the key its answer is sealed with.
@@ -130,7 +129,7 @@ public struct Sealing: Sendable {
     }
 
     public func open(_ body: [UInt8]) throws(Refusal) -> Opened {
-        guard body.count == Self.requestSize else { throw .wrongSize(body.count) }
+        guard body.count == Self.requestSize else { throw .wrongSize }
         let ephemeral = Array(body[0..<Self.keyBytes])
         // A key with its top bit set is the same X25519 key as without it: refused, so one
         // request cannot be sent again under a "different" key.
@@ -139,19 +138,14 @@ public struct Sealing: Sendable {
         let box = Array(body[(Self.keyBytes + Self.nonceBytes)...])
         var shared = [UInt8](repeating: 0, count: Int(crypto_box_BEFORENMBYTES))
         guard crypto_box_beforenm(&shared, ephemeral, secretKey) == 0 else { throw .unopenable }
-        var padded = [UInt8](repeating: 0, count: Self.requestPlaintext)
-        guard crypto_box_open_easy_afternm(&padded, box, UInt64(box.count), nonce, shared) == 0 else { throw .unopenable }
-        guard let plaintext = Self.unpad(padded) else { throw .malformed }
+        // crypto_box's "afternm" is secretbox under the shared key: nonce · box, as seal(_:withKey:) writes.
+        guard let padded = Self.open(nonce + box, withKey: shared), let plaintext = Self.unpad(padded) else { throw .unopenable }
         return Opened(ephemeralKey: ephemeral, nonce: nonce, plaintext: plaintext, sharedKey: shared)
     }
 
     /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.
     public func seal(_ reply: [UInt8], to request: Opened) -> [UInt8] {
-        let padded = Self.pad(reply, to: Self.replyPlaintext)
-        let nonce = Self.randomNonce()
-        var box = [UInt8](repeating: 0, count: Self.replyPlaintext + Self.macBytes)
-        _ = crypto_box_easy_afternm(&box, padded, UInt64(padded.count), nonce, request.sharedKey)
-        return nonce + box
+        Self.seal(Self.pad(reply, to: Self.replyPlaintext), withKey: request.sharedKey)
     }
 
     /// Seals a request as a page does (for tests and the benchmark's simulated phones):
@@ -162,25 +156,17 @@ public struct Sealing: Sendable {
         var publicKey = [UInt8](repeating: 0, count: keyBytes)
         var secretKey = [UInt8](repeating: 0, count: keyBytes)
         crypto_box_keypair(&publicKey, &secretKey)
-        let nonce = randomNonce()
-        let padded = pad(plaintext, to: requestPlaintext)
-        var box = [UInt8](repeating: 0, count: requestPlaintext + macBytes)
-        _ = crypto_box_easy(&box, padded, UInt64(padded.count), nonce, nodeKey, secretKey)
-        let secret = secretKey
+        var shared = [UInt8](repeating: 0, count: Int(crypto_box_BEFORENMBYTES))
+        _ = crypto_box_beforenm(&shared, nodeKey, secretKey)
+        let key = shared
         let open: @Sendable ([UInt8]) -> [UInt8]? = { reply in
-            guard reply.count == replySize else { return nil }
-            var out = [UInt8](repeating: 0, count: replyPlaintext)
-            let box = Array(reply[nonceBytes...])
-            guard crypto_box_open_easy(&out, box, UInt64(box.count), Array(reply[0..<nonceBytes]), nodeKey, secret) == 0 else {
-                return nil
-            }
-            return unpad(out)
+            reply.count == replySize ? Sealing.open(reply, withKey: key).flatMap(unpad) : nil
         }
-        return (publicKey + nonce + box, open)
+        return (publicKey + seal(pad(plaintext, to: requestPlaintext), withKey: shared), open)
     }
 }
 
-/// Remembers the one-time keys of the requests a node has opened, so a request recorded off
+/// Remembers the nonces of the requests a node has opened, so a request recorded off
 /// the air and sent again is refused. Held in memory only (a phone's token does not outlive the
 /// node either, so a request replayed after a restart opens nothing but a join, whose answer
 /// only the phone that asked can read).

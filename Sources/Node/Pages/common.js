@@ -85,6 +85,8 @@ var Halqa = (function () {
     return { lang: "en", text: "" };
   }
 
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
   function setText(element, text, lang) {
     element.textContent = text;
     if (lang) { element.lang = lang; element.dir = RTL[lang] ? "rtl" : "ltr"; }
@@ -150,6 +152,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, digits: digits, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
+  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL };
 })();

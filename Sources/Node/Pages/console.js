@@ -42,7 +42,7 @@
     return b;
   }
 
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  var clear = Halqa.clear;
 
   // A prompt's text in the facilitator's language (or the nearest the deck has), then the
   // others it has, smaller: he may read the room's language aloud.
@@ -82,7 +82,7 @@
     $("join-code").textContent = state.joinCode;
     screenLink();
     Halqa.drawQR($("qr"), state.qr);
-    $("qr").setAttribute("aria-label", t("console.qr"));
+    $("qr").setAttribute("aria-label", t("screen.qr"));
     drawCurrent();
     drawDeck();
     drawNotes();

@@ -214,7 +214,7 @@
 
   function drawReflections() {
     var list = $("reflections");
-    while (list.firstChild) list.removeChild(list.firstChild);
+    Halqa.clear(list);
     var shown = state.revealed || [];
     show("shown", shown.length > 0);
     var canResonate = state.prompt && state.prompt.status === "open" && !state.session.closed;

@@ -12,7 +12,7 @@
 
   function languages() { return also && also !== lang && HALQA_TEXT[also] ? [lang, also] : [lang]; }
 
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  var clear = Halqa.clear;
 
   // One text per language shown, each in its own direction; a text the deck lacks in the
   // second language is left out rather than shown twice.
