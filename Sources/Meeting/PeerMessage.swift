@@ -31,6 +31,9 @@ public enum PeerMessage: Sendable, Equatable {
     case stored(session: EventID, ids: [EventID])
     /// The peer refuses: why, in words for the log.
     case refused(String)
+    /// "I am still here": sent on an idle link at a fixed cadence, so that a laptop that went
+    /// silent (its battery, its lid, its Wi-Fi) is noticed without waiting for TCP.
+    case beat
 
     /// The largest frame either side sends or accepts.
     public static let maxFrame = 4 << 20
@@ -51,6 +54,7 @@ public enum PeerMessage: Sendable, Equatable {
         case events = 11
         case stored = 12
         case refused = 13
+        case beat = 14
     }
 
     /// The message's bytes (one frame).
@@ -99,6 +103,8 @@ public enum PeerMessage: Sendable, Equatable {
             out.append(Kind.refused.rawValue)
             // At most 1,000 characters (not bytes: a cut inside a character would not be UTF-8).
             out += Array(String(why.prefix(1000)).utf8)
+        case .beat:
+            out.append(Kind.beat.rawValue)
         }
         return out
     }
@@ -148,6 +154,9 @@ public enum PeerMessage: Sendable, Equatable {
         case .refused:
             guard let text = String(validating: body, as: UTF8.self) else { throw PeerMessage.bad("a refusal that is not UTF-8") }
             self = .refused(String(text.prefix(1000)))
+        case .beat:
+            guard body.isEmpty else { throw PeerMessage.bad("a beat that carries something") }
+            self = .beat
         }
     }
 

@@ -78,6 +78,14 @@ public struct SecondCopy: Sendable {
         }
     }
 
+    /// The last co-facilitator's link is gone: no copy can come. Returns the waits that end
+    /// now, unconfirmed; events pushed but not yet waited for will find their own copy stands.
+    public mutating func noneCanCome() -> [EventID] {
+        let waiting = progress.filter { $0.value == .waiting }.map(\.key)
+        progress = progress.filter { $0.value == .stored }
+        return waiting
+    }
+
     /// The time for `id` ran out. Returns whether a wait ends now, unconfirmed.
     public mutating func timedOut(_ id: EventID) -> Bool {
         progress.removeValue(forKey: id) == .waiting

@@ -200,7 +200,8 @@ enum PeerTransport {
     {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(3))
+            // A laptop that vanished answers nothing; the next address is tried soon.
+            .connectTimeout(.seconds(2))
         if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
         return
             try await bootstrap

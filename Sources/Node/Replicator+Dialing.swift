@@ -69,8 +69,9 @@ extension Replicator {
     /// wrong or spoofed address fails at once) and replicates with it until the link closes.
     nonisolated func dial(_ key: PublicKey, candidates: [(host: String, port: Int)]) async {
         if await !call(key, candidates: candidates) {
-            // Nowhere answered as that node: wait before calling again.
-            try? await Task.sleep(for: .seconds(1))
+            // Nowhere answered as that node: wait a little before calling again (a laptop that
+            // comes back is linked again within a few seconds: docs/replication.md).
+            try? await Task.sleep(for: .milliseconds(500))
         }
         await doneDialing(key)
     }
@@ -82,6 +83,7 @@ extension Replicator {
             // and the next candidate is tried.
             guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
             else { continue }
+            let channel = connection.channel.channel
             let linked: Bool? = try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                 var messages = inbound.makeAsyncIterator()
@@ -90,7 +92,9 @@ extension Replicator {
                     if case .refused(let why)? = first { say("\(host) refused this node: \(Presence.printable(why))") }
                     return false
                 }
-                await self.replicate(with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound)
+                await self.replicate(
+                    with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound,
+                    close: { channel.close(promise: nil) })
                 return true
             }
             if linked == true { return true }

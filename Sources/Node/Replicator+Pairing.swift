@@ -18,9 +18,10 @@ extension Replicator {
                     // Only an admitted node learns anything of the session, this greeting included.
                     connection.greeted()
                     try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
+                    let channel = connection.channel.channel
                     await self.replicate(
                         with: key, role: role, hello: hello, address: connection.remoteAddress,
-                        messages: &messages, writer: outbound)
+                        messages: &messages, writer: outbound, close: { channel.close(promise: nil) })
                 } else if hello.wantsAdmission, hello.sessionID == nil {
                     try await outbound.write(
                         PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false))

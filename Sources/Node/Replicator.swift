@@ -65,14 +65,20 @@ public actor Replicator {
 
     /// How long a participant's acknowledgement waits for a second node before the local copy stands.
     let secondCopyTimeout: Duration
+    /// How often each side of a link says it is there, and how long a silent link is kept.
+    nonisolated let linkBeat: Duration
+    nonisolated let linkSilence: Duration
     /// What one address may take of the node-to-node port.
     nonisolated let limits: PeerLimits
 
     public init(
         session: LiveSession, identity: PeerTransportIdentity, name: String, participantURL: String?, joinCode: String?,
-        secondCopyTimeout: Duration = .seconds(2), limits: PeerLimits = PeerLimits(), say: @escaping @Sendable (String) -> Void
+        secondCopyTimeout: Duration = .seconds(2), limits: PeerLimits = PeerLimits(), linkBeat: Duration = .seconds(1),
+        linkSilence: Duration = .milliseconds(3500), say: @escaping @Sendable (String) -> Void
     ) {
         self.secondCopyTimeout = secondCopyTimeout
+        self.linkBeat = linkBeat
+        self.linkSilence = linkSilence
         self.limits = limits
         self.session = session
         self.identity = identity.identity
@@ -127,21 +133,52 @@ public actor Replicator {
 
     // MARK: Links
 
-    /// Runs one replication link until it closes.
+    /// Runs one replication link until it closes, or until the other node has been silent for
+    /// ``linkSilence`` while this one waited to hear from it (then `close` ends it). Each side
+    /// beats every ``linkBeat``, so a laptop that vanished (its battery, its lid, its Wi-Fi:
+    /// no connection is reset) is noticed in seconds, not when TCP gives up.
     nonisolated func replicate(
         with key: PublicKey, role: Replica.Role, hello: PeerHello, address: String?,
-        messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: Writer
+        messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: Writer, close: @escaping @Sendable () -> Void
     ) async {
         let id = UUID()
+        let name = Presence.printable(hello.name)
         await addLink(
-            id, Link(key: key, role: role, name: Presence.printable(hello.name), participantURL: hello.participantURL, writer: writer),
+            id, Link(key: key, role: role, name: name, participantURL: hello.participantURL, writer: writer),
             address: address, peerPort: hello.peerPort)
+        // When this side last heard the other, and whether it is busy with a message (a long
+        // merge on a slow laptop is not the other's silence).
+        let heard = Heard()
+        let watch = Task { [linkBeat, linkSilence, say] in
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: linkBeat)
+                        try? await writer.write(PeerMessage.beat.buffer)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: linkBeat / 2)
+                        let silent = heard.last.withLock { !$0.busy && ContinuousClock.now - $0.at > linkSilence }
+                        if silent {
+                            say("No word from \(name) for \(linkSilence.seconds) s: taking it for gone.")
+                            close()
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        defer { watch.cancel() }
         do {
             while let message = try await Replicator.next(&messages) {
-                await handle(message, from: id, key: key, role: role, writer: writer)
+                heard.last.withLock { $0 = (.now, true) }
+                if message != .beat { await handle(message, from: id, key: key, role: role, writer: writer) }
+                heard.last.withLock { $0 = (.now, false) }
             }
         } catch {
-            if !(error is CancellationError) { say("The link with \(Presence.printable(hello.name)) closed: \(error).") }
+            if !(error is CancellationError) { say("The link with \(name) closed: \(error).") }
         }
         await dropped(id)
     }
@@ -162,10 +199,14 @@ public actor Replicator {
     }
 
     private func dropped(_ id: UUID) async {
-        if let link = links.removeValue(forKey: id) {
-            say("Lost the link with \(link.name) (\(link.key.fingerprint)).")
-            await onChange?()
+        guard let link = links.removeValue(forKey: id) else { return }
+        say("Lost the link with \(link.name) (\(link.key.fingerprint)).")
+        // With no co-facilitator left, no copy can come: phones waiting for one are answered
+        // now, on this node's copy alone.
+        if !links.values.contains(where: { $0.role == .coFacilitator }) {
+            for id in secondCopies.noneCanCome() { ackWaiters.removeValue(forKey: id)?.resume(returning: false) }
         }
+        await onChange?()
     }
 
     /// One message on a replication link. A summary is answered from the session's replica;
@@ -241,6 +282,11 @@ public actor Replicator {
     private func timedOut(_ id: EventID) {
         if secondCopies.timedOut(id) { ackWaiters.removeValue(forKey: id)?.resume(returning: false) }
     }
+}
+
+/// When a link last heard the other node, and whether it is busy with what it heard.
+final class Heard: Sendable {
+    let last = Mutex((at: ContinuousClock.now, busy: false))
 }
 
 /// Where a node takes other nodes' calls.
