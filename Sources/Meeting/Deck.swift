@@ -63,6 +63,10 @@ public struct Deck: Hashable, Sendable {
     public var language: Language?
     /// Who the deck is for (`audience:`); nil when it does not say.
     public var audience: Audience?
+    /// Whether a participant may write several reflections to one prompt (`halqa host
+    /// --several-per-prompt`, copied here when a session starts, so that every laptop that
+    /// takes the session over keeps the rule; the default is one).
+    public var severalPerPrompt = false
 
     public init(title: LocalizedText, prompts: [Prompt], language: Language? = nil, audience: Audience? = nil) {
         self.title = title

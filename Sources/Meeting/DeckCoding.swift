@@ -14,6 +14,7 @@ extension Deck {
         ]
         if let language { fields["language"] = .string(language.rawValue) }
         if let audience { fields["audience"] = .string(audience.rawValue) }
+        if severalPerPrompt { fields["reflections"] = .string("several") }
         return .object(fields)
     }
 
@@ -31,6 +32,7 @@ extension Deck {
         }
         let language = try r.optionalString("language")
         let audience = try r.optionalString("audience")
+        let reflections = try r.optionalString("reflections")
         try r.finish()
         guard !prompts.isEmpty, prompts.count <= Limits.promptsPerDeck else {
             throw MeetingError(.invalidEvent, "A deck must have between 1 and \(Limits.promptsPerDeck) prompts.")
@@ -38,9 +40,13 @@ extension Deck {
         guard language.map({ Language(rawValue: $0) != nil }) ?? true, audience.map({ Audience(rawValue: $0) != nil }) ?? true else {
             throw MeetingError(.invalidEvent, "A deck has an unknown language or audience.")
         }
+        guard reflections == nil || reflections == "several" else {
+            throw MeetingError(.invalidEvent, "A deck's \"reflections\" may only be \"several\".")
+        }
         self.init(
             title: title, prompts: prompts, language: language.flatMap(Language.init(rawValue:)),
             audience: audience.flatMap(Audience.init(rawValue:)))
+        severalPerPrompt = reflections == "several"
     }
 }
 

@@ -92,6 +92,9 @@ public enum Host {
                 }
                 // The room's language is chosen once: it is kept with the session's deck.
                 if let language = options.language { deck.language = language }
+                // So is how many reflections a phone may write to a prompt: every laptop that
+                // takes the session over keeps the rule.
+                deck.severalPerPrompt = !options.onePerPrompt
                 session = try await LiveSession.start(deck: deck, title: options.title, minimumToReveal: options.minimumToReveal, in: store)
             } else {
                 throw HostError(message: "Give a deck to start a session (--deck FILE) or a session to continue (--resume SESSION).")
@@ -120,7 +123,7 @@ public enum Host {
         let language = options.language ?? sessionLanguage ?? .en
         return await MeetingRoom(
             session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
-            onePerPrompt: options.onePerPrompt, language: language)
+            onePerPrompt: await !session.state.created.deck.severalPerPrompt, language: language)
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every

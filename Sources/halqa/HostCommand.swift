@@ -49,8 +49,9 @@ struct HostCommand: AsyncParsableCommand {
         if let language, Language(rawValue: language.lowercased()) == nil {
             throw ValidationError("--language must be en (English), ur (Urdu) or ps (Pashto), not \"\(language)\".")
         }
-        if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal) {
-            throw ValidationError("--title and --minimum are set when a session starts; leave them out with --resume.")
+        if resume != nil && (title != nil || minimum != Limits.defaultMinimumToReveal || severalPerPrompt) {
+            throw ValidationError(
+                "--title, --minimum and --several-per-prompt are set when a session starts; leave them out with --resume.")
         }
     }
 

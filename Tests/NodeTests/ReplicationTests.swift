@@ -197,6 +197,28 @@ struct ReplicationTests {
 
     /// Threat: anyone who can see a screen, an export or an organiser's laptop, when a prompt
     /// drew fewer reflections than the minimum (a group of two can tell who wrote what).
+    @Test("The session's settings travel: a co-facilitator's room keeps several reflections per prompt, the minimum and the language")
+    func settingsTravel() async throws {
+        let folderA = TemporaryFolder()
+        var deck = try Self.deck()
+        deck.severalPerPrompt = true
+        deck.language = .ps
+        let session = try await LiveSession.start(deck: deck, minimumToReveal: 4, in: TranscriptStore(folder: folderA.path))
+        let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
+        defer { a.stop() }
+        let folderB = TemporaryFolder()
+        let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        defer { b.stop() }
+        // `halqa node` starts its room with the defaults: the session's own rules win.
+        let options = HostOptions(
+            deckPath: nil, resume: nil, title: nil, port: 8080, bind: "127.0.0.1", dataFolder: folderB.path,
+            minimumToReveal: 3, onePerPrompt: true)
+        let room = try await Host.room(for: b.session, joinCode: "ABCDEFGH", store: TranscriptStore(folder: folderB.path), options: options)
+        #expect(room.onePerPrompt == false, "B keeps several reflections per prompt")
+        #expect(room.language == .ps)
+        #expect(await b.session.state.created.minimumToReveal == 4)
+    }
+
     @Test("Small groups: below the reveal minimum nothing of a prompt's reflections is shown, exported or replicated to an archivist")
     func smallGroups() async throws {
         let folderA = TemporaryFolder()
