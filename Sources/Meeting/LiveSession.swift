@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A session this node is running: every action is checked against the rules, made into an
@@ -168,9 +169,16 @@ public actor LiveSession {
     // MARK: Participants
 
     /// Submits a reflection and returns once it is on disk. The returned id is random.
-    public nonisolated func submitReflection(prompt: Int, text: String) async throws(MeetingError) -> EventID {
+    ///
+    /// `once` is what the phone drew for this one reflection (16 random bytes, never reused,
+    /// forgotten once it is acknowledged): the event's nonce is made from it and the room key,
+    /// so the same reflection sent again — to this laptop or, after a move, to another of the
+    /// session's — is the very same event (same bytes, same id) and is held once. Without it,
+    /// the nonce is random.
+    @discardableResult
+    public nonisolated func submitReflection(prompt: Int, text: String, once: [UInt8]? = nil) async throws(MeetingError) -> EventID {
         let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
-        return try await submitParticipant(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: randomBytes(16)))
+        return try await submitParticipant(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once)))
     }
 
     /// Submits a reflection given as raw bytes, refusing bytes that are not UTF-8.
@@ -179,9 +187,35 @@ public actor LiveSession {
         return try await submitReflection(prompt: prompt, text: checked.value)
     }
 
-    /// Adds one to a revealed reflection's resonance count. Who resonated is not recorded.
-    public nonisolated func resonate(with reflection: EventID) async throws(MeetingError) {
-        _ = try await submitParticipant(.resonated(reflection: reflection, nonce: randomBytes(16)))
+    /// Adds one to a revealed reflection's resonance count. Who resonated is not recorded;
+    /// `once` makes a tap sent again the same event, as for a reflection.
+    public nonisolated func resonate(with reflection: EventID, once: [UInt8]? = nil) async throws(MeetingError) {
+        _ = try await submitParticipant(.resonated(reflection: reflection, nonce: nonce(once)))
+    }
+
+    /// Whether this node already holds the reflection or tap a phone sends again with `once`
+    /// (it reached this laptop, or another that pushed it here, before the phone heard back).
+    public nonisolated func holds(_ body: EventBody) async -> Bool {
+        guard let roomSecret else { return false }
+        return await state.holds(Event.participant(body, session: id, roomKey: roomSecret).id)
+    }
+
+    /// A reflection's or tap's body as a phone's `once` makes it (``submitReflection(prompt:text:once:)``).
+    public nonisolated func reflectionBody(prompt: Int, text: String, once: [UInt8]) throws(MeetingError) -> EventBody {
+        let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
+        return .reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once))
+    }
+    public nonisolated func resonanceBody(with reflection: EventID, once: [UInt8]) -> EventBody {
+        .resonated(reflection: reflection, nonce: nonce(once))
+    }
+
+    /// The nonce of a participant's event: from the phone's `once` and the room key (the same
+    /// on every laptop that takes reflections; nothing that identifies the phone, and nothing an
+    /// archivist or an export can turn back into the `once`), else random.
+    nonisolated func nonce(_ once: [UInt8]?) -> [UInt8] {
+        guard let once, let roomSecret else { return randomBytes(16) }
+        let key = SymmetricKey(data: Array("halqa once v1".utf8) + roomSecret.raw)
+        return Array(HMAC<SHA256>.authenticationCode(for: once, using: key).prefix(16))
     }
 
     /// Signs off the actor (so submitters use every core), checks and records on it, and
@@ -193,6 +227,8 @@ public actor LiveSession {
                 "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
         }
         let event = Event.participant(body, session: id, roomKey: roomSecret)
+        // Sent again (the same `once`): held already, nothing to store twice.
+        if await state.holds(event.id) { return event.id }
         try await check(body)
         try await store.commitParticipant(event)
         try await record(event)

@@ -81,6 +81,9 @@ extension SessionState {
     /// is held (or its prompt has closed), so that one that reached this node late is not
     /// written apart from the others; a resonance settles once its session has closed, all of
     /// them together.
+    /// Whether this state holds the event `id` (kept, refused or destroyed).
+    public func holds(_ id: EventID) -> Bool { events[id] != nil }
+
     public func placement(of id: EventID) -> Placement {
         guard let event = events[id] else { return .pending }
         guard ignored[id] == nil else { return .discarded }

@@ -74,6 +74,20 @@ struct PromptNumber: Decodable, Sendable {
     }
 }
 
+/// What a page drew for one reflection or tap, so that sending it again (after no answer, to
+/// this laptop or another of the session) is taken once: 16 random bytes in base64url.
+struct Once: Decodable, Sendable {
+    let bytes: [UInt8]
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        guard let text = try? container.decode(String.self), text.count == 22, let bytes = Base64URL.decode(text), bytes.count == 16 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be 16 random bytes in base64url (22 characters).")
+        }
+        self.bytes = bytes
+    }
+}
+
 /// A reflection's id in a request: 64 hex digits.
 struct ReflectionID: Decodable, Sendable {
     let value: EventID
@@ -97,12 +111,14 @@ enum Body {
     struct Reflection: APIRequest {
         let prompt: PromptNumber
         let text: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case prompt, text }
+        let once: Once?
+        enum CodingKeys: String, CodingKey, CaseIterable { case prompt, text, once }
     }
 
     struct Resonance: APIRequest {
         let reflection: ReflectionID
-        enum CodingKeys: String, CodingKey, CaseIterable { case reflection }
+        let once: Once?
+        enum CodingKeys: String, CodingKey, CaseIterable { case reflection, once }
     }
 
     struct Prompt: APIRequest {

@@ -12,13 +12,21 @@ import Meeting
 /// → {"type":"hello","screen":"..."}                     the projector, with its own read-only key
 /// ← {"type":"state"|"console"|"screen","data":{...}}    now, then after every change
 /// ← {"type":"sealed-state","data":"BASE64"}             to a sealed hello
+/// ← {"type":"beat"}                                     every 2 s, the same to everyone
 /// ```
+/// The beat lets a page tell a silent node (a laptop whose battery died: no connection is
+/// reset) from a quiet meeting: a page that hears nothing for 5 s checks once and moves to
+/// another laptop of the session (docs/replication.md, "Failure modes"). The other way, the
+/// node pings every page (WebSocket pings, which browsers answer by themselves) and lets go
+/// of one that stops answering.
 /// A hello that is missing, late (5 s), too large (4 KiB) or wrong closes the socket with
 /// code 4401 and a reason. A page sends nothing after its hello, so any later message
 /// closes the socket too (a client sending as fast as it can costs the node one read).
 enum LiveSocket {
     static let helloTimeout: Duration = .seconds(5)
     static let maxMessage = 4096
+    static let beat: Duration = .seconds(2)
+    static let beatMessage = #"{"type":"beat"}"#
 
     static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, address: String, room: MeetingRoom) async throws {
         let (hellos, helloSink) = AsyncStream<MeetingRoom.Audience?>.makeStream()
@@ -38,8 +46,20 @@ enum LiveSocket {
                     return
                 }
                 let (id, states) = await room.subscribe(audience)
-                for await text in states { try await outbound.write(.text(text)) }
-                await room.unsubscribe(id)
+                defer { Task { await room.unsubscribe(id) } }
+                try await withThrowingTaskGroup(of: Void.self) { live in
+                    live.addTask {
+                        for await text in states { try await outbound.write(.text(text)) }
+                    }
+                    live.addTask {
+                        while true {
+                            try await Task.sleep(for: beat)
+                            try await outbound.write(.text(beatMessage))
+                        }
+                    }
+                    try await live.next()
+                    live.cancelAll()
+                }
             }
             try await group.next()
             group.cancelAll()

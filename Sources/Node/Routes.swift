@@ -34,6 +34,7 @@ public enum Routes {
             Response.json(["key": room.sealing.publicKeyText, "signature": Base64URL.encode(room.sealKeySignature)])
         }
         router.post("/api/sealed") { request, context in try await sealed(request, context, room) }
+        router.on("/api/sealed", method: .options) { request, context in SecurityHeaders.preflight(request, context) }
         router.post("/api/cannot-seal") { _, context in
             await room.cannotSeal(from: context.addressKey)
             return Response(status: .noContent)
@@ -97,6 +98,14 @@ public enum Routes {
 
     static func reflect(_ body: Body.Reflection, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
+        // Sent again, and held already (it reached this laptop, or one that pushed it here,
+        // before the phone heard back): received, once. This page has written now.
+        if let once = body.once,
+            await room.session.holds(try room.session.reflectionBody(prompt: body.prompt.value, text: body.text, once: once.bytes))
+        {
+            _ = await room.registry.claimWriting(token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt)
+            return
+        }
         var claimed = false
         if room.onePerPrompt {
             // Claimed before writing, so two quick taps cannot both get through.
@@ -109,7 +118,7 @@ public enum Routes {
             }
         }
         do {
-            _ = try await room.session.submitReflection(prompt: body.prompt.value, text: body.text)
+            try await room.session.submitReflection(prompt: body.prompt.value, text: body.text, once: body.once?.bytes)
         } catch {
             if claimed { await room.registry.unmarkWritten(token, from: address) }
             throw error
@@ -131,8 +140,12 @@ public enum Routes {
             throw APIError(
                 .conflict, MeetingError.Code.notResonable.rawValue, "You can resonate only with a shown reflection of the open prompt.")
         }
+        if let once = body.once, await room.session.holds(room.session.resonanceBody(with: reflection, once: once.bytes)) {
+            _ = await room.registry.claimResonance(token, with: reflection)
+            return
+        }
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
-        try await room.session.resonate(with: reflection)
+        try await room.session.resonate(with: reflection, once: body.once?.bytes)
         await room.noteTap(from: address, token: token)
         await room.changed()
     }

@@ -9,6 +9,20 @@ import Meeting
 struct SecurityHeaders: RouterMiddleware {
     typealias Context = NodeContext
 
+    /// What a phone's page asks of another laptop of the session after it moved there without
+    /// leaving its page (docs/replication.md, "Failure modes"): any page may read these, as
+    /// each is public (the seal key, signed by the room key) or sealed.
+    static let crossOrigin: Set<String> = ["/api/seal-key", "/api/room", "/api/sealed"]
+
+    /// The answer to a browser's question before a sealed request from another laptop's page.
+    static func preflight(_ request: Request, _ context: NodeContext) -> Response {
+        Response(
+            status: .noContent,
+            headers: [
+                .accessControlAllowMethods: "POST", .accessControlAllowHeaders: "Content-Type", .accessControlMaxAge: "600",
+            ])
+    }
+
     /// 405, with the methods the address does take (RFC 9110 asks for `Allow`).
     static func methodNotAllowed(_ request: Request, _ context: NodeContext) throws -> Response {
         let allowed = allowed(request.uri.path) ?? "GET, HEAD, POST"
@@ -23,10 +37,11 @@ struct SecurityHeaders: RouterMiddleware {
     /// The methods an address of the node takes (docs/openapi.yaml), or nil for no such address.
     static func allowed(_ path: String) -> String? {
         if path.hasPrefix("/api/console/")
-            || ["/api/join", "/api/reflections", "/api/resonance", "/api/sealed", "/api/cannot-seal"].contains(path)
+            || ["/api/join", "/api/reflections", "/api/resonance", "/api/cannot-seal"].contains(path)
         {
             return "POST"
         }
+        if path == "/api/sealed" { return "POST, OPTIONS" }
         if path.hasPrefix("/assets/")
             || ["/", "/facilitate", "/screen", "/api/session", "/api/console", "/api/screen", "/api/live", "/api/room", "/api/seal-key"]
                 .contains(path)
@@ -55,11 +70,12 @@ struct SecurityHeaders: RouterMiddleware {
             response = try APIError.tooLarge.response(from: request, context: context)
         }
         response.headers[.contentSecurityPolicy] =
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self' http: ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
         // Nothing of a meeting is kept in a phone's browser cache (docs/threat-model.md).
         response.headers[.cacheControl] = "no-store"
         response.headers[.referrerPolicy] = "no-referrer"
+        if SecurityHeaders.crossOrigin.contains(request.uri.path) { response.headers[.accessControlAllowOrigin] = "*" }
         return response
     }
 }

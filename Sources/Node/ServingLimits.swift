@@ -56,7 +56,9 @@ extension Host {
                     responder: httpResponder, webSocketResponder: responder,
                     configuration: .init(
                         http1: .init(idleTimeout: TimeAmount(limits.idleTimeout)),
-                        ws: .init(maxFrameSize: limits.webSocketFrame))))
+                        // Browsers answer pings by themselves: a page that stops answering (a phone
+                        // that left the hall) is let go within two periods.
+                        ws: .init(maxFrameSize: limits.webSocketFrame, autoPing: .enabled(timePeriod: .seconds(10))))))
         }
     }
 

@@ -92,12 +92,35 @@ var Halqa = (function () {
     if (lang) { element.lang = lang; element.dir = RTL[lang] ? "rtl" : "ltr"; }
   }
 
-  // fetch with JSON in and out; resolves {status, body}, rejects only when the node is unreachable.
-  function api(method, path, token, body) {
+  // The laptop this page talks to: "" for the one that served it; another laptop of the same
+  // session (its origin, "http://host:port") once a participant's page moved there without
+  // leaving (docs/replication.md, "Failure modes").
+  var node = "";
+  function setNode(origin) { node = origin || ""; }
+  function nodeOrigin() { return node || location.protocol + "//" + location.host; }
+
+  // fetch with a deadline: a laptop that vanished (its battery, its lid, its Wi-Fi) answers
+  // nothing and resets nothing, so no request waits for ever. Rejects as an unreachable node.
+  function within(path, options, ms) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = null;
+    if (controller) {
+      options.signal = controller.signal;
+      timer = setTimeout(function () { controller.abort(); }, ms || 8000);
+    }
+    return fetch(node + path, options).then(function (response) {
+      clearTimeout(timer);
+      return response;
+    }, function (error) { clearTimeout(timer); throw error; });
+  }
+
+  // fetch with JSON in and out; resolves {status, body}, rejects only when the node is
+  // unreachable or silent past the deadline (ms, default 8 s).
+  function api(method, path, token, body, ms) {
     var headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" })
+    return within(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" }, ms)
       .then(function (response) {
         if (response.status === 204) return { status: 204, body: null };
         return response.json().then(
@@ -106,21 +129,53 @@ var Halqa = (function () {
       });
   }
 
-  // A live socket that reconnects by itself. onMessage gets each {type, data}; onState
-  // gets "live", "down" as the connection comes and goes.
+  // How long a live socket may stay silent: the node beats every 2 s, so 6 s of nothing
+  // means it is gone (a laptop that vanished closes nothing). Laptops notice each other
+  // sooner (3.5 s), so the one a page moves to already takes reflections.
+  var SILENCE = 6000;
+
+  // A live socket that reconnects by itself. onMessage gets each {type, data} (not the
+  // node's beats); onState gets "live", "down" as the connection comes and goes, and
+  // "silent" when the node stopped beating.
   function live(hello, onMessage, onState) {
-    var socket = null, delay = 1000, stopped = false;
+    var socket = null, delay = 1000, stopped = false, watchdog = null;
+    function quiet() {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(function () {
+        if (stopped || !socket) return;
+        var dead = socket;
+        socket = null;
+        dead.onclose = null;
+        dead.close();
+        onState("silent");
+        retry();
+      }, SILENCE);
+    }
     function connect() {
       if (stopped) return;
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      try { socket = new WebSocket(scheme + location.host + "/api/live"); } catch (e) { retry(); return; }
-      socket.onopen = function () { socket.send(JSON.stringify(hello())); };
+      var host = node ? node.replace(/^[a-z]+:\/\//, "") : location.host;
+      try { socket = new WebSocket(scheme + host + "/api/live"); } catch (e) { retry(); return; }
+      var mine = socket;
+      quiet();
+      socket.onopen = function () { mine.send(JSON.stringify(hello())); };
       socket.onmessage = function (event) {
+        if (mine !== socket) return;
         delay = 1000;
+        quiet();
         onState("live");
-        try { onMessage(JSON.parse(event.data)); } catch (e) { /* a malformed message is skipped */ }
+        try {
+          var message = JSON.parse(event.data);
+          if (message.type !== "beat") onMessage(message);
+        } catch (e) { /* a malformed message is skipped */ }
       };
-      socket.onclose = function () { onState("down"); retry(); };
+      socket.onclose = function () {
+        if (mine !== socket) return;
+        clearTimeout(watchdog);
+        socket = null;
+        onState("down");
+        retry();
+      };
       socket.onerror = function () { /* onclose follows */ };
     }
     function retry() {
@@ -129,7 +184,7 @@ var Halqa = (function () {
       delay = Math.min(delay * 2, 10000);
     }
     connect();
-    return { stop: function () { stopped = true; if (socket) socket.close(); } };
+    return { stop: function () { stopped = true; clearTimeout(watchdog); if (socket) { socket.onclose = null; socket.close(); } } };
   }
 
   // Draws a QR matrix {size, rows} on a canvas, with a quiet zone.
@@ -152,6 +207,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, live: live, drawQR: drawQR,
+  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, setNode: setNode, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL };
 })();

@@ -20,6 +20,13 @@
   var wroteFor = {};         // prompt index -> true, this page's own record
   var resonated = {};        // reflection id -> true
   var socket = null, polling = null;
+  // A reflection or taps sent and not yet answered, each with the `once` it was sent with, so
+  // that sending again (after no answer, here or on another laptop) is taken once. In memory
+  // only, and forgotten when answered.
+  var inFlight = null;       // {prompt, text, once}
+  var tapOnces = {};         // reflection id -> once
+  // Laptops of the session found silent (origin -> true): a move skips them.
+  var silent = {}, moving = false;
 
   function t(key, values) { return Halqa.t(lang, key, values); }
 
@@ -101,12 +108,18 @@
         store.setItem("v", r.body.view);
         refresh();
         follow();
+        return true;
+      } else if (moving) {
+        return false;
       } else {
         token = null; store.removeItem("t");
         showJoin();
         $("join-error").textContent = errorText(r.body, "error.wrong-code");
       }
-    }, function (error) { showJoin(); $("join-error").textContent = failure(error); });
+    }, function (error) {
+      if (moving) return false;
+      showJoin(); $("join-error").textContent = failure(error);
+    });
   }
 
   function showJoin() {
@@ -128,6 +141,8 @@
       if (message.type === "sealed-state") show_(message.data);
     }, function (status) {
       if (status === "live") { stopPolling(); $("connection").textContent = ""; }
+      // The node stopped beating: one quick check, and if it does not answer, move on.
+      else if (status === "silent") { refresh(2000, moveOn); }
       else { startPolling(); }
     });
   }
@@ -148,16 +163,16 @@
     if (view) render(view); else rejoin();
   }
 
-  // The room's view, the same for every phone.
-  function refresh() {
+  // The room's view, the same for every phone; within `ms`, else `onFail` (a failed poll).
+  function refresh(ms, onFail) {
     if (!viewKey) return;
-    Halqa.api("GET", "/api/room").then(function (r) {
+    Halqa.api("GET", "/api/room", null, undefined, ms || 4000).then(function (r) {
       failures = 0;
       if (r.status === 200 && r.body && r.body.sealed) {
         $("connection").textContent = polling ? t("connection.polling") : "";
         show_(r.body.sealed);
       }
-    }, function () { $("connection").textContent = t("connection.offline"); failed(); });
+    }, function () { $("connection").textContent = t("connection.offline"); (onFail || failed)(); });
   }
 
   // What this page did for the open prompt (after a reload), asked sealed.
@@ -179,18 +194,45 @@
     if (failures >= 2) moveOn();
   }
 
+  // The page moves without leaving: it joins the next laptop with the ticket, follows the
+  // room there, and sends again what had no answer (with its `once`, so it is kept once). What
+  // it did for the open prompt stays in its memory, so it does not offer the form or a tap
+  // again. It goes to that laptop's own address (so a reload finds it) only once it has
+  // nothing to remember: when the prompt changes.
   function moveOn() {
-    var others = (state && state.nodes) || [];
-    var here = location.protocol + "//" + location.host + "/";
-    var next = others.filter(function (u) { return u !== here; })[0];
+    if (moving || !code) return;
+    var here = Halqa.nodeOrigin();
+    silent[here] = true;
+    var next = ((state && state.nodes) || []).map(function (u) { return u.replace(/\/$/, ""); })
+      .filter(function (u) { return u !== here && !silent[u]; })[0];
+    if (!next) { silent = {}; return; }
+    moving = true;
+    if (socket) { socket.stop(); socket = null; }
+    stopPolling();
+    Halqa.setNode(next);
+    sealKey = null; token = null;
+    join(code).then(function (joined) {
+      moving = false;
+      if (!joined) { moveOn(); return; }
+      failures = 0;
+      if (inFlight) send(null, false, inFlight);
+      for (var id in tapOnces) resonate(id, null);
+    });
+  }
+
+  // After a move: to the new laptop's own address, when nothing is lost by reloading.
+  function settleThere() {
+    var origin = Halqa.nodeOrigin();
+    if (origin === location.protocol + "//" + location.host || inFlight || moving || Object.keys(tapOnces).length) return;
     var carried = store.getItem("r") ? "&r=" + store.getItem("r") : "";
-    if (next && code) location.href = next + "#k=" + encodeURIComponent(code) + carried;
+    location.replace(origin + "/#k=" + encodeURIComponent(code) + carried);
   }
 
   // MARK: drawing
 
   function render(next) {
     var promptChanged = !state || !next.prompt || !state.prompt || state.prompt.index !== next.prompt.index;
+    if (state && promptChanged) { settleThere(); tapOnces = {}; }
     state = next;
     show("join", false); show("room", true);
     var title = Halqa.title(state.session, lang);
@@ -237,7 +279,7 @@
         button.className = "resonate";
         var done = !!resonated[r.id];
         button.textContent = done ? t("shown.resonated") : t("shown.resonate");
-        button.disabled = done;
+        button.disabled = done || !!tapOnces[r.id];
         button.addEventListener("click", function () { resonate(r.id, button); });
         row.appendChild(button);
       }
@@ -248,53 +290,79 @@
 
   // MARK: acting
 
-  function send(event, retried) {
+  function sendButton(sending) {
+    $("send").disabled = sending;
+    $("send").textContent = t(sending ? "write.sending" : "write.send");
+  }
+
+  // Sends the reflection in the box, or `again`: one that had no answer, after a move.
+  function send(event, retried, again, standingBy) {
     if (event && event.preventDefault) event.preventDefault();
-    var text = $("text").value;
     var p = state && state.prompt;
-    if (!p) return;
+    if (!again && !p) return;
+    var prompt = again ? again.prompt : p.index, text = again ? again.text : $("text").value;
+    // The same words to the same prompt keep their `once`: sent again, they are kept once.
+    if (!inFlight || inFlight.prompt !== prompt || inFlight.text !== text) inFlight = { prompt: prompt, text: text, once: Sealed.once() };
+    var sending = inFlight;
     $("write-error").textContent = "";
-    $("send").disabled = true;
-    $("send").textContent = t("write.sending");
-    sealed("reflect", { prompt: p.index, text: text }).then(function (r) {
-      $("send").disabled = false;
-      $("send").textContent = t("write.send");
+    sendButton(true);
+    sealed("reflect", { prompt: prompt, text: text, once: sending.once }).then(function (r) {
+      var code = r.body && r.body.error && r.body.error.code;
+      if (code === "standing-by" && moved() && (standingBy || 0) < 10) {
+        // The laptop this page moved to has not yet noticed the silent one: it will soon.
+        setTimeout(function () { send(null, retried, sending, (standingBy || 0) + 1); }, 1000);
+        return;
+      }
+      sendButton(false);
+      if (inFlight === sending) inFlight = null;
       if (r.status === 201) {
-        wroteFor[p.index] = true;
+        wroteFor[prompt] = true;
         $("text").value = "";  // the words are no longer kept on this phone
         updateCount();
         show("write", false);
         show("received", true);
       } else if (r.status === 401 && !retried) {
         // The node restarted and forgot this page: join again with the ticket, send again.
-        var again = rejoin();
-        if (again) again.then(function () { if (token) send(event, true); });
+        inFlight = sending;
+        var again_ = rejoin();
+        if (again_) again_.then(function () { if (token) send(null, true, sending); });
         else $("write-error").textContent = t("error.join-again");
       } else {
-        if (r.body && r.body.error && r.body.error.code === "already-wrote") { wroteFor[p.index] = true; show("write", false); }
+        if (code === "already-wrote") { wroteFor[prompt] = true; show("write", false); }
         $("write-error").textContent = errorText(r.body);
         // This laptop stands by while the host's runs: go there (the words stay in the box
         // until the page leaves; the participant sends them again there).
-        if (r.body && r.body.error && r.body.error.code === "standing-by") moveOn();
+        if (code === "standing-by") moveOn();
       }
     }, function (error) {
-      $("send").disabled = false;
-      $("send").textContent = t("write.send");
+      sendButton(false);
+      if (error && error.message === "not-the-meeting") { inFlight = null; $("write-error").textContent = failure(error); return; }
+      // No answer in time: the laptop may have vanished. The words stay in the box and in
+      // flight; the page moves to another laptop of the session and sends them again there.
       $("write-error").textContent = failure(error);
+      moveOn();
     });
   }
 
+  // Whether this page moved to another laptop than the one that served it.
+  function moved() { return Halqa.nodeOrigin() !== location.protocol + "//" + location.host; }
+
   function resonate(id, button) {
-    button.disabled = true;
-    sealed("resonate", { reflection: id }).then(function (r) {
+    if (button) button.disabled = true;
+    tapOnces[id] = tapOnces[id] || Sealed.once();
+    sealed("resonate", { reflection: id, once: tapOnces[id] }).then(function (r) {
+      delete tapOnces[id];
       if (r.status === 204 || (r.body && r.body.error && r.body.error.code === "already-resonated")) {
         resonated[id] = true;
         drawReflections();  // the live update may already have redrawn the list
       } else {
-        button.disabled = false;
+        if (button) button.disabled = false;
         $("write-error").textContent = errorText(r.body);
       }
-    }, function () { button.disabled = false; });
+    }, function () {
+      if (button) button.disabled = false;
+      moveOn();
+    });
   }
 
   function updateCount() {

@@ -99,12 +99,14 @@ var Sealed = (function () {
 
   // Sends a sealed request; resolves {status, body} as the plain API answers (the status
   // and body inside the sealed answer), rejects when the node cannot be reached.
-  function send(nodeKey, message) {
+  // Without an answer within `ms` (default 6 s: a reflection may wait up to 2 s for its
+  // second copy), it rejects as an unreachable node does.
+  function send(nodeKey, message, ms) {
     var sealed = seal(message, nodeKey);
     if (!sealed) return Promise.resolve({ status: 413, body: { error: { code: "too-large" } } });
-    return fetch("/api/sealed", {
+    return Halqa.within("/api/sealed", {
       method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: sealed.body, cache: "no-store"
-    }).then(function (response) {
+    }, ms || 6000).then(function (response) {
       if (response.status !== 200) {
         return response.json().then(function (json) { return { status: response.status, body: json }; },
           function () { return { status: response.status, body: null }; });
@@ -127,6 +129,14 @@ var Sealed = (function () {
     } catch (e) { return null; }
   }
 
-  return { can: can, fromText: fromText, trusted: trusted, prepare: prepare, seal: seal, open: open, send: send, openView: openView,
+  // What a page draws for one reflection or tap (16 random bytes, base64url), so that sending
+  // it again, here or on another laptop of the session, is taken once.
+  function once() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  return { can: can, fromText: fromText, once: once, trusted: trusted, prepare: prepare, seal: seal, open: open, send: send, openView: openView,
            requestPlain: REQUEST_PLAIN };
 })();
