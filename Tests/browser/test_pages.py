@@ -857,18 +857,31 @@ class PageMovesToAnotherNode(BrowserCase):
 
             a.process.send_signal(signal.SIGKILL)
             a.process.wait(timeout=10)
-            self.wait(phone, lambda d: d.current_url.startswith(b_base), "the page moves to B", timeout=30)
+            # The page moves without leaving: it follows the room on B, and what it did stays
+            # done (it wrote to this prompt: no writing box again).
+            self.wait(phone, lambda d: d.execute_script("return Halqa.nodeOrigin()") + "/" == b_base, "the page moves to B", timeout=30)
+            self.assertTrue(phone.find_element(By.ID, "received").is_displayed(), "the page still says it was received")
+            self.assertFalse(phone.find_element(By.ID, "write").is_displayed(), "the page does not offer the form again")
+            b_secret = re.search(r"facilitate#key=(\S+)", printed).group(1)
+
+            def b_console(action=None, body=None):
+                request = urllib.request.Request(b_base + "api/console" + ("/" + action if action else ""),
+                                                 data=json.dumps(body).encode() if action else None,
+                                                 headers={"Authorization": "Bearer " + b_secret, "Content-Type": "application/json"})
+                with urllib.request.urlopen(request) as response:
+                    return json.loads(response.read())
+            self.assertEqual(b_console()["prompts"][0]["pending"], 1, "B holds the reflection written on A")
+            # B opens the next prompt: the page, following B, goes to B's own address (a reload
+            # finds it), with the ticket taken out of the address bar.
+            b_console("open", {"prompt": 1})
+            self.wait(phone, lambda d: d.current_url.startswith(b_base), "the page goes to B's address", timeout=15)
             self.assertNotIn("#k=", phone.current_url, "the ticket is taken out of the address bar")
             self.wait(phone, lambda d: d.find_element(By.ID, "write").is_displayed(), "the writing box appears on B", timeout=15)
             phone.find_element(By.ID, "text").send_keys("written on B after A died")
             phone.find_element(By.ID, "send").click()
             self.wait(phone, lambda d: d.find_element(By.ID, "received").is_displayed(), "received on B")
             phone.save_screenshot(os.path.join(SHOTS, "participant-moved-to-b.png"))
-            b_secret = re.search(r"facilitate#key=(\S+)", printed).group(1)
-            request = urllib.request.Request(b_base + "api/console", headers={"Authorization": "Bearer " + b_secret})
-            with urllib.request.urlopen(request) as response:
-                console = json.loads(response.read())
-            self.assertEqual(console["prompts"][0]["pending"], 2, "B holds both reflections")
+            self.assertEqual(b_console()["prompts"][1]["pending"], 1, "B holds the reflection written there")
 
             # On B's console, the facilitator wipes the session from B: B stops and holds nothing of it.
             facilitator.get(b_base + "facilitate#key=" + b_secret)

@@ -190,7 +190,7 @@ class ALaptopThatVanishes(unittest.TestCase):
             time.sleep(0.1)
         return None
 
-    def meeting(self):
+    def meeting(self, browsers=PHONES, crowd_size=CROWD):
         """A hosts, B is admitted as co-facilitator, prompt 1 opens; the phones and the crowd join on A."""
         self.a_data, self.b_data = os.path.join(self.work, "a"), os.path.join(self.work, "b")
         a = self.host_a()
@@ -214,16 +214,18 @@ class ALaptopThatVanishes(unittest.TestCase):
         self.console(A, self.secret_a, "api/console/open", {"prompt": 0})
 
         phones = {}
-        for host in PHONES:
+        for host in browsers:
             phones[host] = self.start(host, None, f"phone{host}", Phone)
         for host, phone in phones.items():
             self.assertTrue(phone.do(do="get", url=self.link)["ok"])
         for host, phone in phones.items():
             shown = phone.do(do="wait", until="document.getElementById('write') && !document.getElementById('write').hidden")
             self.assertTrue(shown["ok"], f"phone {host} never saw the writing box: {shown}")
-        addresses = [f"198.18.0.{100 + i}" for i in range(1, CROWD + 1)]
-        for address in addresses:
-            self.hall_cmd("run", self.hall, str(CROWD_HOST), "ip", "addr", "add", address + "/24", "dev", f"{self.hall}e{CROWD_HOST}")
+        # Each simulated phone its own address on the crowd's host, as phones on Wi-Fi have.
+        addresses = [f"198.18.0.{20 + i}" for i in range(1, crowd_size + 1)]
+        batch = "".join(f"addr add {a}/24 dev {self.hall}e{CROWD_HOST}\n" for a in addresses)
+        done = subprocess.run(["ip", "-n", f"{self.hall}h{CROWD_HOST}", "-batch", "-"], input=batch, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
         crowd = self.start(CROWD_HOST, ["/usr/bin/python3", os.path.join(HERE, "hall_crowd.py"), URL[A], self.code] + addresses, "crowd")
         self.assertTrue(crowd.wait_for('"event": "ready"', 60), open(crowd.log.name).read())
         return a, b, phones, crowd
