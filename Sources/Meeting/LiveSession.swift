@@ -24,6 +24,8 @@ public actor LiveSession {
     var facilitatorBusy = false
     var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
     var observer: (@Sendable (Event, Origin) async -> Void)?
+    /// Events another node sent that this one holds in memory and is writing to disk now.
+    var saving: Set<EventID> = []
     /// Set once the session is wiped from this node: nothing more is written for it.
     private var isWiped = false
 
@@ -110,6 +112,11 @@ public actor LiveSession {
             state.ignored[event.id] == nil && (replica.role == .coFacilitator || !Replica.isUnrevealedReflection(event, in: state))
         }
         let dropped = needsRefold ? heldBefore.subtracting(replica.held) : []
+        // Held in memory from here, on disk only once saved: a phone sending one again meanwhile
+        // waits (``keeps(_:)``) rather than hear "received" for what may yet be lost.
+        let unsaved = Set(added.map(\.id))
+        saving.formUnion(unsaved)
+        defer { saving.subtract(unsaved) }
         do {
             if !added.isEmpty || !dropped.isEmpty {
                 try await store.save(added, resulting: state)
@@ -168,17 +175,38 @@ public actor LiveSession {
 
     // MARK: Participants
 
+    /// A participant's reflection or tap, made and signed (by the room key), not yet taken.
+    public struct Submission: Sendable {
+        let event: Event
+    }
+
+    /// A reflection to submit (``submit(_:)``). `once` is what the phone drew for this one
+    /// reflection (16 random bytes, never reused, forgotten once it is acknowledged): the
+    /// event's nonce is made from it and the room key, so the same reflection sent again — to
+    /// this laptop or, after a move, to another of the session's — is the very same event
+    /// (same bytes, same id) and is kept once. Without it, the nonce is random.
+    public nonisolated func reflection(prompt: Int, text: String, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
+        let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
+        return try submission(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once)))
+    }
+
+    /// A tap to submit: one more for a revealed reflection's resonance count, with who tapped
+    /// not recorded; `once` as for a reflection.
+    public nonisolated func resonance(with reflection: EventID, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
+        try submission(.resonated(reflection: reflection, nonce: nonce(once)))
+    }
+
+    /// Whether this node already keeps it: sent again with the same `once`, it reached this
+    /// laptop, or another that pushed it here, before the phone heard back.
+    public func keeps(_ submission: Submission) async -> Bool {
+        while saving.contains(submission.event.id) { try? await Task.sleep(for: .milliseconds(5)) }
+        return state.keeps(submission.event.id)
+    }
+
     /// Submits a reflection and returns once it is on disk. The returned id is random.
-    ///
-    /// `once` is what the phone drew for this one reflection (16 random bytes, never reused,
-    /// forgotten once it is acknowledged): the event's nonce is made from it and the room key,
-    /// so the same reflection sent again — to this laptop or, after a move, to another of the
-    /// session's — is the very same event (same bytes, same id) and is held once. Without it,
-    /// the nonce is random.
     @discardableResult
     public nonisolated func submitReflection(prompt: Int, text: String, once: [UInt8]? = nil) async throws(MeetingError) -> EventID {
-        let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
-        return try await submitParticipant(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once)))
+        try await submit(reflection(prompt: prompt, text: text, once: once))
     }
 
     /// Submits a reflection given as raw bytes, refusing bytes that are not UTF-8.
@@ -187,26 +215,9 @@ public actor LiveSession {
         return try await submitReflection(prompt: prompt, text: checked.value)
     }
 
-    /// Adds one to a revealed reflection's resonance count. Who resonated is not recorded;
-    /// `once` makes a tap sent again the same event, as for a reflection.
+    /// Adds one to a revealed reflection's resonance count.
     public nonisolated func resonate(with reflection: EventID, once: [UInt8]? = nil) async throws(MeetingError) {
-        _ = try await submitParticipant(.resonated(reflection: reflection, nonce: nonce(once)))
-    }
-
-    /// Whether this node already holds the reflection or tap a phone sends again with `once`
-    /// (it reached this laptop, or another that pushed it here, before the phone heard back).
-    public nonisolated func holds(_ body: EventBody) async -> Bool {
-        guard let roomSecret else { return false }
-        return await state.holds(Event.participant(body, session: id, roomKey: roomSecret).id)
-    }
-
-    /// A reflection's or tap's body as a phone's `once` makes it (``submitReflection(prompt:text:once:)``).
-    public nonisolated func reflectionBody(prompt: Int, text: String, once: [UInt8]) throws(MeetingError) -> EventBody {
-        let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
-        return .reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once))
-    }
-    public nonisolated func resonanceBody(with reflection: EventID, once: [UInt8]) -> EventBody {
-        .resonated(reflection: reflection, nonce: nonce(once))
+        try await submit(resonance(with: reflection, once: once))
     }
 
     /// The nonce of a participant's event: from the phone's `once` and the room key (the same
@@ -218,18 +229,23 @@ public actor LiveSession {
         return Array(HMAC<SHA256>.authenticationCode(for: once, using: key).prefix(16))
     }
 
-    /// Signs off the actor (so submitters use every core), checks and records on it, and
-    /// writes through the group commit in between.
-    private nonisolated func submitParticipant(_ body: EventBody) async throws(MeetingError) -> EventID {
+    private nonisolated func submission(_ body: EventBody) throws(MeetingError) -> Submission {
         guard let roomSecret else {
             throw MeetingError(
                 .cannotAcceptReflections,
                 "This node holds a copy of the session but cannot take reflections for it. Send them to the facilitator's node.")
         }
-        let event = Event.participant(body, session: id, roomKey: roomSecret)
-        // Sent again (the same `once`): held already, nothing to store twice.
-        if await state.holds(event.id) { return event.id }
-        try await check(body)
+        return Submission(event: Event.participant(body, session: id, roomKey: roomSecret))
+    }
+
+    /// Takes a reflection or tap and returns once it is on disk. Signed off the actor (so
+    /// submitters use every core), checked and recorded on it, written through the group
+    /// commit in between. One this node already keeps (sent again) is not stored twice.
+    @discardableResult
+    public nonisolated func submit(_ submission: Submission) async throws(MeetingError) -> EventID {
+        let event = submission.event
+        if await keeps(submission) { return event.id }
+        try await check(event.body)
         try await store.commitParticipant(event)
         try await record(event)
         if let observer = await observer { await observer(event, .participant) }

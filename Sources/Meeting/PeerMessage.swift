@@ -31,7 +31,7 @@ public enum PeerMessage: Sendable, Equatable {
     case stored(session: EventID, ids: [EventID])
     /// The peer refuses: why, in words for the log.
     case refused(String)
-    /// "I am still here": sent on an idle link at a fixed cadence, so that a laptop that went
+    /// "I am still here": sent on every link every second, whatever else flows, so that a laptop that went
     /// silent (its battery, its lid, its Wi-Fi) is noticed without waiting for TCP.
     case beat
 

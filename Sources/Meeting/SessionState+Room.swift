@@ -75,15 +75,16 @@ extension SessionState {
         case discarded
     }
 
+    /// Whether this state holds the participant's event `id` and keeps it (not refused, and
+    /// not destroyed with a prompt that closed unrevealed).
+    public func keeps(_ id: EventID) -> Bool { events[id] != nil && placement(of: id) != .discarded }
+
     /// Where the participant's event `id` belongs on disk now. An event this state does not
     /// hold stays where it is (it may have been stored a moment before the state took it in).
     /// A revealed reflection settles with its whole batch, once every reflection of the batch
     /// is held (or its prompt has closed), so that one that reached this node late is not
     /// written apart from the others; a resonance settles once its session has closed, all of
     /// them together.
-    /// Whether this state holds the event `id` (kept, refused or destroyed).
-    public func holds(_ id: EventID) -> Bool { events[id] != nil }
-
     public func placement(of id: EventID) -> Placement {
         guard let event = events[id] else { return .pending }
         guard ignored[id] == nil else { return .discarded }

@@ -15,7 +15,7 @@ import Meeting
 /// ← {"type":"beat"}                                     every 2 s, the same to everyone
 /// ```
 /// The beat lets a page tell a silent node (a laptop whose battery died: no connection is
-/// reset) from a quiet meeting: a page that hears nothing for 5 s checks once and moves to
+/// reset) from a quiet meeting: a page that hears nothing for 6 s checks once and moves to
 /// another laptop of the session (docs/replication.md, "Failure modes"). The other way, the
 /// node pings every page (WebSocket pings, which browsers answer by themselves) and lets go
 /// of one that stops answering.
@@ -46,20 +46,25 @@ enum LiveSocket {
                     return
                 }
                 let (id, states) = await room.subscribe(audience)
-                defer { Task { await room.unsubscribe(id) } }
-                try await withThrowingTaskGroup(of: Void.self) { live in
-                    live.addTask {
-                        for await text in states { try await outbound.write(.text(text)) }
-                    }
-                    live.addTask {
-                        while true {
-                            try await Task.sleep(for: beat)
-                            try await outbound.write(.text(beatMessage))
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { live in
+                        live.addTask {
+                            for await text in states { try await outbound.write(.text(text)) }
                         }
+                        live.addTask {
+                            while true {
+                                try await Task.sleep(for: beat)
+                                try await outbound.write(.text(beatMessage))
+                            }
+                        }
+                        try await live.next()
+                        live.cancelAll()
                     }
-                    try await live.next()
-                    live.cancelAll()
+                } catch {
+                    await room.unsubscribe(id)
+                    throw error
                 }
+                await room.unsubscribe(id)
             }
             try await group.next()
             group.cancelAll()

@@ -14,6 +14,12 @@ extension MeetingRoom {
         tappersSinceBatch.insert(ServingLimits.isThisMachine(address) ? "page " + token : address)
     }
 
+    /// Whether `origin` ("http://host:port") is another laptop of this session, one this node
+    /// linked with while it ran: its pages may move here (SecurityHeaders).
+    func isSessionOrigin(_ origin: String) async -> Bool {
+        await replicator?.participantOrigins.contains(origin) ?? false
+    }
+
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }
 

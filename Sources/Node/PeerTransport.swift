@@ -34,6 +34,11 @@ enum PeerTransport {
         let remoteAddress: String?
         /// Called once the other node's hello has arrived: lifts the hello deadline.
         let greeted: @Sendable () -> Void
+        /// Ends the connection from any task (a silent peer, a node turned away).
+        var close: @Sendable () -> Void {
+            let channel = channel.channel
+            return { channel.close(promise: nil) }
+        }
     }
 
     /// Open connections per address on the listening side.

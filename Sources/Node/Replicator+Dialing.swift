@@ -83,7 +83,6 @@ extension Replicator {
             // and the next candidate is tried.
             guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
             else { continue }
-            let channel = connection.channel.channel
             let linked: Bool? = try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
                 var messages = inbound.makeAsyncIterator()
@@ -94,7 +93,7 @@ extension Replicator {
                 }
                 await self.replicate(
                     with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound,
-                    close: { channel.close(promise: nil) })
+                    close: connection.close)
                 return true
             }
             if linked == true { return true }

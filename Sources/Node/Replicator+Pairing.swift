@@ -18,18 +18,16 @@ extension Replicator {
                     // Only an admitted node learns anything of the session, this greeting included.
                     connection.greeted()
                     try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
-                    let channel = connection.channel.channel
                     await self.replicate(
                         with: key, role: role, hello: hello, address: connection.remoteAddress,
-                        messages: &messages, writer: outbound, close: { channel.close(promise: nil) })
+                        messages: &messages, writer: outbound, close: connection.close)
                 } else if hello.wantsAdmission, hello.sessionID == nil {
                     try await outbound.write(
                         PeerMessage.hello(PeerHello(name: name, peerPort: nil, participantURL: nil, session: nil, wantsAdmission: false))
                             .buffer)
-                    let channel = connection.channel.channel
                     try await self.pair(
                         with: key, hello: hello, connectionAddress: connection.remoteAddress, greeted: connection.greeted,
-                        line: Line(writer: outbound, close: { channel.close(promise: nil) }), messages: &messages)
+                        line: Line(writer: outbound, close: connection.close), messages: &messages)
                 } else {
                     try await outbound.write(
                         PeerMessage.refused(

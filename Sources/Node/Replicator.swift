@@ -41,6 +41,9 @@ public actor Replicator {
         var writer: Writer
     }
     var links: [UUID: Link] = [:]
+    /// Where the pages of every co-facilitator this node linked with while it ran were served
+    /// ("http://host:port"): a page from there may move here after its laptop vanished.
+    private(set) var participantOrigins: Set<String> = []
 
     /// What a waiting laptop's connection needs: where to write, and how to end it.
     struct Line: Sendable {
@@ -133,10 +136,8 @@ public actor Replicator {
 
     // MARK: Links
 
-    /// Runs one replication link until it closes, or until the other node has been silent for
-    /// ``linkSilence`` while this one waited to hear from it (then `close` ends it). Each side
-    /// beats every ``linkBeat``, so a laptop that vanished (its battery, its lid, its Wi-Fi:
-    /// no connection is reset) is noticed in seconds, not when TCP gives up.
+    /// Runs one replication link until it closes, or until the other node has been silent too
+    /// long (``beat(on:heard:name:close:)``, which then calls `close`).
     nonisolated func replicate(
         with key: PublicKey, role: Replica.Role, hello: PeerHello, address: String?,
         messages: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: Writer, close: @escaping @Sendable () -> Void
@@ -146,36 +147,14 @@ public actor Replicator {
         await addLink(
             id, Link(key: key, role: role, name: name, participantURL: hello.participantURL, writer: writer),
             address: address, peerPort: hello.peerPort)
-        // When this side last heard the other, and whether it is busy with a message (a long
-        // merge on a slow laptop is not the other's silence).
         let heard = Heard()
-        let watch = Task { [linkBeat, linkSilence, say] in
-            await withDiscardingTaskGroup { group in
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: linkBeat)
-                        try? await writer.write(PeerMessage.beat.buffer)
-                    }
-                }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: linkBeat / 2)
-                        let silent = heard.last.withLock { !$0.busy && ContinuousClock.now - $0.at > linkSilence }
-                        if silent {
-                            say("No word from \(name) for \(linkSilence.seconds) s: taking it for gone.")
-                            close()
-                            return
-                        }
-                    }
-                }
-            }
-        }
+        let watch = beat(on: writer, heard: heard, name: name, close: close)
         defer { watch.cancel() }
         do {
             while let message = try await Replicator.next(&messages) {
-                heard.last.withLock { $0 = (.now, true) }
+                heard.message()
                 if message != .beat { await handle(message, from: id, key: key, role: role, writer: writer) }
-                heard.last.withLock { $0 = (.now, false) }
+                heard.done()
             }
         } catch {
             if !(error is CancellationError) { say("The link with \(name) closed: \(error).") }
@@ -190,6 +169,9 @@ public actor Replicator {
             old.writer.finish()
         }
         links[id] = link
+        if link.role == .coFacilitator, let url = link.participantURL, url.hasPrefix("http://") {
+            participantOrigins.insert(url.hasSuffix("/") ? String(url.dropLast()) : url)
+        }
         desk.linked(link.key)
         if let address, let peerPort { addresses[link.key] = (address, peerPort) }
         say("Linked with \(link.name) (\(link.key.fingerprint)), \(link.role.wireName).")
@@ -282,11 +264,6 @@ public actor Replicator {
     private func timedOut(_ id: EventID) {
         if secondCopies.timedOut(id) { ackWaiters.removeValue(forKey: id)?.resume(returning: false) }
     }
-}
-
-/// When a link last heard the other node, and whether it is busy with what it heard.
-final class Heard: Sendable {
-    let last = Mutex((at: ContinuousClock.now, busy: false))
 }
 
 /// Where a node takes other nodes' calls.

@@ -13,7 +13,7 @@ import Meeting
 public enum Routes {
     public static func router(for room: MeetingRoom, pages: Pages, limits: ServingLimits = .init()) -> Router<NodeContext> {
         let router = Router(context: NodeContext.self)
-        router.middlewares.add(SecurityHeaders())
+        router.middlewares.add(SecurityHeaders(sessionOrigin: { await room.isSessionOrigin($0) }))
         router.middlewares.add(ServingMiddleware(limits: limits))
 
         // Pages and their assets, all served by the node itself; the room's pages start in its language.
@@ -34,7 +34,7 @@ public enum Routes {
             Response.json(["key": room.sealing.publicKeyText, "signature": Base64URL.encode(room.sealKeySignature)])
         }
         router.post("/api/sealed") { request, context in try await sealed(request, context, room) }
-        router.on("/api/sealed", method: .options) { request, context in SecurityHeaders.preflight(request, context) }
+        router.on("/api/sealed", method: .options) { _, _ in SecurityHeaders.preflight() }
         router.post("/api/cannot-seal") { _, context in
             await room.cannotSeal(from: context.addressKey)
             return Response(status: .noContent)
@@ -98,11 +98,10 @@ public enum Routes {
 
     static func reflect(_ body: Body.Reflection, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
-        // Sent again, and held already (it reached this laptop, or one that pushed it here,
+        let reflection = try room.session.reflection(prompt: body.prompt.value, text: body.text, once: body.once?.bytes)
+        // Sent again, and kept already (it reached this laptop, or one that pushed it here,
         // before the phone heard back): received, once. This page has written now.
-        if let once = body.once,
-            await room.session.holds(try room.session.reflectionBody(prompt: body.prompt.value, text: body.text, once: once.bytes))
-        {
+        if body.once != nil, await room.session.keeps(reflection) {
             _ = await room.registry.claimWriting(token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt)
             return
         }
@@ -118,7 +117,7 @@ public enum Routes {
             }
         }
         do {
-            try await room.session.submitReflection(prompt: body.prompt.value, text: body.text, once: body.once?.bytes)
+            try await room.session.submit(reflection)
         } catch {
             if claimed { await room.registry.unmarkWritten(token, from: address) }
             throw error
@@ -140,12 +139,13 @@ public enum Routes {
             throw APIError(
                 .conflict, MeetingError.Code.notResonable.rawValue, "You can resonate only with a shown reflection of the open prompt.")
         }
-        if let once = body.once, await room.session.holds(room.session.resonanceBody(with: reflection, once: once.bytes)) {
+        let tap = try room.session.resonance(with: reflection, once: body.once?.bytes)
+        if body.once != nil, await room.session.keeps(tap) {
             _ = await room.registry.claimResonance(token, with: reflection)
             return
         }
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
-        try await room.session.resonate(with: reflection, once: body.once?.bytes)
+        try await room.session.submit(tap)
         await room.noteTap(from: address, token: token)
         await room.changed()
     }

@@ -35,7 +35,14 @@ extension Routes {
     static let sealedReplayed = APIError(
         .conflict, "sealed-replayed", "This sealed request was sent before; each is taken once. Reload the page and send it again.")
 
+    static let sealedType = APIError(
+        .unsupportedMediaType, "sealed-type",
+        "A sealed request is sent as application/octet-stream. Reload the page: it seals what it sends.")
+
     static func sealed(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
+        // Not a type a page of another origin may send without asking first (the preflight,
+        // which only this session's laptops pass).
+        guard request.headers[.contentType]?.lowercased() == "application/octet-stream" else { throw sealedType }
         let bytes = Array(try await request.body.collect(upTo: Request.bodyLimit).readableBytesView)
         let opened: Sealing.Opened
         do {

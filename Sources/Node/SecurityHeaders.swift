@@ -8,14 +8,18 @@ import Meeting
 /// unknown API paths included.
 struct SecurityHeaders: RouterMiddleware {
     typealias Context = NodeContext
+    /// Whether an origin is another laptop of this session, whose pages may call this one.
+    var sessionOrigin: @Sendable (String) async -> Bool = { _ in false }
 
     /// What a phone's page asks of another laptop of the session after it moved there without
-    /// leaving its page (docs/replication.md, "Failure modes"): any page may read these, as
-    /// each is public (the seal key, signed by the room key) or sealed.
+    /// leaving its page (docs/replication.md, "Failure modes"). Only pages of this session's
+    /// laptops may read the answers: a page from anywhere else (an informer's own server that a
+    /// phone was sent to) could otherwise speak from that phone's address and read what the
+    /// node answers about it.
     static let crossOrigin: Set<String> = ["/api/seal-key", "/api/room", "/api/sealed"]
 
     /// The answer to a browser's question before a sealed request from another laptop's page.
-    static func preflight(_ request: Request, _ context: NodeContext) -> Response {
+    static func preflight() -> Response {
         Response(
             status: .noContent,
             headers: [
@@ -75,7 +79,10 @@ struct SecurityHeaders: RouterMiddleware {
         // Nothing of a meeting is kept in a phone's browser cache (docs/threat-model.md).
         response.headers[.cacheControl] = "no-store"
         response.headers[.referrerPolicy] = "no-referrer"
-        if SecurityHeaders.crossOrigin.contains(request.uri.path) { response.headers[.accessControlAllowOrigin] = "*" }
+        if SecurityHeaders.crossOrigin.contains(request.uri.path) {
+            response.headers[.vary] = "Origin"
+            if let origin = request.headers[.origin], await sessionOrigin(origin) { response.headers[.accessControlAllowOrigin] = origin }
+        }
         return response
     }
 }

@@ -30,7 +30,7 @@ struct ReplicationTests {
     /// `before` runs once the replicator exists and before it listens or calls anyone.
     static func start(
         _ session: LiveSession, name: String, joinCode: String?, port: Int = 0, limits: PeerLimits = PeerLimits(),
-        before: (Replicator) async -> Void = { _ in }
+        linkSilence: Duration = .milliseconds(3500), before: (Replicator) async -> Void = { _ in }
     ) async throws -> Running {
         let lines = Lines()
         // The acknowledgement waits long for the second copy here: the test is about the
@@ -38,7 +38,7 @@ struct ReplicationTests {
         let replicator = Replicator(
             session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: name,
             participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),
-            limits: limits, say: { lines.add($0) })
+            limits: limits, linkBeat: min(.seconds(1), linkSilence / 3), linkSilence: linkSilence, say: { lines.add($0) })
         await replicator.start(onChange: {})
         await before(replicator)
         let (ports, sink) = AsyncStream<Int>.makeStream()
@@ -197,6 +197,40 @@ struct ReplicationTests {
 
     /// Threat: anyone who can see a screen, an export or an organiser's laptop, when a prompt
     /// drew fewer reflections than the minimum (a group of two can tell who wrote what).
+    @Test("A linked laptop that goes silent (no reset, no beat) is dropped after the silence limit, and the single copy is flagged")
+    func silentLaptopIsDropped() async throws {
+        let folderA = TemporaryFolder()
+        let session = try await LiveSession.start(deck: try Self.deck(), in: TranscriptStore(folder: folderA.path))
+        let a = try await Self.start(session, name: "laptop-a", joinCode: "ABCDEFGH", linkSilence: .milliseconds(600))
+        defer { a.stop() }
+        let folderB = TemporaryFolder()
+        let b = try await Self.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        #expect(await Self.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
+        b.stop()
+        #expect(await Self.eventually { await !a.replicator.status().admitted.contains(where: \.connected) })
+        // B's key calls again, says hello, and then says nothing more: a laptop whose Wi-Fi dropped.
+        let connection = try await PeerTransport.connect(
+            host: "127.0.0.1", port: a.port, identity: PeerTransportIdentity(key: b.session.nodeKey).identity,
+            expect: a.replicator.myKey.fingerprint)
+        let started = ContinuousClock.now
+        let heard = try await connection.channel.executeThenClose { inbound, outbound in
+            try await outbound.write(
+                PeerMessage.hello(
+                    PeerHello(name: "laptop-b", peerPort: nil, participantURL: nil, session: session.id, wantsAdmission: false)
+                )
+                .buffer)
+            var beats = 0
+            for try await frame in inbound where try PeerMessage(decoding: frame.readableBytesView) == .beat { beats += 1 }
+            return beats
+        }
+        let lasted = ContinuousClock.now - started
+        // A beat while it waited, then it let go of the silent link (well before TCP would).
+        #expect(heard >= 1, "A did not beat on the link")
+        #expect(lasted >= .milliseconds(600) && lasted < .seconds(30), "A closed the silent link after \(lasted)")
+        #expect(await a.replicator.status().singleCopy)
+        #expect(a.lines.all.contains("No word from laptop-b"))
+    }
+
     @Test("The session's settings travel: a co-facilitator's room keeps several reflections per prompt, the minimum and the language")
     func settingsTravel() async throws {
         let folderA = TemporaryFolder()

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import NIOCore
 import Testing
 
 @testable import Meeting
@@ -56,21 +58,41 @@ struct SentAgainTests {
         }
     }
 
-    @Test("two laptops with the room key make the same event from the same once: byte for byte, one id")
+    @Test("two sessions with the room key make the same event from the same once: byte for byte, one id")
     func sameEventOnEveryLaptop() async throws {
         let folder = TemporaryFolder()
         let store = try TranscriptStore(folder: folder.path)
         let deck = Deck(title: LocalizedText([.en: "t"]), prompts: [Prompt(text: LocalizedText([.en: "p"]))])
         let session = try await LiveSession.start(deck: deck, in: store)
         let once = Base64URL.decode(SentAgainTests.once)!
-        let body = try session.reflectionBody(prompt: 0, text: "same words", once: once)
-        let other = try session.reflectionBody(prompt: 0, text: "same words", once: once)
-        #expect(body == other)
-        let room = try store.roomSecret(of: session.id)!
-        let a = Event.participant(body, session: session.id, roomKey: room)
-        let b = Event.participant(other, session: session.id, roomKey: room)
+        // Another LiveSession of the same session, with the room key (as a co-facilitator's laptop holds it).
+        let other = try await LiveSession.resume(session.id, in: store)
+        let a = try session.reflection(prompt: 0, text: "same words", once: once).event
+        let b = try other.reflection(prompt: 0, text: "same words", once: once).event
+        #expect(a.body == b.body)
         // Ed25519 signatures are deterministic (RFC 8032): if the crypto library ever signs with
         // randomness, a reflection sent again to another laptop would be held twice.
         #expect(a.bytes == b.bytes && a.id == b.id)
+    }
+
+    @Test("a page of another origin (a web page a phone was lured to) cannot read what the node answers, nor send a sealed request without asking first")
+    func otherOriginsAreNotServed() async throws {
+        let fixture = try await HostedFixture()
+        try await fixture.live { client in
+            let lure: HTTPFields = [.origin: "http://198.18.0.66:8000"]
+            for path in ["/api/seal-key", "/api/room"] {
+                let response = try await client.execute(uri: path, method: .get, headers: lure, body: nil)
+                #expect(response.status == .ok)
+                #expect(response.headers[.accessControlAllowOrigin] == nil, "\(path) lets another origin read it")
+            }
+            let preflight = try await client.execute(uri: "/api/sealed", method: .options, headers: lure, body: nil)
+            #expect(preflight.headers[.accessControlAllowOrigin] == nil)
+            // What a page elsewhere may send without asking (text/plain) is refused, and says how to send.
+            let plain = try await client.execute(
+                uri: "/api/sealed", method: .post, headers: [.origin: "http://198.18.0.66:8000", .contentType: "text/plain"],
+                body: ByteBuffer(bytes: [UInt8](repeating: 0, count: Sealing.requestSize)))
+            #expect(plain.status == .unsupportedMediaType)
+            #expect(String(buffer: plain.body).contains("application/octet-stream"))
+        }
     }
 }

@@ -119,11 +119,11 @@ class ALaptopThatVanishes(unittest.TestCase):
 
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="halqa-vanish-")
-        done = subprocess.run([HALL, "up", "7"], capture_output=True, text=True)
-        self.assertEqual(done.returncode, 0, done.stderr)
-        self.hall = done.stdout.strip()
-        self.processes = []
+        self.hall, self.processes = None, []
         self.addCleanup(self.tear_down)
+        done = subprocess.run([HALL, "up", "7"], capture_output=True, text=True)
+        self.hall = done.stdout.strip() or None
+        self.assertEqual(done.returncode, 0, done.stderr)
 
     def tear_down(self):
         for p in self.processes:
@@ -134,7 +134,8 @@ class ALaptopThatVanishes(unittest.TestCase):
                 except Exception:
                     pass
             p.stop(signal.SIGKILL)
-        subprocess.run([HALL, "down", self.hall], capture_output=True)
+        if self.hall:
+            subprocess.run([HALL, "down", self.hall], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)
 
     def start(self, host, command, name, cls=Process):
@@ -181,6 +182,9 @@ class ALaptopThatVanishes(unittest.TestCase):
     def linked(self, node, secret, other):
         nodes = self.console(node, secret, "api/console").get("nodes") or {}
         return any(n["name"] == other and n["connected"] for n in nodes.get("admitted", []))
+
+    def single_copy(self, node, secret):
+        return (self.console(node, secret, "api/console").get("nodes") or {}).get("singleCopy") is True
 
     def eventually(self, condition, timeout):
         started = time.time()
@@ -257,14 +261,18 @@ class ALaptopThatVanishes(unittest.TestCase):
         time.sleep(2)
         a.stop(signal.SIGKILL)
 
-        noticed = self.eventually(lambda: not self.linked(B, self.secret_b, "creator")
-                                  and self.console(B, self.secret_b, "api/console")["nodes"]["singleCopy"], 20)
+        noticed = self.eventually(lambda: not self.linked(B, self.secret_b, "creator") and self.single_copy(B, self.secret_b), 20)
         self.assertIsNotNone(noticed, "B never noticed that A was gone")
         noticed = time.time() - cut
+        # A phone is on B once it follows the room there: its page talks to B, over a connection to B.
         moved = {}
-        for host in PHONES:
-            self.assertIsNotNone(self.eventually(lambda: phones[host].on(B), 30), f"phone {host} never moved to B")
-            moved[host] = time.time() - cut
+        while len(moved) < len(PHONES) and time.time() - cut < 40:
+            for host in PHONES:
+                if host not in moved and phones[host].do(do="js", script="return Halqa.nodeOrigin()")["value"] == URL[B].rstrip("/") \
+                        and phones[host].on(B):
+                    moved[host] = time.time() - cut
+            time.sleep(0.1)
+        self.assertEqual(sorted(moved), list(PHONES), "a phone never moved to B")
         got = self.received(phones[4], timeout=30)
         self.assertTrue(got["ok"], f"phone 4's reflection, sent into the cut, was never acknowledged: {got}")
         sent_into_the_cut = time.time() - cut
@@ -284,8 +292,12 @@ class ALaptopThatVanishes(unittest.TestCase):
         for host in PHONES:
             self.assertLessEqual(moved[host], MOVE_WITHIN + 1, f"phone {host} took {moved[host]:.1f} s to move")
         self.assertLessEqual(last_move, MOVE_WITHIN, "the crowd's last phone moved too late")
-        self.assertLessEqual(max(after_move, default=0), 1.0, "a write on B waited after its phone moved")
+        # B noticed A before the phones did, so a write after a move does not wait for a copy
+        # from A, nor stand by: well within a second, with room for a loaded CI machine.
+        self.assertTrue(after_move, "no reflection was sent again on B")
+        self.assertLessEqual(max(after_move), 2.0, "a write on B waited after its phone moved")
         self.assertTrue(all(p["node"] == URL[B] for p in crowd_moves), crowd_moves)
+        self.assertEqual(len({m["phone"] for m in crowd_moves}), CROWD, "every phone of the crowd moved to B")
 
         # B runs the meeting now: phone 5 writes there, B reveals, every phone sees the batch.
         self.write(phones[5], "written on B")
@@ -320,8 +332,7 @@ class ALaptopThatVanishes(unittest.TestCase):
         self.hall_cmd("cut", self.hall, "2")
         time.sleep(1)
         b.stop(signal.SIGKILL)
-        noticed = self.eventually(lambda: not self.linked(A, self.secret_a, "laptop-b")
-                                  and self.console(A, self.secret_a, "api/console")["nodes"]["singleCopy"], 30)
+        noticed = self.eventually(lambda: not self.linked(A, self.secret_a, "laptop-b") and self.single_copy(A, self.secret_a), 30)
         self.assertIsNotNone(noticed, "A never noticed that B was gone")
         noticed = time.time() - cut
         # Writes on A no longer wait for a copy that cannot come.
@@ -360,5 +371,5 @@ if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
-    print(f"vanish: {max(0, result.testsRun - failed)} passed, {failed} failed")
+    print(f"vanish: {max(0, result.testsRun - failed - len(result.skipped))} passed, {failed} failed, {len(result.skipped)} skipped")
     sys.exit(1 if failed else 0)

@@ -97,16 +97,18 @@ var Halqa = (function () {
   // leaving (docs/replication.md, "Failure modes").
   var node = "";
   function setNode(origin) { node = origin || ""; }
-  function nodeOrigin() { return node || location.protocol + "//" + location.host; }
+  function home() { return location.protocol + "//" + location.host; }
+  function nodeOrigin() { return node || home(); }
 
-  // fetch with a deadline: a laptop that vanished (its battery, its lid, its Wi-Fi) answers
-  // nothing and resets nothing, so no request waits for ever. Rejects as an unreachable node.
+  // fetch with a deadline (ms; 30 s if not given, for the console's slow actions): a laptop
+  // that vanished (its battery, its lid, its Wi-Fi) answers nothing and resets nothing, so no
+  // request waits for ever. Rejects as an unreachable node.
   function within(path, options, ms) {
     var controller = window.AbortController ? new AbortController() : null;
     var timer = null;
     if (controller) {
       options.signal = controller.signal;
-      timer = setTimeout(function () { controller.abort(); }, ms || 8000);
+      timer = setTimeout(function () { controller.abort(); }, ms || 30000);
     }
     return fetch(node + path, options).then(function (response) {
       clearTimeout(timer);
@@ -115,7 +117,7 @@ var Halqa = (function () {
   }
 
   // fetch with JSON in and out; resolves {status, body}, rejects only when the node is
-  // unreachable or silent past the deadline (ms, default 8 s).
+  // unreachable or silent past the deadline (ms, as for `within`).
   function api(method, path, token, body, ms) {
     var headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
@@ -183,8 +185,18 @@ var Halqa = (function () {
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 10000);
     }
+    // A phone whose screen was off ran no timers: count the silence from when it wakes.
+    function woke() { if (!document.hidden && socket) quiet(); }
+    document.addEventListener("visibilitychange", woke);
     connect();
-    return { stop: function () { stopped = true; clearTimeout(watchdog); if (socket) { socket.onclose = null; socket.close(); } } };
+    return {
+      stop: function () {
+        stopped = true;
+        clearTimeout(watchdog);
+        document.removeEventListener("visibilitychange", woke);
+        if (socket) { socket.onclose = null; socket.close(); }
+      }
+    };
   }
 
   // Draws a QR matrix {size, rows} on a canvas, with a quiet zone.
@@ -207,6 +219,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, setNode: setNode, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
+  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, setNode: setNode, home: home, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL };
 })();

@@ -26,7 +26,7 @@
   var inFlight = null;       // {prompt, text, once}
   var tapOnces = {};         // reflection id -> once
   // Laptops of the session found silent (origin -> true): a move skips them.
-  var silent = {}, moving = false;
+  var silent = {}, moving = false, movedAt = 0;
 
   function t(key, values) { return Halqa.t(lang, key, values); }
 
@@ -57,7 +57,7 @@
   // room key, and takes the node's word (docs/threat-model.md).
   function key() {
     if (sealKey) return Promise.resolve(sealKey);
-    return Halqa.api("GET", "/api/seal-key").then(function (r) {
+    return Halqa.api("GET", "/api/seal-key", null, undefined, 4000).then(function (r) {
       if (r.status !== 200 || !r.body) throw new Error("network");
       var room = Sealed.fromText(store.getItem("r"));
       var got = room ? Sealed.trusted(r.body.key, r.body.signature, room) : Sealed.fromText(r.body.key);
@@ -142,7 +142,7 @@
     }, function (status) {
       if (status === "live") { stopPolling(); $("connection").textContent = ""; }
       // The node stopped beating: one quick check, and if it does not answer, move on.
-      else if (status === "silent") { refresh(2000, moveOn); }
+      else if (status === "silent") { var from = Halqa.nodeOrigin(); refresh(2000, function () { failedHere(from); }); }
       else { startPolling(); }
     });
   }
@@ -205,8 +205,14 @@
     silent[here] = true;
     var next = ((state && state.nodes) || []).map(function (u) { return u.replace(/\/$/, ""); })
       .filter(function (u) { return u !== here && !silent[u]; })[0];
-    if (!next) { silent = {}; return; }
+    if (!next) {
+      silent = {};
+      // A move whose join failed left this page with no laptop: try again shortly.
+      if (!token) setTimeout(moveOn, 2000);
+      return;
+    }
     moving = true;
+    movedAt = Date.now();
     if (socket) { socket.stop(); socket = null; }
     stopPolling();
     Halqa.setNode(next);
@@ -215,15 +221,19 @@
       moving = false;
       if (!joined) { moveOn(); return; }
       failures = 0;
+      silent = {};  // the one left may come back: a later move may go there again
       if (inFlight) send(null, false, inFlight);
       for (var id in tapOnces) resonate(id, null);
     });
   }
 
+  // A failure that came from the laptop this page talks to now, not from one it left.
+  function failedHere(from) { if (from === Halqa.nodeOrigin()) moveOn(); }
+
   // After a move: to the new laptop's own address, when nothing is lost by reloading.
   function settleThere() {
+    if (!moved() || inFlight || moving || Object.keys(tapOnces).length) return;
     var origin = Halqa.nodeOrigin();
-    if (origin === location.protocol + "//" + location.host || inFlight || moving || Object.keys(tapOnces).length) return;
     var carried = store.getItem("r") ? "&r=" + store.getItem("r") : "";
     location.replace(origin + "/#k=" + encodeURIComponent(code) + carried);
   }
@@ -296,62 +306,78 @@
   }
 
   // Sends the reflection in the box, or `again`: one that had no answer, after a move.
+  // Whether an answer ends a send for good: kept, or refused for what it is (a written
+  // rule, a closed prompt, bad words). A laptop that stands by, is busy or failed leaves it
+  // in flight, to be sent again with the same `once`.
+  function final(r) { return r.status < 500 && r.status !== 401 && r.status !== 429; }
+
+  // Sends the reflection in the box, or `again`: one that had no answer, after a move. While
+  // it is in flight the box cannot be changed: changed words would be another reflection,
+  // and the first may have arrived.
   function send(event, retried, again, standingBy) {
     if (event && event.preventDefault) event.preventDefault();
     var p = state && state.prompt;
-    if (!again && !p) return;
-    var prompt = again ? again.prompt : p.index, text = again ? again.text : $("text").value;
-    // The same words to the same prompt keep their `once`: sent again, they are kept once.
-    if (!inFlight || inFlight.prompt !== prompt || inFlight.text !== text) inFlight = { prompt: prompt, text: text, once: Sealed.once() };
-    var sending = inFlight;
+    if (!again && !inFlight && !p) return;
+    if (!inFlight) inFlight = { prompt: p.index, text: $("text").value, once: Sealed.once() };
+    var sending = again || inFlight, from = Halqa.nodeOrigin();
+    $("text").readOnly = true;
     $("write-error").textContent = "";
     sendButton(true);
-    sealed("reflect", { prompt: prompt, text: text, once: sending.once }).then(function (r) {
-      var code = r.body && r.body.error && r.body.error.code;
-      if (code === "standing-by" && moved() && (standingBy || 0) < 10) {
-        // The laptop this page moved to has not yet noticed the silent one: it will soon.
-        setTimeout(function () { send(null, retried, sending, (standingBy || 0) + 1); }, 1000);
+    sealed("reflect", { prompt: sending.prompt, text: sending.text, once: sending.once }).then(function (r) {
+      var refusal = r.body && r.body.error && r.body.error.code;
+      if (refusal === "standing-by" && Date.now() - movedAt < 6000 && (standingBy || 0) < 3) {
+        // The laptop this page just moved to has not yet noticed the silent one: it will soon.
+        setTimeout(function () { send(null, retried, sending, (standingBy || 0) + 1); }, 1500);
         return;
       }
       sendButton(false);
-      if (inFlight === sending) inFlight = null;
+      if (final(r) && inFlight === sending) { inFlight = null; $("text").readOnly = false; }
       if (r.status === 201) {
-        wroteFor[prompt] = true;
+        wroteFor[sending.prompt] = true;
         $("text").value = "";  // the words are no longer kept on this phone
         updateCount();
         show("write", false);
         show("received", true);
       } else if (r.status === 401 && !retried) {
         // The node restarted and forgot this page: join again with the ticket, send again.
-        inFlight = sending;
-        var again_ = rejoin();
-        if (again_) again_.then(function () { if (token) send(null, true, sending); });
+        var joining = rejoin();
+        if (joining) joining.then(function () { if (token) send(null, true, sending); });
         else $("write-error").textContent = t("error.join-again");
       } else {
-        if (code === "already-wrote") { wroteFor[prompt] = true; show("write", false); }
+        if (refusal === "already-wrote") { wroteFor[sending.prompt] = true; show("write", false); }
         $("write-error").textContent = errorText(r.body);
-        // This laptop stands by while the host's runs: go there (the words stay in the box
-        // until the page leaves; the participant sends them again there).
-        if (code === "standing-by") moveOn();
+        // This laptop stands by while the host's runs: go there, and send it again there.
+        if (refusal === "standing-by") moveOn();
       }
     }, function (error) {
       sendButton(false);
-      if (error && error.message === "not-the-meeting") { inFlight = null; $("write-error").textContent = failure(error); return; }
+      if (error && error.message === "not-the-meeting") {
+        inFlight = null; $("text").readOnly = false;
+        $("write-error").textContent = failure(error);
+        return;
+      }
       // No answer in time: the laptop may have vanished. The words stay in the box and in
-      // flight; the page moves to another laptop of the session and sends them again there.
+      // flight; the page moves to another laptop of the session and sends them again there
+      // (or Send sends them again, the same).
       $("write-error").textContent = failure(error);
-      moveOn();
+      failedHere(from);
     });
   }
 
   // Whether this page moved to another laptop than the one that served it.
-  function moved() { return Halqa.nodeOrigin() !== location.protocol + "//" + location.host; }
+  function moved() { return Halqa.nodeOrigin() !== Halqa.home(); }
 
-  function resonate(id, button) {
+  function resonate(id, button, retried) {
     if (button) button.disabled = true;
     tapOnces[id] = tapOnces[id] || Sealed.once();
+    var from = Halqa.nodeOrigin();
     sealed("resonate", { reflection: id, once: tapOnces[id] }).then(function (r) {
-      delete tapOnces[id];
+      if (r.status === 401 && !retried) {
+        var joining = rejoin();
+        if (joining) joining.then(function () { if (token) resonate(id, button, true); });
+        return;
+      }
+      if (final(r)) delete tapOnces[id];
       if (r.status === 204 || (r.body && r.body.error && r.body.error.code === "already-resonated")) {
         resonated[id] = true;
         drawReflections();  // the live update may already have redrawn the list
@@ -361,7 +387,7 @@
       }
     }, function () {
       if (button) button.disabled = false;
-      moveOn();
+      failedHere(from);
     });
   }
 
