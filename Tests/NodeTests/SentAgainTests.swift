@@ -75,7 +75,7 @@ struct SentAgainTests {
         #expect(a.bytes == b.bytes && a.id == b.id)
     }
 
-    @Test("a page of another origin (a web page a phone was lured to) cannot read what the node answers, nor send a sealed request without asking first")
+    @Test("a page of another origin (one a phone was lured to) cannot read what the node answers, nor send sealed requests unasked")
     func otherOriginsAreNotServed() async throws {
         let fixture = try await HostedFixture()
         try await fixture.live { client in
