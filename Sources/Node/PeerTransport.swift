@@ -185,16 +185,49 @@ enum PeerTransport {
                 }
             }
         bound(server.channel.localAddress?.port ?? port)
-        try await withTaskCancellationHandler {
+        // The accepting loop is not cancelled itself: a connection accepted a moment before the
+        // node stops would otherwise be dropped without being closed, which NIO traps
+        // (apple/swift-nio#2637). On cancellation the listener closes, every connection still
+        // being handled is cancelled, and one accepted after that is closed at once.
+        let handlers = Handlers()
+        let accepting = Task {
             try await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await handle(connection) }
-                    }
+                for try await connection in inbound where !handlers.start({ await handle(connection) }) {
+                    try? await connection.channel.executeThenClose { _, _ in }
                 }
             }
+        }
+        try await withTaskCancellationHandler {
+            try await accepting.value
         } onCancel: {
+            handlers.stop()
             server.channel.close(promise: nil)
+        }
+    }
+
+    /// The tasks handling accepted connections, so that stopping can cancel them all.
+    final class Handlers: Sendable {
+        private let state = Mutex((stopped: false, tasks: [UUID: Task<Void, Never>]()))
+
+        /// Starts `work` in a task of its own, unless stopped (then false).
+        func start(_ work: @escaping @Sendable () async -> Void) -> Bool {
+            let id = UUID()
+            return state.withLock { state in
+                guard !state.stopped else { return false }
+                state.tasks[id] = Task {
+                    await work()
+                    self.state.withLock { _ = $0.tasks.removeValue(forKey: id) }
+                }
+                return true
+            }
+        }
+
+        func stop() {
+            let tasks = state.withLock { state in
+                state.stopped = true
+                return Array(state.tasks.values)
+            }
+            for task in tasks { task.cancel() }
         }
     }
 

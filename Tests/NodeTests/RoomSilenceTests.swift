@@ -18,6 +18,7 @@ struct RoomSilenceTests {
     /// A page's live socket, kept open while the test acts; collects every message it gets.
     final class Watcher: Sendable {
         let messages = Mutex<[String]>([])
+        let beats = Mutex(0)
         let done = Mutex(false)
         var count: Int { messages.withLock { $0.count } }
         var all: [String] { messages.withLock { $0 } }
@@ -34,6 +35,12 @@ struct RoomSilenceTests {
                     try await outbound.write(.text(hello))
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         guard case .text(let text) = message else { continue }
+                        // The beat every page gets every 2 s, the same bytes whatever anyone
+                        // does, is not a message about the room; anything else is counted.
+                        if text == LiveSocket.beatMessage {
+                            watcher.beats.withLock { $0 += 1 }
+                            continue
+                        }
                         watcher.messages.withLock { $0.append(text) }
                         if watcher.done.withLock({ $0 }) { return }
                     }
@@ -103,6 +110,9 @@ struct RoomSilenceTests {
             while (page.count < 2 || projector.count < 2) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(page.count == 2 && projector.count == 2)
             #expect(try await Self.observed(api, token: observer) != before)
+            // The node beats meanwhile (at its cadence, the same bytes for everyone).
+            while page.beats.withLock({ $0 }) == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(page.beats.withLock { $0 } > 0, "no beat reached the page")
         }
     }
 
