@@ -199,7 +199,9 @@ public actor LiveSession {
     /// Whether this node already keeps it: sent again with the same `once`, it reached this
     /// laptop, or another that pushed it here, before the phone heard back.
     public func keeps(_ submission: Submission) async -> Bool {
-        while saving.contains(submission.event.id) { try? await Task.sleep(for: .milliseconds(5)) }
+        while saving.contains(submission.event.id) {
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { return false }
+        }
         return state.keeps(submission.event.id)
     }
 

@@ -198,7 +198,12 @@ enum PeerTransport {
             }
         }
         try await withTaskCancellationHandler {
-            try await accepting.value
+            do {
+                try await accepting.value
+            } catch {
+                handlers.stop()
+                throw error
+            }
         } onCancel: {
             handlers.stop()
             server.channel.close(promise: nil)

@@ -170,7 +170,10 @@ public actor Replicator {
         }
         links[id] = link
         if link.role == .coFacilitator, let url = link.participantURL, url.hasPrefix("http://") {
-            participantOrigins.insert(url.hasSuffix("/") ? String(url.dropLast()) : url)
+            // As a browser names it: no trailing slash, no default port.
+            var origin = url.hasSuffix("/") ? String(url.dropLast()) : url
+            if origin.hasSuffix(":80") { origin.removeLast(3) }
+            participantOrigins.insert(origin)
         }
         desk.linked(link.key)
         if let address, let peerPort { addresses[link.key] = (address, peerPort) }

@@ -30,11 +30,13 @@ struct ReplicationTests {
     /// `before` runs once the replicator exists and before it listens or calls anyone.
     static func start(
         _ session: LiveSession, name: String, joinCode: String?, port: Int = 0, limits: PeerLimits = PeerLimits(),
-        linkSilence: Duration = .milliseconds(3500), before: (Replicator) async -> Void = { _ in }
+        linkSilence: Duration = .seconds(60), before: (Replicator) async -> Void = { _ in }
     ) async throws -> Running {
         let lines = Lines()
-        // The acknowledgement waits long for the second copy here: the test is about the
-        // mechanism, on a machine that may be slow, not about the timeout.
+        // The acknowledgement waits long for the second copy here, and a link is taken for
+        // silent only after long (unless a test asks for less): the tests are about the
+        // mechanism, on a machine that may be slow (a fully parallel suite starves the beats
+        // for seconds), not about the timeouts.
         let replicator = Replicator(
             session: session, identity: try PeerTransportIdentity(key: session.nodeKey), name: name,
             participantURL: "http://127.0.0.1:1/", joinCode: joinCode, secondCopyTimeout: .seconds(60),

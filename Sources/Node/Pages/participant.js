@@ -224,7 +224,7 @@
       silent = {};  // the one left may come back: a later move may go there again
       if (inFlight) send(null, false, inFlight);
       for (var id in tapOnces) resonate(id, null);
-    });
+    }, function () { moving = false; setTimeout(moveOn, 2000); });
   }
 
   // A failure that came from the laptop this page talks to now, not from one it left.
@@ -242,7 +242,12 @@
 
   function render(next) {
     var promptChanged = !state || !next.prompt || !state.prompt || state.prompt.index !== next.prompt.index;
-    if (state && promptChanged) { settleThere(); tapOnces = {}; }
+    if (state && promptChanged) {
+      // What was in flight for the prompt that closed can no longer be kept: let it go.
+      tapOnces = {};
+      if (inFlight && (!next.prompt || inFlight.prompt !== next.prompt.index)) { inFlight = null; $("text").readOnly = false; }
+      settleThere();
+    }
     state = next;
     show("join", false); show("room", true);
     var title = Halqa.title(state.session, lang);
@@ -289,7 +294,7 @@
         button.className = "resonate";
         var done = !!resonated[r.id];
         button.textContent = done ? t("shown.resonated") : t("shown.resonate");
-        button.disabled = done || !!tapOnces[r.id];
+        button.disabled = done;
         button.addEventListener("click", function () { resonate(r.id, button); });
         row.appendChild(button);
       }
@@ -318,9 +323,9 @@
     if (event && event.preventDefault) event.preventDefault();
     var p = state && state.prompt;
     if (!again && !inFlight && !p) return;
-    if (!inFlight) inFlight = { prompt: p.index, text: $("text").value, once: Sealed.once() };
+    if (!again && !inFlight) inFlight = { prompt: p.index, text: $("text").value, once: Sealed.once() };
     var sending = again || inFlight, from = Halqa.nodeOrigin();
-    $("text").readOnly = true;
+    if (sending === inFlight) $("text").readOnly = true;
     $("write-error").textContent = "";
     sendButton(true);
     sealed("reflect", { prompt: sending.prompt, text: sending.text, once: sending.once }).then(function (r) {
@@ -332,22 +337,26 @@
       }
       sendButton(false);
       if (final(r) && inFlight === sending) { inFlight = null; $("text").readOnly = false; }
+      // An answer about a prompt that is no longer open changes nothing on the page.
+      var current = state && state.prompt && state.prompt.index === sending.prompt;
       if (r.status === 201) {
         wroteFor[sending.prompt] = true;
-        $("text").value = "";  // the words are no longer kept on this phone
-        updateCount();
-        show("write", false);
-        show("received", true);
+        if (current) {
+          $("text").value = "";  // the words are no longer kept on this phone
+          updateCount();
+          show("write", false);
+          show("received", true);
+        }
       } else if (r.status === 401 && !retried) {
         // The node restarted and forgot this page: join again with the ticket, send again.
         var joining = rejoin();
         if (joining) joining.then(function () { if (token) send(null, true, sending); });
         else $("write-error").textContent = t("error.join-again");
       } else {
-        if (refusal === "already-wrote") { wroteFor[sending.prompt] = true; show("write", false); }
-        $("write-error").textContent = errorText(r.body);
+        if (refusal === "already-wrote") { wroteFor[sending.prompt] = true; if (current) show("write", false); }
+        if (current) $("write-error").textContent = errorText(r.body);
         // This laptop stands by while the host's runs: go there, and send it again there.
-        if (refusal === "standing-by") moveOn();
+        if (refusal === "standing-by") failedHere(from);
       }
     }, function (error) {
       sendButton(false);
