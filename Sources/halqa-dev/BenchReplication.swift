@@ -102,6 +102,7 @@ struct BenchReplication: AsyncParsableCommand {
                 last = (a.session, a)
             }
             guard let (session, admitted) = last else { return }
+            try await BenchReplication.measureVerificationFloor(session, caughtUpIn: admitted.catchUpSeconds)
             let latencies = Mutex<[Double]>([])
             let seen = Mutex(0)
             let b = Replicator(
@@ -134,6 +135,38 @@ struct BenchReplication: AsyncParsableCommand {
             emit("\nlive propagation, \(sorted.count) facilitator events one every 5 ms (made and stored on A → verified and stored on B):")
             emit(String(format: "p50 %.2f ms   p99 %.2f ms   max %.2f ms", pct(0.5), pct(0.99), sorted.last!))
         }
+    }
+
+    static func measureVerificationFloor(_ session: LiveSession, caughtUpIn catchUp: Double) async throws {
+        let events = try session.store.events(of: session.id)
+        let floor = verificationFloor(events, roomKey: await session.state.created.roomKey)
+        emit(
+            String(
+                format:
+                    "\nverifying the %d events' signatures alone (the floor): %.3f s on 1 core, %.3f s on %d; the last catch-up took %.1f× the %d-core floor",
+                events.count, floor.one, floor.all, floor.cores, catchUp / floor.all, floor.cores))
+    }
+
+    /// What checking the session's signatures alone costs, on one core and on all of them,
+    /// next to the last catch-up (issue 16: catch-up within 1.5× of that floor).
+    static func verificationFloor(_ events: [Event], roomKey: PublicKey) -> (one: Double, all: Double, cores: Int) {
+        func seconds(_ work: () -> Void) -> Double {
+            let start = ContinuousClock.now
+            work()
+            return (ContinuousClock.now - start).seconds
+        }
+        let one = seconds {
+            for event in events where !event.hasValidSignature(roomKey: roomKey) { fatalError("a stored event does not verify") }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let all = seconds {
+            DispatchQueue.concurrentPerform(iterations: cores) { part in
+                for i in stride(from: part, to: events.count, by: cores) where !events[i].hasValidSignature(roomKey: roomKey) {
+                    fatalError("a stored event does not verify")
+                }
+            }
+        }
+        return (one, all, cores)
     }
 
     /// A session of about `events` events: reflections in revealed groups of 50, and notes.
