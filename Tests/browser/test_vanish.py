@@ -138,11 +138,13 @@ class ALaptopThatVanishes(unittest.TestCase):
             subprocess.run([HALL, "down", self.hall], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def start(self, host, command, name, cls=Process):
-        p = cls(self.hall, host, command, os.path.join(self.work, name + ".log")) if cls is Process else cls(
-            self.hall, host, os.path.join(self.work, name + ".log"))
-        self.processes.append(p)
-        return p
+    def start(self, host, command, name):
+        return self.keep(Process(self.hall, host, command, os.path.join(self.work, name + ".log")))
+
+    def keep(self, process):
+        """Stopped and killed at the end, whatever happens."""
+        self.processes.append(process)
+        return process
 
     def hall_cmd(self, *args):
         done = subprocess.run([HALL] + list(args), capture_output=True, text=True)
@@ -219,7 +221,7 @@ class ALaptopThatVanishes(unittest.TestCase):
 
         phones = {}
         for host in browsers:
-            phones[host] = self.start(host, None, f"phone{host}", Phone)
+            phones[host] = self.keep(Phone(self.hall, host, os.path.join(self.work, f"phone{host}.log")))
         for host, phone in phones.items():
             self.assertTrue(phone.do(do="get", url=self.link)["ok"])
         for host, phone in phones.items():
