@@ -15,7 +15,7 @@ padded[0] = json.length >> 8; padded[1] = json.length & 255; padded.set(json, 2)
 const nodePublic = nacl.scalarMult.base(nodeSecret), ephemeralPublic = nacl.scalarMult.base(ephemeralSecret);
 const box = nacl.box(padded, nonce, nodePublic, ephemeralSecret);
 const reply = new TextEncoder().encode(JSON.stringify({ status: 201, body: { received: true } }));
-const replyPadded = new Uint8Array(4096);
+const replyPadded = new Uint8Array(1024);
 replyPadded[0] = reply.length >> 8; replyPadded[1] = reply.length & 255; replyPadded.set(reply, 2);
 const replyBox = nacl.box(replyPadded, replyNonce, ephemeralPublic, nodeSecret);
 const viewKey = bytes(32, 13), viewNonce = bytes(24, 3), view = new TextEncoder().encode('{"version":7}');

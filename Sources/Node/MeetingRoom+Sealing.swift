@@ -23,11 +23,14 @@ extension MeetingRoom {
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }
 
-    /// The room's view sealed with ``viewKey``, in base64: what phones' pages receive.
+    /// The room's whole view sealed with ``viewKey``, in base64: what a page that holds none receives.
     func sealedView() -> String {
-        if let sealed = sealedRoomView, sealed.version == roomView.version { return sealed.text }
-        let text = Data(Sealing.seal(Array(Wire.encode(roomView)), withKey: viewKey)).base64EncodedString()
-        sealedRoomView = (roomView.version, text)
-        return text
+        Data(sealedUpdate(since: nil)?.sealed ?? []).base64EncodedString()
+    }
+
+    /// What a page that holds `held` is sent, sealed with ``viewKey``: what changed since, or
+    /// the whole view; nil if it holds the current version (``RoomFeed``).
+    func sealedUpdate(since held: HeldView?) -> (sealed: [UInt8], version: HeldView)? {
+        feed.update(since: held)
     }
 }

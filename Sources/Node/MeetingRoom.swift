@@ -24,9 +24,9 @@ public actor MeetingRoom {
     /// facilitator's laptop of the session (from the room key), so a page that moves or
     /// outlives a restart keeps reading. A page gets it only in the answer to its sealed join.
     nonisolated let viewKey: [UInt8]
-    /// The room's view as phones receive it, sealed once for each version (so every phone
-    /// gets the same bytes, as every phone sees the same room).
-    var sealedRoomView: (version: Int, text: String)?
+    /// The room's view as phones follow it: the whole view or what changed, sealed once for
+    /// each version (so every phone in step gets the same bytes, as every phone sees the same room).
+    var feed: RoomFeed
     var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.
     var unsealable = Set<String>()
@@ -37,9 +37,15 @@ public actor MeetingRoom {
     var tappersSinceBatch = Set<String>()
 
     enum Audience: Sendable { case participant, sealedParticipant, facilitator, screen }
+    /// What a live socket is told: a message to send, or (to a sealed participant's page,
+    /// which asks for what changed since the version it holds) that the room changed.
+    enum Outgoing: Sendable, Equatable {
+        case text(String)
+        case roomChanged
+    }
     private struct Subscriber {
         var audience: Audience
-        var continuation: AsyncStream<String>.Continuation
+        var continuation: AsyncStream<Outgoing>.Continuation
     }
     private var subscribers: [UUID: Subscriber] = [:]
     /// Set once the node stops (or the session is wiped): a page that reconnects then is let
@@ -80,6 +86,7 @@ public actor MeetingRoom {
         sealing = Sealing.random()
         sealKeySignature = sealing.signedBy(roomKey)
         viewKey = Sealing.viewKey(roomKey: roomKey.raw)
+        feed = RoomFeed(viewKey: viewKey)
         var links = Links(
             joinCode: access.joinCode, participantURL: participantURL, ticket: ticket,
             roomPublicKey: Base64URL.encode(roomKey.publicKey.raw),
@@ -89,6 +96,8 @@ public actor MeetingRoom {
         let state = await session.state
         publishedResonance = MeetingRoom.resonance(in: state)
         roomView = ParticipantView(state, version: 1)
+        roomView.epoch = feed.epoch
+        feed.record(roomView)
         await registry.promptIs(state.openPrompt)
     }
 
@@ -121,6 +130,7 @@ public actor MeetingRoom {
     /// The room's view of `state`, with resonance counts as last published.
     private func currentRoomView() async -> ParticipantView {
         var view = ParticipantView(await session.state, version: roomView.version)
+        view.epoch = feed.epoch
         view.nodes = await replicator?.otherNodes() ?? []
         for i in view.revealed.indices { view.revealed[i].resonance = publishedResonance[view.revealed[i].id] ?? 0 }
         return view
@@ -137,11 +147,13 @@ public actor MeetingRoom {
 
     // MARK: Live updates
 
-    /// A stream of JSON texts for one audience: the current state now, then each change.
-    /// Only the newest state is buffered, so a slow client never makes the node hold more.
-    func subscribe(_ audience: Audience) async -> (UUID, AsyncStream<String>) {
+    /// A stream of what to send one audience: the current state now, then each change. Only
+    /// the newest is buffered, so a slow client never makes the node hold more; a sealed
+    /// participant's page is told only that the room changed, and its socket asks for what
+    /// changed since what it sent last (``sealedUpdate(since:)``), so none is skipped.
+    func subscribe(_ audience: Audience) async -> (UUID, AsyncStream<Outgoing>) {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (stream, continuation) = AsyncStream<Outgoing>.makeStream(bufferingPolicy: .bufferingNewest(1))
         guard !closed else {
             continuation.finish()
             return (id, stream)
@@ -211,7 +223,8 @@ public actor MeetingRoom {
             guard next != roomView else { continue }
             next.version += 1
             roomView = next
-            var cache: [Audience: String] = [:]
+            feed.record(next)
+            var cache: [Audience: Outgoing] = [:]
             for subscriber in subscribers.values where subscriber.audience != .facilitator {
                 if cache[subscriber.audience] == nil { cache[subscriber.audience] = await message(for: subscriber.audience) }
                 subscriber.continuation.yield(cache[subscriber.audience]!)
@@ -235,17 +248,17 @@ public actor MeetingRoom {
         consoleVersion += 1
         var text: String?
         for subscriber in subscribers.values where subscriber.audience == .facilitator {
-            if text == nil { text = await message(for: .facilitator) }
-            subscriber.continuation.yield(text!)
+            if text == nil { text = Wire.message("console", await consoleView()) }
+            subscriber.continuation.yield(.text(text!))
         }
     }
 
-    private func message(for audience: Audience) async -> String {
+    private func message(for audience: Audience) async -> Outgoing {
         switch audience {
-        case .participant: return Wire.message("state", participantView())
-        case .sealedParticipant: return Wire.message("sealed-state", sealedView())
-        case .facilitator: return Wire.message("console", await consoleView())
-        case .screen: return Wire.message("screen", screenView())
+        case .participant: .text(Wire.message("state", participantView()))
+        case .sealedParticipant: .roomChanged
+        case .facilitator: .text(Wire.message("console", await consoleView()))
+        case .screen: .text(Wire.message("screen", screenView()))
         }
     }
 

@@ -39,8 +39,13 @@ public enum Routes {
             await room.cannotSeal(from: context.addressKey)
             return Response(status: .noContent)
         }
-        // The room's view as phones' pages read it: sealed with the view key of a sealed join.
-        router.get("/api/room") { _, _ in Response.json(["sealed": await room.sealedView()]) }
+        // The room's view as phones' pages read it: sealed with the view key of a sealed join;
+        // with `?since=EPOCH.V` (the version a page holds), what changed since, or nothing.
+        router.get("/api/room") { request, _ in
+            let held = request.uri.queryParameters["since"].flatMap { HeldView(String($0)) }
+            guard let (sealed, _) = await room.sealedUpdate(since: held) else { return Response.json(["unchanged": true]) }
+            return Response.json(["sealed": Data(sealed).base64EncodedString()])
+        }
 
         ConsoleRoutes(room: room).add(to: router.group("/api/console").add(middleware: SecretAuthenticator.facilitator(room)))
         router.group("/api/screen").add(middleware: SecretAuthenticator.projector(room))

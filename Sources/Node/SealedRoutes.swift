@@ -56,7 +56,13 @@ extension Routes {
         let (status, body) = await answer(opened.plaintext, context, room)
         var reply = Array(Wire.encode(SealedReply(status: status, body: body)))
         if reply.count > Sealing.replyPlaintext - 2 {
-            reply = Array(Wire.encode(SealedReply(status: 500, body: .object(["error": .object(["code": .string("too-large")])]))))
+            // A refusal too long to fit keeps its status and code (pages say it in their words).
+            let code: JSONValue =
+                if case .object(let fields)? = body, case .object(let error)? = fields["error"], let code = error["code"] { code } else {
+                    .string("too-large")
+                }
+            let status = code == .string("too-large") ? 500 : status
+            reply = Array(Wire.encode(SealedReply(status: status, body: .object(["error": .object(["code": code])]))))
         }
         return Response(
             status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "no-store"],
@@ -88,9 +94,9 @@ extension Routes {
                 )
             case "mine":
                 let token = try await token()
-                // What this page did for the open prompt; at most 50 taps, as fits the answer
+                // What this page did for the open prompt; at most 12 taps, as fits the answer
                 // (a page that tapped more learns the rest when it taps again).
-                let resonated = await room.registry.resonatedIDs(token).prefix(50)
+                let resonated = await room.registry.resonatedIDs(token).prefix(12)
                 return (
                     200,
                     .object([

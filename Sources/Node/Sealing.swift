@@ -26,7 +26,9 @@ public struct Sealing: Sendable {
     static let macBytes = 16
     /// What one request can carry: a 1,000-character reflection in any script, with room.
     static let requestPlaintext = 8192
-    static let replyPlaintext = 4096
+    /// What one answer can carry: the longest error, or 12 taps' ids (``SealedRoutes``). Small,
+    /// as every answer is this size and each crosses the hall's Wi-Fi (docs/hosting.md, "Airtime").
+    static let replyPlaintext = 1024
     public static let requestSize = keyBytes + nonceBytes + macBytes + requestPlaintext
     public static let replySize = nonceBytes + macBytes + replyPlaintext
 

@@ -25,6 +25,8 @@ struct ParticipantView: Codable, Sendable, Equatable {
         var resonance: Int
     }
     var version: Int
+    /// The node's run the version counts in (``RoomFeed``): new each time the node starts.
+    var epoch = ""
     var session: Session
     /// The open prompt, or else the one most recently closed; nil before the first opens.
     var prompt: PromptView?

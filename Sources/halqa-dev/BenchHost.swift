@@ -22,32 +22,10 @@ struct BenchHost: AsyncParsableCommand {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
         let port = Int.random(in: 20000...40000)
-        let node = Process()
-        node.executableURL = URL(fileURLWithPath: halqa)
-        node.arguments = [
-            "host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery",
-        ]
-        let output = Pipe()
-        node.standardOutput = output
-        node.standardError = output
-        let started = ContinuousClock.now
-        try node.run()
-        defer {
-            if node.isRunning {
-                kill(node.processIdentifier, SIGTERM)
-                node.waitUntilExit()
-            }
-        }
-        var banner = ""
-        while !banner.contains("Press Ctrl-C") {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw ValidationError("halqa host did not start:\n\(banner)") }
-            banner += String(decoding: chunk, as: UTF8.self)
-        }
-        let startup = ContinuousClock.now - started
-        func after(_ marker: String) -> String {
-            String(banner[banner.range(of: marker)!.upperBound...].prefix { !$0.isWhitespace })
-        }
+        let (node, banner, startup) = try HostProcess.launch(
+            halqa, ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery"])
+        defer { HostProcess.stop(node) }
+        func after(_ marker: String) -> String { HostProcess.after(marker, in: banner) }
         let code = after("type  ")
         let secret = after("facilitate#key=")
         let base = "http://127.0.0.1:\(port)"
@@ -173,10 +151,7 @@ struct BenchHost: AsyncParsableCommand {
         let fanOut = try await watch.waitUntilAllRevealed(since: revealStart)
         sockets.cancel()
 
-        let status = (try? String(contentsOfFile: "/proc/\(node.processIdentifier)/status", encoding: .utf8)) ?? ""
-        func kilobytes(_ key: String) -> Double {
-            Double(status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        }
+        let memory = HostProcess.memory(node)
         let sorted = latencies.map(\.1).sorted()
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         print("participants:                      \(sealed ? "sealed (as pages send)" : "plain JSON (scripts)")")
@@ -188,13 +163,56 @@ struct BenchHost: AsyncParsableCommand {
             "acknowledgement p50 / p99:         \(String(format: "%.1f", percentile(0.5))) / \(String(format: "%.1f", percentile(0.99))) ms"
         )
         print("reveal until all \(clients) hold all \(clients): \(String(format: "%.1f", fanOut.milliseconds)) ms")
-        print(
-            "node peak resident memory:         \(String(format: "%.1f", kilobytes("VmHWM:") / 1024)) MB (now \(String(format: "%.1f", kilobytes("VmRSS:") / 1024)) MB)"
-        )
+        print("node peak resident memory:         \(String(format: "%.1f", memory.peak)) MB (now \(String(format: "%.1f", memory.now)) MB)")
     }
 }
 
 func progress(_ line: String) { FileHandle.standardError.write(Data(("… " + line + "\n").utf8)) }
+
+/// A `halqa host` process that a benchmark starts and stops.
+enum HostProcess {
+    /// Starts `halqa` with `arguments` and waits for its banner (ends with "Press Ctrl-C").
+    static func launch(_ halqa: String, _ arguments: [String]) throws -> (Process, String, Duration) {
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: halqa)
+        node.arguments = arguments
+        let output = Pipe()
+        node.standardOutput = output
+        node.standardError = output
+        let started = ContinuousClock.now
+        try node.run()
+        var banner = ""
+        while !banner.contains("Press Ctrl-C") {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else {
+                stop(node)
+                throw ValidationError("halqa host did not start:\n\(banner)")
+            }
+            banner += String(decoding: chunk, as: UTF8.self)
+        }
+        return (node, banner, ContinuousClock.now - started)
+    }
+
+    static func stop(_ node: Process) {
+        guard node.isRunning else { return }
+        kill(node.processIdentifier, SIGTERM)
+        node.waitUntilExit()
+    }
+
+    /// The word after `marker` in the banner (the join code, the facilitator's secret).
+    static func after(_ marker: String, in banner: String) -> String {
+        String(banner[banner.range(of: marker)!.upperBound...].prefix { !$0.isWhitespace })
+    }
+
+    /// The node's peak and current resident memory, in MB.
+    static func memory(_ node: Process) -> (peak: Double, now: Double) {
+        let status = (try? String(contentsOfFile: "/proc/\(node.processIdentifier)/status", encoding: .utf8)) ?? ""
+        func megabytes(_ key: String) -> Double {
+            (Double(status.split(separator: "\n").first { $0.hasPrefix(key) }?.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
+        return (megabytes("VmHWM:"), megabytes("VmRSS:"))
+    }
+}
 
 /// Follows what every simulated participant has received.
 actor Watch {

@@ -55,6 +55,7 @@ struct SealingTests {
 
         // tweetnacl's answer opens with the phone's key, as the page opens the node's.
         let reply = Self.bytes(v.reply)
+        try #require(reply.count == Sealing.replySize, "the vector's answer is not an answer's size: run scripts/sealing-vector.js again")
         var out = [UInt8](repeating: 0, count: Sealing.replyPlaintext)
         let replyBox = Array(reply[Sealing.nonceBytes...])
         #expect(

@@ -160,12 +160,15 @@ var Halqa = (function () {
       try { socket = new WebSocket(scheme + host + "/api/live"); } catch (e) { retry(); return; }
       var mine = socket;
       quiet();
+      socket.binaryType = "arraybuffer";
       socket.onopen = function () { mine.send(JSON.stringify(hello())); };
       socket.onmessage = function (event) {
         if (mine !== socket) return;
         delay = 1000;
         quiet();
         onState("live");
+        // A binary message is sealed bytes (the room's view, or what changed in it).
+        if (typeof event.data !== "string") { onMessage({ type: "sealed", data: new Uint8Array(event.data) }); return; }
         try {
           var message = JSON.parse(event.data);
           if (message.type !== "beat") onMessage(message);

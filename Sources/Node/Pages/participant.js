@@ -106,7 +106,6 @@
         store.setItem("t", token);
         store.setItem("k", code);
         store.setItem("v", r.body.view);
-        refresh();
         follow();
         return true;
       } else if (moving) {
@@ -137,8 +136,8 @@
 
   function follow() {
     if (socket) return;
-    socket = Halqa.live(function () { return { type: "hello", sealed: true }; }, function (message) {
-      if (message.type === "sealed-state") show_(message.data);
+    socket = Halqa.live(function () { return { type: "hello", sealed: true, since: held() }; }, function (message) {
+      if (message.type === "sealed") show_(message.data);
     }, function (status) {
       if (status === "live") { stopPolling(); $("connection").textContent = ""; }
       // The node stopped beating: one quick check, and if it does not answer, move on.
@@ -156,22 +155,45 @@
 
   function stopPolling() { if (polling) { clearInterval(polling); polling = null; } }
 
-  // Opens and draws the room's view; a view this page cannot open (a key from another
-  // session) means joining again.
+  // The version of the room's view this page holds ("EPOCH.VERSION"): the node sends only
+  // what changed since (docs/hosting.md, "Airtime").
+  function held() { return state && state.epoch ? state.epoch + "." + state.version : undefined; }
+
+  // Opens and draws the room's view, or what changed in it since the version this page holds;
+  // a view this page cannot open (a key from another session) means joining again.
   function show_(sealedView) {
     var view = viewKey && Sealed.openView(sealedView, viewKey);
-    if (view) render(view); else rejoin();
+    if (!view) { rejoin(); return; }
+    if (view.from === undefined) { render(view); return; }
+    if (state && state.epoch === view.epoch && state.version === view.from) render(changed(state, view));
+    // Not from what this page holds (an answer that crossed another): ask for what it lacks.
+    else if (!state || state.epoch !== view.epoch || state.version < view.version) refresh();
   }
 
-  // The room's view, the same for every phone; within `ms`, else `onFail` (a failed poll).
+  // The view `view` with the change `d` made (RoomDelta): a new object, so that render can
+  // tell what changed.
+  function changed(view, d) {
+    var next = JSON.parse(JSON.stringify(view));
+    next.version = d.version;
+    if (d.session) next.session = d.session;
+    if (d.prompt) next.prompt = d.prompt;
+    if (d.nodes) next.nodes = d.nodes;
+    if (d.revealed) next.revealed = d.revealed;
+    if (d.drop) next.revealed = next.revealed.filter(function (r) { return d.drop.indexOf(r.id) < 0; });
+    if (d.add) next.revealed = next.revealed.concat(d.add);
+    if (d.counts) for (var i = 0; i < d.counts.length && i < next.revealed.length; i++) next.revealed[i].resonance = d.counts[i];
+    return next;
+  }
+
+  // The room's view, the same for every phone, or what changed since the version this page
+  // holds; within `ms`, else `onFail` (a failed poll).
   function refresh(ms, onFail) {
     if (!viewKey) return;
-    Halqa.api("GET", "/api/room", null, undefined, ms || 4000).then(function (r) {
+    var since = held();
+    Halqa.api("GET", "/api/room" + (since ? "?since=" + encodeURIComponent(since) : ""), null, undefined, ms || 4000).then(function (r) {
       failures = 0;
-      if (r.status === 200 && r.body && r.body.sealed) {
-        $("connection").textContent = polling ? t("connection.polling") : "";
-        show_(r.body.sealed);
-      }
+      if (r.status === 200 && r.body) $("connection").textContent = polling ? t("connection.polling") : "";
+      if (r.status === 200 && r.body && r.body.sealed) show_(r.body.sealed);
     }, function () { $("connection").textContent = t("connection.offline"); (onFail || failed)(); });
   }
 
@@ -432,7 +454,7 @@
     if (fromLink) { join(fromLink); return; }
     // While he reads, the first key pair is made, so Send does not wait for it.
     key().then(function (k) { setTimeout(function () { Sealed.prepare(k); }, 0); }, function () {});
-    if (token && viewKey) { refresh(); mine(); follow(); return; }
+    if (token && viewKey) { mine(); follow(); return; }
     showJoin();
   });
 })();

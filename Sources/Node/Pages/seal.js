@@ -6,7 +6,7 @@
 // and so is every answer. Plain ES2017, as the other pages.
 "use strict";
 var Sealed = (function () {
-  var KEY = 32, NONCE = 24, REQUEST_PLAIN = 8192, REPLY_PLAIN = 4096;
+  var KEY = 32, NONCE = 24, REQUEST_PLAIN = 8192, REPLY_PLAIN = 1024;
 
   // Whether this browser can seal; a page that cannot says so and sends nothing plain.
   function can() {
@@ -119,11 +119,11 @@ var Sealed = (function () {
     });
   }
 
-  // Opens the room's view, sealed with the view key of this page's join (base64 of nonce · box);
-  // null if it does not open.
-  function openView(text, viewKey) {
+  // Opens the room's view or what changed in it, sealed with the view key of this page's join
+  // (nonce · box, as bytes or base64); null if it does not open.
+  function openView(sealed, viewKey) {
     try {
-      var bytes = bytesOf(text);
+      var bytes = typeof sealed === "string" ? bytesOf(sealed) : sealed;
       var opened = bytes && nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
       return opened ? JSON.parse(new TextDecoder().decode(opened)) : null;
     } catch (e) { return null; }

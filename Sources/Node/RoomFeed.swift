@@ -1,0 +1,125 @@
+import Foundation
+
+/// What changed in the room's view from one version to the next: what a page that holds
+/// version `from` needs to hold `version`, and nothing it already has. Each revealed text
+/// crosses the air once per phone, not once per change of a count (docs/hosting.md, "Airtime").
+///
+/// Fields are present only when they changed. The shown reflections change in one of three
+/// ways: anew (`revealed`: another prompt, or an order that is not the old one's with some
+/// left out and some added at the end); some no longer shown (`drop`, by id) and some added
+/// after the rest (`add`); or only their counts (`counts`: every shown reflection's count, in
+/// the new order, sent when any count changed).
+struct RoomDelta: Codable, Sendable, Equatable {
+    var epoch: String
+    var from: Int
+    var version: Int
+    var session: ParticipantView.Session?
+    var prompt: ParticipantView.PromptView?
+    var nodes: [String]?
+    var revealed: [ParticipantView.Shown]?
+    var drop: [String]?
+    var add: [ParticipantView.Shown]?
+    var counts: [Int]?
+
+    /// What turns `old` into `new`; nil when only the whole view says it (the prompt went away).
+    init?(from old: ParticipantView, to new: ParticipantView) {
+        guard new.prompt != nil || old.prompt == nil else { return nil }
+        epoch = new.epoch
+        from = old.version
+        version = new.version
+        if new.session != old.session { session = new.session }
+        if new.prompt != old.prompt { prompt = new.prompt }
+        if new.nodes != old.nodes { nodes = new.nodes }
+        guard new.revealed != old.revealed else { return }
+        let newIDs = Set(new.revealed.map(\.id))
+        let kept = old.revealed.filter { newIDs.contains($0.id) }
+        let keptIDs = Set(kept.map(\.id))
+        let samePrompt = new.prompt?.index == old.prompt?.index
+        guard samePrompt, kept.map(\.id) == new.revealed.prefix(kept.count).map(\.id) else {
+            revealed = new.revealed
+            return
+        }
+        let dropped = old.revealed.filter { !newIDs.contains($0.id) }.map(\.id)
+        if !dropped.isEmpty { drop = dropped }
+        let added = new.revealed.filter { !keptIDs.contains($0.id) }
+        if !added.isEmpty { add = added }
+        if zip(kept, new.revealed).contains(where: { $0.resonance != $1.resonance }) { counts = new.revealed.map(\.resonance) }
+    }
+
+    /// `view` with this change made; nil unless `view` is the version this change starts from.
+    func applied(to view: ParticipantView) -> ParticipantView? {
+        guard view.epoch == epoch, view.version == from else { return nil }
+        var next = view
+        next.version = version
+        if let session { next.session = session }
+        if let prompt { next.prompt = prompt }
+        if let nodes { next.nodes = nodes }
+        if let revealed { next.revealed = revealed }
+        if let drop { next.revealed.removeAll { drop.contains($0.id) } }
+        if let add { next.revealed += add }
+        if let counts {
+            guard counts.count == next.revealed.count else { return nil }
+            for i in counts.indices { next.revealed[i].resonance = counts[i] }
+        }
+        return next
+    }
+}
+
+/// A version of the room's view a page says it holds: `EPOCH.VERSION`, as the view said it.
+struct HeldView: Sendable, Equatable {
+    var epoch: String
+    var version: Int
+
+    init(epoch: String, version: Int) {
+        self.epoch = epoch
+        self.version = version
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count <= 32, let version = Int(parts[1]), version >= 0 else { return nil }
+        self.init(epoch: String(parts[0]), version: version)
+    }
+}
+
+/// The room's view as phones follow it: the versions the room saw lately, and what a page
+/// that holds one of them is sent, sealed with the view key once for each version it starts
+/// from, so that every page in step receives the same bytes at the same moment.
+struct RoomFeed {
+    /// How many past versions a page may hold and still be sent only what changed.
+    static let kept = 64
+    /// New each time the node starts (a page's held version means nothing to another node).
+    let epoch = Base64URL.encode(Array(Sealing.randomNonce().prefix(9)))
+    private let key: [UInt8]
+    private var views: [Int: ParticipantView] = [:]
+    private(set) var current: ParticipantView?
+    /// What was sealed for the current version, by the version a page holds (-1: none).
+    private var sealed: [Int: [UInt8]] = [:]
+
+    init(viewKey: [UInt8]) { key = viewKey }
+
+    /// The room now shows `view`.
+    mutating func record(_ view: ParticipantView) {
+        current = view
+        views[view.version] = view
+        views = views.filter { $0.key > view.version - Self.kept }
+        sealed = [:]
+    }
+
+    /// What a page that holds `held` is sent, sealed: what changed since, or the whole view
+    /// (nothing held, another node's, or older than the versions kept); nil if it holds the
+    /// current version already.
+    mutating func update(since held: HeldView?) -> (sealed: [UInt8], version: HeldView)? {
+        guard let current else { return nil }
+        let now = HeldView(epoch: epoch, version: current.version)
+        if held == now { return nil }
+        let start = held.flatMap { $0.epoch == epoch ? views[$0.version] : nil }
+        let from = start?.version ?? -1
+        if let bytes = sealed[from] { return (bytes, now) }
+        let plain: Data =
+            if let start, let delta = RoomDelta(from: start, to: current) { Wire.encode(delta) } else { Wire.encode(current) }
+        let bytes = Sealing.seal(Array(plain), withKey: key)
+        sealed[from] = bytes
+        return (bytes, now)
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import HummingbirdTesting
+import HummingbirdWSTesting
+import Meeting
+import NIOCore
+import Synchronization
+import Testing
+import WSClient
+
+@testable import Node
+
+/// The hall's Wi-Fi is shared by every phone: a phone is sent each revealed text once, and
+/// after that only what changed (docs/hosting.md, "Airtime"), while every page in step still
+/// receives the same bytes at the same moment (anonymity invariant 6).
+@Suite("Airtime: what changed, once", .serialized)
+struct AirtimeTests {
+    /// A sealed page's live socket: every binary message it was sent, opened with the view key.
+    final class SealedPage: Sendable {
+        let sealed = Mutex<[[UInt8]]>([])
+        let done = Mutex(false)
+        var count: Int { sealed.withLock { $0.count } }
+        func opened(_ key: [UInt8]) -> [[String: Any]] {
+            sealed.withLock { $0 }.map { bytes in
+                let plain = Sealing.open(bytes, withKey: key) ?? []
+                return (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: Any] ?? [:]
+            }
+        }
+        func plaintexts(_ key: [UInt8]) -> [String] {
+            sealed.withLock { $0 }.map { String(decoding: Sealing.open($0, withKey: key) ?? [], as: UTF8.self) }
+        }
+    }
+
+    /// Follows `/api/live` with a sealed hello (and `since`, if given) while `body` runs.
+    static func following(
+        _ client: some TestClientProtocol, since: String? = nil, pages: Int = 1,
+        _ body: @escaping @Sendable ([SealedPage]) async throws -> Void
+    ) async throws {
+        let watchers = (0..<pages).map { _ in SealedPage() }
+        let hello = since.map { #"{"type":"hello","sealed":true,"since":"\#($0)"}"# } ?? #"{"type":"hello","sealed":true}"#
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for page in watchers {
+                group.addTask {
+                    _ = try await client.ws("/api/live") { inbound, outbound, _ in
+                        try await outbound.write(.text(hello))
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            if case .binary(let buffer) = message { page.sealed.withLock { $0.append(Array(buffer.readableBytesView)) } }
+                            if page.done.withLock({ $0 }) { return }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                if since == nil { while watchers.contains(where: { $0.count == 0 }) { try await Task.sleep(for: .milliseconds(10)) } }
+                try await body(watchers)
+                for page in watchers { page.done.withLock { $0 = true } }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until every page was sent `n` messages.
+    static func until(_ pages: [SealedPage], have n: Int) async throws {
+        let deadline = Date().addingTimeInterval(30)
+        while pages.contains(where: { $0.count < n }) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        for page in pages { #expect(page.count == n, "a page was sent \(page.count) messages, not \(n)") }
+    }
+
+    static func view(_ json: [String: Any]) throws -> ParticipantView {
+        try JSONDecoder().decode(ParticipantView.self, from: JSONSerialization.data(withJSONObject: json))
+    }
+
+    @Test(
+        "Two pages in step are sent the same bytes; after the first view only what changed; each revealed text once; following the changes gives the room's view"
+    )
+    func changesOnly() async throws {
+        let fixture = try await HostedFixture()
+        let room = fixture.room
+        let session = room.session
+        let texts = (1...4).map { "reflection number \($0), with words of its own" }
+        try await fixture.live { client in
+            let api = API(client: client)
+            let tappers = [
+                try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode),
+            ]
+            try await Self.following(client, pages: 2) { pages in
+                try await session.open(prompt: 0)
+                await room.changed()
+                try await Self.until(pages, have: 2)
+                for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+                let shown = try await session.reveal(prompt: 0)
+                await room.changed()
+                try await Self.until(pages, have: 3)
+                for tapper in tappers {
+                    let (status, _, _) = try await api.call(
+                        .post, "/api/resonance", token: tapper, json: #"{"reflection":"\#(shown[2].id.hex)"}"#)
+                    #expect(status == .noContent)
+                }
+                await room.publishResonance()
+                try await Self.until(pages, have: 4)
+                try await session.hide(shown[0].id, reason: "a name")
+                await room.changed()
+                try await Self.until(pages, have: 5)
+                try await session.open(prompt: 1)
+                await room.changed()
+                try await Self.until(pages, have: 6)
+
+                let key = room.viewKey
+                #expect(pages[0].sealed.withLock { $0 } == pages[1].sealed.withLock { $0 }, "two pages in step were sent different bytes")
+                let messages = pages[0].opened(key)
+                #expect(messages.first?["from"] == nil, "the first message is the whole view")
+                #expect(messages.dropFirst().allSatisfy { $0["from"] != nil }, "a later message was the whole view again")
+                // Following the changes, the page holds what the room shows at each step.
+                var held = try Self.view(messages[0])
+                for message in messages.dropFirst() {
+                    let delta = try JSONDecoder().decode(RoomDelta.self, from: JSONSerialization.data(withJSONObject: message))
+                    held = try #require(delta.applied(to: held), "a change did not start from the version held")
+                }
+                #expect(held == (await room.participantView()))
+                // Each revealed text crossed once, in the message that revealed it.
+                let plain = pages[0].plaintexts(key)
+                for text in texts {
+                    #expect(
+                        plain.filter { $0.contains(text) }.count == 1, "\(text) was sent \(plain.filter { $0.contains(text) }.count) times")
+                }
+                #expect((messages[3]["counts"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } == [0, 0, 3, 0])
+                #expect(messages[4]["drop"] as? [String] == [shown[0].id.hex])
+                #expect(messages[5]["revealed"] as? [Any] != nil && (messages[5]["revealed"] as? [Any])?.isEmpty == true)
+            }
+        }
+    }
+
+    @Test(
+        "A page that says which version it holds is sent nothing if it is the current one, what changed if older, the whole view if unknown"
+    )
+    func since() async throws {
+        let fixture = try await HostedFixture()
+        let room = fixture.room
+        let session = room.session
+        try await session.open(prompt: 0)
+        await room.changed()
+        let first = await room.participantView()
+        for text in ["one", "two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
+        _ = try await session.reveal(prompt: 0)
+        await room.changed()
+        let now = await room.participantView()
+        #expect(now.version == first.version + 1 && now.epoch == first.epoch && !now.epoch.isEmpty)
+        try await fixture.live { client in
+            let api = API(client: client)
+            func room(since: String?) async throws -> [String: Any] {
+                let (status, body, _) = try await api.call(.get, "/api/room" + (since.map { "?since=" + $0 } ?? ""))
+                #expect(status == .ok)
+                return body
+            }
+            func opened(_ body: [String: Any]) throws -> [String: Any] {
+                let bytes = try #require(Data(base64Encoded: body["sealed"] as? String ?? ""))
+                let plain = try #require(Sealing.open(Array(bytes), withKey: fixture.room.viewKey))
+                return try #require(try JSONSerialization.jsonObject(with: Data(plain)) as? [String: Any])
+            }
+            #expect(try await room(since: "\(now.epoch).\(now.version)")["unchanged"] as? Bool == true)
+            let delta = try opened(try await room(since: "\(first.epoch).\(first.version)"))
+            #expect(delta["from"] as? Int == first.version && (delta["add"] as? [Any])?.count == 3)
+            for unknown in ["another.\(first.version)", "\(first.epoch).999", "garbage", nil] {
+                let whole = try opened(try await room(since: unknown))
+                #expect(whole["from"] == nil && (whole["revealed"] as? [Any])?.count == 3, "since \(unknown ?? "nothing")")
+            }
+            // On the live socket: the current version is sent nothing (a beat comes meanwhile).
+            try await Self.following(client, since: "\(now.epoch).\(now.version)") { pages in
+                try await Task.sleep(for: .milliseconds(2500))
+                #expect(pages[0].count == 0, "a page that holds the current view was sent it again")
+            }
+            try await Self.following(client, since: "\(first.epoch).\(first.version)") { pages in
+                try await Self.until(pages, have: 1)
+                #expect(pages[0].opened(fixture.room.viewKey).first?["from"] as? Int == first.version)
+            }
+        }
+    }
+
+    @Test("A change says what it must and nothing else: a reorder or another prompt sends the list anew")
+    func deltas() async throws {
+        var old = try await HostedFixture().room.participantView()
+        old.revealed = ["a", "b", "c"].map { .init(id: $0, text: "text " + $0, resonance: 0) }
+        var new = old
+        new.version = 2
+        new.revealed.swapAt(0, 1)
+        let reordered = try #require(RoomDelta(from: old, to: new))
+        #expect(reordered.revealed?.map(\.id) == ["b", "a", "c"] && reordered.add == nil && reordered.counts == nil)
+        #expect(reordered.applied(to: old) == new)
+        new = old
+        new.version = 2
+        new.revealed[1].resonance = 5
+        new.revealed.append(.init(id: "d", text: "four", resonance: 0))
+        let counted = try #require(RoomDelta(from: old, to: new))
+        #expect(counted.add?.map(\.id) == ["d"] && counted.counts == [0, 5, 0, 0] && counted.revealed == nil && counted.session == nil)
+        #expect(counted.applied(to: old) == new)
+        old.version = 7
+        #expect(counted.applied(to: old) == nil, "a change applied to a version it does not start from")
+    }
+}
