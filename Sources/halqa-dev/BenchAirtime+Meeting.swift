@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import CompressNIO
 import Foundation
 import HummingbirdWSClient
 import Logging
@@ -158,9 +159,14 @@ struct Meeting {
         return (object["status"] as! Int, object["body"] as? [String: Any] ?? [:])
     }
 
+    /// What a browser gets at `url` (it takes gzip, as Chrome does).
     func get(_ url: String) async throws -> String {
-        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
-        return String(buffer: try await response.body.collect(upTo: 1 << 24))
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept-Encoding", value: "gzip, deflate")
+        let response = try await http.execute(request, timeout: .seconds(60))
+        var body = try await response.body.collect(upTo: 1 << 24)
+        if response.headers["Content-Encoding"].first == "gzip" { body = try body.decompress(with: .gzip()) }
+        return String(buffer: body)
     }
 
     func console(_ action: String, _ body: String) async throws -> Int {

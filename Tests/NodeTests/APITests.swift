@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -30,6 +31,21 @@ struct APITests {
             }
             let (js, _, script) = try await api.call(.get, "/assets/participant.js")
             #expect(js == .ok && script.headers[.contentType] == "text/javascript; charset=utf-8")
+            #expect(script.headers[.contentEncoding] == nil, "gzipped for a client that did not ask")
+            // A browser that takes gzip (every phone's) is sent the same bytes gzipped, half
+            // of the size or less; one that refuses it (q=0) is not.
+            for path in ["/", "/assets/participant.js", "/assets/nacl-fast.min.js"] {
+                let gzipped = try await client.execute(uri: path, method: .get, headers: [.acceptEncoding: "gzip, deflate"])
+                let plain = try await client.execute(uri: path, method: .get, headers: [.acceptEncoding: "br, gzip;q=0"])
+                #expect(gzipped.headers[.contentEncoding] == "gzip" && plain.headers[.contentEncoding] == nil)
+                #expect(gzipped.headers[.vary] == "Accept-Encoding")
+                var packed = gzipped.body
+                let unpacked = try packed.decompress(with: .gzip())
+                #expect(unpacked == plain.body, "\(path) gzipped is not the same page")
+                #expect(
+                    gzipped.body.readableBytes * 2 <= plain.body.readableBytes,
+                    "\(path): \(gzipped.body.readableBytes) of \(plain.body.readableBytes) bytes")
+            }
             let (missing, body, _) = try await api.call(.get, "/assets/nothing.js")
             #expect(missing == .notFound && api.errorCode(body) == "no-such-endpoint")
         }

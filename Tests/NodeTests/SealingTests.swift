@@ -95,6 +95,7 @@ struct SealingTests {
         let response = try await post(client, body)
         #expect(response.status == .ok)
         let wire = Array(response.body.readableBytesView)
+        #expect(wire.count == Sealing.replySize, "every answer is one size")
         let answer = try #require(open(wire), "the answer opens with the request's key")
         let decoded = try JSONSerialization.jsonObject(with: Data(answer)) as! [String: Any]
         return (decoded["status"] as! Int, decoded["body"] as? [String: Any] ?? [:], wire.count)
