@@ -17,6 +17,8 @@ struct BenchHost: AsyncParsableCommand {
     @Option var clients = 200
     @Option var deck = "seeds/decks/real-man.deck"
     @Flag(help: "Participants seal what they say, as pages do (POST /api/sealed; the room's view sealed).") var sealed = false
+    @Option(help: "A cgroup (v1 cpu) folder to put the node in once it runs: a weak laptop (scripts/bench-host --weak).")
+    var cgroup: String?
 
     func run() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-bench-\(UUID().uuidString)").path
@@ -25,6 +27,9 @@ struct BenchHost: AsyncParsableCommand {
         let (node, banner, startup) = try HostProcess.launch(
             halqa, ["host", "--deck", deck, "--port", "\(port)", "--bind", "127.0.0.1", "--data", data, "--minimum", "3", "--no-discovery"])
         defer { HostProcess.stop(node) }
+        if let cgroup {
+            try "\(node.processIdentifier)\n".write(toFile: cgroup + "/cgroup.procs", atomically: false, encoding: .utf8)
+        }
         func after(_ marker: String) -> String { HostProcess.after(marker, in: banner) }
         let code = after("type  ")
         let secret = after("facilitate#key=")
@@ -110,8 +115,7 @@ struct BenchHost: AsyncParsableCommand {
                             try await outbound.write(
                                 .text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
                             for try await message in inbound.messages(maxSize: 1 << 22) {
-                                guard case .text(let text) = message else { continue }
-                                await watch.received(text, count: clients)
+                                await watch.received(message, count: clients)
                                 if await watch.finished { return }
                             }
                         }
@@ -151,6 +155,25 @@ struct BenchHost: AsyncParsableCommand {
         let fanOut = try await watch.waitUntilAllRevealed(since: revealStart)
         sockets.cancel()
 
+        // Resonance: everyone taps one shown reflection (another's) at once.
+        let shown = await shownIDs(http: http, base: base, token: tokens[0])
+        let taps = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+            for (i, token) in tokens.enumerated() {
+                group.addTask {
+                    let t0 = ContinuousClock.now
+                    let id = shown[(i + 1) % max(1, shown.count)]
+                    let status =
+                        sealed
+                        ? try await send(["op": "resonate", "token": token, "body": ["reflection": id]]).0
+                        : try await post("/api/resonance", #"{"reflection":"\#(id)"}"#, token: token).0
+                    return (status, (ContinuousClock.now - t0).milliseconds)
+                }
+            }
+            return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
+        }
+        let tapSorted = taps.map { $0.1 }.sorted()
+        func tapPercentile(_ p: Double) -> Double { tapSorted[min(tapSorted.count - 1, Int(Double(tapSorted.count) * p))] }
+
         let memory = HostProcess.memory(node)
         let sorted = latencies.map(\.1).sorted()
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
@@ -163,8 +186,23 @@ struct BenchHost: AsyncParsableCommand {
             "acknowledgement p50 / p99:         \(String(format: "%.1f", percentile(0.5))) / \(String(format: "%.1f", percentile(0.99))) ms"
         )
         print("reveal until all \(clients) hold all \(clients): \(String(format: "%.1f", fanOut.milliseconds)) ms")
+        print(
+            "taps taken, all at once:           \(taps.filter { $0.0 == 204 }.count) of \(clients); acknowledgement p50 / p99: \(String(format: "%.1f", tapPercentile(0.5))) / \(String(format: "%.1f", tapPercentile(0.99))) ms"
+        )
         print("node peak resident memory:         \(String(format: "%.1f", memory.peak)) MB (now \(String(format: "%.1f", memory.now)) MB)")
     }
+}
+
+/// The ids of the reflections the room shows now, as a participant reads them.
+func shownIDs(http: HTTPClient, base: String, token: String) async -> [String] {
+    var request = HTTPClientRequest(url: base + "/api/session")
+    request.headers.add(name: "Authorization", value: "Bearer " + token)
+    guard let response = try? await http.execute(request, timeout: .seconds(30)),
+        let body = try? await response.body.collect(upTo: 1 << 24),
+        let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+        let state = object["state"] as? [String: Any], let revealed = state["revealed"] as? [[String: Any]]
+    else { return [] }
+    return revealed.compactMap { $0["id"] as? String }
 }
 
 func progress(_ line: String) { FileHandle.standardError.write(Data(("… " + line + "\n").utf8)) }
@@ -232,18 +270,18 @@ actor Watch {
         self.viewKey = viewKey
     }
 
-    func received(_ text: String, count: Int) {
+    func received(_ message: WebSocketMessage, count: Int) {
+        if case .text(let text) = message, text.contains(#""beat""#) { return }
         if !revealing {
             connected += 1
             if connected == expected { resumeAll() }
             return
         }
-        // A client holds every reflection when its state lists all of them.
-        guard let data = text.data(using: .utf8),
-            let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let state = open(message["data"]), let revealed = state["revealed"] as? [Any],
-            revealed.count == count
-        else { return }
+        // A client holds every reflection when its state lists all of them, or (a sealed
+        // page, sent what changed) when the change adds them all.
+        guard let state = open(message) else { return }
+        let shown = ((state["revealed"] as? [Any])?.count ?? 0) + ((state["add"] as? [Any])?.count ?? 0)
+        guard shown == count else { return }
         revealedClients += 1
         lastReveal = .now
         if revealedClients == expected {
@@ -252,12 +290,18 @@ actor Watch {
         }
     }
 
-    /// A state as sent, or as the sealed view opens with the view key.
-    private func open(_ data: Any?) -> [String: Any]? {
-        guard let viewKey else { return data as? [String: Any] }
-        guard let text = data as? String, let sealed = Data(base64Encoded: text),
-            let opened = Sealing.open(Array(sealed), withKey: viewKey)
-        else { return nil }
+    /// A state as sent (`state`), or the room's view or change as it opens with the view key
+    /// (binary; or `sealed-state`, base64, from older nodes).
+    private func open(_ message: WebSocketMessage) -> [String: Any]? {
+        var sealed: [UInt8]
+        switch message {
+        case .binary(let buffer): sealed = Array(buffer.readableBytesView)
+        case .text(let text):
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+            guard viewKey != nil, let base64 = object["data"] as? String else { return object["data"] as? [String: Any] }
+            sealed = Array(Data(base64Encoded: base64) ?? Data())
+        }
+        guard let viewKey, let opened = Sealing.open(sealed, withKey: viewKey) else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(opened)) as? [String: Any]
     }
 
