@@ -147,16 +147,10 @@ struct Meeting {
 
     /// A request sealed as a page seals it; the status and body inside the answer.
     func sealed(_ message: [String: Any], to nodeKey: [UInt8]) async throws -> (Int, [String: Any]) {
-        let (body, open) = Sealing.sealRequest(Array(try JSONSerialization.data(withJSONObject: message)), to: nodeKey)
-        var request = HTTPClientRequest(url: phone + "/api/sealed")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/octet-stream")
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await http.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 1 << 16)
-        guard let answer = open(Array(bytes.readableBytesView)) else { throw ValidationError("a sealed answer did not open") }
-        let object = try JSONSerialization.jsonObject(with: Data(answer)) as! [String: Any]
-        return (object["status"] as! Int, object["body"] as? [String: Any] ?? [:])
+        guard let answer = try await postSealed(http, phone, message, to: nodeKey) else {
+            throw ValidationError("a sealed answer did not open")
+        }
+        return answer
     }
 
     /// What a browser gets at `url` (it takes gzip, as Chrome does).

@@ -70,16 +70,7 @@ struct BenchHost: AsyncParsableCommand {
         }
         let sealKey = nodeKey
         func send(_ message: [String: Any]) async throws -> (Int, [String: Any]) {
-            let (body, open) = Sealing.sealRequest(Array(try JSONSerialization.data(withJSONObject: message)), to: sealKey)
-            var request = HTTPClientRequest(url: base + "/api/sealed")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/octet-stream")
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await http.execute(request, timeout: .seconds(30))
-            let bytes = try await response.body.collect(upTo: 1 << 16)
-            guard let answer = open(Array(bytes.readableBytesView)) else { return (Int(response.status.code), [:]) }
-            let object = try JSONSerialization.jsonObject(with: Data(answer)) as! [String: Any]
-            return (object["status"] as! Int, object["body"] as? [String: Any] ?? [:])
+            try await postSealed(http, base, message, to: sealKey) ?? (0, [:])
         }
 
         // Everyone joins and opens a live socket.
@@ -191,6 +182,21 @@ struct BenchHost: AsyncParsableCommand {
         )
         print("node peak resident memory:         \(String(format: "%.1f", memory.peak)) MB (now \(String(format: "%.1f", memory.now)) MB)")
     }
+}
+
+/// A request sealed as a page seals it, posted to the node at `base`: the status and body
+/// inside the answer, or nil if the answer does not open.
+func postSealed(_ http: HTTPClient, _ base: String, _ message: [String: Any], to nodeKey: [UInt8]) async throws -> (Int, [String: Any])? {
+    let (body, open) = Sealing.sealRequest(Array(try JSONSerialization.data(withJSONObject: message)), to: nodeKey)
+    var request = HTTPClientRequest(url: base + "/api/sealed")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/octet-stream")
+    request.body = .bytes(ByteBuffer(bytes: body))
+    let response = try await http.execute(request, timeout: .seconds(60))
+    let bytes = try await response.body.collect(upTo: 1 << 16)
+    guard let answer = open(Array(bytes.readableBytesView)) else { return nil }
+    let object = try JSONSerialization.jsonObject(with: Data(answer)) as! [String: Any]
+    return (object["status"] as! Int, object["body"] as? [String: Any] ?? [:])
 }
 
 /// The ids of the reflections the room shows now, as a participant reads them.

@@ -176,6 +176,41 @@ struct AirtimeTests {
         }
     }
 
+    @Test("On the sealed path too, a phone that writes or taps sends other pages nothing, and a poll's answer does not change by one byte")
+    func sealedPathIsSilent() async throws {
+        let (fixture, shown) = try await RoomSilenceTests.threeShown()
+        let room = fixture.room
+        let now = await room.participantView()
+        let held = "\(now.epoch).\(now.version)"
+        try await fixture.live { client in
+            let api = API(client: client)
+            let phones = [try await api.join(fixture.joinCode), try await api.join(fixture.joinCode), try await api.join(fixture.joinCode)]
+            @Sendable func poll() async throws -> [UInt8] {
+                Array(try await api.call(.get, "/api/room?since=" + held).2.body.readableBytesView)
+            }
+            let before = try await poll()
+            try await Self.following(client, pages: 1) { fresh in
+                try await Self.following(client, since: held) { inStep in
+                    for (i, phone) in phones.enumerated() {
+                        let (wrote, _, _) = try await api.call(
+                            .post, "/api/reflections", token: phone, json: #"{"prompt":0,"text":"late \#(i)"}"#)
+                        let (tapped, _, _) = try await api.call(
+                            .post, "/api/resonance", token: phone, json: #"{"reflection":"\#(shown[i].id.hex)"}"#)
+                        #expect(wrote == .created && tapped == .noContent)
+                    }
+                    try await Task.sleep(for: .milliseconds(300))
+                    #expect(fresh[0].count == 1 && inStep[0].count == 0, "a page was sent something when phones wrote or tapped")
+                    #expect(try await poll() == before, "a poll's answer changed when phones wrote or tapped")
+                    // The batch of taps at the cadence does reach both (so this test can fail).
+                    await room.publishResonance()
+                    try await Self.until(inStep, have: 1)
+                    try await Self.until(fresh, have: 2)
+                    #expect(try await poll() != before)
+                }
+            }
+        }
+    }
+
     @Test("A change says what it must and nothing else: a reorder or another prompt sends the list anew")
     func deltas() async throws {
         var old = try await HostedFixture().room.participantView()

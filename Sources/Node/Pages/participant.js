@@ -27,6 +27,7 @@
   var tapOnces = {};         // reflection id -> once
   // Laptops of the session found silent (origin -> true): a move skips them.
   var silent = {}, moving = false, movedAt = 0;
+  var wroteBeforeView = false;  // the node said this page wrote for the open prompt before a view came
 
   function t(key, values) { return Halqa.t(lang, key, values); }
 
@@ -164,7 +165,11 @@
   function show_(sealedView) {
     var view = viewKey && Sealed.openView(sealedView, viewKey);
     if (!view) { rejoin(); return; }
-    if (view.from === undefined) { render(view); return; }
+    if (view.from === undefined) {
+      // A whole view older than the one held (a late answer) is not drawn.
+      if (!(state && state.epoch === view.epoch && view.version < state.version)) render(view);
+      return;
+    }
     if (state && state.epoch === view.epoch && state.version === view.from) render(changed(state, view));
     // Not from what this page holds (an answer that crossed another): ask for what it lacks.
     else if (!state || state.epoch !== view.epoch || state.version < view.version) refresh();
@@ -202,7 +207,9 @@
     return sealed("mine").then(function (r) {
       if (r.status === 401) { rejoin(); return; }
       if (r.status !== 200) return;
+      // The view may not have come yet (the socket sends it): then the first one takes it.
       if (r.body.wrote && state && state.prompt) wroteFor[state.prompt.index] = true;
+      else if (r.body.wrote) wroteBeforeView = true;
       for (var i = 0; i < r.body.resonated.length; i++) resonated[r.body.resonated[i]] = true;
       if (state) render(state);
     }, function () {});
@@ -263,6 +270,7 @@
   // MARK: drawing
 
   function render(next) {
+    if (wroteBeforeView && next.prompt) { wroteFor[next.prompt.index] = true; wroteBeforeView = false; }
     var promptChanged = !state || !next.prompt || !state.prompt || state.prompt.index !== next.prompt.index;
     if (state && promptChanged) {
       // What was in flight for the prompt that closed can no longer be kept: let it go.
