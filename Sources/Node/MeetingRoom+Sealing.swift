@@ -23,11 +23,6 @@ extension MeetingRoom {
     /// A page at `address` says its browser cannot seal; the console shows how many.
     func cannotSeal(from address: String) { unsealable.insert(address) }
 
-    /// The room's whole view sealed with ``viewKey``, in base64: what a page that holds none receives.
-    func sealedView() -> String {
-        Data(sealedUpdate(since: nil)?.sealed ?? []).base64EncodedString()
-    }
-
     /// What a page that holds `held` is sent, sealed with ``viewKey``: what changed since, or
     /// the whole view; nil if it holds the current version (``RoomFeed``).
     func sealedUpdate(since held: HeldView?) -> (sealed: [UInt8], version: HeldView)? {

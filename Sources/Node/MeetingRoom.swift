@@ -19,7 +19,7 @@ public actor MeetingRoom {
     /// memory only; and the room key's signature of it, which pages check.
     nonisolated let sealing: Sealing
     nonisolated let sealKeySignature: [UInt8]
-    /// The key the room's view is sealed with for phones (``sealedView()``): the same for
+    /// The key the room's view is sealed with for phones (``sealedUpdate(since:)``): the same for
     /// every joined page, as what it opens is the same for every phone, and on every
     /// facilitator's laptop of the session (from the room key), so a page that moves or
     /// outlives a restart keeps reading. A page gets it only in the answer to its sealed join.
