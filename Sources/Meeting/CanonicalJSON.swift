@@ -64,8 +64,32 @@ public indirect enum JSONValue: Hashable, Sendable {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// Parses JSON text, then insists that it was already in canonical form.
+    /// Parses JSON text that must already be in canonical form: anything else (white space,
+    /// unsorted or repeated keys, other escapes, fractions, invalid UTF-8, nesting deeper
+    /// than ``CanonicalParser/maxDepth``) is refused. One pass over the bytes, no copy of them.
     public init(canonical bytes: [UInt8]) throws(MeetingError) {
+        var members: [CanonicalParser.Member]? = nil
+        self = try JSONValue.parseCanonical(bytes, members: &members)
+    }
+
+    /// Parses canonical JSON (``init(canonical:)``); if `members` is not nil and the value is an
+    /// object, fills it with where each of its own members lies in `bytes`.
+    static func parseCanonical(_ bytes: [UInt8], members: inout [CanonicalParser.Member]?) throws(MeetingError) -> JSONValue {
+        let parsed = bytes.withUnsafeBufferPointer { buffer in
+            var parser = CanonicalParser(bytes: buffer, recording: members != nil)
+            let value = parser.value()
+            return (parser.index == buffer.count ? value : nil, parser.members)
+        }
+        guard let value = parsed.0 else {
+            throw MeetingError(.invalidEvent, "The event is not JSON in canonical form, so its id cannot be trusted.")
+        }
+        if members != nil { members = parsed.1 }
+        return value
+    }
+
+    /// The same as ``init(canonical:)`` the slow way, through Foundation's parser and a
+    /// comparison with the value written back: the fuzzer holds the fast parser to it.
+    init(referenceCanonical bytes: [UInt8]) throws(MeetingError) {
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
@@ -76,6 +100,188 @@ public indirect enum JSONValue: Hashable, Sendable {
             throw MeetingError(.invalidEvent, "The event is not in canonical form, so its id cannot be trusted.")
         }
         self = value
+    }
+}
+
+/// A parser that accepts canonical JSON only (``JSONValue``): exactly the bytes that some
+/// value writes as its ``JSONValue/canonicalBytes``, so that no second form of an event (with
+/// another id) can exist.
+struct CanonicalParser {
+    /// Where one member of the outermost object lies: from its key's opening quote to the end of its value.
+    struct Member {
+        var key: String
+        var range: Range<Int>
+    }
+
+    /// Deeper nesting is refused (an event's deepest value, a deck's prompt text, is 5 deep).
+    static let maxDepth = 64
+
+    let bytes: UnsafeBufferPointer<UInt8>
+    let recording: Bool
+    var index = 0
+    var depth = 0
+    var members: [Member] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>, recording: Bool) {
+        self.bytes = bytes
+        self.recording = recording
+    }
+
+    private var next: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    mutating func value() -> JSONValue? {
+        guard let byte = next else { return nil }
+        switch byte {
+        case UInt8(ascii: "{"): return object()
+        case UInt8(ascii: "["): return array()
+        case UInt8(ascii: "\""): return string().map(JSONValue.string)
+        case UInt8(ascii: "t"): return literal("true", .bool(true))
+        case UInt8(ascii: "f"): return literal("false", .bool(false))
+        case UInt8(ascii: "n"): return literal("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return integer()
+        default: return nil
+        }
+    }
+
+    private mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {
+        let count = word.utf8CodeUnitCount
+        guard bytes.count - index >= count else { return nil }
+        for k in 0..<count where bytes[index + k] != word.utf8Start[k] { return nil }
+        index += count
+        return value
+    }
+
+    /// `-?(0|[1-9][0-9]*)` within Int64, as `String(Int64)` writes it (no `-0`).
+    private mutating func integer() -> JSONValue? {
+        let negative = next == UInt8(ascii: "-")
+        if negative { index += 1 }
+        let start = index
+        var value: Int64 = 0
+        while let byte = next, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            // Accumulated negatively, so that Int64.min fits.
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.subtractingReportingOverflow(digit)
+            guard !o1, !o2 else { return nil }
+            value = sum
+            index += 1
+        }
+        let digits = index - start
+        guard digits > 0, bytes[start] != UInt8(ascii: "0") || digits == 1, !(negative && value == 0) else { return nil }
+        if negative { return .integer(value) }
+        guard value != Int64.min else { return nil }
+        return .integer(-value)
+    }
+
+    /// A string as ``JSONValue/writeString(_:into:)`` writes it: raw UTF-8, with only `\"`,
+    /// `\\`, `\n`, `\t` and `\u00xx` (lowercase, for the other control characters) escaped.
+    mutating func string() -> String? {
+        index += 1
+        let start = index
+        // The common case: nothing escaped, so the string is a slice of the bytes.
+        while let byte = next, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+            guard byte >= 0x20 else { return nil }
+            index += 1
+        }
+        guard let stop = next else { return nil }
+        if stop == UInt8(ascii: "\"") {
+            let s = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            index += 1
+            return s
+        }
+        var out = Array(bytes[start..<index])
+        while let byte = next {
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(validating: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let escaped = next else { return nil }
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(escaped)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    guard bytes.count - index >= 4, bytes[index] == UInt8(ascii: "0"), bytes[index + 1] == UInt8(ascii: "0"),
+                        let high = CanonicalParser.hexDigit(bytes[index + 2]), high < 2,
+                        let low = CanonicalParser.hexDigit(bytes[index + 3])
+                    else { return nil }
+                    let code = high << 4 | low
+                    guard code != 0x0A, code != 0x09 else { return nil }
+                    out.append(code)
+                    index += 4
+                default: return nil
+                }
+            case 0x00..<0x20: return nil
+            default: out.append(byte)
+            }
+        }
+        return nil
+    }
+
+    /// A lowercase hex digit's value (canonical escapes are written in lowercase).
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    private mutating func array() -> JSONValue? {
+        guard depth < CanonicalParser.maxDepth else { return nil }
+        depth += 1
+        defer { depth -= 1 }
+        index += 1
+        var items: [JSONValue] = []
+        if next == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
+        while true {
+            guard let item = value() else { return nil }
+            items.append(item)
+            switch next {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"):
+                index += 1
+                return .array(items)
+            default: return nil
+            }
+        }
+    }
+
+    /// Keys in strictly increasing order of their UTF-8 bytes; two keys that Swift holds equal
+    /// (canonically equivalent Unicode) are refused too, as a dictionary cannot keep both.
+    private mutating func object() -> JSONValue? {
+        guard depth < CanonicalParser.maxDepth else { return nil }
+        depth += 1
+        defer { depth -= 1 }
+        let outermost = recording && depth == 1
+        index += 1
+        var fields: [String: JSONValue] = [:]
+        if next == UInt8(ascii: "}") {
+            index += 1
+            return .object(fields)
+        }
+        var previous: String?
+        while true {
+            let start = index
+            guard next == UInt8(ascii: "\""), let key = string(), next == UInt8(ascii: ":") else { return nil }
+            if let previous, !previous.utf8.lexicographicallyPrecedes(key.utf8) { return nil }
+            index += 1
+            guard let item = value(), fields.updateValue(item, forKey: key) == nil else { return nil }
+            if outermost { members.append(Member(key: key, range: start..<index)) }
+            previous = key
+            switch next {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                return .object(fields)
+            default: return nil
+            }
+        }
     }
 }
 

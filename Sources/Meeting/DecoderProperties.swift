@@ -13,10 +13,26 @@ public enum DecoderProperties {
 
     /// An event either is refused or is exactly its canonical bytes, with the id of its bytes.
     public static func event(_ bytes: [UInt8]) {
+        canonicalJSON(bytes)
         guard let event = try? Event(bytes: bytes) else { return }
         precondition(event.bytes == bytes, "an accepted event is not its own bytes")
         precondition((try? JSONValue(canonical: bytes))?.canonicalBytes == bytes, "an accepted event is not canonical JSON")
         precondition(event.id == EventID.of(bytes), "an accepted event's id is not the hash of its bytes")
+        guard case .object(var unsigned)? = try? JSONValue(canonical: bytes) else { return }
+        unsigned["sig"] = nil
+        precondition(
+            event.signedBytes == JSONValue.object(unsigned).canonicalBytes, "what an event's signature covers is not its bytes without it")
+    }
+
+    /// The canonical parser accepts exactly what Foundation's parser reads and writes back to
+    /// the same bytes (nesting beyond ``CanonicalParser/maxDepth`` aside), with the same value.
+    public static func canonicalJSON(_ bytes: [UInt8]) {
+        let fast = try? JSONValue(canonical: bytes)
+        let reference = try? JSONValue(referenceCanonical: bytes)
+        if let fast { precondition(fast.canonicalBytes == bytes, "the canonical parser accepted bytes that are not canonical") }
+        precondition(
+            fast == reference || (fast == nil && (reference?.depth ?? 0) > CanonicalParser.maxDepth),
+            "the canonical parser and Foundation's disagree")
     }
 
     /// A deck either is refused with at least one problem, each on a line of the file, or has
@@ -30,6 +46,17 @@ public enum DecoderProperties {
             let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
             precondition(!failure.problems.isEmpty, "a deck was refused without a reason")
             precondition(failure.problems.allSatisfy { $0.line >= 0 && $0.line <= lines }, "a problem points past the file's end")
+        }
+    }
+}
+
+extension JSONValue {
+    /// How deeply arrays and objects nest in this value (a scalar is 0 deep).
+    var depth: Int {
+        switch self {
+        case .array(let items): 1 + (items.map(\.depth).max() ?? 0)
+        case .object(let fields): 1 + (fields.values.map(\.depth).max() ?? 0)
+        default: 0
         }
     }
 }

@@ -90,7 +90,8 @@ public struct Event: Hashable, Sendable {
         guard bytes.count <= Limits.eventBytes else {
             throw MeetingError(.invalidEvent, "The event is \(bytes.count) bytes; the limit is \(Limits.eventBytes).")
         }
-        let json = try JSONValue(canonical: bytes)
+        var members: [CanonicalParser.Member]? = []
+        let json = try JSONValue.parseCanonical(bytes, members: &members)
         var reader = try FieldReader(json, context: "An event")
         guard try reader.int("v", in: 1...1000) == Event.version else {
             throw MeetingError(.invalidEvent, "The event was written by a newer Halqa (format version not 1). Update Halqa on this node.")
@@ -113,13 +114,23 @@ public struct Event: Hashable, Sendable {
             session = try reader.id("session")
         }
         try reader.finish()
-        guard case .object(var unsigned) = json else { fatalError("checked by FieldReader") }
-        unsigned["sig"] = nil
         self.id = id
         self.bytes = bytes
         self.body = body
         self.signature = signature
-        self.signedBytes = JSONValue.object(unsigned).canonicalBytes
+        self.signedBytes = Event.cutting("sig", from: bytes, members: members ?? [])
+    }
+
+    /// The canonical bytes of the same object without the member `key`: canonical members are
+    /// joined by commas alone, so it is the bytes with that member and one comma cut out.
+    static func cutting(_ key: String, from bytes: [UInt8], members: [CanonicalParser.Member]) -> [UInt8] {
+        guard let k = members.firstIndex(where: { $0.key == key }) else { return bytes }
+        let range = members[k].range
+        // With the comma before it, or (the first member) the one after it.
+        let cut = k > 0 ? (range.lowerBound - 1)..<range.upperBound : range.lowerBound..<(range.upperBound + (members.count > 1 ? 1 : 0))
+        var out = bytes
+        out.removeSubrange(cut)
+        return out
     }
 
     /// Makes and signs a facilitator event.
