@@ -58,13 +58,12 @@ public actor LiveSession {
     /// pages and other nodes), once it is on this node's disk.
     public func observe(_ observer: @escaping @Sendable (Event, Origin) async -> Void) { self.observer = observer }
 
-    /// Folds a session from events another node sent, verified one by one; refused events
-    /// (a bad signature, a signer without authority) are left out. Nothing is stored.
-    public static func verify(_ list: [[UInt8]]) throws(MeetingError) -> SessionState {
-        let events = list.compactMap { try? Event(bytes: $0) }
-        let state = try SessionState(events: events)
-        let refused = Set(state.ignored.filter(\.value.isForgery).keys)
-        return refused.isEmpty ? state : state.removing(refused)
+    /// Folds a session from events another node sent, decoded and verified on every core;
+    /// refused events (a bad signature, a signer without authority) are left out. Nothing is stored.
+    public static func verify(_ list: [[UInt8]]) async throws(MeetingError) -> SessionState {
+        var arriving = ArrivingSession(session: nil)
+        await arriving.take(list)
+        return try await arriving.verified()
     }
 
     /// Starts holding a session this node was admitted to (its state from ``verify(_:)``)
@@ -80,7 +79,8 @@ public actor LiveSession {
             let unshown = Set(state.allEvents.filter { Replica.isUnrevealedReflection($0, in: state) }.map(\.id))
             if !unshown.isEmpty { state = state.removing(unshown) }
         }
-        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret, sessionKey: nodeKey)
+        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret, sessionKey: nodeKey, placed: true)
+        // Anything this store held of the session before, in its pending file, finds its place too.
         try? await store.settle(state)
         return LiveSession(store: store, state: state, roomSecret: roomSecret, nodeKey: nodeKey)
     }

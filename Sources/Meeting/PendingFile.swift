@@ -148,25 +148,17 @@ extension TranscriptStore {
                 return
             }
             if !moving.isEmpty {
-                let ids = moving
-                var events = try await pending.read { db in
-                    try ids.flatMap { id in
-                        try Data.fetchAll(
-                            db,
-                            sql: """
-                                SELECT bytes FROM reflection WHERE session = ?1 AND id = ?2
-                                UNION ALL SELECT bytes FROM resonance WHERE session = ?1 AND id = ?2
-                                """, arguments: [session, id])
-                    }
-                }.compactMap { try? Event(bytes: Array($0)) }
+                // The state holds the same bytes (an event's id is the hash of its bytes).
+                var events = moving.compactMap { EventID(bytes: $0).flatMap(state.event) }
                 // Batch-mates already in the main file are written again with the newcomers.
                 let mates = Set(events.flatMap { state.batchMates(of: $0.id) }).subtracting(events.map(\.id))
                 let already = try await pool.read { db in
-                    try mates.compactMap { id in
-                        try Data.fetchOne(
-                            db, sql: "SELECT bytes FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(id.bytes)])
+                    try mates.filter { id in
+                        try Bool.fetchOne(
+                            db, sql: "SELECT 1 FROM reflection WHERE session = ? AND id = ?", arguments: [session, Data(id.bytes)])
+                            ?? false
                     }
-                }.compactMap { try? Event(bytes: Array($0)) }
+                }.compactMap(state.event)
                 events += already
                 events.sort { $0.id < $1.id }
                 let batch = events

@@ -62,7 +62,7 @@ extension SessionState {
     }
 
     private func batch(containing reflection: EventID, prompt: Int) -> [EventID]? {
-        prompts[prompt].batches.first { $0.contains(reflection) }
+        prompts[prompt].batchOf[reflection].map { prompts[prompt].batches[$0] }
     }
 
     /// Where a participant's event belongs on disk (docs/storage.md, ``TranscriptStore/settle(_:)``).
@@ -86,6 +86,22 @@ extension SessionState {
     /// written apart from the others; a resonance settles once its session has closed, all of
     /// them together.
     public func placement(of id: EventID) -> Placement {
+        var complete: [BatchKey: Bool] = [:]
+        return placement(of: id, complete: &complete)
+    }
+
+    /// ``placement(of:)`` for many events at once: each batch is looked over once, not once for each of its reflections.
+    public func placements(of ids: [EventID]) -> [Placement] {
+        var complete: [BatchKey: Bool] = [:]
+        return ids.map { placement(of: $0, complete: &complete) }
+    }
+
+    private struct BatchKey: Hashable {
+        var prompt: Int
+        var batch: Int
+    }
+
+    private func placement(of id: EventID, complete: inout [BatchKey: Bool]) -> Placement {
         guard let event = events[id] else { return .pending }
         guard ignored[id] == nil else { return .discarded }
         switch event.body {
@@ -93,8 +109,10 @@ extension SessionState {
             guard let r = reflections[id] else { return .discarded }
             let open = isAccepting(prompt: r.prompt)
             guard revealedSet.contains(id) else { return open ? .pending : .discarded }
-            let complete = batch(containing: id, prompt: r.prompt)?.allSatisfy { reflections[$0] != nil } ?? true
-            return complete || !open ? .settled : .pending
+            guard open, let k = prompts[r.prompt].batchOf[id] else { return .settled }
+            let key = BatchKey(prompt: r.prompt, batch: k)
+            if complete[key] == nil { complete[key] = prompts[r.prompt].batches[k].allSatisfy { reflections[$0] != nil } }
+            return complete[key]! ? .settled : .pending
         case .resonated:
             return isClosed ? .settled : .pending
         default:

@@ -93,7 +93,7 @@ public struct Transcript: Codable, Hashable, Sendable {
 
     /// Reads and verifies a transcript file: its events must all be valid and signed, and
     /// its readable part must be exactly what those events say.
-    public static func verified(from data: Data) throws(MeetingError) -> (Transcript, SessionState) {
+    public static func verified(from data: Data) async throws(MeetingError) -> (Transcript, SessionState) {
         guard data.count <= Limits.transcriptBytes else {
             throw MeetingError(
                 .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
@@ -116,23 +116,30 @@ public struct Transcript: Codable, Hashable, Sendable {
             throw MeetingError(
                 .invalidTranscript, "The transcript is format version \(transcript.version); this Halqa reads version 1. Update Halqa.")
         }
-        var events: [Event] = []
-        for (i, text) in transcript.events.enumerated() {
+        // Decoded on every core; the first bad event, in the file's order, is the one reported.
+        let count = transcript.events.count
+        let decoded = await Concurrently.map(Array(zip(transcript.events.indices, transcript.events))) {
+            item -> Result<Event, MeetingError> in
+            let (i, text) = item
             guard let data = Data(base64Encoded: text) else {
-                throw MeetingError(
-                    .invalidTranscript,
-                    "Event \(i + 1) of \(transcript.events.count) is not base64. The file was damaged or edited; nothing was imported.")
+                return .failure(
+                    MeetingError(
+                        .invalidTranscript,
+                        "Event \(i + 1) of \(count) is not base64. The file was damaged or edited; nothing was imported."))
             }
-            do {
-                events.append(try Event(bytes: Array(data)))
+            do throws(MeetingError) {
+                return .success(try Event(bytes: Array(data)))
             } catch {
-                throw MeetingError(
-                    .invalidTranscript,
-                    "Event \(i + 1) of \(transcript.events.count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported."
-                )
+                return .failure(
+                    MeetingError(
+                        .invalidTranscript,
+                        "Event \(i + 1) of \(count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported."))
             }
         }
-        let state = try SessionState(events: events)
+        var events: [Event] = []
+        events.reserveCapacity(count)
+        for result in decoded { events.append(try result.get()) }
+        let state = try await SessionState.verifying(events)
         if let (id, reason) = state.ignored.first {
             throw MeetingError(
                 .invalidTranscript,
@@ -175,13 +182,13 @@ extension TranscriptStore {
     /// Verifies a transcript and merges its events into this store. Events already held are
     /// not stored twice; an invalid file changes nothing.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
-        let (_, imported) = try Transcript.verified(from: data)
+        let (_, imported) = try await Transcript.verified(from: data)
         let held = (try? events(of: imported.id)) ?? []
         var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)
         let heldIDs = Set(held.map(\.id))
         let fresh = imported.allEvents.filter { !heldIDs.contains($0.id) }
         for event in fresh { merged.insert(event) }
-        try await save(fresh, resulting: merged)
+        try await save(fresh, resulting: merged, placed: held.isEmpty)
         try await settle(merged)
         return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
     }

@@ -167,13 +167,21 @@ public final class TranscriptStore: Sendable {
     /// search passages in `halqa.sqlite`; participants' events in the pending file, in id order
     /// (the order of a batch from another node or a file says nothing either). The caller then
     /// settles the session with its current state (``settle(_:)``).
+    ///
+    /// `placed`: the events are a whole session arriving at once (a catch-up, an import), so
+    /// each participant's event goes where `state` places it (``SessionState/placement(of:)``):
+    /// those that may be shown straight into `halqa.sqlite` with the rest, in id order in the
+    /// same transaction (as a settle would copy them), the others to the pending file, and
+    /// none that may not be kept.
     func save(
         _ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
-        sessionKey: SigningKey? = nil
+        sessionKey: SigningKey? = nil, placed: Bool = false
     ) async throws(MeetingError) {
         let passages = state.isClosed ? Passage.all(of: state) : []
-        let participants = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
-        let others = events.filter { !$0.body.isParticipant }
+        let arriving = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
+        let places = placed ? state.placements(of: arriving.map(\.id)) : []
+        let participants = placed ? zip(arriving, places).filter { $1 == .pending }.map(\.0) : arriving
+        let others = events.filter { !$0.body.isParticipant } + zip(arriving, places).filter { $1 == .settled }.map(\.0)
         let wiped = wipedSessions
         let session = state.id
         do {
@@ -200,10 +208,9 @@ public final class TranscriptStore: Sendable {
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
                 try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
+                let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)")
                 for p in passages {
-                    try db.execute(
-                        sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)",
-                        arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
+                    try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
                 }
             }
             if !participants.isEmpty {

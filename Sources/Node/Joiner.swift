@@ -104,7 +104,7 @@ public enum Joiner {
                 "Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key."
             )
             var admission: PeerAdmission?
-            var events: [[UInt8]] = []
+            var arriving = ArrivingSession(session: nil)
             var started = ContinuousClock.now
             var bytes = 0
             while let frame = try await messages.next() {
@@ -117,16 +117,18 @@ public enum Joiner {
                 switch message {
                 case .admitted(let a):
                     admission = a
+                    arriving = ArrivingSession(session: a.sessionID)
                     started = ContinuousClock.now
                     bytes = frame.readableBytes + 4
                 case .events(let s, let list) where admission != nil && s == admission?.sessionID:
-                    events += list
+                    // Decoded and verified while the rest is still arriving.
+                    await arriving.take(list)
                 case .have where admission != nil:
                     // The whole session arrived within the patience allowed; now it is this laptop's turn.
                     giveUp.cancel()
                     guard let admission, let role = admission.replicaRole else { return .refused("its admission named no role") }
                     let transferred = ContinuousClock.now - started
-                    guard let state = try? LiveSession.verify(events) else {
+                    guard let state = try? await arriving.verified() else {
                         return .refused("\(hostName) sent no session this node can verify")
                     }
                     guard state.id == admission.sessionID else { return .refused("it sent another session than it admitted this node to") }

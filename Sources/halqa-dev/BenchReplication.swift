@@ -67,7 +67,9 @@ struct BenchReplication: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: dir)
             emit(
                 "catch-up of a newly admitted co-facilitator (admission → every event verified and on its disk), next to a plain TCP copy:")
-            emit("round  on the wire s  caught up s  halqa wire bytes  tcp copy s  tcp wire bytes  wire time ×  caught-up time ×  bytes ×")
+            emit(
+                "round  on the wire s  caught up s  halqa wire bytes  tcp copy s  tcp wire bytes  wire time ×  caught-up time ×  bytes ×  ×floor"
+            )
             emit(
                 "       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included)"
             )
@@ -93,16 +95,18 @@ struct BenchReplication: AsyncParsableCommand {
                 let copy = try PlainCopy.fetch(host: host, port: BenchReplication.copyPort)
                 let copyWire = Wire.receivedBytes() - beforeCopy
                 let a = admitted!
+                // The floor in the same round: verifying what was caught up, on every core.
+                let floor = verificationFloor(await a.session.state.allEvents, roomKey: await a.session.state.created.roomKey).all
                 emit(
                     String(
-                        format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f", round, a.transferSeconds,
+                        format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f  %6.2f", round, a.transferSeconds,
                         a.catchUpSeconds, halqaWire,
                         copy.seconds, copyWire, a.transferSeconds / copy.seconds, a.catchUpSeconds / copy.seconds,
-                        Double(halqaWire) / Double(copyWire)))
+                        Double(halqaWire) / Double(copyWire), a.catchUpSeconds / floor))
                 last = (a.session, a)
             }
             guard let (session, admitted) = last else { return }
-            try await BenchReplication.measureVerificationFloor(session, caughtUpIn: admitted.catchUpSeconds)
+            try await BenchReplication.measureVerificationFloor(session, caughtUpIn: admitted.catchUpSeconds, scratch: dir)
             let latencies = Mutex<[Double]>([])
             let seen = Mutex(0)
             let b = Replicator(
@@ -137,14 +141,30 @@ struct BenchReplication: AsyncParsableCommand {
         }
     }
 
-    static func measureVerificationFloor(_ session: LiveSession, caughtUpIn catchUp: Double) async throws {
+    static func measureVerificationFloor(_ session: LiveSession, caughtUpIn catchUp: Double, scratch: String) async throws {
         let events = try session.store.events(of: session.id)
-        let floor = verificationFloor(events, roomKey: await session.state.created.roomKey)
+        let state = await session.state
+        let floor = verificationFloor(events, roomKey: state.created.roomKey)
         emit(
             String(
                 format:
-                    "\nverifying the %d events' signatures alone (the floor): %.3f s on 1 core, %.3f s on %d; the last catch-up took %.1f× the %d-core floor",
+                    "\nverifying the %d events' signatures alone (the floor): %.3f s on 1 core, %.3f s on %d; the last catch-up took %.2f× the %d-core floor",
                 events.count, floor.one, floor.all, floor.cores, catchUp / floor.all, floor.cores))
+        // `halqa import` of the same session's export, next to verifying what the export holds.
+        let export = Transcript(state).json()
+        let exported = state.exportableEvents
+        for round in 1...2 {
+            let importFloor = verificationFloor(exported, roomKey: state.created.roomKey).all
+            let store = try TranscriptStore(folder: "\(scratch)/import-\(round)")
+            let start = ContinuousClock.now
+            let result = try await store.importTranscript(export)
+            let seconds = (ContinuousClock.now - start).seconds
+            emit(
+                String(
+                    format: "import of its export (%d events, %.1f MB): %.3f s; verifying them alone %.3f s on %d cores: %.2f× the floor",
+                    result.events, Double(export.count) / 1e6, seconds, importFloor, floor.cores, seconds / importFloor))
+            try? FileManager.default.removeItem(atPath: "\(scratch)/import-\(round)")
+        }
     }
 
     /// What checking the session's signatures alone costs, on one core and on all of them,

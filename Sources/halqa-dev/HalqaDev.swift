@@ -12,7 +12,8 @@ struct HalqaDev: AsyncParsableCommand {
         commandName: "halqa-dev",
         abstract: "Halqa developer tools: benchmarks and test helpers.",
         subcommands: [
-            BenchStore.self, BenchHost.self, BenchAirtime.self, BenchReplication.self, BenchWipe.self, BenchSeal.self, AckStream.self,
+            BenchStore.self, BenchHost.self, BenchAirtime.self, BenchReplication.self, BenchWipe.self, BenchSeal.self, BenchCatchUp.self,
+            AckStream.self,
             Sample.self,
         ])
 }

@@ -217,6 +217,49 @@ struct AnonymityTests {
         #expect(try session.store.integrityCheck() == "ok")
     }
 
+    /// A node catching up takes the whole session at once: revealed reflections go straight
+    /// into the main file (in id order, one transaction), waiting ones only into the pending
+    /// file, and an archivist keeps none that is waiting.
+    @Test("a node that catches up writes shown reflections into the main file and waiting ones only into the pending file")
+    func catchUpPlacesEachReflection() async throws {
+        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+        let coFacilitator = SigningKey()
+        let archivist = SigningKey()
+        try await host.admit(coFacilitator.publicKey, as: .coFacilitator, name: "co")
+        try await host.admit(archivist.publicKey, as: .archivist, name: "archive")
+        try await host.open(prompt: 0)
+        for i in 0..<4 { _ = try await host.submitReflection(prompt: 0, text: "shown words \(i)") }
+        try await host.reveal(prompt: 0)
+        try await host.open(prompt: 1)
+        for i in 0..<3 { _ = try await host.submitReflection(prompt: 1, text: "waiting words \(i)") }
+        let sent = await host.state.allEvents.map(\.bytes).shuffled()
+        for (key, keepsWaiting) in [(coFacilitator, true), (archivist, false)] {
+            let folder = TemporaryFolder()
+            let state = try await LiveSession.verify(sent)
+            let node = try await LiveSession.adopt(state, roomSecret: nil, nodeKey: key, in: TranscriptStore(folder: folder.path))
+            func bytes(_ file: String) -> [UInt8] { Array(FileManager.default.contents(atPath: folder.path + "/" + file) ?? Data()) }
+            let main = bytes("halqa.sqlite") + bytes("halqa.sqlite-wal")
+            let pending = bytes("pending.sqlite") + bytes("pending.sqlite-wal")
+            for i in 0..<4 {
+                let (inMain, inPending) = (
+                    main.containsSequence(Array("shown words \(i)".utf8)), pending.containsSequence(Array("shown words \(i)".utf8))
+                )
+                #expect(inMain, "shown reflection \(i) is not in the main file")
+                #expect(!inPending, "shown reflection \(i) went through the pending file")
+            }
+            for i in 0..<3 {
+                let (inMain, inPending) = (
+                    main.containsSequence(Array("waiting words \(i)".utf8)), pending.containsSequence(Array("waiting words \(i)".utf8))
+                )
+                #expect(!inMain, "waiting reflection \(i) is in the main file")
+                #expect(inPending == keepsWaiting, "waiting reflection \(i) in the pending file: \(inPending)")
+            }
+            #expect(await node.state.revealed(prompt: 0).count == 4)
+            #expect(await node.state.pendingCount(prompt: 1) == (keepsWaiting ? 3 : 0))
+            #expect(try node.store.state(of: node.id).revealed(prompt: 0).count == 4)
+        }
+    }
+
     @Test("a pending reflection is never searchable, exported or listed as shown")
     func pendingStaysHidden() async throws {
         let folder = TemporaryFolder()

@@ -56,6 +56,48 @@ struct FoldTests {
         #expect(forgedSeen > 50)
     }
 
+    /// What a joining node and an import do with a large session: decode and verify on every
+    /// core, frame by frame as it arrives, then fold once.
+    @Test("a session verified on every core, frame by frame in any order, is the state the one-by-one fold gives (forgeries left out)")
+    func concurrentFoldIsTheFold() async throws {
+        for seed in UInt64(1)...6 {
+            var session = RandomSession(seed: seed)
+            // Enough events for several chunks of the concurrent map.
+            var events = session.run(steps: seed < 3 ? 900 : 120)
+            events.shuffle(using: &session.rng)
+            let reference = try SessionState(events: events)
+            #expect(Snapshot(try await SessionState.verifying(events)) == Snapshot(reference), "seed \(seed)")
+            #expect(try await SessionState.verifying(events).ignored == reference.ignored, "seed \(seed)")
+            let honest = Snapshot(try SessionState(events: events.filter { !session.forged.contains($0.id) }))
+            // As a host sends it (the session-created event first) and in any order (it last).
+            let created = events.first { $0.id == reference.id }!
+            for createdFirst in [true, false] {
+                let rest = events.filter { $0.id != reference.id }.map(\.bytes)
+                var frames: [[[UInt8]]] = stride(from: 0, to: rest.count, by: 37).map { Array(rest[$0..<min($0 + 37, rest.count)]) }
+                if createdFirst { frames.insert([created.bytes], at: 0) } else { frames.append([created.bytes]) }
+                var arriving = ArrivingSession(session: reference.id)
+                for frame in frames { await arriving.take(frame) }
+                let state = try await arriving.verified()
+                #expect(Snapshot(state) == honest, "seed \(seed), created first: \(createdFirst)")
+                #expect(!state.ignored.values.contains { $0.isForgery }, "seed \(seed): a forged event was kept")
+            }
+        }
+    }
+
+    @Test("a frame from a host that names a session-created event it does not send, or sends two sessions, makes no session")
+    func arrivingWithoutItsSession() async throws {
+        var one = RandomSession(seed: 11)
+        var two = RandomSession(seed: 12)
+        let a = one.run(steps: 30)
+        let b = two.run(steps: 30)
+        var missing = ArrivingSession(session: one.state.id)
+        await missing.take(a.dropFirst().map(\.bytes))
+        await expectRefusal(.noSuchSession) { _ = try await missing.verified() }
+        var mixed = ArrivingSession(session: one.state.id)
+        await mixed.take((a + b).map(\.bytes))
+        await expectRefusal(.invalidTranscript) { _ = try await mixed.verified() }
+    }
+
     @Test("a tampered event no longer verifies and is ignored")
     func tamperedEventIsIgnored() throws {
         var session = RandomSession(seed: 42)
@@ -94,5 +136,19 @@ struct FoldTests {
         ] {
             await expectRefusal(.invalidEvent) { _ = try Event(bytes: Array(bad.utf8)) }
         }
+        // Only the one canonical spelling of a value is JSON here: any other would give the
+        // same event another id.
+        for bad in [
+            #"{"a":-0}"#, #"{"a":01}"#, #"{"a":1.0}"#, #"{"a":1e3}"#, #"{"a":9223372036854775808}"#, #"{"b":1,"a":2}"#,
+            #"{"a":1,"a":2}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#, #"{"a":"\u001F"}"#, #"{"a":"\u000a"}"#, #"{"a" :1}"#,
+            "{\"a\":\"\u{1}\"}", "{\"e\u{301}\":1,\"\u{e9}\":2}", #"{"a":[1,]}"#,
+            String(repeating: "[", count: 65) + String(repeating: "]", count: 65),
+        ] {
+            await expectRefusal(.invalidEvent) { _ = try JSONValue(canonical: Array(bad.utf8)) }
+        }
+        #expect(throws: Never.self) {
+            try JSONValue(canonical: Array(#"{"a":"\u0001\n\t\"\\","b":-9223372036854775808,"c":[true,null,{}]}"#.utf8))
+        }
+        #expect(try JSONValue(canonical: Array(#"{"a":"\u0001x"}"#.utf8)) == .object(["a": .string("\u{1}x")]))
     }
 }

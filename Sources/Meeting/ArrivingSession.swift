@@ -1,0 +1,70 @@
+/// A session arriving from another node, frame by frame: each frame's events are decoded and
+/// their signatures checked on every core while the next frames are still on the wire, so
+/// that a joining node has little left to do when the last one arrives. Nothing is kept but
+/// in memory; ``verified()`` folds what arrived.
+///
+/// ```swift
+/// var arriving = ArrivingSession(session: admission.sessionID)
+/// for frame in frames { await arriving.take(frame) }
+/// let state = try await arriving.verified()
+/// ```
+public struct ArrivingSession: Sendable {
+    /// The session the host said it sends (its id is the hash of its session-created event),
+    /// if known: without it, every signature is checked at the end.
+    public let session: EventID?
+    private var roomKey: PublicKey?
+    private var pieces: [Task<[Checked], Never>] = []
+
+    struct Checked: Sendable {
+        var event: Event
+        var verdict: SessionState.Verdict
+    }
+
+    public init(session: EventID?) { self.session = session }
+
+    /// Starts on one frame's events. Until the session's own session-created event has been
+    /// seen (a host sends it first), a frame is decoded here and its signatures checked later.
+    public mutating func take(_ list: [[UInt8]]) async {
+        if let roomKey, let session {
+            pieces.append(
+                Task {
+                    await Concurrently.map(list) { bytes -> Checked? in
+                        guard let event = try? Event(bytes: bytes) else { return nil }
+                        return Checked(event: event, verdict: event.session == session ? .of(event, roomKey: roomKey) : .unchecked)
+                    }.compactMap { $0 }
+                })
+            return
+        }
+        let events = await SessionState.decoding(list)
+        if let creation = events.first(where: { $0.id == session }), case .sessionCreated(let created) = creation.body,
+            creation.hasValidSignature(roomKey: nil)
+        {
+            roomKey = created.roomKey
+        }
+        let checked = events.map { Checked(event: $0, verdict: .unchecked) }
+        pieces.append(Task { checked })
+    }
+
+    /// Everything that arrived, folded, with forged events (a bad signature, a signer without
+    /// authority) left out.
+    public func verified() async throws(MeetingError) -> SessionState {
+        var events: [Event] = []
+        var verdicts: [SessionState.Verdict] = []
+        for piece in pieces {
+            for item in await piece.value {
+                events.append(item.event)
+                verdicts.append(item.verdict)
+            }
+        }
+        let creation = try SessionState.creation(among: events, verify: true)
+        guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
+        // What was checked against another key, or not yet, is checked now (on every core too).
+        let stale = created.roomKey != roomKey
+        let late = verdicts.indices.filter { (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id }
+        let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { SessionState.Verdict.of($0, roomKey: created.roomKey) }
+        for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
+        let state = SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
+        let refused = Set(state.ignored.filter(\.value.isForgery).keys)
+        return refused.isEmpty ? state : state.removing(refused)
+    }
+}
