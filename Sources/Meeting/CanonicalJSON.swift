@@ -364,8 +364,11 @@ struct FieldReader {
         return try int(key, in: range)
     }
 
+    /// Bytes in standard base64, in its one spelling (the padding it needs, no stray bits):
+    /// a second spelling of an event's signature would give the same event another id.
     mutating func bytes(_ key: String, count: Int) throws(MeetingError) -> [UInt8] {
-        guard let data = Data(base64Encoded: try string(key)), data.count == count else {
+        let text = try string(key)
+        guard let data = Data(base64Encoded: text), data.count == count, data.base64EncodedString() == text else {
             throw wrong(key, "must be \(count) bytes in base64")
         }
         return Array(data)

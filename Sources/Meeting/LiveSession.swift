@@ -79,8 +79,11 @@ public actor LiveSession {
             let unshown = Set(state.allEvents.filter { Replica.isUnrevealedReflection($0, in: state) }.map(\.id))
             if !unshown.isEmpty { state = state.removing(unshown) }
         }
-        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret, sessionKey: nodeKey, placed: true)
-        // Anything this store held of the session before, in its pending file, finds its place too.
+        // A session new to this store is written once, each event in its place; one it held
+        // before (a node that joins again) goes through the pending file, so that a newcomer
+        // to a batch already settled here is written again with its whole batch.
+        let placed = try !store.holds(state.id)
+        try await store.save(state.allEvents, resulting: state, roomSecret: roomSecret, sessionKey: nodeKey, placed: placed)
         try? await store.settle(state)
         return LiveSession(store: store, state: state, roomSecret: roomSecret, nodeKey: nodeKey)
     }

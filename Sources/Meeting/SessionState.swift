@@ -214,8 +214,16 @@ public struct SessionState: Sendable {
 
     /// The same session folded without some events (a node that must not keep them).
     func removing(_ ids: Set<EventID>) -> SessionState {
-        // Refolding what this state already verified cannot fail: the created event stays.
-        try! SessionState(events: events.values.filter { !ids.contains($0.id) }, verifySignatures: false)
+        let kept = events.values.filter { !ids.contains($0.id) && $0.id != createdEvent.id }
+        // Signatures were checked when this state took the events (what failed is among `ids`,
+        // or stays ignored); a reflection's text is checked again, so that one this state
+        // refused is not taken as sound.
+        let verdicts = kept.map { event -> Verdict in
+            if ignored[event.id] == .badSignature { return .forged }
+            if case .reflectionSubmitted = event.body { return .signed }
+            return .sound
+        }
+        return SessionState(creation: createdEvent, events: kept, verdicts: verdicts, trusted: true)
     }
 
     public var isClosed: Bool { closedAt != nil }

@@ -183,12 +183,13 @@ extension TranscriptStore {
     /// not stored twice; an invalid file changes nothing.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
         let (_, imported) = try await Transcript.verified(from: data)
-        let held = (try? events(of: imported.id)) ?? []
+        let held = try events(of: imported.id)
+        let placed = try !holds(imported.id)
         var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)
         let heldIDs = Set(held.map(\.id))
         let fresh = imported.allEvents.filter { !heldIDs.contains($0.id) }
         for event in fresh { merged.insert(event) }
-        try await save(fresh, resulting: merged, placed: held.isEmpty)
+        try await save(fresh, resulting: merged, placed: placed)
         try await settle(merged)
         return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
     }

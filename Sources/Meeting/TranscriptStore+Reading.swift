@@ -35,6 +35,22 @@ extension TranscriptStore {
         }
     }
 
+    /// Whether `halqa.sqlite` holds anything of a session (its row or any reflection of it):
+    /// then a whole session arriving again is not written as if it were new
+    /// (``save(_:resulting:roomSecret:sessionKey:placed:)``).
+    func holds(_ session: EventID) throws(MeetingError) -> Bool {
+        do {
+            return try pool.read { db in
+                try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS (SELECT 1 FROM session WHERE id = ?1) OR EXISTS (SELECT 1 FROM reflection WHERE session = ?1)",
+                    arguments: [Data(session.bytes)]) ?? true
+            }
+        } catch {
+            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
+        }
+    }
+
     /// The folded state of a stored session.
     public func state(of session: EventID) throws(MeetingError) -> SessionState {
         try SessionState(events: events(of: session), verifySignatures: false)

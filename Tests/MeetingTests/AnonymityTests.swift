@@ -260,6 +260,47 @@ struct AnonymityTests {
         }
     }
 
+    /// A node that joins a session again may hold part of a batch already (its prompt closed
+    /// before the rest reached it): the newcomer is written with its whole batch, in id order,
+    /// as a late reflection is at a settle. Written alone into the page that holds the others,
+    /// it would always land below them (SQLite fills a page from its end): its offset would
+    /// say it came last.
+    @Test("a node that catches up on a session it partly holds writes a late reflection with its whole batch (8 runs)")
+    func catchUpAgainRewritesTheBatch() async throws {
+        var lowest = 0
+        for run in 0..<8 {
+            let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+            let key = SigningKey()
+            try await host.admit(key.publicKey, as: .coFacilitator, name: "co")
+            try await host.open(prompt: 0)
+            var ids: [EventID] = []
+            for i in 0..<4 { ids.append(try await host.submitReflection(prompt: 0, text: "batch \(run) words \(i)")) }
+            try await host.reveal(prompt: 0)
+            try await host.open(prompt: 1)
+            let all = await host.state.allEvents
+            let folder = TemporaryFolder()
+            let store = try TranscriptStore(folder: folder.path)
+            // First without the last reflection: its prompt has closed, so the rest settle here.
+            let partial = try await LiveSession.verify(all.filter { $0.id != ids[3] }.map(\.bytes))
+            _ = try await LiveSession.adopt(partial, roomSecret: nil, nodeKey: key, in: store)
+            await store.checkpoint()
+            let again = try await LiveSession.adopt(
+                try await LiveSession.verify(all.map(\.bytes)), roomSecret: nil, nodeKey: key, in: store)
+            #expect(await again.state.revealed(prompt: 0).count == 4)
+            await store.checkpoint()
+            let main = Array(FileManager.default.contents(atPath: folder.path + "/halqa.sqlite") ?? Data())
+            let pending = Array(FileManager.default.contents(atPath: folder.path + "/pending.sqlite") ?? Data())
+            let offsets = (0..<4).map { main.offset(of: Array("batch \(run) words \($0)".utf8)) }
+            #expect(offsets.allSatisfy { $0 != nil }, "run \(run): a reflection is missing from the main file")
+            let left = pending.containsSequence(Array("batch \(run) words 3".utf8))
+            #expect(!left, "run \(run): the late reflection stayed in the pending file")
+            if let late = offsets[3], offsets.compactMap({ $0 }).allSatisfy({ late <= $0 }) { lowest += 1 }
+        }
+        // Rewritten with its batch in id order, it is lowest only when its id is the highest
+        // (a quarter of runs); written alone, it is lowest every time.
+        #expect(lowest < 8, "the late reflection was written apart from its batch in every run")
+    }
+
     @Test("a pending reflection is never searchable, exported or listed as shown")
     func pendingStaysHidden() async throws {
         let folder = TemporaryFolder()
@@ -271,6 +312,14 @@ struct AnonymityTests {
         #expect(!transcript.json().containsSequence(Array("unrevealed".utf8)))
         #expect(!transcript.events.contains { Data(base64Encoded: $0)!.containsSequence(Array("unrevealed".utf8)) })
         #expect(!transcript.markdown().contains("unrevealed"))
+    }
+}
+
+extension [UInt8] {
+    /// Where `needle` first starts in these bytes.
+    func offset(of needle: [UInt8]) -> Int? {
+        guard !needle.isEmpty, count >= needle.count else { return nil }
+        return (0...(count - needle.count)).first { i in self[i] == needle[0] && Array(self[i..<i + needle.count]) == needle }
     }
 }
 
