@@ -71,7 +71,7 @@ struct BenchReplication: AsyncParsableCommand {
                 "round  on the wire s  caught up s  halqa wire bytes  tcp copy s  tcp wire bytes  wire time ×  caught-up time ×  bytes ×  ×floor"
             )
             emit(
-                "       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included)"
+                "       (on the wire: admission → last event received; caught up: → every event verified and on disk; wire bytes: received by this host's interface, TCP/IP and TLS included; ×floor: caught up ÷ verifying the same signatures alone on every core, measured after it)"
             )
             var last: (LiveSession, Joiner.Admitted)?
             for round in 1...rounds {
