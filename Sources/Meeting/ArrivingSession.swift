@@ -1,3 +1,5 @@
+import Foundation
+
 /// A session arriving from another node, frame by frame: each frame's events are decoded and
 /// their signatures checked on every core while the next frames are still on the wire, so
 /// that a joining node has little left to do when the last one arrives. Nothing is kept but
@@ -25,10 +27,16 @@ public struct ArrivingSession: Sendable {
     /// Starts on one frame's events. Until the session's own session-created event has been
     /// seen (a host sends it first), a frame is decoded here and its signatures checked later.
     public mutating func take(_ list: [[UInt8]]) async {
+        // A host sends faster than every core checks: past a few frames ahead, wait for the
+        // oldest, so that reading (and the host's sending) keeps pace with the checking.
+        let ahead = 2 * ProcessInfo.processInfo.activeProcessorCount
+        if pieces.count > ahead { _ = await pieces[pieces.count - ahead - 1].value }
         if let roomKey, let session {
             pieces.append(
                 Task {
-                    await Concurrently.map(list) { bytes -> Checked? in
+                    // A join given up (declined, refused, the connection gone) leaves frames not begun.
+                    guard !Task.isCancelled else { return [] }
+                    return await Concurrently.map(list) { bytes -> Checked? in
                         guard let event = try? Event(bytes: bytes) else { return nil }
                         return Checked(event: event, verdict: event.session == session ? .of(event, roomKey: roomKey) : .unchecked)
                     }.compactMap { $0 }
@@ -43,6 +51,11 @@ public struct ArrivingSession: Sendable {
         }
         let checked = events.map { Checked(event: $0, verdict: .unchecked) }
         pieces.append(Task { checked })
+    }
+
+    /// Stops checking what arrived (a join given up): frames not begun are left.
+    public func cancel() {
+        for piece in pieces { piece.cancel() }
     }
 
     /// Everything that arrived, folded, with forged events (a bad signature, a signer without

@@ -66,7 +66,7 @@ public actor LiveSession {
         return try await arriving.verified()
     }
 
-    /// Starts holding a session this node was admitted to (its state from ``verify(_:)``)
+    /// Starts holding a session this node was admitted to (its state from ``ArrivingSession/verified()``)
     /// under `nodeKey`, the key it was admitted with, and the room key if this node is a
     /// co-facilitator.
     public static func adopt(

@@ -130,12 +130,16 @@ extension TranscriptStore {
             }
             var leaving: [(id: Data, table: String)] = []
             var moving: [Data] = []
-            for row in held {
-                guard let id = EventID(bytes: row.id) else {
+            let ids = held.map { EventID(bytes: $0.id) }
+            // Each batch is looked over once, however many of its reflections wait here.
+            let places = state.placements(of: ids.compactMap { $0 })
+            var next = places.makeIterator()
+            for (row, id) in zip(held, ids) {
+                guard id != nil, let place = next.next() else {
                     leaving.append(row)
                     continue
                 }
-                switch state.placement(of: id) {
+                switch place {
                 case .pending: continue
                 case .settled:
                     moving.append(row.id)

@@ -154,6 +154,7 @@ public struct SessionState: Sendable {
         self.facilitators = [signer]
         self.prompts = Array(repeating: PromptState(), count: created.deck.prompts.count)
         self.events[creation.id] = creation
+        precondition(verdicts == nil || verdicts?.count == all.count, "a verdict for each event")
         let order = all.indices.filter { all[$0].id != creation.id }.sorted { a, b in
             switch (all[a].body.isParticipant, all[b].body.isParticipant) {
             case (false, true): true
@@ -216,12 +217,13 @@ public struct SessionState: Sendable {
     func removing(_ ids: Set<EventID>) -> SessionState {
         let kept = events.values.filter { !ids.contains($0.id) && $0.id != createdEvent.id }
         // Signatures were checked when this state took the events (what failed is among `ids`,
-        // or stays ignored); a reflection's text is checked again, so that one this state
-        // refused is not taken as sound.
+        // or stays ignored); a reflection this state refused is checked again, not taken as sound.
         let verdicts = kept.map { event -> Verdict in
-            if ignored[event.id] == .badSignature { return .forged }
-            if case .reflectionSubmitted = event.body { return .signed }
-            return .sound
+            switch ignored[event.id] {
+            case .badSignature: .forged
+            case .invalidReflection: .signed
+            default: .sound
+            }
         }
         return SessionState(creation: createdEvent, events: kept, verdicts: verdicts, trusted: true)
     }

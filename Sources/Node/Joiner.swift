@@ -105,6 +105,8 @@ public enum Joiner {
             )
             var admission: PeerAdmission?
             var arriving = ArrivingSession(session: nil)
+            // Whatever ends this attempt, checking what it received stops with it.
+            defer { arriving.cancel() }
             var started = ContinuousClock.now
             var bytes = 0
             while let frame = try await messages.next() {
@@ -115,6 +117,8 @@ public enum Joiner {
                     return .refused("\(hostName) sent something that is not Halqa's protocol")
                 }
                 switch message {
+                case .admitted where admission != nil:
+                    return .refused("\(hostName) admitted this laptop twice; that is not Halqa's protocol")
                 case .admitted(let a):
                     admission = a
                     arriving = ArrivingSession(session: a.sessionID)
