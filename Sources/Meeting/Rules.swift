@@ -66,7 +66,8 @@ extension SessionState {
                 return MeetingError(.noSuchReflection, "That reflection was hidden by the facilitator.")
             }
             // The room taps what it sees now: a reflection of the prompt still open.
-            guard let open = state.openPrompt, state.revealed(prompt: open).contains(where: { $0.id == r }) else {
+            // Shown (checked above) and of the open prompt: no need to build the prompt's list.
+            guard let open = state.openPrompt, state.reflections[r]?.prompt == open else {
                 return MeetingError(.notResonable, "You can resonate only with a shown reflection of the open prompt.")
             }
         }

@@ -152,6 +152,8 @@ public enum Routes {
         guard await room.registry.claimResonance(token, with: reflection) else { throw APIError.alreadyResonated }
         try await room.session.submit(tap)
         await room.noteTap(from: address, token: token)
-        await room.changed()
+        // Counts reach the room only at the resonance cadence, so a tap changes no page now:
+        // the console hears of it with the next flush, as of reflections.
+        await room.changed(immediately: false)
     }
 }

@@ -169,6 +169,9 @@ struct RulesTests {
         let after = await session.state.revealed(prompt: 0)
         #expect(after.first { $0.id == shown[1].id }?.resonance == 2)
         #expect(after.first { $0.id == shown[0].id }?.hiddenReason == "named a neighbour")
+        // The room taps what it sees now: once the next prompt opens, the last one's are not tapped.
+        try await session.open(prompt: 1)
+        await expectRefusal(.notResonable) { try await session.resonate(with: shown[1].id) }
     }
 
     @Test("a node that holds a session without its room key cannot take reflections")
