@@ -69,14 +69,7 @@ public struct ArrivingSession: Sendable {
                 verdicts.append(item.verdict)
             }
         }
-        let creation = try SessionState.creation(among: events, verify: true)
-        guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
-        // What was checked against another key, or not yet, is checked now (on every core too).
-        let stale = created.roomKey != roomKey
-        let late = verdicts.indices.filter { (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id }
-        let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { SessionState.Verdict.of($0, roomKey: created.roomKey) }
-        for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
-        let state = SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
+        let state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey)
         let refused = Set(state.ignored.filter(\.value.isForgery).keys)
         return refused.isEmpty ? state : state.removing(refused)
     }

@@ -191,19 +191,28 @@ public struct SessionState: Sendable {
     /// signatures checked on every core at once; the same state as
     /// ``init(events:verifySignatures:)`` gives, in a fraction of the time for a large session.
     public static func verifying(_ events: [Event]) async throws(MeetingError) -> SessionState {
+        try await verifying(events, verdicts: nil, checkedWith: nil)
+    }
+
+    /// The same, with what was checked already (``ArrivingSession``): `verdicts` for each
+    /// event, reached with the room key `key`. Events not yet checked, or checked against
+    /// another key than the session's, are checked here on every core.
+    static func verifying(
+        _ events: [Event], verdicts given: [Verdict]?, checkedWith key: PublicKey?
+    ) async throws(MeetingError) -> SessionState {
         let creation = try SessionState.creation(among: events, verify: true)
         guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
-        let session = creation.id
-        let roomKey = created.roomKey
-        let verdicts = await Concurrently.map(events) { event in
-            // Another session's events are ignored unchecked, as the fold does.
-            event.session == session ? Verdict.of(event, roomKey: roomKey) : .unchecked
-        }
+        var verdicts = given ?? Array(repeating: .unchecked, count: events.count)
+        let stale = created.roomKey != key
+        // Another session's events stay unchecked: the fold ignores them.
+        let late = verdicts.indices.filter { (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id }
+        let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { Verdict.of($0, roomKey: created.roomKey) }
+        for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
         return SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
     }
 
     /// Decodes events' bytes on every core, leaving out what is not an event.
-    public static func decoding(_ list: [[UInt8]]) async -> [Event] {
+    static func decoding(_ list: [[UInt8]]) async -> [Event] {
         await Concurrently.map(list) { try? Event(bytes: $0) }.compactMap { $0 }
     }
 
