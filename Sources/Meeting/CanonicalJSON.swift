@@ -23,9 +23,9 @@ public indirect enum JSONValue: Hashable, Sendable {
 
     func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += Array("null".utf8)
-        case .bool(let b): out += Array((b ? "true" : "false").utf8)
-        case .integer(let i): out += Array(String(i).utf8)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .integer(let i): out.append(contentsOf: String(i).utf8)
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -47,9 +47,16 @@ public indirect enum JSONValue: Hashable, Sendable {
         }
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func writeString(_ s: String, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
@@ -57,7 +64,10 @@ public indirect enum JSONValue: Hashable, Sendable {
             case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0x00..<0x20:
-                out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                out += [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)],
+                    hexDigits[Int(byte & 0xF)],
+                ]
             default: out.append(byte)
             }
         }
@@ -68,23 +78,33 @@ public indirect enum JSONValue: Hashable, Sendable {
     /// unsorted or repeated keys, other escapes, fractions, invalid UTF-8, nesting deeper
     /// than ``CanonicalParser/maxDepth``) is refused. One pass over the bytes, no copy of them.
     public init(canonical bytes: [UInt8]) throws(MeetingError) {
-        var members: [CanonicalParser.Member]? = nil
+        var members: [JSONParser.Member]? = nil
         self = try JSONValue.parseCanonical(bytes, members: &members)
     }
 
     /// Parses canonical JSON (``init(canonical:)``); if `members` is not nil and the value is an
     /// object, fills it with where each of its own members lies in `bytes`.
-    static func parseCanonical(_ bytes: [UInt8], members: inout [CanonicalParser.Member]?) throws(MeetingError) -> JSONValue {
+    static func parseCanonical(_ bytes: [UInt8], members: inout [JSONParser.Member]?) throws(MeetingError) -> JSONValue {
         let parsed = bytes.withUnsafeBufferPointer { buffer in
-            var parser = CanonicalParser(bytes: buffer, recording: members != nil)
-            let value = parser.value()
-            return (parser.index == buffer.count ? value : nil, parser.members)
+            var parser = JSONParser(bytes: buffer, recording: members != nil)
+            return (parser.document(), parser.members)
         }
         guard let value = parsed.0 else {
             throw MeetingError(.invalidEvent, "The event is not JSON in canonical form, so its id cannot be trusted.")
         }
         if members != nil { members = parsed.1 }
         return value
+    }
+
+    /// Parses JSON as API requests and pages send it: any RFC 8259 text whose numbers are
+    /// whole (`46.0` too, as JSON Schema's "integer") and whose objects repeat no key (``JSONParser``); nil for anything else.
+    public init?(json bytes: some Collection<UInt8>) {
+        func parse(_ buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+            var parser = JSONParser(bytes: buffer, canonical: false)
+            return parser.document()
+        }
+        guard let value = bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse) else { return nil }
+        self = value
     }
 
     /// The same as ``init(canonical:)`` the slow way, through Foundation's parser and a
@@ -103,10 +123,12 @@ public indirect enum JSONValue: Hashable, Sendable {
     }
 }
 
-/// A parser that accepts canonical JSON only (``JSONValue``): exactly the bytes that some
-/// value writes as its ``JSONValue/canonicalBytes``, so that no second form of an event (with
-/// another id) can exist.
-struct CanonicalParser {
+/// A one-pass JSON parser. In canonical form (``JSONValue/init(canonical:)``) it accepts exactly
+/// the bytes that some value writes as its ``JSONValue/canonicalBytes``, so that no second form
+/// of an event (with another id) can exist. In plain form (``JSONValue/init(json:)``, what API
+/// requests and pages send) it takes any RFC 8259 text whose numbers are whole: white space,
+/// keys in any order, every escape; repeated keys are still refused.
+struct JSONParser {
     /// Where one member of the outermost object lies: from its key's opening quote to the end of its value.
     struct Member {
         var key: String
@@ -117,17 +139,33 @@ struct CanonicalParser {
     static let maxDepth = 64
 
     let bytes: UnsafeBufferPointer<UInt8>
+    let canonical: Bool
     let recording: Bool
     var index = 0
     var depth = 0
     var members: [Member] = []
 
-    init(bytes: UnsafeBufferPointer<UInt8>, recording: Bool) {
+    init(bytes: UnsafeBufferPointer<UInt8>, canonical: Bool = true, recording: Bool = false) {
         self.bytes = bytes
+        self.canonical = canonical
         self.recording = recording
     }
 
     private var next: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    /// One value, and (in plain form) the white space around it; nil unless the bytes hold exactly one.
+    mutating func document() -> JSONValue? {
+        skipSpace()
+        let value = value()
+        skipSpace()
+        return index == bytes.count ? value : nil
+    }
+
+    /// White space between tokens, in plain form only.
+    private mutating func skipSpace() {
+        guard !canonical else { return }
+        while let byte = next, byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D { index += 1 }
+    }
 
     mutating func value() -> JSONValue? {
         guard let byte = next else { return nil }
@@ -151,7 +189,8 @@ struct CanonicalParser {
         return value
     }
 
-    /// `-?(0|[1-9][0-9]*)` within Int64, as `String(Int64)` writes it (no `-0`).
+    /// `-?(0|[1-9][0-9]*)` within Int64, as `String(Int64)` writes it (canonical: no `-0`).
+    /// Canonical: no fraction, no exponent. Plain: those too, if the value is whole (``wholeNumber(from:)``).
     private mutating func integer() -> JSONValue? {
         let negative = next == UInt8(ascii: "-")
         if negative { index += 1 }
@@ -167,14 +206,57 @@ struct CanonicalParser {
             index += 1
         }
         let digits = index - start
-        guard digits > 0, bytes[start] != UInt8(ascii: "0") || digits == 1, !(negative && value == 0) else { return nil }
+        guard digits > 0, bytes[start] != UInt8(ascii: "0") || digits == 1, !(canonical && negative && value == 0) else { return nil }
+        if !canonical, let byte = next, byte == UInt8(ascii: ".") || byte | 0x20 == UInt8(ascii: "e") {
+            guard let whole = wholeNumber(from: start) else { return nil }
+            return .integer(negative ? -whole : whole)
+        }
         if negative { return .integer(value) }
         guard value != Int64.min else { return nil }
         return .integer(-value)
     }
 
-    /// A string as ``JSONValue/writeString(_:into:)`` writes it: raw UTF-8, with only `\"`,
-    /// `\\`, `\n`, `\t` and `\u00xx` (lowercase, for the other control characters) escaped.
+    /// Plain form: a number with a fraction or an exponent (`46.0`, `1e2`), as JSON Schema's
+    /// "integer" takes it: its value if that is whole, within 15 digits (exact as a double, so
+    /// any reader agrees); nil otherwise. `start` is its first digit; `index` is past its integer part.
+    private mutating func wholeNumber(from start: Int) -> Int64? {
+        var digits = Array(bytes[start..<index])
+        var exponent = 0
+        if next == UInt8(ascii: ".") {
+            index += 1
+            let fraction = index
+            while let byte = next, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+            guard index > fraction else { return nil }
+            digits += bytes[fraction..<index]
+            exponent = fraction - index
+        }
+        if let byte = next, byte | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            let negative = next == UInt8(ascii: "-")
+            if next == UInt8(ascii: "-") || next == UInt8(ascii: "+") { index += 1 }
+            let first = index
+            var power = 0
+            while let byte = next, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                power = min(power * 10 + Int(byte - UInt8(ascii: "0")), 10_000)
+                index += 1
+            }
+            guard index > first else { return nil }
+            exponent += negative ? -power : power
+        }
+        // Trailing zeros move into the exponent, leading ones go: what is left must be whole and short.
+        while let last = digits.last, last == UInt8(ascii: "0"), digits.count > 1 {
+            digits.removeLast()
+            exponent += 1
+        }
+        while digits.count > 1, digits[0] == UInt8(ascii: "0") { digits.removeFirst() }
+        if digits == [UInt8(ascii: "0")] { return 0 }
+        guard exponent >= 0, digits.count + exponent <= 15 else { return nil }
+        return digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) } * Int64(pow(10, Double(exponent)))
+    }
+
+    /// A string. Canonical: as ``JSONValue/writeString(_:into:)`` writes it, raw UTF-8 with only
+    /// `\"`, `\\`, `\n`, `\t` and `\u00xx` (lowercase, for the other control characters) escaped.
+    /// Plain: any escape RFC 8259 allows, surrogate pairs joined, lone surrogates refused.
     mutating func string() -> String? {
         index += 1
         let start = index
@@ -202,15 +284,22 @@ struct CanonicalParser {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(escaped)
                 case UInt8(ascii: "n"): out.append(0x0A)
                 case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
+                case UInt8(ascii: "u") where canonical:
                     guard bytes.count - index >= 4, bytes[index] == UInt8(ascii: "0"), bytes[index + 1] == UInt8(ascii: "0"),
-                        let high = CanonicalParser.hexDigit(bytes[index + 2]), high < 2,
-                        let low = CanonicalParser.hexDigit(bytes[index + 3])
+                        let high = JSONParser.hexDigit(bytes[index + 2]), high < 2,
+                        let low = JSONParser.hexDigit(bytes[index + 3])
                     else { return nil }
                     let code = high << 4 | low
                     guard code != 0x0A, code != 0x09 else { return nil }
                     out.append(code)
                     index += 4
+                case UInt8(ascii: "u"):
+                    guard let scalar = unicodeEscape() else { return nil }
+                    out += Array(String(scalar).utf8)
+                case UInt8(ascii: "/") where !canonical: out.append(escaped)
+                case UInt8(ascii: "b") where !canonical: out.append(0x08)
+                case UInt8(ascii: "f") where !canonical: out.append(0x0C)
+                case UInt8(ascii: "r") where !canonical: out.append(0x0D)
                 default: return nil
                 }
             case 0x00..<0x20: return nil
@@ -218,6 +307,33 @@ struct CanonicalParser {
             }
         }
         return nil
+    }
+
+    /// Plain form: the scalar of `\uXXXX` (after the `u`), or of a surrogate pair `\uD8xx\uDCxx`.
+    private mutating func unicodeEscape() -> Unicode.Scalar? {
+        guard let first = hexQuad() else { return nil }
+        switch first {
+        case 0xD800...0xDBFF:
+            guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+            index += 2
+            guard let second = hexQuad(), (0xDC00...0xDFFF).contains(second) else { return nil }
+            return Unicode.Scalar(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+        case 0xDC00...0xDFFF: return nil
+        default: return Unicode.Scalar(first)
+        }
+    }
+
+    /// Four hex digits, either case.
+    private mutating func hexQuad() -> UInt32? {
+        guard bytes.count - index >= 4 else { return nil }
+        var value: UInt32 = 0
+        for k in 0..<4 {
+            let byte = bytes[index + k]
+            guard let digit = JSONParser.hexDigit(byte >= UInt8(ascii: "A") ? byte | 0x20 : byte) else { return nil }
+            value = value << 4 | UInt32(digit)
+        }
+        index += 4
+        return value
     }
 
     /// A lowercase hex digit's value (canonical escapes are written in lowercase).
@@ -230,18 +346,21 @@ struct CanonicalParser {
     }
 
     private mutating func array() -> JSONValue? {
-        guard depth < CanonicalParser.maxDepth else { return nil }
+        guard depth < JSONParser.maxDepth else { return nil }
         depth += 1
         defer { depth -= 1 }
         index += 1
+        skipSpace()
         var items: [JSONValue] = []
         if next == UInt8(ascii: "]") {
             index += 1
             return .array(items)
         }
         while true {
+            skipSpace()
             guard let item = value() else { return nil }
             items.append(item)
+            skipSpace()
             switch next {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "]"):
@@ -252,14 +371,16 @@ struct CanonicalParser {
         }
     }
 
-    /// Keys in strictly increasing order of their UTF-8 bytes; two keys that Swift holds equal
-    /// (canonically equivalent Unicode) are refused too, as a dictionary cannot keep both.
+    /// Canonical: keys in strictly increasing order of their UTF-8 bytes. Both forms: two keys
+    /// that Swift holds equal (canonically equivalent Unicode) are refused, as a dictionary
+    /// cannot keep both.
     private mutating func object() -> JSONValue? {
-        guard depth < CanonicalParser.maxDepth else { return nil }
+        guard depth < JSONParser.maxDepth else { return nil }
         depth += 1
         defer { depth -= 1 }
         let outermost = recording && depth == 1
         index += 1
+        skipSpace()
         var fields: [String: JSONValue] = [:]
         if next == UInt8(ascii: "}") {
             index += 1
@@ -267,13 +388,18 @@ struct CanonicalParser {
         }
         var previous: String?
         while true {
+            skipSpace()
             let start = index
-            guard next == UInt8(ascii: "\""), let key = string(), next == UInt8(ascii: ":") else { return nil }
-            if let previous, !previous.utf8.lexicographicallyPrecedes(key.utf8) { return nil }
+            guard next == UInt8(ascii: "\""), let key = string() else { return nil }
+            skipSpace()
+            guard next == UInt8(ascii: ":") else { return nil }
+            if canonical, let previous, !previous.utf8.lexicographicallyPrecedes(key.utf8) { return nil }
             index += 1
+            skipSpace()
             guard let item = value(), fields.updateValue(item, forKey: key) == nil else { return nil }
             if outermost { members.append(Member(key: key, range: start..<index)) }
             previous = key
+            skipSpace()
             switch next {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "}"):

@@ -11,7 +11,7 @@ public struct CheckedText: Hashable, Sendable, CustomStringConvertible {
     /// Checks `string`; `what` names the text in errors ("A reflection", "A note").
     public init(_ string: String, limit: Int, what: String) throws(MeetingError) {
         // Line endings are normalised so that the same words are the same bytes everywhere.
-        let normalised = string.replacing("\r\n", with: "\n").replacing("\r", with: "\n")
+        let normalised = string.utf8.contains(0x0D) ? string.replacing("\r\n", with: "\n").replacing("\r", with: "\n") : string
         if let bad = normalised.unicodeScalars.first(where: CheckedText.isForbidden) {
             let code = String(bad.value, radix: 16, uppercase: true)
             throw MeetingError(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What must hold for any bytes at all given to the decoders that read untrusted input: a
 /// replication frame from another machine, an event, a deck file. Each function returns
 /// normally for any input (a refusal is a normal outcome) and traps only when a property
@@ -14,6 +16,7 @@ public enum DecoderProperties {
     /// An event either is refused or is exactly its canonical bytes, with the id of its bytes.
     public static func event(_ bytes: [UInt8]) {
         canonicalJSON(bytes)
+        plainJSON(bytes)
         guard let event = try? Event(bytes: bytes) else { return }
         precondition(event.bytes == bytes, "an accepted event is not its own bytes")
         precondition((try? JSONValue(canonical: bytes))?.canonicalBytes == bytes, "an accepted event is not canonical JSON")
@@ -25,14 +28,29 @@ public enum DecoderProperties {
     }
 
     /// The canonical parser accepts exactly what Foundation's parser reads and writes back to
-    /// the same bytes (nesting beyond ``CanonicalParser/maxDepth`` aside), with the same value.
+    /// the same bytes (nesting beyond ``JSONParser/maxDepth`` aside), with the same value.
     public static func canonicalJSON(_ bytes: [UInt8]) {
         let fast = try? JSONValue(canonical: bytes)
         let reference = try? JSONValue(referenceCanonical: bytes)
         if let fast { precondition(fast.canonicalBytes == bytes, "the canonical parser accepted bytes that are not canonical") }
         precondition(
-            fast == reference || (fast == nil && (reference?.depth ?? 0) > CanonicalParser.maxDepth),
+            fast == reference || (fast == nil && (reference?.depth ?? 0) > JSONParser.maxDepth),
             "the canonical parser and Foundation's disagree")
+    }
+
+    /// What the plain parser (API requests, pages' messages) accepts, Foundation's reads as the
+    /// same value; canonical JSON reads the same in both forms; and what a value writes reads back.
+    public static func plainJSON(_ bytes: [UInt8]) {
+        guard let plain = JSONValue(json: bytes) else {
+            precondition((try? JSONValue(canonical: bytes)) == nil, "the plain parser refused canonical JSON")
+            return
+        }
+        let reference = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        precondition(reference == plain, "the plain parser and Foundation's disagree")
+        if let canonical = try? JSONValue(canonical: bytes) {
+            precondition(canonical == plain, "the two forms read canonical JSON differently")
+        }
+        precondition(JSONValue(json: plain.canonicalBytes) == plain, "a value's canonical bytes do not read back as it")
     }
 
     /// A deck either is refused with at least one problem, each on a line of the file, or has

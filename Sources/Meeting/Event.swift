@@ -90,7 +90,7 @@ public struct Event: Hashable, Sendable {
         guard bytes.count <= Limits.eventBytes else {
             throw MeetingError(.invalidEvent, "The event is \(bytes.count) bytes; the limit is \(Limits.eventBytes).")
         }
-        var members: [CanonicalParser.Member]? = []
+        var members: [JSONParser.Member]? = []
         let json = try JSONValue.parseCanonical(bytes, members: &members)
         var reader = try FieldReader(json, context: "An event")
         guard try reader.int("v", in: 1...1000) == Event.version else {
@@ -123,7 +123,7 @@ public struct Event: Hashable, Sendable {
 
     /// The canonical bytes of the same object without the member `key`: canonical members are
     /// joined by commas alone, so it is the bytes with that member and one comma cut out.
-    static func cutting(_ key: String, from bytes: [UInt8], members: [CanonicalParser.Member]) -> [UInt8] {
+    static func cutting(_ key: String, from bytes: [UInt8], members: [JSONParser.Member]) -> [UInt8] {
         guard let k = members.firstIndex(where: { $0.key == key }) else { return bytes }
         let range = members[k].range
         // With the comma before it, or (the first member) the one after it.

@@ -35,7 +35,8 @@ public struct APIError: HTTPResponseError, Sendable {
 
     static let tooLarge = APIError(.contentTooLarge, "too-large", "The request is too large. A reflection may be at most 1,000 characters.")
     static let invalidUTF8 = APIError(.badRequest, "invalid-utf8", "The request is not valid UTF-8 text.")
-    static let invalidJSON = APIError(.badRequest, "invalid-json", "The request is not a JSON object.")
+    static let invalidJSON = APIError(
+        .badRequest, "invalid-json", "The request is not a JSON object (its numbers whole, no field given twice). Send the body as JSON.")
     static let joinAgain = APIError(
         .unauthorized, "join-again",
         "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")

@@ -3,18 +3,21 @@ import Hummingbird
 import Meeting
 
 /// A request body the API takes (docs/openapi.yaml): a JSON object with its own fields and no
-/// other, decoded strictly, so that a misspelt field is an error that names the fields the
+/// other, read strictly, so that a misspelt field is an error that names the fields the
 /// endpoint takes rather than a value silently ignored.
 ///
 /// ```swift
 /// struct Reveal: APIRequest {
+///     static let fields = ["prompt"]
 ///     let prompt: PromptNumber
-///     enum CodingKeys: String, CodingKey, CaseIterable { case prompt }
+///     init(_ body: RequestFields) throws(APIError) { prompt = try body.require("prompt") }
 /// }
 /// let body = try await request.decode(Reveal.self)
 /// ```
-protocol APIRequest: Decodable, Sendable {
-    associatedtype CodingKeys: CodingKey & CaseIterable
+protocol APIRequest: Sendable {
+    /// The fields it takes; any other is refused.
+    static var fields: [String] { get }
+    init(_ body: RequestFields) throws(APIError)
 }
 
 extension Request {
@@ -24,135 +27,179 @@ extension Request {
     /// Reads the body as `T`: valid UTF-8, a JSON object, only `T`'s fields, each of its type.
     func decode<T: APIRequest>(_ type: T.Type) async throws -> T {
         // ServingMiddleware has already read the body, within the size limit and the deadline.
-        try Request.decode(T.self, from: Data(try await body.collect(upTo: Request.bodyLimit).readableBytesView))
+        try Request.decode(T.self, from: try await body.collect(upTo: Request.bodyLimit).readableBytesView)
     }
 
-    /// Reads `bytes` as `T`, as ``decode(_:)`` reads a body (a sealed request's inner body too).
-    static func decode<T: APIRequest>(_ type: T.Type, from bytes: Data) throws -> T {
+    /// Reads `bytes` as `T`, as ``decode(_:)`` reads a body (a sealed request's too).
+    static func decode<T: APIRequest>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(APIError) -> T {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw APIError.invalidUTF8 }
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: bytes) else { throw APIError.invalidJSON }
-        let allowed = T.CodingKeys.allCases.map(\.stringValue).sorted()
+        guard let json = JSONValue(json: bytes) else { throw APIError.invalidJSON }
+        return try decode(T.self, from: json)
+    }
+
+    /// Reads a JSON value already parsed (a sealed request's inner body) as `T`.
+    static func decode<T: APIRequest>(_ type: T.Type, from json: JSONValue) throws(APIError) -> T {
+        guard case .object(let fields) = json else { throw APIError.invalidJSON }
+        return try T(try RequestFields(fields, taking: T.fields))
+    }
+}
+
+/// The fields of a request body: only those its type takes, none of them null (a field given
+/// as null is a mistake, not a field left out; docs/openapi.yaml types each).
+struct RequestFields {
+    private let fields: [String: JSONValue]
+
+    init(_ fields: [String: JSONValue], taking allowed: [String]) throws(APIError) {
+        let allowed = allowed.sorted()
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw APIError(
                 .badRequest, "unknown-field", "Unknown field \"\(unknown)\". This endpoint takes: \(allowed.joined(separator: ", ")).")
         }
-        // A field given as null is a mistake, not a field left out (docs/openapi.yaml types each).
         if let null = fields.keys.sorted().first(where: { fields[$0] == .null }) {
             throw APIError(.badRequest, "wrong-type", "The field \"\(null)\" is null. Give it a value, or leave it out if it is optional.")
         }
-        do {
-            return try JSONDecoder().decode(T.self, from: bytes)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw APIError(.badRequest, "missing-field", "The field \"\(key.stringValue)\" is missing.")
-        } catch let DecodingError.typeMismatch(expected, context) {
-            throw APIError(
-                .badRequest, "wrong-type",
-                "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "of another type").")
-        } catch let DecodingError.valueNotFound(expected, context) {
-            throw APIError(
-                .badRequest, "wrong-type", "The field \"\(context.field)\" must be \(expected == String.self ? "a string" : "given").")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw APIError(.badRequest, "wrong-type", "The field \"\(context.field)\" \(context.debugDescription)")
-        }
+        self.fields = fields
     }
+
+    func require<V: RequestValue>(_ key: String) throws(APIError) -> V {
+        guard let value: V = try optional(key) else { throw APIError(.badRequest, "missing-field", "The field \"\(key)\" is missing.") }
+        return value
+    }
+
+    func optional<V: RequestValue>(_ key: String) throws(APIError) -> V? {
+        guard let json = fields[key] else { return nil }
+        guard let value = V(json: json) else { throw APIError(.badRequest, "wrong-type", "The field \"\(key)\" \(V.expected).") }
+        return value
+    }
+
+    /// Any JSON value (a sealed request's inner body, read as its operation says).
+    func optionalJSON(_ key: String) -> JSONValue? { fields[key] }
 }
 
-extension DecodingError.Context {
-    fileprivate var field: String { codingPath.first?.stringValue ?? "" }
+/// A value a request field holds, read from JSON; `expected` says what it must be.
+protocol RequestValue: Sendable {
+    init?(json: JSONValue)
+    static var expected: String { get }
+}
+
+extension String: RequestValue {
+    init?(json: JSONValue) {
+        guard case .string(let text) = json else { return nil }
+        self = text
+    }
+    static var expected: String { "must be a string" }
 }
 
 /// A prompt's number (from 0) in a request.
-struct PromptNumber: Decodable, Sendable {
+struct PromptNumber: RequestValue {
     let value: Int
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        guard let value = try? container.decode(Int.self), (0..<100_000).contains(value) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be a whole number from 0.")
-        }
-        self.value = value
+    init?(json: JSONValue) {
+        guard case .integer(let value) = json, (0..<100_000).contains(value) else { return nil }
+        self.value = Int(value)
     }
+    static var expected: String { "must be a whole number from 0." }
 }
 
 /// What a page drew for one reflection or tap, so that sending it again (after no answer, to
 /// this laptop or another of the session) is taken once: 16 random bytes in base64url.
-struct Once: Decodable, Sendable {
+struct Once: RequestValue {
     let bytes: [UInt8]
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        guard let text = try? container.decode(String.self), text.count == 22, let bytes = Base64URL.decode(text), bytes.count == 16 else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be 16 random bytes in base64url (22 characters).")
+    init?(json: JSONValue) {
+        guard case .string(let text) = json, text.utf8.count == 22, let bytes = Base64URL.decode(text), bytes.count == 16 else {
+            return nil
         }
         self.bytes = bytes
     }
+    static var expected: String { "must be 16 random bytes in base64url (22 characters)." }
 }
 
 /// A reflection's id in a request: 64 hex digits.
-struct ReflectionID: Decodable, Sendable {
+struct ReflectionID: RequestValue {
     let value: EventID
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        guard let text = try? container.decode(String.self), let id = EventID(hex: text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be a reflection id (64 hex digits).")
-        }
+    init?(json: JSONValue) {
+        guard case .string(let text) = json, let id = EventID(hex: text) else { return nil }
         value = id
     }
+    static var expected: String { "must be a reflection id (64 hex digits)." }
 }
 
 /// The request bodies of the API, one per endpoint that takes one.
 enum Body {
     struct Join: APIRequest {
+        static let fields = ["code"]
         let code: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case code }
+        init(_ body: RequestFields) throws(APIError) {
+            code = try body.require("code")
+        }
     }
 
     struct Reflection: APIRequest {
+        static let fields = ["prompt", "text", "once"]
         let prompt: PromptNumber
         let text: String
         let once: Once?
-        enum CodingKeys: String, CodingKey, CaseIterable { case prompt, text, once }
+        init(_ body: RequestFields) throws(APIError) {
+            prompt = try body.require("prompt")
+            text = try body.require("text")
+            once = try body.optional("once")
+        }
     }
 
     struct Resonance: APIRequest {
+        static let fields = ["reflection", "once"]
         let reflection: ReflectionID
         let once: Once?
-        enum CodingKeys: String, CodingKey, CaseIterable { case reflection, once }
+        init(_ body: RequestFields) throws(APIError) {
+            reflection = try body.require("reflection")
+            once = try body.optional("once")
+        }
     }
 
     struct Prompt: APIRequest {
+        static let fields = ["prompt"]
         let prompt: PromptNumber
-        enum CodingKeys: String, CodingKey, CaseIterable { case prompt }
+        init(_ body: RequestFields) throws(APIError) {
+            prompt = try body.require("prompt")
+        }
     }
 
     struct Hide: APIRequest {
+        static let fields = ["reflection", "reason"]
         let reflection: ReflectionID
         let reason: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case reflection, reason }
+        init(_ body: RequestFields) throws(APIError) {
+            reflection = try body.require("reflection")
+            reason = try body.require("reason")
+        }
     }
 
     struct Note: APIRequest {
+        static let fields = ["text", "prompt"]
         let text: String
         let prompt: PromptNumber?
-        enum CodingKeys: String, CodingKey, CaseIterable { case text, prompt }
+        init(_ body: RequestFields) throws(APIError) {
+            text = try body.require("text")
+            prompt = try body.optional("prompt")
+        }
     }
 
     /// `{}`: an action that takes nothing.
     struct Nothing: APIRequest {
-        enum CodingKeys: CodingKey, CaseIterable {
-            var stringValue: String { switch self {} }
-            var intValue: Int? { nil }
-            init?(stringValue: String) { nil }
-            init?(intValue: Int) { nil }
-        }
-        init(from decoder: any Decoder) throws {}
+        static let fields: [String] = []
+        init(_ body: RequestFields) throws(APIError) {}
     }
 
     struct Admit: APIRequest {
+        static let fields = ["role", "node"]
         let role: String
         let node: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case role, node }
+        init(_ body: RequestFields) throws(APIError) {
+            role = try body.require("role")
+            node = try body.require("node")
+        }
 
         /// The role, or a clear error.
         func checkedRole() throws -> Replica.Role {
@@ -164,12 +211,18 @@ enum Body {
     }
 
     struct TurnAway: APIRequest {
+        static let fields = ["node"]
         let node: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case node }
+        init(_ body: RequestFields) throws(APIError) {
+            node = try body.require("node")
+        }
     }
 
     struct Wipe: APIRequest {
+        static let fields = ["confirm"]
         let confirm: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case confirm }
+        init(_ body: RequestFields) throws(APIError) {
+            confirm = try body.require("confirm")
+        }
     }
 }

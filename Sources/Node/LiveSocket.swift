@@ -102,7 +102,7 @@ enum LiveSocket {
 
     static func audience(for message: WebSocketMessage, address: String, room: MeetingRoom) async -> Hello? {
         guard case .text(let text) = message,
-            case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
+            case .object(let fields)? = JSONValue(json: text.utf8),
             fields["type"] == .string("hello")
         else { return nil }
         // Anyone may follow the sealed view: it opens only with the key of a sealed join.

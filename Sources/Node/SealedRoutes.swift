@@ -20,10 +20,16 @@ import Meeting
 /// and nothing it says is done.
 extension Routes {
     struct SealedRequest: APIRequest {
+        static let fields = ["op", "token", "body"]
         let op: String
         let token: String?
-        let body: JSONValue?
-        enum CodingKeys: String, CodingKey, CaseIterable { case op, token, body }
+        /// Read as its operation says (``Body``): parsed once, with the request.
+        let body: JSONValue
+        init(_ body: RequestFields) throws(APIError) {
+            op = try body.require("op")
+            token = try body.optional("token")
+            self.body = body.optionalJSON("body") ?? .object([:])
+        }
     }
 
     static let sealedWrongSize = APIError(
@@ -54,7 +60,7 @@ extension Routes {
         }
         guard await room.admitSealed(opened.nonce) else { throw sealedReplayed }
         let (status, body) = await answer(opened.plaintext, context, room)
-        var reply = Array(Wire.encode(SealedReply(status: status, body: body)))
+        var reply = sealedReply(status: status, body: body)
         if reply.count > Sealing.replyPlaintext - 2 {
             // A refusal too long to fit keeps its status and code (pages say it in their words).
             let code: JSONValue =
@@ -62,23 +68,25 @@ extension Routes {
                     .string("too-large")
                 }
             let status = code == .string("too-large") ? 500 : status
-            reply = Array(Wire.encode(SealedReply(status: status, body: .object(["error": .object(["code": code])]))))
+            reply = sealedReply(status: status, body: .object(["error": .object(["code": code])]))
         }
         return Response(
             status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: room.sealing.seal(reply, to: opened))))
     }
 
-    struct SealedReply: Encodable {
-        var status: Int
-        var body: JSONValue?
+    /// `{"body", "status"}` (no body for 204).
+    static func sealedReply(status: Int, body: JSONValue?) -> [UInt8] {
+        var reply: [String: JSONValue] = ["status": .integer(Int64(status))]
+        reply["body"] = body
+        return JSONValue.object(reply).canonicalBytes
     }
 
     /// Does what an opened request says, and answers as the plain API would.
     static func answer(_ plaintext: [UInt8], _ context: NodeContext, _ room: MeetingRoom) async -> (Int, JSONValue?) {
         do {
-            let inner = try Request.decode(SealedRequest.self, from: Data(plaintext))
-            let body = Data(inner.body?.canonicalBytes ?? Array("{}".utf8))
+            let inner = try Request.decode(SealedRequest.self, from: plaintext)
+            let body = inner.body
             func token() async throws -> String {
                 guard let token = inner.token, await room.registry.knows(token) else { throw APIError.joinAgain }
                 return token

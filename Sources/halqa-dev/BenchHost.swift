@@ -105,9 +105,9 @@ struct BenchHost: AsyncParsableCommand {
                         ) { inbound, outbound, _ in
                             try await outbound.write(
                                 .text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
+                            // Every phone keeps following until the taps are done, as in a meeting.
                             for try await message in inbound.messages(maxSize: 1 << 22) {
                                 await watch.received(message, count: clients)
-                                if await watch.finished { return }
                             }
                         }
                     }
@@ -120,6 +120,7 @@ struct BenchHost: AsyncParsableCommand {
 
         // The prompt opens; everyone writes at once.
         _ = try await post("/api/console/open", #"{"prompt":0}"#, token: secret)
+        let cpuBeforeWriting = HostProcess.cpuSeconds(node)
         let burst = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
             for (i, token) in tokens.enumerated() {
@@ -136,6 +137,7 @@ struct BenchHost: AsyncParsableCommand {
             return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
         }
         let burstSeconds = (ContinuousClock.now - burst).seconds
+        let writingCPU = HostProcess.cpuSeconds(node) - cpuBeforeWriting
         let acknowledged = latencies.filter { $0.0 == 201 }.count
         progress("\(acknowledged) acknowledged")
 
@@ -144,10 +146,10 @@ struct BenchHost: AsyncParsableCommand {
         await watch.startReveal()
         _ = try await post("/api/console/reveal", #"{"prompt":0}"#, token: secret)
         let fanOut = try await watch.waitUntilAllRevealed(since: revealStart)
-        sockets.cancel()
 
         // Resonance: everyone taps one shown reflection (another's) at once.
         let shown = await shownIDs(http: http, base: base, token: tokens[0])
+        let cpuBeforeTaps = HostProcess.cpuSeconds(node)
         let taps = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
             for (i, token) in tokens.enumerated() {
                 group.addTask {
@@ -162,6 +164,8 @@ struct BenchHost: AsyncParsableCommand {
             }
             return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
         }
+        let tapsCPU = HostProcess.cpuSeconds(node) - cpuBeforeTaps
+        sockets.cancel()
         let tapSorted = taps.map { $0.1 }.sorted()
         func tapPercentile(_ p: Double) -> Double { tapSorted[min(tapSorted.count - 1, Int(Double(tapSorted.count) * p))] }
 
@@ -179,6 +183,9 @@ struct BenchHost: AsyncParsableCommand {
         print("reveal until all \(clients) hold all \(clients): \(String(format: "%.1f", fanOut.milliseconds)) ms")
         print(
             "taps taken, all at once:           \(taps.filter { $0.0 == 204 }.count) of \(clients); acknowledgement p50 / p99: \(String(format: "%.1f", tapPercentile(0.5))) / \(String(format: "%.1f", tapPercentile(0.99))) ms"
+        )
+        print(
+            "node CPU per reflection / tap:     \(String(format: "%.2f", writingCPU * 1000 / Double(clients))) / \(String(format: "%.2f", tapsCPU * 1000 / Double(clients))) ms (the burst's, shared by what the node does meanwhile)"
         )
         print("node peak resident memory:         \(String(format: "%.1f", memory.peak)) MB (now \(String(format: "%.1f", memory.now)) MB)")
     }
@@ -248,6 +255,17 @@ enum HostProcess {
         String(banner[banner.range(of: marker)!.upperBound...].prefix { !$0.isWhitespace })
     }
 
+    /// The CPU time the node's threads have used so far, in seconds (scheduler nanoseconds).
+    static func cpuSeconds(_ node: Process) -> Double {
+        let tasks = "/proc/\(node.processIdentifier)/task"
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        let nanoseconds = threads.reduce(0.0) { total, thread in
+            let line = (try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8)) ?? ""
+            return total + (Double(line.split(separator: " ").first ?? "0") ?? 0)
+        }
+        return nanoseconds / 1e9
+    }
+
     /// The node's peak and current resident memory, in MB.
     static func memory(_ node: Process) -> (peak: Double, now: Double) {
         let status = (try? String(contentsOfFile: "/proc/\(node.processIdentifier)/status", encoding: .utf8)) ?? ""
@@ -285,7 +303,7 @@ actor Watch {
         }
         // A client holds every reflection when its state lists all of them, or (a sealed
         // page, sent what changed) when the change adds them all.
-        guard let state = open(message) else { return }
+        guard !finished, let state = open(message) else { return }
         let shown = ((state["revealed"] as? [Any])?.count ?? 0) + ((state["add"] as? [Any])?.count ?? 0)
         guard shown == count else { return }
         revealedClients += 1

@@ -108,6 +108,17 @@ struct APITests {
             #expect(second == .conflict && api.errorCode(again) == "already-wrote")
             let (session, view, _) = try await api.call(.get, "/api/session", token: token)
             #expect(session == .ok && view["wrote"] as? Bool == true)
+            // JSON as any script may write it: spaced out, fields in another order, letters escaped,
+            // a whole number written with a fraction (JSON Schema's "integer" allows it).
+            let other = try await api.join(fixture.joinCode)
+            let (spaced, _, _) = try await api.call(
+                .post, "/api/reflections", token: other,
+                json: "{\n  \"text\": \"\\u0645\\u06cc\\u06ba \\/ \\uD83C\\uDF31\",\r\n  \"prompt\" : 0.0\n}\n")
+            #expect(spaced == .created)
+            let escaped = try fixture.store.events(of: fixture.room.session.id).contains {
+                if case .reflectionSubmitted(_, let text, _) = $0.body { return text == "میں / 🌱" } else { return false }
+            }
+            #expect(escaped)
         }
     }
 
@@ -124,6 +135,8 @@ struct APITests {
                 ("invalid JSON", "{\"prompt\":0,", nil, .badRequest, "invalid-json"),
                 ("not an object", "[1,2]", nil, .badRequest, "invalid-json"),
                 ("null field", #"{"prompt":null,"text":"hi"}"#, nil, .badRequest, "wrong-type"),
+                ("repeated field", #"{"prompt":0,"text":"hi","text":"ho"}"#, nil, .badRequest, "invalid-json"),
+                ("a fraction", #"{"prompt":0.5,"text":"hi"}"#, nil, .badRequest, "invalid-json"),
                 (
                     "invalid UTF-8", nil, Array(#"{"prompt":0,"text":"a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), .badRequest,
                     "invalid-utf8"
