@@ -82,10 +82,15 @@ public struct Sealing: Sendable {
 
     /// Opens what ``seal(_:withKey:)`` sealed; nil if it does not open.
     public static func open(_ sealed: [UInt8], withKey key: [UInt8]) -> [UInt8]? {
-        guard sealed.count >= nonceBytes + macBytes else { return nil }
-        var out = [UInt8](repeating: 0, count: sealed.count - nonceBytes - macBytes)
-        let box = Array(sealed[nonceBytes...])
-        guard crypto_secretbox_open_easy(&out, box, UInt64(box.count), Array(sealed[0..<nonceBytes]), key) == 0 else { return nil }
+        sealed.withUnsafeBufferPointer { open($0, withKey: key) }
+    }
+
+    /// The same, in place: nonce (24) · box, read where it lies.
+    static func open(_ sealed: UnsafeBufferPointer<UInt8>, withKey key: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= nonceBytes + macBytes, let base = sealed.baseAddress else { return nil }
+        let boxBytes = sealed.count - nonceBytes
+        var out = [UInt8](repeating: 0, count: boxBytes - macBytes)
+        guard crypto_secretbox_open_easy(&out, base + nonceBytes, UInt64(boxBytes), base, key) == 0 else { return nil }
         return out
     }
 
@@ -106,8 +111,12 @@ public struct Sealing: Sendable {
     /// What ``pad(_:to:)`` padded; nil unless the length fits and only zeros follow.
     static func unpad(_ padded: [UInt8]) -> [UInt8]? {
         let length = Int(padded[0]) << 8 | Int(padded[1])
-        guard length <= padded.count - 2, padded[(2 + length)...].allSatisfy({ $0 == 0 }) else { return nil }
-        return Array(padded[2..<(2 + length)])
+        guard length <= padded.count - 2 else { return nil }
+        return padded.withUnsafeBufferPointer { buffer in
+            var zeros: UInt8 = 0
+            for byte in buffer[(2 + length)...] { zeros |= byte }
+            return zeros == 0 ? Array(buffer[2..<(2 + length)]) : nil
+        }
     }
 
     /// libsodium must be started once before use; starting it again does nothing.
@@ -131,18 +140,23 @@ public struct Sealing: Sendable {
     }
 
     public func open(_ body: [UInt8]) throws(Refusal) -> Opened {
-        guard body.count == Self.requestSize else { throw .wrongSize }
-        let ephemeral = Array(body[0..<Self.keyBytes])
+        try body.withUnsafeBufferPointer { buffer throws(Refusal) in try open(buffer) }
+    }
+
+    /// Opens a request where it lies (the body as received): ephemeral key · nonce · box.
+    func open(_ body: UnsafeBufferPointer<UInt8>) throws(Refusal) -> Opened {
+        guard body.count == Self.requestSize, let base = body.baseAddress else { throw .wrongSize }
         // A key with its top bit set is the same X25519 key as without it: refused, so one
         // request cannot be sent again under a "different" key.
-        guard ephemeral[Self.keyBytes - 1] & 0x80 == 0 else { throw .unopenable }
-        let nonce = Array(body[Self.keyBytes..<(Self.keyBytes + Self.nonceBytes)])
-        let box = Array(body[(Self.keyBytes + Self.nonceBytes)...])
+        guard body[Self.keyBytes - 1] & 0x80 == 0 else { throw .unopenable }
         var shared = [UInt8](repeating: 0, count: Int(crypto_box_BEFORENMBYTES))
-        guard crypto_box_beforenm(&shared, ephemeral, secretKey) == 0 else { throw .unopenable }
+        guard crypto_box_beforenm(&shared, base, secretKey) == 0 else { throw .unopenable }
         // crypto_box's "afternm" is secretbox under the shared key: nonce · box, as seal(_:withKey:) writes.
-        guard let padded = Self.open(nonce + box, withKey: shared), let plaintext = Self.unpad(padded) else { throw .unopenable }
-        return Opened(ephemeralKey: ephemeral, nonce: nonce, plaintext: plaintext, sharedKey: shared)
+        let sealed = UnsafeBufferPointer(rebasing: body[Self.keyBytes...])
+        guard let padded = Self.open(sealed, withKey: shared), let plaintext = Self.unpad(padded) else { throw .unopenable }
+        return Opened(
+            ephemeralKey: Array(body[0..<Self.keyBytes]), nonce: Array(body[Self.keyBytes..<(Self.keyBytes + Self.nonceBytes)]),
+            plaintext: plaintext, sharedKey: shared)
     }
 
     /// Seals an answer to the phone that sent `request`: always ``replySize`` bytes.

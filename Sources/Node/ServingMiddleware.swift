@@ -16,13 +16,18 @@ struct ServingMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard rate.allow(context.remoteAddress?.ipAddress ?? "unknown") else { throw APIError.slowDown }
         guard request.method == .post || request.method == .put || request.method == .patch else { return try await next(request, context) }
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Request.bodyLimit { throw APIError.tooLarge }
+        let length = request.headers[.contentLength].flatMap { Int($0) }
+        if let length, length > Request.bodyLimit { throw APIError.tooLarge }
         var request = request
         let body = request.body
         let deadline = bodyDeadline
         let read = try await withTimeout(deadline) {
             do {
-                return try await body.collect(upTo: Request.bodyLimit)
+                // Room for the whole body at once, rather than growing as it arrives.
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(max(0, min(length ?? 0, Request.bodyLimit)))
+                try await body.collect(upTo: Request.bodyLimit, into: &buffer)
+                return buffer
             } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
                 throw APIError.tooLarge
             }
