@@ -76,7 +76,48 @@ public struct Deck: Hashable, Sendable {
     }
 }
 
-/// One discussion prompt of a deck.
+/// The pictures a check-in is answered with: one tap on one of them, counted and never
+/// attributed (docs/decks.md, "Check-ins"). Each option is a picture with a word under it in
+/// the reader's language; the words are the pages', not the deck's.
+public enum CheckInScale: String, CaseIterable, Hashable, Sendable {
+    /// Five faces, from very bad to very good ("How was your week?").
+    case faces
+    /// A statement answered agree, partly or disagree (as attitude scales such as GEM ask).
+    case agree
+
+    /// How many options it has; an answer is one of `0..<options`.
+    public var options: Int {
+        switch self {
+        case .faces: 5
+        case .agree: 3
+        }
+    }
+
+    /// The options' names, as pages, exports and reports call them (in this order).
+    public var optionNames: [String] {
+        switch self {
+        case .faces: ["very-bad", "bad", "so-so", "good", "very-good"]
+        case .agree: ["agree", "partly", "disagree"]
+        }
+    }
+
+    /// The options in English words, for exports and the console.
+    public var englishWords: [String] {
+        switch self {
+        case .faces: ["very bad", "bad", "so-so", "good", "very good"]
+        case .agree: ["agree", "partly", "disagree"]
+        }
+    }
+
+    /// The option an answer's text names ("0" … "4"), or nil if it names none.
+    public func option(_ answer: String) -> Int? {
+        guard answer.utf8.count == 1, let n = Int(answer), (0..<options).contains(n) else { return nil }
+        return n
+    }
+}
+
+/// One item of a deck: a discussion prompt answered in writing, or a check-in answered by a
+/// picture (``scale`` set).
 public struct Prompt: Hashable, Sendable {
     /// The prompt in each language it was written in.
     public var text: LocalizedText
@@ -85,10 +126,17 @@ public struct Prompt: Hashable, Sendable {
     /// A note for the facilitator only, in each language it was written in (`note:` is the
     /// English, `note.ur:` and `note.ps:` the translations); never shown to participants.
     public var facilitatorNote: LocalizedText?
+    /// Set for a check-in: the pictures it is answered with. A check-in's answers are kept
+    /// and shown only as counts per option.
+    public var scale: CheckInScale?
 
-    public init(text: LocalizedText, timeBox: Int? = nil, facilitatorNote: LocalizedText? = nil) {
+    public init(text: LocalizedText, timeBox: Int? = nil, facilitatorNote: LocalizedText? = nil, scale: CheckInScale? = nil) {
         self.text = text
         self.timeBox = timeBox
         self.facilitatorNote = facilitatorNote
+        self.scale = scale
     }
+
+    /// Whether it is a check-in (answered by picture) rather than a written prompt.
+    public var isCheckIn: Bool { scale != nil }
 }

@@ -9,6 +9,7 @@ extension Deck {
                     var f: [String: JSONValue] = ["text": p.text.json]
                     if let t = p.timeBox { f["time"] = .integer(Int64(t)) }
                     if let n = p.facilitatorNote { f["note"] = n.noteJSON }
+                    if let scale = p.scale { f["scale"] = .string(scale.rawValue) }
                     return .object(f)
                 }),
         ]
@@ -24,10 +25,15 @@ extension Deck {
         var prompts: [Prompt] = []
         for item in try r.array("prompts") {
             var p = try FieldReader(item, context: "A prompt")
+            let scale = try p.optionalString("scale")
+            guard scale.map({ CheckInScale(rawValue: $0) != nil }) ?? true else {
+                throw MeetingError(.invalidEvent, "A check-in's scale must be \"faces\" or \"agree\".")
+            }
             prompts.append(
                 Prompt(
                     text: try LocalizedText(json: try p.require("text")),
-                    timeBox: try p.optionalInt("time"), facilitatorNote: try p.optional("note").map(LocalizedText.init(noteJSON:))))
+                    timeBox: try p.optionalInt("time"), facilitatorNote: try p.optional("note").map(LocalizedText.init(noteJSON:)),
+                    scale: scale.flatMap(CheckInScale.init(rawValue:))))
             try p.finish()
         }
         let language = try r.optionalString("language")

@@ -51,13 +51,13 @@ extension DeckParser.Reader {
         if let language = Language(rawValue: key) { return language }
         let known = Language.allCases.map { "\"\($0.rawValue)\" (\($0.englishName))" }.joined(separator: ", ")
         let suggestion =
-            DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note"])
+            DeckParser.closest(to: key, among: Language.allCases.map(\.rawValue) + ["time", "note", "scale"])
             .map { " Did you mean \"\($0)\"?" } ?? ""
         problems.append(
             DeckParser.Problem(
                 line: field.line,
                 message:
-                    "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and a \"note\" (with \"note.ur\", \"note.ps\")."
+                    "unknown field \"\(key)\".\(suggestion) A prompt has text in \(known), and may have \"time\" and a \"note\" (with \"note.ur\", \"note.ps\"); a check-in has a \"scale\"."
             ))
         return nil
     }

@@ -31,6 +31,7 @@ public enum DeckParser {
     }
 
     static let promptHeader = "[prompt]"
+    static let checkInHeader = "[check-in]"
 
     /// Parses a deck from the bytes of a file.
     public static func parse(_ bytes: some Collection<UInt8>) -> Result<Deck, Failure> { inspect(bytes).map(\.deck) }
@@ -101,6 +102,8 @@ public enum DeckParser {
         struct Block {
             var line: Int
             var fields: [Field] = []
+            /// A `[check-in]` rather than a `[prompt]`.
+            var checkIn = false
         }
 
         var header = Block(line: 1)
@@ -119,14 +122,16 @@ public enum DeckParser {
                 return
             }
             if trimmed.hasPrefix("[") {
-                if trimmed.lowercased() == DeckParser.promptHeader {
-                    prompts.append(Block(line: number))
-                } else {
+                switch trimmed.lowercased() {
+                case DeckParser.promptHeader: prompts.append(Block(line: number))
+                case DeckParser.checkInHeader: prompts.append(Block(line: number, checkIn: true))
+                default:
                     problems.append(
                         Problem(
                             line: number,
                             message:
-                                "unknown section \(trimmed); the only section is \(DeckParser.promptHeader)."))
+                                "unknown section \(trimmed); a deck has \(DeckParser.promptHeader) and \(DeckParser.checkInHeader) sections."
+                        ))
                 }
                 return
             }
@@ -226,6 +231,7 @@ public enum DeckParser {
             var text = LocalizedText([:])
             var timeBox: Int?
             var note = LocalizedText([:])
+            var scale: CheckInScale?
             var seen: [String: Int] = [:]
             var ok = true
             for field in block.fields {
@@ -239,6 +245,25 @@ public enum DeckParser {
                 }
                 seen[field.key] = field.line
                 switch field.key {
+                case "scale" where block.checkIn:
+                    scale = CheckInScale(rawValue: field.value.lowercased())
+                    if scale == nil {
+                        problems.append(
+                            Problem(
+                                line: field.line,
+                                message:
+                                    "unknown scale \"\(field.value)\". A check-in is answered with \"faces\" (five faces, very bad to very good) or \"agree\" (agree, partly, disagree)."
+                            ))
+                        ok = false
+                    }
+                case "scale":
+                    problems.append(
+                        Problem(
+                            line: field.line,
+                            message:
+                                "\"scale\" belongs to a check-in: start it with a \(DeckParser.checkInHeader) line instead of \(DeckParser.promptHeader)."
+                        ))
+                    ok = false
                 case "time":
                     if let seconds = DeckParser.parseDuration(field.value) {
                         timeBox = seconds
@@ -278,10 +303,20 @@ public enum DeckParser {
                     Problem(
                         line: block.line,
                         message:
-                            "this prompt has no text. Add a line \"en: ...\" (or \"ur:\", \"ps:\") below it."))
+                            "this \(block.checkIn ? "check-in" : "prompt") has no text. Add a line \"en: ...\" (or \"ur:\", \"ps:\") below it."
+                    ))
                 return nil
             }
-            return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note.texts.isEmpty ? nil : note) : nil
+            if block.checkIn, seen["scale"] == nil, ok {
+                problems.append(
+                    Problem(
+                        line: block.line,
+                        message:
+                            "this check-in has no scale. Add a line \"scale: faces\" (five faces, very bad to very good) or \"scale: agree\" (agree, partly, disagree)."
+                    ))
+                return nil
+            }
+            return ok ? Prompt(text: text, timeBox: timeBox, facilitatorNote: note.texts.isEmpty ? nil : note, scale: scale) : nil
         }
     }
 

@@ -21,6 +21,8 @@ public actor LiveSession {
     public internal(set) var replica: Replica
     public var state: SessionState { replica.state }
     nonisolated let roomSecret: SigningKey?
+    /// The deck the session was created with (it never changes).
+    public nonisolated let deck: Deck
     var facilitatorBusy = false
     var facilitatorQueue: [CheckedContinuation<Void, Never>] = []
     var observer: (@Sendable (Event, Origin) async -> Void)?
@@ -33,6 +35,7 @@ public actor LiveSession {
         self.id = state.id
         self.store = store
         self.nodeKey = nodeKey
+        self.deck = state.created.deck
         // A node holds everything unless it was admitted only as an archivist.
         let role: Replica.Role = state.facilitators.contains(nodeKey.publicKey) ? .coFacilitator : .archivist
         self.replica = Replica(state: state, role: role)
@@ -191,6 +194,23 @@ public actor LiveSession {
     public nonisolated func reflection(prompt: Int, text: String, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
         let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
         return try submission(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once)))
+    }
+
+    /// A check-in's answer to submit: one of the prompt's pictures (`option`, from 0, in the
+    /// scale's order). It is taken as a reflection whose text is the option's number, so it is
+    /// kept, copied, revealed in a batch and destroyed exactly as reflections are; the room
+    /// sees only the counts (``SessionState/checkInCounts(prompt:)``). `once` as for a reflection.
+    public nonisolated func answer(prompt: Int, option: Int, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
+        guard deck.prompts.indices.contains(prompt) else {
+            throw MeetingError(.noSuchPrompt, "There is no prompt \(prompt + 1); this deck has \(deck.prompts.count).")
+        }
+        guard let scale = deck.prompts[prompt].scale else {
+            throw MeetingError(.notACheckIn, "Prompt \(prompt + 1) asks for words, not a picture: write your reflection.")
+        }
+        guard (0..<scale.options).contains(option) else {
+            throw MeetingError(.notAnOption, "Prompt \(prompt + 1) has \(scale.options) pictures to choose from: tap one of them.")
+        }
+        return try submission(.reflectionSubmitted(prompt: prompt, text: String(option), nonce: nonce(once)))
     }
 
     /// A tap to submit: one more for a revealed reflection's resonance count, with who tapped

@@ -25,7 +25,17 @@ extension Transcript {
                 out.append("_Not opened in this session._")
                 continue
             }
-            if prompt.reflections.isEmpty {
+            if let checkIn = prompt.checkIn {
+                // Counts only, as the room saw them: a table prints and reads in any viewer.
+                let words = CheckInScale(rawValue: checkIn.scale)?.englishWords ?? checkIn.counts.map(\.option)
+                let total = checkIn.counts.reduce(0) { $0 + $1.count }
+                out.append(total == 0 ? "_Check-in: no answers were revealed._" : "_Check-in: \(total) answers, counted._")
+                out.append("")
+                out.append("| answer | count |")
+                out.append("|---|---:|")
+                for (word, entry) in zip(words, checkIn.counts) { out.append("| \(word) | \(entry.count) |") }
+                out.append("")
+            } else if prompt.reflections.isEmpty {
                 out.append("_No reflections were revealed._")
             }
             for reflection in prompt.reflections {

@@ -21,6 +21,10 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let controlCharacters = Code(rawValue: "control-characters")
         public static let noSuchReflection = Code(rawValue: "no-such-reflection")
         public static let notResonable = Code(rawValue: "not-resonable")
+        /// An answer to a check-in that is not one of its options, or written text sent to a check-in.
+        public static let notAnOption = Code(rawValue: "not-an-option")
+        /// An answer sent as a picture to a written prompt.
+        public static let notACheckIn = Code(rawValue: "not-a-check-in")
         public static let notRevealed = Code(rawValue: "not-revealed")
         public static let alreadyHidden = Code(rawValue: "already-hidden")
         public static let invalidMinimum = Code(rawValue: "invalid-minimum")

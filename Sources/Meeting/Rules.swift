@@ -31,6 +31,9 @@ extension SessionState {
                 return MeetingError(.invalidEvent, "Some of these reflections were already revealed.")
             }
         case .reflectionHidden(let r, let reason):
+            if state.isCheckInAnswer(r) {
+                return MeetingError(.notRevealed, "A check-in's answers are shown only as counts; there is nothing to hide.")
+            }
             guard state.revealedSet.contains(r) else {
                 return MeetingError(.notRevealed, "Only a revealed reflection can be hidden; this one has not been revealed.")
             }
@@ -56,9 +59,17 @@ extension SessionState {
         case .reflectionSubmitted(let p, let text, _):
             if let e = state.noSuchPrompt(p) { return e }
             if state.prompts[p].status != .open { return state.notOpen(p) }
+            // A check-in's answer is one of its options ("0" …), written as a reflection is.
+            if let scale = state.created.deck.prompts[p].scale {
+                guard scale.option(text) != nil else {
+                    return MeetingError(
+                        .notAnOption, "Prompt \(p + 1) is a check-in: answer it by tapping one of its \(scale.options) pictures.")
+                }
+                return nil
+            }
             do { _ = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection") } catch { return error }
         case .resonated(let r, _):
-            guard state.isRevealed(r) else {
+            guard state.isRevealed(r), !state.isCheckInAnswer(r) else {
                 return MeetingError(
                     .noSuchReflection, "That reflection is not among the revealed ones; you can resonate only with a revealed reflection.")
             }

@@ -14,7 +14,8 @@ struct Passage: Sendable {
         var out = [Passage(kind: .title, prompt: nil, text: state.created.title)]
         for (i, prompt) in state.created.deck.prompts.enumerated() {
             for language in prompt.text.languages { out.append(Passage(kind: .prompt, prompt: i, text: prompt.text[language]!)) }
-            for r in state.revealed(prompt: i) where r.hiddenReason == nil {
+            // A check-in's answers are counts, not words: nothing of them to find.
+            for r in state.revealed(prompt: i) where r.hiddenReason == nil && !prompt.isCheckIn {
                 out.append(Passage(kind: .reflection, prompt: i, text: r.text))
             }
         }

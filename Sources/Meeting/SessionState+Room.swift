@@ -14,6 +14,22 @@ extension SessionState {
         }
     }
 
+    /// Whether `id` is an answer to a check-in (shown only in its counts, never on its own).
+    public func isCheckInAnswer(_ id: EventID) -> Bool {
+        guard let r = reflections[id] else { return false }
+        return created.deck.prompts[r.prompt].isCheckIn
+    }
+
+    /// A check-in's revealed answers, counted per option (``CheckInScale/optionNames`` order);
+    /// nil for a written prompt. All zeros until a reveal: answers are counted only in the
+    /// batches a reveal shows, each of at least the minimum, like reflections.
+    public func checkInCounts(prompt: Int) -> [Int]? {
+        guard prompts.indices.contains(prompt), let scale = created.deck.prompts[prompt].scale else { return nil }
+        var counts = Array(repeating: 0, count: scale.options)
+        for answer in revealed(prompt: prompt) { if let option = scale.option(answer.text) { counts[option] += 1 } }
+        return counts
+    }
+
     /// Reflections that arrived for the open prompt and are not yet revealed. Their text is
     /// shown to no one; only their number is.
     public func pendingIDs(prompt: Int) -> [EventID] {

@@ -267,7 +267,8 @@ public struct SessionState: Sendable {
         case .reflectionSubmitted(let prompt, let text, _):
             // Text from this node's own store or its own session was checked before it was signed.
             guard prompts.indices.contains(prompt),
-                verdict == .sound || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil
+                created.deck.prompts[prompt].scale.map({ $0.option(text) != nil })
+                    ?? (verdict == .sound || (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil)
             else {
                 ignored[event.id] = .invalidReflection
                 return

@@ -33,9 +33,26 @@ public struct Transcript: Codable, Hashable, Sendable {
         public var facilitatorNote: String?
         /// "waiting" (never opened), "open" or "closed".
         public var status: String
-        /// Revealed reflections in the order the room saw them; hidden ones left out.
+        /// Revealed reflections in the order the room saw them; hidden ones left out. Empty
+        /// for a check-in, whose answers are only counted (``checkIn``).
         public var reflections: [ReflectionEntry]
         public var notes: [NoteEntry]
+        /// For a check-in: its scale and the revealed answers counted per option.
+        public var checkIn: CheckInEntry?
+    }
+
+    /// A check-in's answers as the room saw them: counts per option, never who or when.
+    public struct CheckInEntry: Codable, Hashable, Sendable {
+        /// "faces" or "agree" (docs/decks.md).
+        public var scale: String
+        /// Each option's name ("very-bad" … "very-good"; "agree", "partly", "disagree") and
+        /// how many answered it, in the scale's order.
+        public var counts: [OptionCount]
+    }
+
+    public struct OptionCount: Codable, Hashable, Sendable {
+        public var option: String
+        public var count: Int
     }
 
     public struct ReflectionEntry: Codable, Hashable, Sendable {
@@ -66,9 +83,18 @@ public struct Transcript: Codable, Hashable, Sendable {
             PromptEntry(
                 number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote?.preferring(.en),
                 status: state.prompts[i].status.rawValue,
-                reflections: state.revealed(prompt: i).filter { $0.hiddenReason == nil }
-                    .map { ReflectionEntry(text: $0.text, resonance: $0.resonance) },
-                notes: entries(i))
+                reflections: p.isCheckIn
+                    ? []
+                    : state.revealed(prompt: i).filter { $0.hiddenReason == nil }.map {
+                        ReflectionEntry(text: $0.text, resonance: $0.resonance)
+                    },
+                notes: entries(i),
+                checkIn: p.scale.map { scale in
+                    let counts = state.checkInCounts(prompt: i) ?? []
+                    return CheckInEntry(
+                        scale: scale.rawValue,
+                        counts: zip(scale.optionNames, counts).map { OptionCount(option: $0, count: $1) })
+                })
         }
         self.notes = entries(nil)
         events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }

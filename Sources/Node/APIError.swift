@@ -79,7 +79,9 @@ extension Response {
 extension MeetingError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
-        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent: .badRequest
+        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent, .notAnOption,
+            .notACheckIn:
+            .badRequest
         case .noSuchPrompt, .noSuchReflection, .noSuchSession, .noSuchNode: .notFound
         case .notAFacilitator: .forbidden
         case .storage: .serviceUnavailable
