@@ -101,6 +101,17 @@ struct PromptNumber: RequestValue {
     static var expected: String { "must be a whole number from 0." }
 }
 
+/// A check-in option's number (from 0) in a request.
+struct OptionNumber: RequestValue {
+    let value: Int
+
+    init?(json: JSONValue) {
+        guard case .integer(let value) = json, (0..<10).contains(value) else { return nil }
+        self.value = Int(value)
+    }
+    static var expected: String { "must be the number of one of the check-in's pictures, from 0." }
+}
+
 /// What a page drew for one reflection or tap, so that sending it again (after no answer, to
 /// this laptop or another of the session) is taken once: 16 random bytes in base64url.
 struct Once: RequestValue {
@@ -144,6 +155,19 @@ enum Body {
         init(_ body: RequestFields) throws(APIError) {
             prompt = try body.require("prompt")
             text = try body.require("text")
+            once = try body.optional("once")
+        }
+    }
+
+    /// A check-in's answer: one of its pictures, by number from 0 in the scale's order.
+    struct Answer: APIRequest {
+        static let fields = ["prompt", "option", "once"]
+        let prompt: PromptNumber
+        let option: OptionNumber
+        let once: Once?
+        init(_ body: RequestFields) throws(APIError) {
+            prompt = try body.require("prompt")
+            option = try body.require("option")
             once = try body.optional("once")
         }
     }

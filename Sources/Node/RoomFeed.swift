@@ -20,10 +20,15 @@ struct RoomDelta: Codable, Sendable, Equatable {
     var drop: [String]?
     var add: [ParticipantView.Shown]?
     var counts: [Int]?
+    /// A check-in's counts and chart: sent whole when they changed, and with every new prompt
+    /// (absent then, a written prompt has none).
+    var checkIn: ParticipantView.CheckInView?
 
     /// What turns `old` into `new`; nil when only the whole view says it (the prompt went away).
     init?(from old: ParticipantView, to new: ParticipantView) {
         guard new.prompt != nil || old.prompt == nil else { return nil }
+        guard new.checkIn != nil || old.checkIn == nil || new.prompt?.index != old.prompt?.index else { return nil }
+        if new.prompt != old.prompt || new.checkIn != old.checkIn { checkIn = new.checkIn }
         epoch = new.epoch
         from = old.version
         version = new.version
@@ -53,6 +58,7 @@ struct RoomDelta: Codable, Sendable, Equatable {
         next.version = version
         if let session { next.session = session }
         if let prompt { next.prompt = prompt }
+        if prompt != nil || checkIn != nil { next.checkIn = checkIn }
         if let nodes { next.nodes = nodes }
         if let revealed { next.revealed = revealed }
         if let drop { next.revealed.removeAll { drop.contains($0.id) } }

@@ -27,6 +27,10 @@ public enum Routes {
         let participants = router.group("/api").add(middleware: ParticipantAuthenticator(room: room))
         participants.get("session") { _, context in try await session(context, room) }
         participants.post("reflections") { request, context in try await reflect(request, context, room) }
+        participants.post("answers") { request, context in
+            try await answer(try await request.decode(Body.Answer.self), token: try context.participant(), from: context.addressKey, room)
+            return Response.json(Received(), status: .created)
+        }
         participants.post("resonance") { request, context in try await resonate(request, context, room) }
         // What a page says, sealed on the phone (``Sealing``); the plain forms above stay for
         // scripts and tests, and the pages never use them.
@@ -104,25 +108,38 @@ public enum Routes {
     static func reflect(_ body: Body.Reflection, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
         let reflection = try room.session.reflection(prompt: body.prompt.value, text: body.text, once: body.once?.bytes)
+        try await take(reflection, prompt: body.prompt.value, sentAgain: body.once != nil, token: token, from: address, room)
+    }
+
+    /// A check-in's answer: taken as a reflection is, one per page per check-in.
+    static func answer(_ body: Body.Answer, token: String, from address: String, _ room: MeetingRoom) async throws {
+        guard await room.takesReflections() else { throw APIError.standingBy }
+        let answer = try room.session.answer(prompt: body.prompt.value, option: body.option.value, once: body.once?.bytes)
+        try await take(answer, prompt: body.prompt.value, sentAgain: body.once != nil, token: token, from: address, room)
+    }
+
+    /// Takes a reflection or a check-in's answer from the page `token`: once per prompt (in
+    /// memory only), on disk before it returns; the room hears of it at the next cadence.
+    static func take(
+        _ submission: LiveSession.Submission, prompt: Int, sentAgain: Bool, token: String, from address: String, _ room: MeetingRoom
+    ) async throws {
         // Sent again, and kept already (it reached this laptop, or one that pushed it here,
         // before the phone heard back): received, once. This page has written now.
-        if body.once != nil, await room.session.keeps(reflection) {
-            _ = await room.registry.claimWriting(token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt)
+        if sentAgain, await room.session.keeps(submission) {
+            _ = await room.registry.claimWriting(token, from: address, prompt: prompt, open: await room.session.state.openPrompt)
             return
         }
         var claimed = false
         if room.onePerPrompt {
             // Claimed before writing, so two quick taps cannot both get through.
-            switch await room.registry.claimWriting(
-                token, from: address, prompt: body.prompt.value, open: await room.session.state.openPrompt)
-            {
+            switch await room.registry.claimWriting(token, from: address, prompt: prompt, open: await room.session.state.openPrompt) {
             case .already: throw APIError.alreadyWrote
             case .claimed: claimed = true
             case .notOpen: break
             }
         }
         do {
-            try await room.session.submit(reflection)
+            try await room.session.submit(submission)
         } catch {
             if claimed { await room.registry.unmarkWritten(token, from: address) }
             throw error

@@ -11,6 +11,7 @@ import Meeting
 /// | `join` | `{"code"}` | 201 `{"token", "ticket", "view"}` (`view`: the room view's key) |
 /// | `mine` | none | 200 `{"wrote", "resonated"}`: what this page did, for the open prompt |
 /// | `reflect` | `{"prompt", "text"}` | 201 `{"received": true}` |
+/// | `answer` | `{"prompt", "option"}` | 201 `{"received": true}` (a check-in's picture, ``Body/Answer``) |
 /// | `resonate` | `{"reflection"}` | 204 |
 ///
 /// The answer is `{"status", "body"}` sealed back to the phone, always the same size and
@@ -118,12 +119,17 @@ extension Routes {
                 try await reflect(
                     try Request.decode(Body.Reflection.self, from: body), token: try await token(), from: context.addressKey, room)
                 return (201, .object(["received": .bool(true)]))
+            case "answer":
+                try await Routes.answer(
+                    try Request.decode(Body.Answer.self, from: body), token: try await token(), from: context.addressKey, room)
+                return (201, .object(["received": .bool(true)]))
             case "resonate":
                 try await resonate(
                     try Request.decode(Body.Resonance.self, from: body), token: try await token(), from: context.addressKey, room)
                 return (204, nil)
             default:
-                throw APIError(.badRequest, "unknown-op", "Unknown sealed operation \"\(inner.op)\": join, mine, reflect or resonate.")
+                throw APIError(
+                    .badRequest, "unknown-op", "Unknown sealed operation \"\(inner.op)\": join, mine, reflect, answer or resonate.")
             }
         } catch {
             let refusal =

@@ -18,11 +18,19 @@ struct ParticipantView: Codable, Sendable, Equatable {
         var text: [String: String]
         var timeBoxSeconds: Int?
         var status: String
+        /// Set for a check-in: "faces" or "agree", answered by one tap on a picture.
+        var scale: String?
     }
     struct Shown: Codable, Sendable, Equatable {
         var id: String
         var text: String
         var resonance: Int
+    }
+    /// A check-in's revealed answers: counts per option and the node's chart of them. Counts
+    /// change only when a reveal shows a batch, never when one phone answers.
+    struct CheckInView: Codable, Sendable, Equatable {
+        var counts: [Int]
+        var chart: String
     }
     var version: Int
     /// The node's run the version counts in (``RoomFeed``): new each time the node starts.
@@ -30,8 +38,11 @@ struct ParticipantView: Codable, Sendable, Equatable {
     var session: Session
     /// The open prompt, or else the one most recently closed; nil before the first opens.
     var prompt: PromptView?
-    /// That prompt's revealed reflections, in the order the room sees them; hidden ones left out.
+    /// That prompt's revealed reflections, in the order the room sees them; hidden ones left
+    /// out. Empty for a check-in, whose answers are only counted (``checkIn``).
     var revealed: [Shown]
+    /// For a check-in with revealed answers: their counts and chart.
+    var checkIn: CheckInView?
     /// Other nodes of this session whose pages a participant can move to if this one stops.
     var nodes: [String] = []
 
@@ -51,9 +62,14 @@ struct ParticipantView: Codable, Sendable, Equatable {
             let p = state.created.deck.prompts[index]
             prompt = PromptView(
                 index: index, number: index + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox,
-                status: state.prompts[index].status.rawValue)
-            revealed = state.revealed(prompt: index).filter { $0.hiddenReason == nil }
-                .map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance) }
+                status: state.prompts[index].status.rawValue, scale: p.scale?.rawValue)
+            if let counts = state.checkInCounts(prompt: index) {
+                revealed = []
+                checkIn = counts.reduce(0, +) > 0 ? CheckInView(counts: counts, chart: CheckInChart.svg(counts)) : nil
+            } else {
+                revealed = state.revealed(prompt: index).filter { $0.hiddenReason == nil }
+                    .map { Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance) }
+            }
         } else {
             prompt = nil
             revealed = []
@@ -88,10 +104,14 @@ struct ConsoleView: Codable, Sendable {
         var status: String
         /// Milliseconds since 1970, on the facilitator's clock, when it was opened.
         var openedAt: Int64?
-        /// How many reflections wait to be revealed: a count, never their text.
+        /// How many reflections (or a check-in's answers) wait to be revealed: a count, never their text.
         var pending: Int
         var revealed: [Shown]
         var notes: [String]
+        /// Set for a check-in: "faces" or "agree".
+        var scale: String?
+        /// A check-in's revealed answers counted per option (none for a written prompt).
+        var counts: [Int]?
     }
     struct Shown: Codable, Sendable {
         var id: String
@@ -141,10 +161,12 @@ struct ConsoleView: Codable, Sendable {
                 index: i, number: i + 1, text: p.text.dictionary, timeBoxSeconds: p.timeBox, facilitatorNote: p.facilitatorNote?.dictionary,
                 status: state.prompts[i].status.rawValue, openedAt: state.prompts[i].openedAt,
                 pending: state.pendingCount(prompt: i),
-                revealed: state.revealed(prompt: i).map {
-                    Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance, hiddenReason: $0.hiddenReason)
-                },
-                notes: state.notes.filter { $0.prompt == i }.map(\.text))
+                revealed: p.isCheckIn
+                    ? []
+                    : state.revealed(prompt: i).map {
+                        Shown(id: $0.id.hex, text: $0.text, resonance: $0.resonance, hiddenReason: $0.hiddenReason)
+                    },
+                notes: state.notes.filter { $0.prompt == i }.map(\.text), scale: p.scale?.rawValue, counts: state.checkInCounts(prompt: i))
         }
         sessionNotes = state.notes.filter { $0.prompt == nil }.map(\.text)
         joinCode = AccessCodes.display(links.joinCode)

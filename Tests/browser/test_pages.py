@@ -489,6 +489,106 @@ ur: اس ہفتے آپ کس بات کی مشق کرنا چاہیں گے؟
 """
 
 
+CHECK_IN_DECK = """title: Week 1
+title.ur: پہلا ہفتہ
+title.ps: لومړۍ اونۍ
+languages: en ur ps
+
+[check-in]
+scale: faces
+en: How was your week?
+ur: آپ کا ہفتہ کیسا رہا؟
+ps: ستاسو اونۍ څنګه تېره شوه؟
+
+[prompt]
+en: What helped you this week?
+ur: اس ہفتے آپ کو کس چیز سے مدد ملی؟
+ps: په دې اونۍ کې له تاسو سره څه شي مرسته وکړه؟
+
+[check-in]
+scale: agree
+en: A man can ask for help without being weak.
+ur: مرد کمزور ہوئے بغیر مدد مانگ سکتا ہے۔
+ps: سړی کولی شي له کمزورۍ پرته مرسته وغواړي.
+"""
+
+
+class CheckInsByPicture(BrowserCase):
+    """A man who does not read answers a check-in with one tap on a picture, in his phone's
+    language; two answers show nothing on any page; the third, once revealed, shows the counts
+    as the node's chart on every phone and on the projector, each bar under its picture."""
+
+    def test_a_check_in_answered_by_picture(self):
+        folder = tempfile.mkdtemp(prefix="halqa-deck-")
+        deck = os.path.join(folder, "week-1.deck")
+        with open(deck, "w") as f:
+            f.write(CHECK_IN_DECK)
+        node = Node(deck=deck, title=None)
+        drivers = []
+        try:
+            secret = node.console.split("#key=")[1]
+            node.post("/api/console/open", {"prompt": 0}, secret)
+            phones = {}
+            for lang in ("en", "ur", "ps"):
+                phone = browser(lang=lang, size=(360, 640))
+                drivers.append(phone)
+                phone.get(node.base)
+                self.wait(phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+                phone.find_element(By.ID, "code").send_keys(node.code)
+                phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+                self.wait(phone, lambda d: d.find_element(By.ID, "answer").is_displayed(), "the pictures appear")
+                options = phone.find_elements(By.CSS_SELECTOR, "#options button.option")
+                self.assertEqual(len(options), 5)
+                words = phone.execute_script("return HALQA_TEXT[%s];" % json.dumps(lang))
+                self.assertEqual([o.text for o in options], [words["checkin.faces.%d" % i] for i in range(5)])
+                self.assertFalse(phone.find_element(By.ID, "write").is_displayed(), "a check-in shows no writing box")
+                # Every picture loaded (the node serves it), and is large enough to tap.
+                loaded = phone.execute_script(
+                    "return Array.prototype.map.call(document.querySelectorAll('#options img'), function (i) { return i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width >= 40; });")
+                self.assertEqual(loaded, [True] * 5)
+                self.shot(phone, "checkin-faces-%s-360x640" % lang)
+                phones[lang] = phone
+            screen = browser(phone=False)
+            drivers.append(screen)
+            screen.get(node.screen)
+            self.wait(screen, lambda d: d.find_element(By.ID, "prompt-texts").text != "", "the projector shows the check-in")
+
+            def tap(lang, option):
+                phones[lang].find_elements(By.CSS_SELECTOR, "#options button.option")[option].click()
+                self.wait(phones[lang], lambda d: d.find_element(By.ID, "received").is_displayed(), "the answer is received")
+
+            tap("en", 3)
+            tap("ur", 3)
+            # Two answers: no page shows a count or a chart, and the reveal is refused.
+            time.sleep(1.5)
+            for phone in list(phones.values()) + [screen]:
+                self.assertFalse(phone.find_element(By.ID, "results").is_displayed(), "a chart appeared after two answers")
+                self.assertEqual(phone.find_elements(By.CSS_SELECTOR, "#results svg"), [])
+            with self.assertRaises(urllib.error.HTTPError):
+                node.post("/api/console/reveal", {"prompt": 0}, secret)
+            tap("ps", 1)
+            node.post("/api/console/reveal", {"prompt": 0}, secret)
+            for lang, phone in list(phones.items()) + [("screen", screen)]:
+                self.wait(phone, lambda d: d.find_element(By.ID, "results").is_displayed(), "the chart appears")
+                bars = phone.execute_script(
+                    "return Array.prototype.map.call(document.querySelectorAll('#chart svg text'), function (t) { return t.textContent; });")
+                self.assertEqual(bars, ["0", "1", "0", "2", "0"], lang)
+                self.assertEqual(len(phone.find_elements(By.CSS_SELECTOR, "#chart .chart-label img")), 5)
+                if lang != "screen":
+                    self.shot(phone, "checkin-chart-%s-360x640" % lang)
+            self.shot(screen, "checkin-chart-projector")
+            # The closing check-in: agree, partly, disagree.
+            node.post("/api/console/open", {"prompt": 2}, secret)
+            for lang, phone in phones.items():
+                self.wait(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#options button.option")) == 3, "three marks appear")
+                self.shot(phone, "checkin-agree-%s-360x640" % lang)
+        finally:
+            for driver in drivers:
+                driver.quit()
+            node.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class TheRoomSpeaksItsLanguage(BrowserCase):
     """A deck that says `language: ps`: the projector speaks Pashto, a phone set to English
     starts in Pashto, a phone set to Urdu starts in Urdu; a prompt with no Urdu reads in Pashto

@@ -214,6 +214,44 @@ var Halqa = (function () {
         if (qr.rows[y].charAt(x) === "1") context.fillRect((x + quiet) * scale, (y + quiet) * scale, scale, scale);
   }
 
+  // A check-in's options: for each, its picture (served by the node; a phone that cannot show
+  // it still shows the word) and its word in `lang`.
+  var PICTURES = {
+    faces: ["checkin-face-0", "checkin-face-1", "checkin-face-2", "checkin-face-3", "checkin-face-4"],
+    agree: ["checkin-agree", "checkin-partly", "checkin-disagree"]
+  };
+  function checkInOptions(scale, lang) {
+    return (PICTURES[scale] || []).map(function (name, i) {
+      var picture = document.createElement("img");
+      picture.src = "/assets/" + name + ".svg";
+      picture.alt = "";
+      picture.className = "option-picture";
+      var word = document.createElement("span");
+      word.className = "option-word";
+      setText(word, t(lang, "checkin." + scale + "." + i), lang);
+      return { picture: picture, word: word };
+    });
+  }
+
+  // A check-in's chart as the node drew it (bars and counts, no words), with each option's
+  // picture and word under its bar.
+  function drawChart(box, checkIn, scale, lang) {
+    clear(box);
+    var svg = new DOMParser().parseFromString(checkIn.chart, "image/svg+xml").documentElement;
+    if (svg && svg.nodeName === "svg") box.appendChild(document.importNode(svg, true));
+    var labels = document.createElement("div");
+    labels.className = "chart-labels";
+    labels.dir = "ltr";  // under the bars, in the bars' order, whatever the language
+    checkInOptions(scale, lang).forEach(function (option) {
+      var label = document.createElement("span");
+      label.className = "chart-label";
+      label.appendChild(option.picture);
+      label.appendChild(option.word);
+      labels.appendChild(label);
+    });
+    box.appendChild(labels);
+  }
+
   // Reads "#key=..." or "#code=..." from the address, then removes it from the address bar.
   function takeFromHash(name) {
     var match = new RegExp("[#&]" + name + "=([^&]+)").exec(location.hash);
@@ -223,5 +261,5 @@ var Halqa = (function () {
   }
 
   return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, setNode: setNode, home: home, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
-           takeFromHash: takeFromHash, RTL: RTL };
+           takeFromHash: takeFromHash, RTL: RTL, checkInOptions: checkInOptions, drawChart: drawChart };
 })();

@@ -174,6 +174,17 @@
 
   function drawShown(list, p) {
     clear(list);
+    // A check-in: its revealed answers as counts, each option's picture and word beside its number.
+    if (p.scale && p.counts) {
+      Halqa.checkInOptions(p.scale, lang).forEach(function (option, i) {
+        var item = el("li", "checkin-count");
+        item.appendChild(option.picture);
+        item.appendChild(option.word);
+        item.appendChild(el("strong", "", String(p.counts[i] || 0)));
+        list.appendChild(item);
+      });
+      return;
+    }
     p.revealed.forEach(function (r) {
       var item = el("li", r.hiddenReason ? "hidden-reflection" : "");
       item.appendChild(el("p", "reflection-text", r.text));

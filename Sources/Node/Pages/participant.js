@@ -182,6 +182,7 @@
     next.version = d.version;
     if (d.session) next.session = d.session;
     if (d.prompt) next.prompt = d.prompt;
+    if (d.prompt || d.checkIn) next.checkIn = d.checkIn || null;
     if (d.nodes) next.nodes = d.nodes;
     if (d.revealed) next.revealed = d.revealed;
     if (d.drop) next.revealed = next.revealed.filter(function (r) { return d.drop.indexOf(r.id) < 0; });
@@ -293,13 +294,34 @@
       Halqa.setText($("prompt-text"), picked.text, picked.lang);
     }
     var wrote = p && wroteFor[p.index];
-    show("write", open && !wrote);
+    var checkIn = !!(p && p.scale);
+    show("write", open && !wrote && !checkIn);
+    show("answer", open && !wrote && checkIn);
+    if (checkIn && promptChanged) drawOptions(p);
     if (promptChanged) { show("received", false); $("write-error").textContent = ""; }
     if (open && wrote) show("received", true);
     drawReflections();
   }
 
+  // A check-in: one large button per option, its picture and its word in this page's language.
+  function drawOptions(p) {
+    var box = $("options");
+    Halqa.clear(box);
+    Halqa.checkInOptions(p.scale, lang).forEach(function (option, i) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "option";
+      button.appendChild(option.picture);
+      button.appendChild(option.word);
+      button.addEventListener("click", function () { answer(p.index, i); });
+      box.appendChild(button);
+    });
+  }
+
   function drawReflections() {
+    var results = state.checkIn && state.prompt && state.prompt.scale;
+    show("results", !!results);
+    if (results) Halqa.drawChart($("chart"), state.checkIn, state.prompt.scale, lang);
     var list = $("reflections");
     Halqa.clear(list);
     var shown = state.revealed || [];
@@ -400,6 +422,31 @@
       // (or Send sends them again, the same).
       $("write-error").textContent = failure(error);
       failedHere(from);
+    });
+  }
+
+  // Answers a check-in with option `option`: one tap, sent once (the same `once` if it is
+  // tapped again after no answer, so it is counted once).
+  var answerOnce = {};
+  function answer(prompt, option) {
+    var buttons = $("options").querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    answerOnce[prompt] = answerOnce[prompt] || Sealed.once();
+    $("write-error").textContent = "";
+    sealed("answer", { prompt: prompt, option: option, once: answerOnce[prompt] }).then(function (r) {
+      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+      var refusal = r.body && r.body.error && r.body.error.code;
+      var current = state && state.prompt && state.prompt.index === prompt;
+      if (r.status === 201 || refusal === "already-wrote") {
+        wroteFor[prompt] = true;
+        delete answerOnce[prompt];
+        if (current) { show("answer", false); show("received", true); }
+      } else if (current) {
+        $("write-error").textContent = errorText(r.body);
+      }
+    }, function (error) {
+      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+      $("write-error").textContent = failure(error);
     });
   }
 

@@ -47,6 +47,9 @@
     $("waiting").className += " waiting";
     if (p) sideBySide($("prompt-texts"), "prompt-text", function (l) { return Halqa.pick(p.text, l); });
     else clear($("prompt-texts"));
+    var results = state.checkIn && p && p.scale;
+    $("results").hidden = !results;
+    if (results) Halqa.drawChart($("chart"), state.checkIn, p.scale, lang);
     var list = $("reflections");
     clear(list);
     state.revealed.forEach(function (r) {
