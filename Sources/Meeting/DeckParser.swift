@@ -22,12 +22,17 @@ public enum DeckParser {
         public let line: Int
         public let message: String
         public var description: String { "line \(line): \(message)" }
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
     }
 
     /// A deck that could not be read, with every problem found.
     public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
         public let problems: [Problem]
         public var description: String { problems.map(\.description).joined(separator: "\n") }
+        public init(problems: [Problem]) { self.problems = problems }
     }
 
     static let promptHeader = "[prompt]"

@@ -10,6 +10,8 @@ public struct SessionCreated: Hashable, Sendable {
     public var roomKey: PublicKey
     /// Makes two sessions from the same deck in the same millisecond distinct.
     public var nonce: [UInt8]
+    /// The group and week, when the session is a week of a programme (``ProgrammePlace``).
+    public var programme: ProgrammePlace? = nil
 }
 
 /// A change to a session. Every change is one immutable event.
@@ -200,6 +202,7 @@ extension EventBody {
             f["minimumToReveal"] = .integer(Int64(c.minimumToReveal))
             f["roomKey"] = .string(c.roomKey.base64)
             f["nonce"] = .string(Data(c.nonce).base64EncodedString())
+            if let programme = c.programme { f["programme"] = programme.json }
         case .promptOpened(let p), .promptClosed(let p):
             f["prompt"] = .integer(Int64(p))
         case .reflectionsRevealed(let p, let order):
@@ -242,7 +245,7 @@ extension EventBody {
                 SessionCreated(
                     title: try r.string("title"), deck: try Deck(json: try r.require("deck")),
                     minimumToReveal: try r.int("minimumToReveal"), roomKey: roomKey,
-                    nonce: try r.bytes("nonce", count: 16)))
+                    nonce: try r.bytes("nonce", count: 16), programme: try r.optional("programme").map(ProgrammePlace.init(json:))))
         case "prompt-opened": self = .promptOpened(prompt: try r.int("prompt"))
         case "prompt-closed": self = .promptClosed(prompt: try r.int("prompt"))
         case "revealed":

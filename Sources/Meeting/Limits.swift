@@ -16,6 +16,10 @@ public enum Limits {
     public static let promptsPerDeck = 200
     /// A deck file, in bytes.
     public static let deckBytes = 1 << 20
+    /// Weeks in a programme: a year of weekly meetings.
+    public static let weeksPerProgramme = 52
+    /// A group's label (a code name the organiser chose).
+    public static let groupCharacters = 60
     /// One event's canonical bytes.
     public static let eventBytes = 256 << 10
     /// An exported transcript file, in bytes.

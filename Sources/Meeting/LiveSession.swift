@@ -142,7 +142,7 @@ public actor LiveSession {
 
     /// Creates a session from a deck and stores it.
     public static func start(
-        deck: Deck, title: String? = nil, minimumToReveal: Int = Limits.defaultMinimumToReveal,
+        deck: Deck, title: String? = nil, minimumToReveal: Int = Limits.defaultMinimumToReveal, programme: ProgrammePlace? = nil,
         in store: TranscriptStore, now: Date = Date()
     ) async throws(MeetingError) -> LiveSession {
         guard Limits.minimumToReveal.contains(minimumToReveal) else {
@@ -157,7 +157,7 @@ public actor LiveSession {
         let key = SigningKey()
         let created = SessionCreated(
             title: title, deck: deck, minimumToReveal: minimumToReveal,
-            roomKey: room.publicKey, nonce: randomBytes(16))
+            roomKey: room.publicKey, nonce: randomBytes(16), programme: programme)
         let event = Event.facilitator(.sessionCreated(created), session: nil, by: key, at: milliseconds(now), clock: 0)
         let state = try SessionState(events: [event])
         try await store.save([event], resulting: state, roomSecret: room, sessionKey: key)

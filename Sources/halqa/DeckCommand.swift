@@ -8,10 +8,12 @@ struct DeckCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check deck files and point at the line of each mistake.",
-            discussion: "The format is described in docs/decks.md. Exits 0 when every deck is sound.")
+            abstract: "Check deck and programme files and point at the line of each mistake.",
+            discussion:
+                "The formats are described in docs/decks.md; a file ending in .programme is a programme, checked with every deck it names. Exits 0 when every file is sound."
+        )
 
-        @Argument(help: ArgumentHelp("Deck files to check.", valueName: "FILE"))
+        @Argument(help: ArgumentHelp("Deck (.deck) and programme (.programme) files to check.", valueName: "FILE"))
         var files: [String]
 
         func validate() throws {
@@ -21,6 +23,10 @@ struct DeckCommand: ParsableCommand {
         func run() throws {
             var failed = false
             for file in files {
+                if file.hasSuffix(".programme") {
+                    failed = !Self.checkProgramme(file) || failed
+                    continue
+                }
                 switch DeckParser.inspect(fileAt: file) {
                 case .success(let (deck, authoring)):
                     print("\(file): ok — \(DeckCheckReport.summary(of: deck))")
@@ -37,6 +43,29 @@ struct DeckCommand: ParsableCommand {
                 }
             }
             if failed { throw ExitCode(1) }
+        }
+
+        /// A programme: its weeks in order, each deck read as `deck check` reads one.
+        static func checkProgramme(_ file: String) -> Bool {
+            switch ProgrammeParser.parse(fileAt: file) {
+            case .success(let programme):
+                print("\(file): ok — programme \"\(programme.title.preferring(.en))\", \(programme.weeks.count) weeks")
+                let missing = Language.allCases.filter { programme.title[$0] == nil }.map(\.englishName)
+                if !missing.isEmpty { print("\(file): note: the title has no \(missing.joined(separator: " or "))") }
+                for week in programme.weeks {
+                    print("\(file): week \(week.number): \(week.path) — \(DeckCheckReport.summary(of: week.deck))")
+                }
+                return true
+            case .failure(let failure):
+                for problem in failure.problems {
+                    let place = problem.line > 0 ? "\(file):\(problem.line)" : file
+                    FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
+                }
+                let n = failure.problems.count
+                FileHandle.standardError.write(
+                    Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
+                return false
+            }
         }
     }
 }
@@ -61,8 +90,11 @@ enum DeckCheckReport {
     static func summary(of deck: Deck) -> String {
         let languages = Set(deck.prompts.flatMap(\.text.languages)).sorted().map(\.englishName)
         let minutes = deck.prompts.compactMap(\.timeBox).reduce(0, +) / 60
+        let checkIns = deck.prompts.filter(\.isCheckIn).count
+        let written = deck.prompts.count - checkIns
         var parts = [
-            "\"\(deck.title.preferring(.en))\"", "\(deck.prompts.count) prompt\(deck.prompts.count == 1 ? "" : "s")",
+            "\"\(deck.title.preferring(.en))\"",
+            "\(written) prompt\(written == 1 ? "" : "s")" + (checkIns > 0 ? " and \(checkIns) check-in\(checkIns == 1 ? "" : "s")" : ""),
             "in " + languages.joined(separator: " and "),
         ]
         if minutes > 0 { parts.append("\(minutes) min of time boxes") }
