@@ -8,6 +8,12 @@ extension Transcript {
         var facts = ["Session `\(session.id.prefix(12))`", "created \(session.createdAt)"]
         facts.append(session.closedAt.map { "closed \($0)" } ?? "still open when exported")
         out.append(facts.joined(separator: " · "))
+        if let programme = session.programme {
+            out.append("")
+            out.append(
+                "Week \(programme.week) of \(programme.weeks) of \(Transcript.escape(Transcript.ordered(programme.title).first ?? "")) · group \(Transcript.escape(programme.group))"
+            )
+        }
         if let deck = Transcript.ordered(session.deckTitle).first, deck != session.title {
             out.append("")
             out.append("Deck: \(Transcript.escape(deck))")

@@ -24,6 +24,15 @@ public struct Transcript: Codable, Hashable, Sendable {
         public var createdAt: String
         public var closedAt: String?
         public var minimumToReveal: Int
+        /// When the session is a week of a programme: its title, the group and the week.
+        public var programme: ProgrammeEntry?
+    }
+
+    public struct ProgrammeEntry: Codable, Hashable, Sendable {
+        public var title: [String: String]
+        public var group: String
+        public var week: Int
+        public var weeks: Int
     }
 
     public struct PromptEntry: Codable, Hashable, Sendable {
@@ -74,7 +83,10 @@ public struct Transcript: Codable, Hashable, Sendable {
             deckTitle: state.created.deck.title.dictionary,
             createdAt: Transcript.timestamp(state.createdAt),
             closedAt: state.closedAt.map(Transcript.timestamp),
-            minimumToReveal: state.created.minimumToReveal)
+            minimumToReveal: state.created.minimumToReveal,
+            programme: state.created.programme.map {
+                ProgrammeEntry(title: $0.title.dictionary, group: $0.group, week: $0.week, weeks: $0.weeks)
+            })
         let notes = state.notes.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
         func entries(_ prompt: Int?) -> [NoteEntry] {
             notes.filter { $0.prompt == prompt }.map { NoteEntry(text: $0.text, writtenAt: Transcript.timestamp($0.at)) }

@@ -31,6 +31,11 @@ public struct HostOptions: Sendable {
     /// The room's language: what the projector shows, and what phones start in. When nil,
     /// the session's (copied from the deck's `language:` or an earlier `--language`), else English.
     public var language: Language?
+    /// A programme to host the next week of (`--programme`), for the group `group`; `week`
+    /// chooses another week than the first not yet held on this node.
+    public var programmePath: String?
+    public var group: String?
+    public var week: Int?
 
     public init(
         deckPath: String?, resume: String?, title: String?, port: Int, bind: String, dataFolder: String,
@@ -58,6 +63,8 @@ public struct HostBanner: Sendable {
     public var consoleURL: String
     public var screenURL: String
     public var qr: QRCode?
+    /// The session's place in a programme, when it has one.
+    public var programme: ProgrammePlace? = nil
 }
 
 /// Why hosting could not start, in words that say what to do.
@@ -82,20 +89,21 @@ public enum Host {
                             "This node holds session \(session.id.short) as an archivist's copy and cannot host it. Follow it with `halqa node --resume \(session.id.short)`."
                     )
                 }
+            } else if let path = options.programmePath {
+                let (deck, place) = try nextWeek(of: path, options: options, in: store)
+                session = try await LiveSession.start(
+                    deck: prepared(deck, options), title: options.title, minimumToReveal: options.minimumToReveal, programme: place,
+                    in: store)
             } else if let path = options.deckPath {
-                var deck: Deck
+                let deck: Deck
                 switch DeckParser.parse(fileAt: path) {
                 case .success(let parsed): deck = parsed
                 case .failure(let failure):
                     let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
                     throw HostError(message: "The deck \(path) has mistakes; fix them and start again:\n\(lines)")
                 }
-                // The room's language is chosen once: it is kept with the session's deck.
-                if let language = options.language { deck.language = language }
-                // So is how many reflections a phone may write to a prompt: every laptop that
-                // takes the session over keeps the rule.
-                deck.severalPerPrompt = !options.onePerPrompt
-                session = try await LiveSession.start(deck: deck, title: options.title, minimumToReveal: options.minimumToReveal, in: store)
+                session = try await LiveSession.start(
+                    deck: prepared(deck, options), title: options.title, minimumToReveal: options.minimumToReveal, in: store)
             } else {
                 throw HostError(message: "Give a deck to start a session (--deck FILE) or a session to continue (--resume SESSION).")
             }
@@ -103,6 +111,71 @@ public enum Host {
         } catch let error as MeetingError {
             throw HostError(message: error.message)
         }
+    }
+
+    /// What a session keeps of how it was asked to run: the room's language, and how many
+    /// reflections a phone may write to a prompt (every laptop that takes it over keeps both).
+    static func prepared(_ deck: Deck, _ options: HostOptions) -> Deck {
+        var deck = deck
+        if let language = options.language { deck.language = language }
+        deck.severalPerPrompt = !options.onePerPrompt
+        return deck
+    }
+
+    /// The week of the programme at `path` to hold now for `options.group`: the one asked for
+    /// (`--week`), else the first this node holds no session of (held here, or copied here from
+    /// a co-facilitator's laptop, or imported).
+    static func nextWeek(of path: String, options: HostOptions, in store: TranscriptStore) throws -> (Deck, ProgrammePlace) {
+        let programme: Programme
+        switch ProgrammeParser.parse(fileAt: path) {
+        case .success(let parsed): programme = parsed
+        case .failure(let failure):
+            let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
+            throw HostError(message: "The programme \(path) has mistakes; fix them and start again:\n\(lines)")
+        }
+        guard let group = options.group.map({ $0.trimmingCharacters(in: .whitespaces) }), !group.isEmpty,
+            group.count <= Limits.groupCharacters
+        else {
+            throw HostError(
+                message:
+                    "Give the group's label with --group (1 to \(Limits.groupCharacters) characters; a code name is safer than a village's name)."
+            )
+        }
+        let weeks = programme.weeks.count
+        let course = ProgrammePlace(title: programme.title, group: group, week: 1, weeks: weeks)
+        let held = Set(try store.course(of: course).map(\.week))
+        let week: Int
+        if let asked = options.week {
+            guard (1...weeks).contains(asked) else {
+                throw HostError(message: "--week \(asked) is not a week of \(path): it has weeks 1 to \(weeks).")
+            }
+            week = asked
+        } else if let next = (1...weeks).first(where: { !held.contains($0) }) {
+            week = next
+        } else {
+            throw HostError(
+                message:
+                    "Group \"\(group)\" has held every week of \"\(programme.title.preferring(.en))\" on this laptop (\(weeks) of \(weeks)). To hold a week again, give --week N."
+            )
+        }
+        var place = course
+        place.week = week
+        return (programme.weeks[week - 1].deck, place)
+    }
+
+    /// What the console shows of a session's programme: the week, and what the group said at
+    /// the last week's check-ins (counts only), from the session of that week this node holds.
+    static func programmeView(of session: LiveSession, in store: TranscriptStore) async throws(MeetingError) -> ConsoleView.ProgrammeView? {
+        guard let place = await session.state.created.programme else { return nil }
+        var view = ConsoleView.ProgrammeView(
+            title: place.title.dictionary, group: place.group, week: place.week, weeks: place.weeks, lastWeek: [])
+        guard place.week > 1, let last = try store.course(of: place).last(where: { $0.week == place.week - 1 }) else { return view }
+        let state = try store.state(of: last.id)
+        view.lastWeek = state.created.deck.prompts.enumerated().compactMap { i, prompt in
+            guard let scale = prompt.scale, let counts = state.checkInCounts(prompt: i) else { return nil }
+            return .init(number: i + 1, text: prompt.text.dictionary, scale: scale.rawValue, counts: counts)
+        }
+        return view
     }
 
     /// The room for a session this node holds: its stored access codes, or new ones (a
@@ -121,9 +194,11 @@ public enum Host {
         let host = LANAddress.forParticipants(bind: options.bind)
         let sessionLanguage = await session.state.created.deck.language
         let language = options.language ?? sessionLanguage ?? .en
-        return await MeetingRoom(
+        let room = await MeetingRoom(
             session: session, access: access, screenKey: screenKey, participantURL: "http://\(host):\(options.port)/",
             onePerPrompt: await !session.state.created.deck.severalPerPrompt, language: language)
+        await room.setProgramme(try await programmeView(of: session, in: store))
+        return room
     }
 
     /// Serves until SIGINT or SIGTERM, then closes every connection and returns. Every
@@ -153,7 +228,7 @@ public enum Host {
                         title: state.created.title, sessionID: room.session.id, participantURL: base,
                         joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
                         consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
-                        qr: QRCode(room.joinURL)))
+                        qr: QRCode(room.joinURL), programme: state.created.programme))
             },
             logger: logger
         )

@@ -30,6 +30,10 @@ public actor MeetingRoom {
     var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.
     var unsealable = Set<String>()
+    /// The session's week of a programme, for the console (``Host/programmeView(of:in:)``).
+    var programme: ConsoleView.ProgrammeView?
+
+    func setProgramme(_ programme: ConsoleView.ProgrammeView?) { self.programme = programme }
     /// Taps through this node's API since the room last saw counts, and from how many
     /// addresses: a batch must come from as many different phones as the reveal minimum, so
     /// that one man with several tokens cannot make a batch of his taps and one other.
@@ -120,6 +124,7 @@ public actor MeetingRoom {
         view.nodes = await replicator?.status()
         view.role = await session.role.wireName
         view.unsealablePhones = unsealable.count
+        view.programme = programme
         return view
     }
 

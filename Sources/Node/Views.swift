@@ -146,6 +146,24 @@ struct ConsoleView: Codable, Sendable {
     var role: String = "co-facilitator"
     /// How many phones (by address) said their browser cannot seal, and so sent nothing.
     var unsealablePhones = 0
+    /// The session's place in a programme ("week 4 of 12"), with the last week's check-ins.
+    var programme: ProgrammeView?
+
+    struct ProgrammeView: Codable, Sendable {
+        var title: [String: String]
+        var group: String
+        var week: Int
+        var weeks: Int
+        /// The check-ins of the group's previous week, as counts (none if this node holds no session of that week).
+        var lastWeek: [CheckIn]
+
+        struct CheckIn: Codable, Sendable {
+            var number: Int
+            var text: [String: String]
+            var scale: String
+            var counts: [Int]
+        }
+    }
 
     init(_ state: SessionState, version: Int, links: Links, now: Int64) {
         self.version = version

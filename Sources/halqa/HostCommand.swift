@@ -17,6 +17,17 @@ struct HostCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The prompt deck to run (see docs/decks.md).", valueName: "FILE")) var deck: String?
     @Option(help: ArgumentHelp("Continue a session after a restart (its id or first characters).", valueName: "SESSION")) var resume:
         String?
+    @Option(
+        help: ArgumentHelp(
+            "Host the next week of a programme (see docs/decks.md): the first week not yet held on this laptop for --group.",
+            valueName: "FILE"))
+    var programme: String?
+    @Option(
+        help: ArgumentHelp(
+            "The group following the programme: a label you choose (a code name is safer than a village's name). Kept with the session, never announced on the network.",
+            valueName: "LABEL"))
+    var group: String?
+    @Option(help: ArgumentHelp("With --programme: hold this week rather than the next one.", valueName: "N")) var week: Int?
     @Option(help: "The session's title, shown to participants (default: the deck's title).") var title: String?
     @Option(help: "The port to listen on.") var port = 8080
     @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind =
@@ -41,9 +52,17 @@ struct HostCommand: AsyncParsableCommand {
         if let name, name.isEmpty || name.utf8.count > 63 {
             throw ValidationError("--name must be 1 to 63 bytes long (a DNS-SD instance name).")
         }
-        if (deck == nil) == (resume == nil) {
+        if [deck != nil, resume != nil, programme != nil].filter({ $0 }).count != 1 {
             throw ValidationError(
-                "Give either --deck FILE to start a session or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck")
+                "Give one of --deck FILE or --programme FILE (with --group) to start a session, or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck"
+            )
+        }
+        if programme != nil, group == nil {
+            throw ValidationError(
+                "--programme needs --group LABEL: the group whose next week to hold (a code name is safer than a village's name).")
+        }
+        if programme == nil, group != nil || week != nil {
+            throw ValidationError("--group and --week go with --programme FILE.")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535.") }
         if let language, Language(rawValue: language.lowercased()) == nil {
@@ -62,6 +81,9 @@ struct HostCommand: AsyncParsableCommand {
         options.discovery = !noDiscovery
         options.language = language.flatMap { Language(rawValue: $0.lowercased()) }
         options.peerPort = peerPort
+        options.programmePath = programme
+        options.group = group
+        options.week = week
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         do {
@@ -88,6 +110,9 @@ struct HostCommand: AsyncParsableCommand {
 
     static func describe(_ b: HostBanner) -> String {
         var out = "\nHalqa is hosting \"\(b.title)\" (session \(b.sessionID.short)).\n\n"
+        if let p = b.programme {
+            out += "  Week \(p.week) of \(p.weeks) of \"\(p.title.preferring(.en))\", group \"\(p.group)\".\n\n"
+        }
         out += "  Participants: open  \(b.participantURL)\n"
         out += "                type  \(b.joinCode)\n"
         out += "  or scan this with a phone's camera:\n\n"

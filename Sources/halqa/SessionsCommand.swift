@@ -12,6 +12,10 @@ struct SessionSummary: Codable {
     var prompts: Int
     var promptsOpened: Int
     var reflectionsRevealed: Int
+    /// When the session is a week of a programme: the group's label and the week.
+    var group: String?
+    var week: Int?
+    var weeks: Int?
 
     init(_ state: SessionState) {
         let transcript = Transcript(state)
@@ -23,7 +27,13 @@ struct SessionSummary: Codable {
         prompts = state.prompts.count
         promptsOpened = state.prompts.filter { $0.status != .waiting }.count
         reflectionsRevealed = transcript.prompts.map(\.reflections.count).reduce(0, +)
+        group = state.created.programme?.group
+        week = state.created.programme?.week
+        weeks = state.created.programme?.weeks
     }
+
+    /// "4/12 group": the week of a programme and the group, or "-".
+    var weekColumn: String { week.map { "\($0)/\(weeks ?? 0) \(group ?? "")" } ?? "-" }
 }
 
 struct Sessions: AsyncParsableCommand {
@@ -54,12 +64,17 @@ struct Sessions: AsyncParsableCommand {
             print("No sessions in \(data.folder) yet. Bring one in with `halqa import FILE.json`.")
             return
         }
-        print(Self.pad(["ID", "CREATED", "STATUS", "PROMPTS", "SHOWN", "TITLE"]))
+        let weekWidth = max(4, summaries.map(\.weekColumn.count).max() ?? 0)
+        print(
+            Self.pad([
+                "ID", "CREATED", "STATUS", "PROMPTS", "SHOWN", "WEEK".padding(toLength: weekWidth, withPad: " ", startingAt: 0), "TITLE",
+            ]))
         for s in summaries {
             print(
                 Self.pad([
                     String(s.id.prefix(12)), String(s.createdAt.prefix(16)).replacingOccurrences(of: "T", with: " "),
-                    s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)", s.title,
+                    s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)",
+                    s.weekColumn.padding(toLength: weekWidth, withPad: " ", startingAt: 0), s.title,
                 ]))
         }
     }

@@ -72,6 +72,7 @@
     $("console").hidden = false;
     var title = Halqa.title(state, lang);
     Halqa.setText($("title"), title.text, title.lang);
+    drawProgramme(state.programme);
     $("audience").hidden = !state.audience;
     $("audience").textContent = state.audience ? t("console.audience." + state.audience) : "";
     $("unsealable").hidden = !state.unsealablePhones;
@@ -170,6 +171,27 @@
     $("reveal").disabled = waiting < state.minimumToReveal;
     drawShown($("current-shown"), p);
     tick();
+  }
+
+  // The session's week of a programme, and what the group said at last week's check-ins:
+  // counts only, each option's picture and word beside its number.
+  function drawProgramme(programme) {
+    $("programme").hidden = !programme;
+    if (!programme) return;
+    var title = Halqa.pick(programme.title, lang);
+    Halqa.setText($("programme-week"), t("console.week", { n: programme.week, of: programme.weeks, programme: title.text, group: programme.group }));
+    $("last-week").hidden = !programme.lastWeek.length;
+    var box = $("last-week-list");
+    clear(box);
+    programme.lastWeek.forEach(function (checkIn) {
+      var text = Halqa.pick(checkIn.text, lang);
+      var heading = el("p", "quiet");
+      Halqa.setText(heading, text.text, text.lang);
+      box.appendChild(heading);
+      var list = el("ul", "checkin-counts");
+      drawShown(list, { scale: checkIn.scale, counts: checkIn.counts, revealed: [] });
+      box.appendChild(list);
+    });
   }
 
   function drawShown(list, p) {

@@ -9,6 +9,8 @@
   });
 })({
   en: {
+    "console.week": "Week {n} of {of} of {programme} · group {group}",
+    "console.last-week": "Last week's check-ins (counts only)",
     "console.unsealable.one": "1 phone's browser is too old to seal what it sends: it was told so, and sent nothing. Lend it a newer phone.",
     "console.unsealable": "{n} phones' browsers are too old to seal what they send: they were told so, and sent nothing. Lend them newer phones.",
     "console.brand": "Halqa · facilitator",
@@ -95,6 +97,8 @@
     "console.error.not-confirmed": "Type WIPE, in capitals, to wipe the session."
   },
   ur: {
+    "console.week": "{programme} کا ہفتہ {n} (کل {of}) · گروپ {group}",
+    "console.last-week": "پچھلے ہفتے کے چیک اِن (صرف گنتی)",
     "console.unsealable.one": "ایک فون کا براؤزر اتنا پرانا ہے کہ بات محفوظ طریقے سے نہیں بھیج سکتا: اسے بتا دیا گیا، اور اس نے کچھ نہیں بھیجا۔ اسے کوئی نیا فون دے دیں۔",
     "console.unsealable": "{n} فونوں کے براؤزر اتنے پرانے ہیں کہ بات محفوظ طریقے سے نہیں بھیج سکتے: انہیں بتا دیا گیا، اور انہوں نے کچھ نہیں بھیجا۔ انہیں نئے فون دے دیں۔",
     "console.brand": "حلقہ · میزبان",
@@ -181,6 +185,8 @@
     "console.error.not-confirmed": "نشست مٹانے کے لیے بڑے حروف میں WIPE لکھیں۔"
   },
   ps: {
+    "console.week": "د {programme} اونۍ {n} (ټولې {of}) · ډله {group}",
+    "console.last-week": "د تېرې اونۍ چیک اِن (یوازې شمېر)",
     "console.unsealable.one": "د یو موبائل براوزر ډېر زوړ دی او خبره په محفوظ طریقه نه شي لېږلی: هغه ته وویل شول، او هېڅ یې ونه لېږل. هغه ته نوی موبائل ورکړئ.",
     "console.unsealable": "د {n} موبائلونو براوزرونه ډېر زاړه دي او خبره په محفوظ طریقه نه شي لېږلی: هغوی ته وویل شول، او هېڅ یې ونه لېږل. هغوی ته نوي موبائلونه ورکړئ.",
     "console.brand": "حلقه · د ناستې مشر",
