@@ -172,7 +172,10 @@ public enum Host {
         guard place.week > 1, let last = try store.course(of: place).last(where: { $0.week == place.week - 1 }) else { return view }
         let state = try store.state(of: last.id)
         view.lastWeek = state.created.deck.prompts.enumerated().compactMap { i, prompt in
-            guard let scale = prompt.scale, let counts = state.checkInCounts(prompt: i) else { return nil }
+            // A check-in nobody's answers were revealed for says nothing: left out.
+            guard let scale = prompt.scale, let counts = state.checkInCounts(prompt: i), counts.contains(where: { $0 > 0 }) else {
+                return nil
+            }
             return .init(number: i + 1, text: prompt.text.dictionary, scale: scale.rawValue, counts: counts)
         }
         return view

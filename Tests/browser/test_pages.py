@@ -589,6 +589,59 @@ class CheckInsByPicture(BrowserCase):
             shutil.rmtree(folder, ignore_errors=True)
 
 
+class AProgrammeWeekAfterWeek(BrowserCase):
+    """Week 2 of a group's programme: the console says which week, of which programme, for
+    which group, and what the group answered at week 1's check-in, as counts with pictures, in
+    the facilitator's language; no phone is told the group."""
+
+    def test_the_console_shows_the_week_and_last_weeks_check_in(self):
+        data = tempfile.mkdtemp(prefix="halqa-programme-")
+        how = ["--programme", os.path.join(ROOT, "seeds/programmes/move.programme"), "--group", "Cedar"]
+        drivers = []
+        node = Node.__new__(Node)
+        node.data, node.port = data, free_port()
+        node.start(how)
+        try:
+            self.assertIn("Week 1 of 12", node.banner)
+            secret = node.console.split("#key=")[1]
+            node.post("/api/console/open", {"prompt": 0}, secret)
+            for option in (4, 3, 3, 1):
+                token = node.post("/api/join", {"code": node.code})["token"]
+                node.post("/api/answers", {"prompt": 0, "option": option}, token)
+            node.post("/api/console/reveal", {"prompt": 0}, secret)
+            node.process.send_signal(signal.SIGTERM)
+            node.process.wait(timeout=10)
+            node.process.stdout.close()
+            node.start(how)
+            self.assertIn("Week 2 of 12", node.banner)
+            for lang, size in (("en", None), ("ur", None), ("ps", (360, 640))):
+                console = browser(phone=size is not None, lang=lang, size=size or (360, 740))
+                drivers.append(console)
+                console.get(node.console)
+                self.wait(console, lambda d: d.find_element(By.ID, "programme").is_displayed(), "the week appears")
+                console.find_element(By.CSS_SELECTOR, "[data-lang='%s']" % lang).click()
+                week = console.find_element(By.ID, "programme-week").text
+                self.assertIn("Cedar", week)
+                self.assertIn("2", week)
+                self.assertIn("12", week)
+                counts = [e.text for e in console.find_elements(By.CSS_SELECTOR, "#last-week-list li strong")]
+                self.assertEqual(counts, ["0", "1", "0", "2", "1"])
+                console.execute_script("document.getElementById('programme').scrollIntoView()")
+                self.shot(console, "console-programme-week-2-%s" % lang)
+            phone = browser(lang="ur")
+            drivers.append(phone)
+            phone.get(node.base)
+            self.wait(phone, lambda d: d.find_element(By.ID, "join").is_displayed(), "the join form appears")
+            phone.find_element(By.ID, "code").send_keys(node.code)
+            phone.find_element(By.CSS_SELECTOR, "#join-form button").click()
+            self.wait(phone, lambda d: d.find_element(By.ID, "room").is_displayed(), "the phone joins")
+            self.assertNotIn("Cedar", phone.page_source)
+        finally:
+            for driver in drivers:
+                driver.quit()
+            node.stop()
+
+
 class TheRoomSpeaksItsLanguage(BrowserCase):
     """A deck that says `language: ps`: the projector speaks Pashto, a phone set to English
     starts in Pashto, a phone set to Urdu starts in Urdu; a prompt with no Urdu reads in Pashto
