@@ -66,21 +66,20 @@ struct Sessions: AsyncParsableCommand {
         }
         let weekWidth = max(4, summaries.map(\.weekColumn.count).max() ?? 0)
         print(
-            Self.pad([
-                "ID", "CREATED", "STATUS", "PROMPTS", "SHOWN", "WEEK".padding(toLength: weekWidth, withPad: " ", startingAt: 0), "TITLE",
-            ]))
+            Self.pad(["ID", "CREATED", "STATUS", "PROMPTS", "SHOWN", "WEEK", "TITLE"], weekWidth: weekWidth))
         for s in summaries {
             print(
-                Self.pad([
-                    String(s.id.prefix(12)), String(s.createdAt.prefix(16)).replacingOccurrences(of: "T", with: " "),
-                    s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)",
-                    s.weekColumn.padding(toLength: weekWidth, withPad: " ", startingAt: 0), s.title,
-                ]))
+                Self.pad(
+                    [
+                        String(s.id.prefix(12)), String(s.createdAt.prefix(16)).replacingOccurrences(of: "T", with: " "),
+                        s.status, "\(s.promptsOpened)/\(s.prompts)", "\(s.reflectionsRevealed)",
+                        s.weekColumn, s.title,
+                    ], weekWidth: weekWidth))
         }
     }
 
-    static func pad(_ columns: [String]) -> String {
-        let widths = [12, 16, 6, 7, 5]
+    static func pad(_ columns: [String], weekWidth: Int) -> String {
+        let widths = [12, 16, 6, 7, 5, weekWidth]
         return zip(columns, widths + [0]).map { text, width in
             width == 0 ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
