@@ -193,7 +193,9 @@ public actor LiveSession {
     /// (same bytes, same id) and is kept once. Without it, the nonce is random.
     public nonisolated func reflection(prompt: Int, text: String, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
         let checked = try CheckedText(text, limit: Limits.reflectionCharacters, what: "A reflection")
-        return try submission(.reflectionSubmitted(prompt: prompt, text: checked.value, nonce: nonce(once)))
+        return try submission(
+            .reflectionSubmitted(
+                prompt: prompt, text: checked.value, nonce: nonce(once, for: Self.saying(prompt: prompt, text: checked.value))))
     }
 
     /// A check-in's answer to submit: one of the prompt's pictures (`option`, from 0, in the
@@ -210,13 +212,15 @@ public actor LiveSession {
         guard (0..<scale.options).contains(option) else {
             throw MeetingError(.notAnOption, "Prompt \(prompt + 1) has \(scale.options) pictures to choose from: tap one of them.")
         }
-        return try submission(.reflectionSubmitted(prompt: prompt, text: String(option), nonce: nonce(once)))
+        return try submission(
+            .reflectionSubmitted(
+                prompt: prompt, text: String(option), nonce: nonce(once, for: Self.saying(prompt: prompt, text: String(option)))))
     }
 
     /// A tap to submit: one more for a revealed reflection's resonance count, with who tapped
     /// not recorded; `once` as for a reflection.
     public nonisolated func resonance(with reflection: EventID, once: [UInt8]? = nil) throws(MeetingError) -> Submission {
-        try submission(.resonated(reflection: reflection, nonce: nonce(once)))
+        try submission(.resonated(reflection: reflection, nonce: nonce(once, for: reflection.bytes)))
     }
 
     /// Whether this node already keeps it: sent again with the same `once`, it reached this
@@ -245,13 +249,21 @@ public actor LiveSession {
         try await submit(resonance(with: reflection, once: once))
     }
 
-    /// The nonce of a participant's event: from the phone's `once` and the room key (the same
-    /// on every laptop that takes reflections; nothing that identifies the phone, and nothing an
-    /// archivist or an export can turn back into the `once`), else random.
-    nonisolated func nonce(_ once: [UInt8]?) -> [UInt8] {
+    /// The nonce of a participant's event: from the phone's `once`, what the event says
+    /// (`saying`), and the room key (the same on every laptop that takes reflections; nothing
+    /// that identifies the phone, and nothing an archivist or an export can turn back into the
+    /// `once`), else random. What the event says is in it so that a page that sent the same
+    /// `once` with other words or another picture makes an unrelated event, never two events
+    /// that share a nonce and so say "one phone sent both".
+    nonisolated func nonce(_ once: [UInt8]?, for saying: [UInt8]) -> [UInt8] {
         guard let once, let roomSecret else { return randomBytes(16) }
         let key = SymmetricKey(data: Array("halqa once v1".utf8) + roomSecret.raw)
-        return Array(HMAC<SHA256>.authenticationCode(for: once, using: key).prefix(16))
+        return Array(HMAC<SHA256>.authenticationCode(for: once + saying, using: key).prefix(16))
+    }
+
+    /// What a reflection or an answer says, for its nonce: its prompt and its text.
+    static func saying(prompt: Int, text: String) -> [UInt8] {
+        withUnsafeBytes(of: UInt32(prompt).bigEndian) { Array($0) } + Array(text.utf8)
     }
 
     private nonisolated func submission(_ body: EventBody) throws(MeetingError) -> Submission {

@@ -24,6 +24,12 @@ extension SessionState {
         case .reflectionsRevealed(let p, let order):
             if let e = state.noSuchPrompt(p) { return e }
             if state.prompts[p].status != .open { return state.notOpen(p) }
+            // A check-in is revealed once: a second batch of counts, less the first, would
+            // show what the few who answered late chose, and the room saw who they were.
+            if state.created.deck.prompts[p].isCheckIn, !state.prompts[p].batches.isEmpty {
+                return MeetingError(
+                    .tooFewToReveal, "This check-in was revealed already; a check-in is revealed once, when everyone has answered.")
+            }
             if order.count < state.created.minimumToReveal || Set(order).count != order.count {
                 return state.tooFew(order.count, prompt: p)
             }
@@ -59,8 +65,12 @@ extension SessionState {
         case .reflectionSubmitted(let p, let text, _):
             if let e = state.noSuchPrompt(p) { return e }
             if state.prompts[p].status != .open { return state.notOpen(p) }
-            // A check-in's answer is one of its options ("0" …), written as a reflection is.
+            // A check-in's answer is one of its options ("0" …), written as a reflection is,
+            // taken until its one reveal.
             if let scale = state.created.deck.prompts[p].scale {
+                if !state.prompts[p].batches.isEmpty {
+                    return MeetingError(.promptNotOpen, "This check-in's answers were already shown; it takes no more.")
+                }
                 guard scale.option(text) != nil else {
                     return MeetingError(
                         .notAnOption, "Prompt \(p + 1) is a check-in: answer it by tapping one of its \(scale.options) pictures.")

@@ -21,12 +21,19 @@ extension SessionState {
     }
 
     /// A check-in's revealed answers, counted per option (``CheckInScale/optionNames`` order);
-    /// nil for a written prompt. All zeros until a reveal: answers are counted only in the
-    /// batches a reveal shows, each of at least the minimum, like reflections.
+    /// nil for a written prompt. All zeros until its reveal (one, of at least the minimum).
     public func checkInCounts(prompt: Int) -> [Int]? {
         guard prompts.indices.contains(prompt), let scale = created.deck.prompts[prompt].scale else { return nil }
         var counts = Array(repeating: 0, count: scale.options)
-        for answer in revealed(prompt: prompt) { if let option = scale.option(answer.text) { counts[option] += 1 } }
+        let open = isAccepting(prompt: prompt)
+        for batch in prompts[prompt].batches where isShown(batch: batch, prompt: prompt) {
+            // While the check-in is open, its batch counts only once this node holds all of
+            // it: counts that rose one late answer at a time would show each late answer.
+            if open, !batch.allSatisfy({ reflections[$0] != nil }) { continue }
+            for id in batch {
+                if let r = reflections[id], r.prompt == prompt, let option = scale.option(r.text) { counts[option] += 1 }
+            }
+        }
         return counts
     }
 

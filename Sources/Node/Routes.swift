@@ -108,20 +108,25 @@ public enum Routes {
     static func reflect(_ body: Body.Reflection, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
         let reflection = try room.session.reflection(prompt: body.prompt.value, text: body.text, once: body.once?.bytes)
-        try await take(reflection, prompt: body.prompt.value, sentAgain: body.once != nil, token: token, from: address, room)
+        try await take(
+            reflection, prompt: body.prompt.value, sentAgain: body.once != nil, onePerPhone: room.onePerPrompt, token: token, from: address,
+            room)
     }
 
     /// A check-in's answer: taken as a reflection is, one per page per check-in.
     static func answer(_ body: Body.Answer, token: String, from address: String, _ room: MeetingRoom) async throws {
         guard await room.takesReflections() else { throw APIError.standingBy }
         let answer = try room.session.answer(prompt: body.prompt.value, option: body.option.value, once: body.once?.bytes)
-        try await take(answer, prompt: body.prompt.value, sentAgain: body.once != nil, token: token, from: address, room)
+        // One answer per phone, whatever the rule for reflections: a man with two taps in a
+        // batch of three would know the third's answer.
+        try await take(answer, prompt: body.prompt.value, sentAgain: body.once != nil, onePerPhone: true, token: token, from: address, room)
     }
 
     /// Takes a reflection or a check-in's answer from the page `token`: once per prompt (in
     /// memory only), on disk before it returns; the room hears of it at the next cadence.
     static func take(
-        _ submission: LiveSession.Submission, prompt: Int, sentAgain: Bool, token: String, from address: String, _ room: MeetingRoom
+        _ submission: LiveSession.Submission, prompt: Int, sentAgain: Bool, onePerPhone: Bool, token: String, from address: String,
+        _ room: MeetingRoom
     ) async throws {
         // Sent again, and kept already (it reached this laptop, or one that pushed it here,
         // before the phone heard back): received, once. This page has written now.
@@ -130,7 +135,7 @@ public enum Routes {
             return
         }
         var claimed = false
-        if room.onePerPrompt {
+        if onePerPhone {
             // Claimed before writing, so two quick taps cannot both get through.
             switch await room.registry.claimWriting(token, from: address, prompt: prompt, open: await room.session.state.openPrompt) {
             case .already: throw APIError.alreadyWrote

@@ -120,6 +120,35 @@ struct CheckInTests {
         _ = try await session.submit(session.answer(prompt: 2, option: 2))
     }
 
+    @Test(
+        "a check-in is revealed once and takes no answer after; a page that sends its once with another picture makes an unrelated event; a batch counts only once complete"
+    )
+    func revealedOnce() async throws {
+        let folder = TemporaryFolder()
+        let session = try await LiveSession.start(deck: try Self.deck(), in: TranscriptStore(folder: folder.path))
+        try await session.open(prompt: 0)
+        // The same once: the same picture is the very same event; another picture is another event, with another nonce.
+        let once = randomBytes(16)
+        let first = try session.answer(prompt: 0, option: 1, once: once)
+        #expect(try session.answer(prompt: 0, option: 1, once: once).event.id == first.event.id)
+        let other = try session.answer(prompt: 0, option: 4, once: once)
+        guard case .reflectionSubmitted(_, _, let a) = first.event.body, case .reflectionSubmitted(_, _, let b) = other.event.body else {
+            Issue.record("not answers")
+            return
+        }
+        #expect(a != b, "two answers sent with one once share a nonce")
+        for option in [1, 2, 2, 3] { _ = try await session.submit(session.answer(prompt: 0, option: option)) }
+        try await session.reveal(prompt: 0)
+        await expectRefusal(.promptNotOpen) { _ = try await session.submit(session.answer(prompt: 0, option: 0)) }
+        await expectRefusal(.tooFewToReveal) { try await session.reveal(prompt: 0) }
+        // A node holding the reveal but only three of its four answers (the minimum) shows no count yet.
+        let state = await session.state
+        let answers = state.revealed(prompt: 0).map(\.id)
+        let partial = state.removing([answers[0]])
+        #expect(partial.checkInCounts(prompt: 0) == [0, 0, 0, 0, 0])
+        #expect(state.checkInCounts(prompt: 0) == [0, 1, 2, 1, 0])
+    }
+
     @Test("no file lays a check-in's answers out in arrival order, after the reveal or after the close (byte offsets, 26 runs)")
     func noArrivalOrderOfAnswers() async throws {
         var order = ArrivalOrder()

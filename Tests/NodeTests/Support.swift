@@ -43,9 +43,9 @@ struct HostedFixture {
     let store: TranscriptStore
     let logs = LogCollector()
 
-    init(minimum: Int = 3, onePerPrompt: Bool = true) async throws {
+    init(minimum: Int = 3, onePerPrompt: Bool = true, deck: String = "seeds/decks/real-man.deck") async throws {
         let options = HostOptions(
-            deckPath: FileManager.default.currentDirectoryPath + "/seeds/decks/real-man.deck", resume: nil,
+            deckPath: FileManager.default.currentDirectoryPath + "/" + deck, resume: nil,
             title: "Tuesday circle", port: 0, bind: "127.0.0.1", dataFolder: folder.path,
             minimumToReveal: minimum, onePerPrompt: onePerPrompt)
         (room, store) = try await Host.prepare(options)

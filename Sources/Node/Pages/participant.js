@@ -253,6 +253,7 @@
       failures = 0;
       silent = {};  // the one left may come back: a later move may go there again
       if (inFlight) send(null, false, inFlight);
+      if (answerInFlight) answer(answerInFlight.prompt, answerInFlight.option);
       for (var id in tapOnces) resonate(id, null);
     }, function () { moving = false; setTimeout(moveOn, 2000); });
   }
@@ -262,7 +263,7 @@
 
   // After a move: to the new laptop's own address, when nothing is lost by reloading.
   function settleThere() {
-    if (!moved() || inFlight || moving || Object.keys(tapOnces).length) return;
+    if (!moved() || inFlight || answerInFlight || moving || Object.keys(tapOnces).length) return;
     var origin = Halqa.nodeOrigin();
     var carried = store.getItem("r") ? "&r=" + store.getItem("r") : "";
     location.replace(origin + "/#k=" + encodeURIComponent(code) + carried);
@@ -277,6 +278,7 @@
       // What was in flight for the prompt that closed can no longer be kept: let it go.
       tapOnces = {};
       if (inFlight && (!next.prompt || inFlight.prompt !== next.prompt.index)) { inFlight = null; $("text").readOnly = false; }
+      if (answerInFlight && (!next.prompt || answerInFlight.prompt !== next.prompt.index)) answerInFlight = null;
       settleThere();
     }
     state = next;
@@ -425,28 +427,41 @@
     });
   }
 
-  // Answers a check-in with option `option`: one tap, sent once (the same `once` if it is
-  // tapped again after no answer, so it is counted once).
-  var answerOnce = {};
+  // Answers a check-in with option `option`: one tap. Until it is answered for good, the
+  // same picture is what is sent (again, after no answer, here or on another laptop of the
+  // session), with the same `once`: a tap on another picture meanwhile changes nothing, so
+  // no laptop is ever sent two answers of this phone.
+  var answerInFlight = null;
   function answer(prompt, option) {
+    if (answerInFlight && answerInFlight.prompt === prompt) option = answerInFlight.option;
+    else answerInFlight = { prompt: prompt, option: option, once: Sealed.once() };
+    var sending = answerInFlight, from = Halqa.nodeOrigin();
     var buttons = $("options").querySelectorAll("button");
-    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
-    answerOnce[prompt] = answerOnce[prompt] || Sealed.once();
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = true;
+      buttons[i].classList.toggle("chosen", i === option);
+    }
     $("write-error").textContent = "";
-    sealed("answer", { prompt: prompt, option: option, once: answerOnce[prompt] }).then(function (r) {
-      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+    sealed("answer", { prompt: prompt, option: option, once: sending.once }).then(function (r) {
       var refusal = r.body && r.body.error && r.body.error.code;
       var current = state && state.prompt && state.prompt.index === prompt;
+      if (final(r) && answerInFlight === sending) answerInFlight = null;
       if (r.status === 201 || refusal === "already-wrote") {
         wroteFor[prompt] = true;
-        delete answerOnce[prompt];
         if (current) { show("answer", false); show("received", true); }
-      } else if (current) {
-        $("write-error").textContent = errorText(r.body);
+        return;
       }
+      // Refused for good: another picture may be chosen. Else the same one is sent again.
+      if (final(r)) for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; buttons[i].classList.remove("chosen"); }
+      else buttons[option].disabled = false;
+      if (current) $("write-error").textContent = errorText(r.body);
+      if (refusal === "standing-by") failedHere(from);
     }, function (error) {
-      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+      // No answer in time: tapping again sends the same picture; the page may move first.
+      var chosen = $("options").querySelectorAll("button")[option];
+      if (chosen) chosen.disabled = false;
       $("write-error").textContent = failure(error);
+      failedHere(from);
     });
   }
 
