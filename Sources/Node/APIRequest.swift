@@ -90,25 +90,30 @@ extension String: RequestValue {
     static var expected: String { "must be a string" }
 }
 
-/// A prompt's number (from 0) in a request.
-struct PromptNumber: RequestValue {
-    let value: Int
+/// A whole number from 0 below a bound, in a request: a prompt's number, a picture's.
+protocol RequestIndex: RequestValue {
+    static var bound: Int64 { get }
+    init(value: Int)
+}
 
+extension RequestIndex {
     init?(json: JSONValue) {
-        guard case .integer(let value) = json, (0..<100_000).contains(value) else { return nil }
-        self.value = Int(value)
+        guard case .integer(let value) = json, (0..<Self.bound).contains(value) else { return nil }
+        self.init(value: Int(value))
     }
+}
+
+/// A prompt's number (from 0) in a request.
+struct PromptNumber: RequestIndex {
+    let value: Int
+    static let bound: Int64 = 100_000
     static var expected: String { "must be a whole number from 0." }
 }
 
 /// A check-in option's number (from 0) in a request.
-struct OptionNumber: RequestValue {
+struct OptionNumber: RequestIndex {
     let value: Int
-
-    init?(json: JSONValue) {
-        guard case .integer(let value) = json, (0..<10).contains(value) else { return nil }
-        self.value = Int(value)
-    }
+    static let bound: Int64 = 10
     static var expected: String { "must be the number of one of the check-in's pictures, from 0." }
 }
 

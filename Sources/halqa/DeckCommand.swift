@@ -33,13 +33,7 @@ struct DeckCommand: ParsableCommand {
                     for line in DeckCheckReport.translations(of: deck, authoring) { print("\(file): \(line)") }
                 case .failure(let failure):
                     failed = true
-                    for problem in failure.problems {
-                        let place = problem.line > 0 ? "\(file):\(problem.line)" : file
-                        FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
-                    }
-                    let n = failure.problems.count
-                    FileHandle.standardError.write(
-                        Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
+                    Self.report(failure, in: file)
                 }
             }
             if failed { throw ExitCode(1) }
@@ -57,15 +51,20 @@ struct DeckCommand: ParsableCommand {
                 }
                 return true
             case .failure(let failure):
-                for problem in failure.problems {
-                    let place = problem.line > 0 ? "\(file):\(problem.line)" : file
-                    FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
-                }
-                let n = failure.problems.count
-                FileHandle.standardError.write(
-                    Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
+                report(failure, in: file)
                 return false
             }
+        }
+
+        /// Every problem on its own line, `FILE:LINE: message`, then how many there are.
+        static func report(_ failure: DeckParser.Failure, in file: String) {
+            for problem in failure.problems {
+                let place = problem.line > 0 ? "\(file):\(problem.line)" : file
+                FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
+            }
+            let n = failure.problems.count
+            FileHandle.standardError.write(
+                Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
         }
     }
 }

@@ -58,7 +58,8 @@ struct ProgrammeTests {
     /// Starts the next week (or what `extra` asks) of `group` on the node whose data is `data`;
     /// returns the week its banner names, the session, and the running node.
     static func host(_ data: String, group: String, _ extra: [String] = []) async throws -> (week: Int?, node: HostProcess) {
-        let node = try HostProcess(extra.isEmpty ? ["--programme", move, "--group", group] : extra, data: data)
+        // Any free port for other nodes: the default (the web port + 1) may be another test's.
+        let node = try HostProcess((extra.isEmpty ? ["--programme", move, "--group", group] : extra) + ["--peer-port", "0"], data: data)
         guard await node.waitUntilReady() else {
             Issue.record("halqa host did not start: \(node.rest())")
             return (nil, node)
@@ -127,7 +128,7 @@ struct ProgrammeTests {
             node.stop(SIGTERM)
         }
         // Every week held: a clear refusal (a node that started anyway is stopped, not waited for).
-        let done = try HostProcess(["--programme", Self.move, "--group", "Cedar"], data: other)
+        let done = try HostProcess(["--programme", Self.move, "--group", "Cedar", "--peer-port", "0"], data: other)
         let started = await done.waitUntilReady()
         if started { done.stop(SIGTERM) } else { done.process.waitUntilExit() }
         #expect(!started && done.process.terminationStatus == 1 && done.rest().contains("has held every week"), "\(done.banner)")
