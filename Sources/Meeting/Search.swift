@@ -36,9 +36,10 @@ public struct SearchHit: Hashable, Sendable, Codable {
 }
 
 extension TranscriptStore {
-    /// Finds passages of closed sessions containing every word of `text` (in any order).
+    /// Finds passages of closed sessions containing every word of `text` (in any order),
+    /// however its letters were typed (``SearchText``); snippets show the text as folded.
     public func search(_ text: String, limit: Int = 200) throws(MeetingError) -> [SearchHit] {
-        let words = text.split(whereSeparator: { $0.isWhitespace || $0 == "\"" }).map(String.init)
+        let words = SearchText.fold(text).split(whereSeparator: { $0.isWhitespace || $0 == "\"" }).map(String.init)
         guard !words.isEmpty else {
             throw MeetingError(.invalidSearch, "Give at least one word to search for.")
         }

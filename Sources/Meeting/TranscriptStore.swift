@@ -157,6 +157,18 @@ public final class TranscriptStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v5: search folds look-alike letters") { db in
+            // Passages indexed before were indexed as typed: fold them as new ones are
+            // (``SearchText``), in place, in the same order.
+            let rows = try Row.fetchAll(db, sql: "SELECT rowid, text FROM passage")
+            for row in rows {
+                let text: String = row["text"]
+                let folded = SearchText.fold(text)
+                if folded != text {
+                    try db.execute(sql: "UPDATE passage SET text = ? WHERE rowid = ?", arguments: [folded, row["rowid"] as Int64])
+                }
+            }
+        }
         return m
     }
 
@@ -210,7 +222,7 @@ public final class TranscriptStore: Sendable {
                 try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
                 let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)")
                 for p in passages {
-                    try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, p.text])
+                    try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text)])
                 }
             }
             if !participants.isEmpty {

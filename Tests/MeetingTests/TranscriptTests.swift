@@ -156,6 +156,22 @@ struct TranscriptTests {
         #expect(try other.sessionIDs().isEmpty)
     }
 
+    @Test("a data folder indexed before search folded look-alike letters is folded when it is opened")
+    func searchIndexIsFoldedOnOpen() throws {
+        let folder = TemporaryFolder()
+        do {
+            let store = try TranscriptStore(folder: folder.path)
+            // As an older Halqa indexed it: as typed, with Arabic yeh and kaf and a tatweel.
+            try store.pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO passage (session, kind, prompt, text) VALUES ('old', 'reflection', 0, 'مـيرے والد كهتے تھے')")
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5%'")
+            }
+        }
+        let reopened = try TranscriptStore(folder: folder.path)
+        #expect(try reopened.search("میرے والد کہتے").map(\.session) == ["old"])
+    }
+
     @Test("search finds closed sessions' shown reflections, prompts and notes in any script, and nothing else")
     func search() async throws {
         let folder = TemporaryFolder()
@@ -176,6 +192,13 @@ struct TranscriptTests {
         #expect(try store.search("never revealed").isEmpty)
         #expect(try store.search("names person").isEmpty)
         #expect(try store.search("Tuesday").first?.kind == "title")
+        // Urdu and Pashto as other keyboards type them: Arabic yeh and kaf, tatweel, vowel marks,
+        // a zero-width non-joiner, heh for heh goal; each finds the words as the deck has them.
+        for typed in ["آپ كے والد", "آپ کے والـد", "آپ کے والِد", "آپ\u{200C} کے والد", "سكهايا", "ستا پلار", "پلار تا ته څه ور زده كړل"] {
+            #expect(try store.search(typed).contains { $0.kind == "prompt" }, "\(typed)")
+        }
+        // A reflection typed on an Urdu keyboard, asked for with Arabic yeh and a tatweel.
+        #expect(try store.search("ميرے والد غـصے").contains { $0.kind == "reflection" })
         // Query syntax in the input is read as words, never as FTS5 operators.
         #expect(try store.search("NEAR( \" * OR -").isEmpty)
         await expectRefusal(.invalidSearch) { _ = try store.search("   ") }

@@ -1,0 +1,37 @@
+/// Text as search reads it, so that what a person means is found however it was typed
+/// (issue 18): Urdu and Pashto are typed on phones and laptops with Arabic, Urdu, Pashto and
+/// Farsi keyboards, which give different code points for letters that look the same.
+///
+/// Folded, both in what is indexed and in what is asked:
+/// - Arabic yeh ي and alef maksura ى, Farsi yeh ی and yeh with hamza ئ → ی; kaf ك → ک;
+///   heh goal ہ, do-chashmi heh ھ (an Arabic keyboard types ه for both), heh ه, teh marbuta ة,
+///   heh with yeh ۀ, heh goal with hamza ۂ → ه;
+///   alef with hamza or madda أ إ آ ٱ → ا; waw with hamza ؤ → و; yeh barree with hamza ۓ → ے;
+/// - vowel marks and Quranic annotation marks, tatweel ـ, zero-width joiner and non-joiner,
+///   and direction marks are removed;
+/// - Arabic-Indic and Eastern Arabic-Indic digits → 0–9.
+///
+/// ```swift
+/// SearchText.fold("مـيرے والِد") == SearchText.fold("میرے والد")
+/// ```
+public enum SearchText {
+    public static func fold(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x064A, 0x0649, 0x06CC, 0x0626: out.append("\u{06CC}")
+            case 0x0643: out.append("\u{06A9}")
+            case 0x06C1, 0x06BE, 0x0647, 0x0629, 0x06C0, 0x06C2: out.append("\u{0647}")
+            case 0x0623, 0x0625, 0x0622, 0x0671: out.append("\u{0627}")
+            case 0x0624: out.append("\u{0648}")
+            case 0x06D3: out.append("\u{06D2}")
+            // Vowel marks, superscript alef, Quranic marks, tatweel, joiners, direction marks.
+            case 0x064B...0x065F, 0x0670, 0x06D6...0x06ED, 0x0640, 0x200C, 0x200D, 0x200E, 0x200F, 0x061C: continue
+            case 0x0660...0x0669: out.append(Unicode.Scalar(scalar.value - 0x0660 + 0x30)!)
+            case 0x06F0...0x06F9: out.append(Unicode.Scalar(scalar.value - 0x06F0 + 0x30)!)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+}
