@@ -79,28 +79,23 @@ extension TranscriptStore {
         }
     }
 
-    /// What created a stored session (its first event alone, not the whole session).
-    public func creation(of session: EventID) throws(MeetingError) -> (created: SessionCreated, at: Int64)? {
-        do {
-            let bytes = try pool.read { db in
-                try Data.fetchOne(db, sql: "SELECT bytes FROM event WHERE session = ?1 AND id = ?1", arguments: [Data(session.bytes)])
-            }
-            guard let bytes, case .sessionCreated(let created) = try Event(bytes: Array(bytes)).body else { return nil }
-            return (created, try Event(bytes: Array(bytes)).at ?? 0)
-        } catch {
-            throw MeetingError(.storage, "Cannot read session \(session.short): \(error).")
-        }
-    }
-
     /// The sessions held of one group's programme (``ProgrammePlace/isSameCourse(as:)``), by
-    /// week, the most recently created of a week last.
+    /// week, the most recently created of a week last: read from every session's first event
+    /// (the one whose id is the session's), in one query.
     public func course(of place: ProgrammePlace) throws(MeetingError) -> [(id: EventID, week: Int)] {
-        var found: [(id: EventID, week: Int, at: Int64)] = []
-        for id in try sessionIDs() {
-            guard let (created, at) = try creation(of: id), let other = created.programme, other.isSameCourse(as: place) else { continue }
-            found.append((id, other.week, at))
+        do {
+            let blobs = try pool.read { db in try Data.fetchAll(db, sql: "SELECT bytes FROM event WHERE id = session") }
+            var found: [(id: EventID, week: Int, at: Int64)] = []
+            for bytes in blobs {
+                let event = try Event(bytes: Array(bytes))
+                guard case .sessionCreated(let created) = event.body, let other = created.programme, other.isSameCourse(as: place)
+                else { continue }
+                found.append((event.id, other.week, event.at ?? 0))
+            }
+            return found.sorted { ($0.week, $0.at, $0.id) < ($1.week, $1.at, $1.id) }.map { ($0.id, $0.week) }
+        } catch {
+            throw MeetingError(.storage, "Cannot list the sessions of a programme: \(error).")
         }
-        return found.sorted { ($0.week, $0.at) < ($1.week, $1.at) }.map { ($0.id, $0.week) }
     }
 
     /// Finds a session by its id or a unique prefix of at least 4 hex digits.

@@ -71,6 +71,12 @@ public struct HostBanner: Sendable {
 public struct HostError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var description: String { message }
+
+    /// A deck or programme file that cannot be used: each mistake at its line.
+    static func mistakes(_ failure: DeckParser.Failure, in path: String, what: String) -> HostError {
+        let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
+        return HostError(message: "The \(what) \(path) has mistakes; fix them and start again:\n\(lines)")
+    }
 }
 
 /// Runs a node that hosts one session: the pages, the API and the live socket on one port.
@@ -98,9 +104,7 @@ public enum Host {
                 let deck: Deck
                 switch DeckParser.parse(fileAt: path) {
                 case .success(let parsed): deck = parsed
-                case .failure(let failure):
-                    let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
-                    throw HostError(message: "The deck \(path) has mistakes; fix them and start again:\n\(lines)")
+                case .failure(let failure): throw HostError.mistakes(failure, in: path, what: "deck")
                 }
                 session = try await LiveSession.start(
                     deck: prepared(deck, options), title: options.title, minimumToReveal: options.minimumToReveal, in: store)
@@ -129,9 +133,7 @@ public enum Host {
         let programme: Programme
         switch ProgrammeParser.parse(fileAt: path) {
         case .success(let parsed): programme = parsed
-        case .failure(let failure):
-            let lines = failure.problems.map { "  \(path):\($0.line): \($0.message)" }.joined(separator: "\n")
-            throw HostError(message: "The programme \(path) has mistakes; fix them and start again:\n\(lines)")
+        case .failure(let failure): throw HostError.mistakes(failure, in: path, what: "programme")
         }
         guard let group = options.group.map({ $0.trimmingCharacters(in: .whitespaces) }), !group.isEmpty,
             group.count <= Limits.groupCharacters
