@@ -12,6 +12,17 @@ public struct SessionCreated: Hashable, Sendable {
     public var nonce: [UInt8]
     /// The group and week, when the session is a week of a programme (``ProgrammePlace``).
     public var programme: ProgrammePlace? = nil
+
+    public init(
+        title: String, deck: Deck, minimumToReveal: Int, roomKey: PublicKey, nonce: [UInt8], programme: ProgrammePlace? = nil
+    ) {
+        self.title = title
+        self.deck = deck
+        self.minimumToReveal = minimumToReveal
+        self.roomKey = roomKey
+        self.nonce = nonce
+        self.programme = programme
+    }
 }
 
 /// A change to a session. Every change is one immutable event.

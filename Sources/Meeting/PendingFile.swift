@@ -215,17 +215,17 @@ extension TranscriptStore {
         try db.checkpoint(.truncate)
     }
 
-    /// Deletes pending events of `session` (every session when nil) and rebuilds the file.
-    func wipePending(_ session: EventID?) async throws -> (reflections: Int, resonances: Int) {
+    /// Deletes pending events of the sessions in `chunks` (every session for a nil chunk) and rebuilds the file.
+    func wipePending(_ chunks: [[EventID]?]) async throws -> (reflections: Int, resonances: Int) {
         try await pending.writeWithoutTransaction { db in
-            let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
             var counts = (0, 0)
             try db.inTransaction {
-                counts = (
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0,
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0
-                )
-                try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
+                for chunk in chunks {
+                    let which = TranscriptStore.sessionClause(chunk)
+                    counts.0 += try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0
+                    counts.1 += try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0
+                    try db.execute(sql: "DELETE FROM reflection \(which); DELETE FROM resonance \(which)")
+                }
                 return .commit
             }
             try db.execute(sql: "VACUUM")

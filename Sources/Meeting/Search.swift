@@ -31,13 +31,13 @@ public struct SearchHit: Hashable, Sendable, Codable {
     public var kind: String
     /// The prompt's number as people count (1 is the first), when the passage has one.
     public var prompt: Int?
-    /// The passage with the matched words between « and ».
+    /// The passage as it was written, cut to about 16 words, with the matched words between « and ».
     public var snippet: String
 }
 
 extension TranscriptStore {
     /// Finds passages of closed sessions containing every word of `text` (in any order),
-    /// however its letters were typed (``SearchText``); snippets show the text as folded.
+    /// however its letters were typed (``SearchText``); snippets show the text as written.
     public func search(_ text: String, limit: Int = 200) throws(MeetingError) -> [SearchHit] {
         let words = SearchText.fold(text).split(whereSeparator: { $0.isWhitespace || $0 == "\"" }).map(String.init)
         guard !words.isEmpty else {
@@ -51,13 +51,13 @@ extension TranscriptStore {
                 try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT session, kind, prompt, snippet(passage, 3, '«', '»', '…', 16) AS snippet
+                        SELECT session, kind, prompt, highlight(passage, 3, char(1), char(2)) AS marked, original
                         FROM passage WHERE passage MATCH ? ORDER BY rank LIMIT ?
                         """, arguments: [query, limit]
                 ).map { row in
                     SearchHit(
-                        session: row["session"], kind: row["kind"],
-                        prompt: (row["prompt"] as Int?).map { $0 + 1 }, snippet: row["snippet"])
+                        session: row["session"], kind: row["kind"], prompt: (row["prompt"] as Int?).map { $0 + 1 },
+                        snippet: SearchText.snippet(original: row["original"], marked: row["marked"]))
                 }
             }
         } catch {

@@ -35,3 +35,45 @@ public enum SearchText {
         return String(out)
     }
 }
+
+extension SearchText {
+    /// `original` with « and » around the words that FTS5 marked (with U+0001 and U+0002) in
+    /// `marked`, its folded form: folding keeps or drops each scalar, so every folded scalar
+    /// is one of the original's. Cut to about `words` words around the first mark, with …
+    /// where text was left out. What a person reads is what was written, not its folded form.
+    public static func snippet(original: String, marked: String, words: Int = 16) -> String {
+        // Where each folded scalar came from in the original.
+        let source = Array(original.unicodeScalars)
+        var from: [Int] = []
+        for (i, scalar) in source.enumerated() where !fold(String(scalar)).isEmpty { from.append(i) }
+        var opens = Set<Int>()
+        var closes = Set<Int>()
+        var k = 0
+        for scalar in marked.unicodeScalars {
+            switch scalar.value {
+            case 1: if k < from.count { opens.insert(from[k]) }
+            case 2:
+                if k > 0, k - 1 < from.count {
+                    // After the last marked scalar and the marks (vowels, joiners) that follow it.
+                    var end = from[k - 1] + 1
+                    while end < source.count, fold(String(source[end])).isEmpty, !source[end].properties.isWhitespace { end += 1 }
+                    closes.insert(end)
+                }
+            default: k += 1
+            }
+        }
+        var out = String.UnicodeScalarView()
+        for i in 0...source.count {
+            if closes.contains(i) { out.append("»") }
+            if opens.contains(i) { out.append("«") }
+            if i < source.count { out.append(source[i]) }
+        }
+        let tokens = String(out).split(whereSeparator: \.isWhitespace)
+        guard tokens.count > words else { return tokens.joined(separator: " ") }
+        let first = tokens.firstIndex { $0.contains("«") } ?? 0
+        let start = max(0, min(first - words / 2, tokens.count - words))
+        var cut = tokens[start..<(start + words)].joined(separator: " ")
+        if cut.lastIndex(of: "«").map({ i in !cut[i...].contains("»") }) == true { cut += "»" }
+        return (start > 0 ? "… " : "") + cut + (start + words < tokens.count ? " …" : "")
+    }
+}

@@ -112,6 +112,9 @@ public struct Transcript: Codable, Hashable, Sendable {
         events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }
     }
 
+    /// "2026-03-21T17:05:00Z", as transcripts write times.
+    public static func timestampText(_ ms: Int64) -> String { timestamp(ms) }
+
     static func timestamp(_ ms: Int64) -> String {
         Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
     }
@@ -215,6 +218,8 @@ extension TranscriptStore {
         public var title: String
         public var events: Int
         public var newEvents: Int
+        /// Whether this store held some of the session before.
+        public var merged: Bool = false
     }
 
     /// Verifies a transcript and merges its events into this store. Events already held are
@@ -229,6 +234,8 @@ extension TranscriptStore {
         for event in fresh { merged.insert(event) }
         try await save(fresh, resulting: merged, placed: placed)
         try await settle(merged)
-        return ImportResult(session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count)
+        return ImportResult(
+            session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count,
+            merged: !held.isEmpty)
     }
 }

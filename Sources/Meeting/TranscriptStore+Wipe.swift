@@ -15,27 +15,37 @@ extension TranscriptStore {
     /// without them, the database is rebuilt (`VACUUM`, so no free page keeps old bytes) and
     /// the WAL is emptied. `nil` wipes every session and the node's own keys.
     public func wipe(_ session: EventID?) async throws(MeetingError) -> Wiped {
-        // Nothing more is written for it, not even a submission already in the group commit;
+        try await wipe(sessions: session.map { [$0] })
+    }
+
+    /// Removes every session of `sessions` as ``wipe(_:)`` does one, with one rebuild of each
+    /// file for all of them (retention: ``olderThan(days:now:)``). `nil` wipes everything.
+    public func wipe(sessions: [EventID]?) async throws(MeetingError) -> Wiped {
+        // Nothing more is written for them, not even a submission already in the group commit;
         // the pending file goes first, so a crash midway leaves nothing a second run misses.
-        if let session { wipedSessions.insert(session) }
+        for id in sessions ?? [] { wipedSessions.insert(id) }
+        // A few hundred sessions per statement keeps each statement well under SQLite's limit.
+        let chunks: [[EventID]?] = sessions.map { ids in stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) } } ?? [nil]
         do {
-            let (reflections, resonances) = try await wipePending(session)
+            let (reflections, resonances) = try await wipePending(chunks)
             var wiped = try await pool.writeWithoutTransaction { db in
                 var wiped = Wiped(sessions: 0, events: 0, reflections: 0)
                 try db.inTransaction(.immediate) {
-                    let which = session.map { "WHERE session = x'\($0.hex)'" } ?? ""
-                    wiped = Wiped(
-                        sessions: try Int.fetchOne(
-                            db, sql: "SELECT count(*) FROM session " + (session.map { "WHERE id = x'\($0.hex)'" } ?? "")) ?? 0,
-                        events: (try Int.fetchOne(db, sql: "SELECT count(*) FROM event \(which)") ?? 0)
-                            + (try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0),
-                        reflections: try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0)
-                    if let session {
-                        try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [session.hex])
-                        // Events, reflections, resonance, keys and access codes go with it (ON DELETE CASCADE).
-                        try db.execute(sql: "DELETE FROM session WHERE id = ?", arguments: [Data(session.bytes)])
-                    } else {
-                        try db.execute(sql: "DELETE FROM passage; DELETE FROM session; DELETE FROM node_secret")
+                    for chunk in chunks {
+                        let which = TranscriptStore.sessionClause(chunk)
+                        wiped.sessions += try Int.fetchOne(db, sql: "SELECT count(*) FROM session " + TranscriptStore.sessionClause(chunk, column: "id")) ?? 0
+                        wiped.events += (try Int.fetchOne(db, sql: "SELECT count(*) FROM event \(which)") ?? 0)
+                            + (try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
+                        wiped.reflections += try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0
+                        if let chunk {
+                            let hexes = chunk.map { "'\($0.hex)'" }.joined(separator: ",")
+                            try db.execute(sql: "DELETE FROM passage WHERE session IN (\(hexes))")
+                            // Events, reflections, resonance, keys, access codes and the archive's
+                            // row go with it (ON DELETE CASCADE).
+                            try db.execute(sql: "DELETE FROM session " + TranscriptStore.sessionClause(chunk, column: "id"))
+                        } else {
+                            try db.execute(sql: "DELETE FROM passage; DELETE FROM session; DELETE FROM node_secret")
+                        }
                     }
                     // FTS5 keeps deleted terms in old index segments until they are merged.
                     try db.execute(sql: "INSERT INTO passage(passage) VALUES ('optimize')")
@@ -54,6 +64,11 @@ extension TranscriptStore {
                 "The wipe could not finish (\(error)). Stop any Halqa using this data folder and run it again; nothing was left half-done that a second run does not finish."
             )
         }
+    }
+
+    /// `WHERE column IN (…)` for the sessions given, or nothing for every session.
+    static func sessionClause(_ sessions: [EventID]?, column: String = "session") -> String {
+        sessions.map { ids in "WHERE \(column) IN (" + ids.map { "x'\($0.hex)'" }.joined(separator: ",") + ")" } ?? ""
     }
 
     /// How many transactions (each one fsync) participants' events have needed so far.

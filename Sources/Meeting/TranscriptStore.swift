@@ -83,6 +83,7 @@ public final class TranscriptStore: Sendable {
             )
         }
         committer = GroupCommitter(queue: pending, wiped: wipedSessions)
+        try fillArchive()
     }
 
     static var migrator: DatabaseMigrator {
@@ -169,6 +170,22 @@ public final class TranscriptStore: Sendable {
                 }
             }
         }
+        m.registerMigration("v6: the organiser's archive") { db in
+            // One row per session for the archive's list (``ArchiveEntry``); sessions already
+            // held get theirs when the store opens (``fillArchive()``).
+            try TranscriptStore.createArchiveTable(db)
+            // Search keeps each passage as written beside its folded form, so results show
+            // what was written. Every session is indexed again when the store opens (its
+            // archive row is missing too), from its events.
+            try db.execute(
+                sql: """
+                    DROP TABLE passage;
+                    CREATE VIRTUAL TABLE passage USING fts5(
+                        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
+                        tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    """)
+        }
         return m
     }
 
@@ -189,7 +206,6 @@ public final class TranscriptStore: Sendable {
         _ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
         sessionKey: SigningKey? = nil, placed: Bool = false
     ) async throws(MeetingError) {
-        let passages = state.isClosed ? Passage.all(of: state) : []
         let arriving = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
         let places = placed ? state.placements(of: arriving.map(\.id)) : []
         let participants = placed ? zip(arriving, places).filter { $1 == .pending }.map(\.0) : arriving
@@ -219,11 +235,8 @@ public final class TranscriptStore: Sendable {
                         arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
-                try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
-                let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text) VALUES (?, ?, ?, ?)")
-                for p in passages {
-                    try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text)])
-                }
+                try TranscriptStore.writePassages(Passage.all(of: state), of: state, db)
+                try TranscriptStore.writeEntry(state, db)
             }
             if !participants.isEmpty {
                 try await pending.write { db in
@@ -235,6 +248,18 @@ public final class TranscriptStore: Sendable {
             throw error
         } catch {
             throw MeetingError(.storage, "The session could not be saved (\(error)). Try again; what was saved is kept once.")
+        }
+    }
+
+    /// Replaces a session's search passages: folded for the index, and as written. Only a
+    /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
+    /// order, already public.
+    static func writePassages(_ passages: @autoclosure () -> [Passage], of state: SessionState, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
+        guard state.isClosed else { return }
+        let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
+        for p in passages() {
+            try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
         }
     }
 

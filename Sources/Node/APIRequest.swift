@@ -254,4 +254,23 @@ enum Body {
             confirm = try body.require("confirm")
         }
     }
+
+    /// The archive's retention: keep sessions `keepDays` days (0: keep everything); without
+    /// `"confirm": "WIPE"` it only lists what would go.
+    struct Retention: APIRequest {
+        static let fields = ["keepDays", "confirm"]
+        let keepDays: DayCount
+        let confirm: String?
+        init(_ body: RequestFields) throws(APIError) {
+            keepDays = try body.require("keepDays")
+            confirm = try body.optional("confirm")
+        }
+    }
+}
+
+/// A number of days in a request (0 to 100 years).
+struct DayCount: RequestIndex {
+    let value: Int
+    static let bound: Int64 = 36_601
+    static var expected: String { "must be a whole number of days, from 0 (keep everything) to 36600." }
 }

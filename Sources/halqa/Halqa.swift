@@ -13,7 +13,7 @@ struct Halqa: AsyncParsableCommand {
             """,
         subcommands: [
             HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Decrypt.self,
-            Search.self, DigestCommand.self, WipeCommand.self,
+            Search.self, ArchiveCommand.self, DigestCommand.self, WipeCommand.self,
         ]
     )
 }

@@ -156,20 +156,41 @@ struct TranscriptTests {
         #expect(try other.sessionIDs().isEmpty)
     }
 
-    @Test("a data folder indexed before search folded look-alike letters is folded when it is opened")
-    func searchIndexIsFoldedOnOpen() throws {
+    @Test(
+        "a data folder from before the archive is indexed again when opened: folded for search, shown as written, with an archive row per session"
+    )
+    func olderFolderIsIndexedOnOpen() async throws {
         let folder = TemporaryFolder()
-        do {
-            let store = try TranscriptStore(folder: folder.path)
-            // As an older Halqa indexed it: as typed, with Arabic yeh and kaf and a tatweel.
-            try store.pool.write { db in
-                try db.execute(
-                    sql: "INSERT INTO passage (session, kind, prompt, text) VALUES ('old', 'reflection', 0, 'مـيرے والد كهتے تھے')")
-                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5%'")
-            }
+        let session = try await Self.finishedSession(in: folder)
+        // As Halqa before the archive left it: passages indexed as typed, no archive table.
+        try await session.store.pool.write { db in
+            try db.execute(
+                sql: """
+                    DROP TABLE passage; DROP TABLE archive_entry; DROP TABLE archive_setting;
+                    CREATE VIRTUAL TABLE passage USING fts5(session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
+                        tokenize = 'unicode61 remove_diacritics 2');
+                    INSERT INTO passage (session, kind, prompt, text) VALUES ('\(session.id.hex)', 'reflection', 0, 'stale');
+                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v6%';
+                    """)
         }
         let reopened = try TranscriptStore(folder: folder.path)
-        #expect(try reopened.search("میرے والد کہتے").map(\.session) == ["old"])
+        let hits = try reopened.search("ميرے والد")
+        #expect(hits.count == 1)
+        // What a reader sees is what was written (Urdu heh goal ہ, not the folded ه), marked.
+        #expect(hits.first?.snippet == "«میرے» «والد» غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔")
+        #expect(try reopened.search("stale").isEmpty)
+        #expect(try reopened.archive().entries.map(\.id) == [session.id.hex])
+    }
+
+    @Test("a snippet marks the words found in the text as written, around vowel marks, tatweel and joiners, and cuts long text")
+    func snippetsShowTheTextAsWritten() {
+        let written = "کل مَیں نے اپنے والِد سے بات کی"
+        let folded = SearchText.fold(written)
+        let marked = folded.replacingOccurrences(of: "والد", with: "\u{1}والد\u{2}")
+        #expect(SearchText.snippet(original: written, marked: marked) == "کل مَیں نے اپنے «والِد» سے بات کی")
+        let long = (1...40).map { "w\($0)" }.joined(separator: " ")
+        let found = long.replacingOccurrences(of: "w30 ", with: "\u{1}w30\u{2} ")
+        #expect(SearchText.snippet(original: long, marked: found) == "… " + (22...37).map { $0 == 30 ? "«w30»" : "w\($0)" }.joined(separator: " ") + " …")
     }
 
     @Test("search finds closed sessions' shown reflections, prompts and notes in any script, and nothing else")
