@@ -104,12 +104,12 @@ public struct ArchiveFilter: Sendable, Hashable {
         guard parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m),
             (1...31).contains(d), (1970...9999).contains(y)
         else {
-            throw MeetingError(.invalidSearch, "\(field) must be a day written YYYY-MM-DD, such as 2026-03-21, not \"\(text)\".")
+            throw MeetingError(.invalidFilter, "\(field) must be a day written YYYY-MM-DD, such as 2026-03-21, not \"\(text)\".")
         }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         guard let date = calendar.date(from: DateComponents(year: y, month: m, day: d)) else {
-            throw MeetingError(.invalidSearch, "\(field): \(text) is not a day of the calendar.")
+            throw MeetingError(.invalidFilter, "\(field): \(text) is not a day of the calendar.")
         }
         return Int64(date.timeIntervalSince1970 * 1000)
     }
@@ -265,7 +265,8 @@ extension TranscriptStore {
                     try String.fetchAll(
                         db, sql: "SELECT DISTINCT \(column) FROM archive_entry WHERE \(column) IS NOT NULL ORDER BY \(column)")
                 }
-                return ArchiveChoices(groups: try distinct("group_label"), programmes: try distinct("programme"), languages: try distinct("language"))
+                return ArchiveChoices(
+                    groups: try distinct("group_label"), programmes: try distinct("programme"), languages: try distinct("language"))
             }
         } catch {
             throw MeetingError(.storage, "Cannot read the archive: \(error).")
@@ -275,7 +276,7 @@ extension TranscriptStore {
     /// Sessions created before `days` days before `now` (milliseconds), oldest first.
     public func olderThan(days: Int, now: Int64) throws(MeetingError) -> [ArchiveEntry] {
         guard days >= 1, days <= 100 * 366 else {
-            throw MeetingError(.invalidSearch, "Keep sessions for 1 day or more (up to 100 years), not \(days).")
+            throw MeetingError(.invalidFilter, "Keep sessions for 1 day or more (up to 100 years), not \(days).")
         }
         let cutoff = now - Int64(days) * 86_400_000
         do {
@@ -300,7 +301,9 @@ extension TranscriptStore {
             return try pool.read { db in
                 let decoder = JSONDecoder()
                 let rows = try String.fetchAll(
-                    db, sql: "SELECT entry FROM archive_entry WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
+                    db,
+                    sql:
+                        "SELECT entry FROM archive_entry WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
                     arguments: StatementArguments(keys))
                 var out: [String: ArchiveEntry] = [:]
                 for row in rows {

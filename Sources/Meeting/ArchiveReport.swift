@@ -39,12 +39,12 @@ public enum ArchiveReport: String, CaseIterable, Sendable {
         case .sessions:
             return [
                 CSV.row([
-                entry.id, entry.title, entry.group ?? "", entry.programmeName ?? "", entry.week.map(String.init) ?? "",
-                entry.weeks.map(String.init) ?? "", String(CSV.time(entry.createdAt).prefix(10)), CSV.time(entry.createdAt),
-                entry.closedAt.map(CSV.time) ?? "", entry.minutes.map(String.init) ?? "", entry.language, "\(entry.phones)",
-                "\(entry.prompts)", "\(entry.promptsHeld)", "\(entry.reflections)", "\(entry.answers)",
-                entry.perPrompt.filter { $0.scale == nil }.map { "\($0.number):\($0.reflections)" }.joined(separator: ";"),
-            ])
+                    entry.id, entry.title, entry.group ?? "", entry.programmeName ?? "", entry.week.map(String.init) ?? "",
+                    entry.weeks.map(String.init) ?? "", String(CSV.time(entry.createdAt).prefix(10)), CSV.time(entry.createdAt),
+                    entry.closedAt.map(CSV.time) ?? "", entry.minutes.map(String.init) ?? "", entry.language, "\(entry.phones)",
+                    "\(entry.prompts)", "\(entry.promptsHeld)", "\(entry.reflections)", "\(entry.answers)",
+                    entry.perPrompt.filter { $0.scale == nil }.map { "\($0.number):\($0.reflections)" }.joined(separator: ";"),
+                ])
             ]
         case .checkins:
             var out: [String] = []
@@ -52,11 +52,13 @@ public enum ArchiveReport: String, CaseIterable, Sendable {
                 guard let scale = prompt.scale.flatMap(CheckInScale.init(rawValue:)), let counts = prompt.counts else { continue }
                 let faces = scale == .faces ? counts.map(String.init) : Array(repeating: "", count: 5)
                 let agree = scale == .agree ? counts.map(String.init) : Array(repeating: "", count: 3)
-                out.append(CSV.row(
-                    [
-                        "\(entry.id)-\(prompt.number)", entry.id, "\(prompt.number)", CSV.text(prompt.text, entry.language), scale.rawValue,
-                        "\(counts.reduce(0, +))",
-                    ] + faces + agree))
+                out.append(
+                    CSV.row(
+                        [
+                            "\(entry.id)-\(prompt.number)", entry.id, "\(prompt.number)", CSV.text(prompt.text, entry.language),
+                            scale.rawValue,
+                            "\(counts.reduce(0, +))",
+                        ] + faces + agree))
             }
             return out
         case .reflections:

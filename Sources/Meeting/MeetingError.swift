@@ -35,6 +35,7 @@ public struct MeetingError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidEvent = Code(rawValue: "invalid-event")
         public static let invalidTranscript = Code(rawValue: "invalid-transcript")
         public static let invalidSearch = Code(rawValue: "invalid-search")
+        public static let invalidFilter = Code(rawValue: "invalid-filter")
         public static let storage = Code(rawValue: "storage")
         public static let alreadyAdmitted = Code(rawValue: "already-admitted")
         public static let noSuchNode = Code(rawValue: "no-such-node")

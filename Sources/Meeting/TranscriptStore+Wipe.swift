@@ -25,7 +25,8 @@ extension TranscriptStore {
         // the pending file goes first, so a crash midway leaves nothing a second run misses.
         for id in sessions ?? [] { wipedSessions.insert(id) }
         // A few hundred sessions per statement keeps each statement well under SQLite's limit.
-        let chunks: [[EventID]?] = sessions.map { ids in stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) } } ?? [nil]
+        let chunks: [[EventID]?] =
+            sessions.map { ids in stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) } } ?? [nil]
         do {
             let (reflections, resonances) = try await wipePending(chunks)
             var wiped = try await pool.writeWithoutTransaction { db in
@@ -33,8 +34,11 @@ extension TranscriptStore {
                 try db.inTransaction(.immediate) {
                     for chunk in chunks {
                         let which = TranscriptStore.sessionClause(chunk)
-                        wiped.sessions += try Int.fetchOne(db, sql: "SELECT count(*) FROM session " + TranscriptStore.sessionClause(chunk, column: "id")) ?? 0
-                        wiped.events += (try Int.fetchOne(db, sql: "SELECT count(*) FROM event \(which)") ?? 0)
+                        wiped.sessions +=
+                            try Int.fetchOne(db, sql: "SELECT count(*) FROM session " + TranscriptStore.sessionClause(chunk, column: "id"))
+                            ?? 0
+                        wiped.events +=
+                            (try Int.fetchOne(db, sql: "SELECT count(*) FROM event \(which)") ?? 0)
                             + (try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
                         wiped.reflections += try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0
                         if let chunk {

@@ -41,6 +41,11 @@ public struct APIError: HTTPResponseError, Sendable {
         .unauthorized, "join-again",
         "This page is no longer joined to the session (the node may have restarted). Enter the join code again.")
     static let wrongCode = APIError(.forbidden, "wrong-code", "That join code is not right. Check it with the facilitator and try again.")
+    static let wrongArchiveSecret = APIError(
+        .forbidden, "wrong-secret", "This link does not open the archive. Use the link `halqa archive` printed when it started.")
+    static let noArchiveSecret = APIError(
+        .unauthorized, "no-secret",
+        "Open the archive with the link `halqa archive` printed when it started: it carries the archive's secret.")
     static let wrongSecret = APIError(
         .forbidden, "wrong-secret", "This link does not open the facilitator's console. Use the link Halqa printed when it started.")
     static let noSecret = APIError(
@@ -79,7 +84,8 @@ extension Response {
 extension MeetingError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
-        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidEvent, .notAnOption,
+        case .emptyText, .textTooLong, .invalidUTF8, .controlCharacters, .invalidMinimum, .invalidSearch, .invalidFilter, .invalidEvent,
+            .notAnOption,
             .notACheckIn:
             .badRequest
         case .noSuchPrompt, .noSuchReflection, .noSuchSession, .noSuchNode: .notFound

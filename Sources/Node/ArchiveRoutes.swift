@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import Meeting
 import NIOCore
@@ -26,7 +26,8 @@ public enum ArchiveRoutes {
             }
             let choices = try store.archiveChoices()
             return Response.json(
-                Choices(groups: choices.groups, programmes: choices.programmes, languages: choices.languages, keepDays: try store.keepDays()))
+                Choices(
+                    groups: choices.groups, programmes: choices.programmes, languages: choices.languages, keepDays: try store.keepDays()))
         }
         api.get("sessions") { request, _ in
             let query = request.uri.queryParameters
@@ -169,10 +170,10 @@ struct ArchiveAuthenticator: RouterMiddleware {
     let throttle = GuessThrottle()
 
     func handle(_ request: Request, context: NodeContext, next: (Request, NodeContext) async throws -> Response) async throws -> Response {
-        guard let given = request.bearer else { throw APIError.noSecret }
+        guard let given = request.bearer else { throw APIError.noArchiveSecret }
         switch await throttle.check(given, against: [secret], kind: .secret, from: context.addressKey) {
         case .throttled: throw APIError.throttled
-        case .wrong: throw APIError.wrongSecret
+        case .wrong: throw APIError.wrongArchiveSecret
         case .right: return try await next(request, context)
         }
     }

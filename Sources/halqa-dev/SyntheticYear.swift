@@ -53,7 +53,10 @@ struct SyntheticYear: AsyncParsableCommand {
                         course, group: label, week: week, at: at, men: men, language: [Language.ps, .ur, .en][g % 3],
                         using: &generator)
                     let data = Transcript(state).json()
-                    try data.write(to: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(String(format: "week-%02d-%02d.json", week, k + 1))))
+                    try data.write(
+                        to: URL(
+                            fileURLWithPath: (folder as NSString).appendingPathComponent(String(format: "week-%02d-%02d.json", week, k + 1))
+                        ))
                     let reflections = state.allEvents.filter { if case .reflectionSubmitted = $0.body { true } else { false } }.count
                     made.withLock {
                         $0.sessions += 1
@@ -100,7 +103,8 @@ struct SyntheticYear: AsyncParsableCommand {
                 let text =
                     prompt.scale.map { scale in String(Int.random(in: 0..<scale.options, using: &generator)) }
                     ?? Self.sentence(language, using: &generator)
-                let event = Event.participant(.reflectionSubmitted(prompt: i, text: text, nonce: bytes(16)), session: created.id, roomKey: room)
+                let event = Event.participant(
+                    .reflectionSubmitted(prompt: i, text: text, nonce: bytes(16)), session: created.id, roomKey: room)
                 events.append(event)
                 ids.append(event.id)
             }

@@ -145,7 +145,9 @@ struct ArchiveImportCommand: AsyncParsableCommand {
         for file in files {
             let outcome = await store.importFile(file) { () throws(MeetingError) -> String in
                 if asked == nil {
-                    do throws(MeetingError) { asked = .success(try passphrase.read(purpose: "of the encrypted exports", confirm: false)) } catch {
+                    do throws(MeetingError) {
+                        asked = .success(try passphrase.read(purpose: "of the encrypted exports", confirm: false))
+                    } catch {
                         asked = .failure(error)
                     }
                 }

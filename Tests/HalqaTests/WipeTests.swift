@@ -24,15 +24,6 @@ struct WipeTests {
         return session.id
     }
 
-    /// Every file in the folder that contains `needle`'s bytes.
-    func filesHolding(_ needle: String, in folder: String) throws -> [String] {
-        let bytes = Data(needle.utf8)
-        return try FileManager.default.subpathsOfDirectory(atPath: folder).filter { name in
-            guard let data = FileManager.default.contents(atPath: folder + "/" + name) else { return false }
-            return data.range(of: bytes) != nil
-        }
-    }
-
     @Test("wiping a session leaves none of its text in the database, WAL or free pages; the other session is untouched")
     func wipeOne() async throws {
         let folder = TemporaryFolder()
@@ -43,17 +34,17 @@ struct WipeTests {
             ids.append(try await session("Kept circle", kept + ["kept pending"], in: store, close: false))
         }
         // Before: the text is there (so the search below can find it).
-        #expect(try !filesHolding(wiped[0], in: folder.path).isEmpty)
+        #expect(try !folder.filesHolding(wiped[0]).isEmpty)
 
         let refused = try CLI.run(["wipe", ids[0].short, "--data", folder.path])
         #expect(refused.status == 1 && refused.stderr.contains("--yes"), "\(refused.stderr)")
-        #expect(try !filesHolding(wiped[0], in: folder.path).isEmpty, "nothing is wiped without confirmation")
+        #expect(try !folder.filesHolding(wiped[0]).isEmpty, "nothing is wiped without confirmation")
 
         let result = try CLI.run(["wipe", ids[0].short, "--yes", "--data", folder.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Wiped session \(ids[0].short) \"Secret circle\": 1 session, 39 reflections"), "\(result.stdout)")
         for text in wiped + ["Secret circle", "note of Secret circle", "wipe-me", "zanzibarquartz", "معافی"] {
-            let holding = try filesHolding(text, in: folder.path)
+            let holding = try folder.filesHolding(text)
             #expect(holding.isEmpty, "\(text) is still in \(holding)")
         }
         let sessions = try CLI.run(["sessions", "--data", folder.path])
@@ -77,7 +68,7 @@ struct WipeTests {
         let result = try CLI.run(["wipe", "--all", "--yes", "--data", folder.path])
         #expect(result.status == 0 && result.stdout.contains("2 sessions"), "\(result.stdout)\(result.stderr)")
         for text in wiped + kept + ["Secret circle", "Kept circle"] {
-            #expect(try filesHolding(text, in: folder.path).isEmpty, "\(text)")
+            #expect(try folder.filesHolding(text).isEmpty, "\(text)")
         }
         #expect(try TranscriptStore(folder: folder.path).nodeKey.publicKey.fingerprint != before, "a new key, not the old one")
     }

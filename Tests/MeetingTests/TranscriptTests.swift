@@ -190,7 +190,9 @@ struct TranscriptTests {
         #expect(SearchText.snippet(original: written, marked: marked) == "کل مَیں نے اپنے «والِد» سے بات کی")
         let long = (1...40).map { "w\($0)" }.joined(separator: " ")
         let found = long.replacingOccurrences(of: "w30 ", with: "\u{1}w30\u{2} ")
-        #expect(SearchText.snippet(original: long, marked: found) == "… " + (22...37).map { $0 == 30 ? "«w30»" : "w\($0)" }.joined(separator: " ") + " …")
+        #expect(
+            SearchText.snippet(original: long, marked: found) == "… "
+                + (22...37).map { $0 == 30 ? "«w30»" : "w\($0)" }.joined(separator: " ") + " …")
     }
 
     @Test("search finds closed sessions' shown reflections, prompts and notes in any script, and nothing else")

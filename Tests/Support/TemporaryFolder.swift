@@ -16,4 +16,13 @@ public final class TemporaryFolder: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.flatMap { Array(FileManager.default.contents(atPath: path + "/" + $0) ?? Data()) }
     }
+
+    /// Every file under the folder that contains `needle`'s bytes.
+    public func filesHolding(_ needle: String) throws -> [String] {
+        let bytes = Data(needle.utf8)
+        return try FileManager.default.subpathsOfDirectory(atPath: path).filter { name in
+            guard let data = FileManager.default.contents(atPath: path + "/" + name) else { return false }
+            return data.range(of: bytes) != nil
+        }
+    }
 }

@@ -267,7 +267,10 @@
         group.passages.forEach(function (passage) {
           var kind = passage.prompt ? t("archive.kind." + passage.kind + ".n", { n: passage.prompt }) : t("archive.kind." + passage.kind);
           item.appendChild(el("span", "passage-kind", kind));
-          item.appendChild(snippet(passage.snippet));
+          // In the session's language, the nearest guess of the passage's own script and font.
+          var found = snippet(passage.snippet);
+          if (group.entry) found.lang = group.entry.language;
+          item.appendChild(found);
         });
         $("results").appendChild(item);
       });
