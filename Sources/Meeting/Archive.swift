@@ -197,9 +197,12 @@ extension TranscriptStore {
         ])
     }
 
-    /// Writes the archive's row and the search passages of every session that has no row (a
-    /// data folder from before the archive): each folded once.
-    func fillArchive() throws(MeetingError) {
+    /// Writes the archive's row and the search passages of every session that has none (a
+    /// data folder from before the archive), each folded once; run by the commands that read
+    /// the archive or search, not at every open (a wipe must never wait for it). A session
+    /// that cannot be read is left as it is and named in what this returns.
+    @discardableResult
+    public func fillArchive() throws(MeetingError) -> [String] {
         let missing: [EventID]
         do {
             missing = try pool.read { db in
@@ -209,17 +212,21 @@ extension TranscriptStore {
         } catch {
             throw MeetingError(.storage, "Cannot read the list of sessions: \(error).")
         }
+        var problems: [String] = []
         for id in missing {
-            let state = try state(of: id)
             do {
+                let state = try state(of: id)
                 try pool.write { db in
                     try TranscriptStore.writePassages(Passage.all(of: state), of: state, db)
                     try TranscriptStore.writeEntry(state, db)
                 }
+            } catch let error as MeetingError {
+                problems.append("session \(id.short) could not be indexed for the archive: \(error.message)")
             } catch {
-                throw MeetingError(.storage, "Cannot write the archive's row of session \(id.short): \(error).")
+                problems.append("session \(id.short) could not be indexed for the archive: \(error)")
             }
         }
+        return problems
     }
 
     /// The sessions that match `filter`, newest first, `limit` from `offset`, and how many

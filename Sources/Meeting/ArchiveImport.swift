@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What became of one file of `halqa archive import` (docs/archive.md, "Collecting").
 public struct ImportOutcome: Codable, Hashable, Sendable {
@@ -28,7 +29,7 @@ public struct ImportOutcome: Codable, Hashable, Sendable {
 /// stored whole or not at all.
 public enum ArchiveImport {
     /// Files larger than this are not transcripts and are not read.
-    static let largestFile = 64 << 20
+    public static let largestFile = 64 << 20
 
     /// The files under `paths` (folders walked; hidden files and folders such as a stick's
     /// `.Trashes` left out), sorted, or a refusal naming a path that does not exist.
@@ -63,16 +64,64 @@ public enum ArchiveImport {
     }
 }
 
+/// A passphrase asked for at most once, when the first encrypted file needs it, whichever
+/// task asks first; every later file gets the same answer (or the same refusal).
+public final class AskOnce: Sendable {
+    private let ask: @Sendable () throws(MeetingError) -> String
+    private let answer = Mutex<Result<String, MeetingError>?>(nil)
+
+    public init(_ ask: @escaping @Sendable () throws(MeetingError) -> String) { self.ask = ask }
+
+    public func get() throws(MeetingError) -> String {
+        try answer.withLock { held throws(MeetingError) -> String in
+            if held == nil {
+                do throws(MeetingError) { held = .success(try ask()) } catch { held = .failure(error) }
+            }
+            return try held!.get()
+        }
+    }
+}
+
 extension TranscriptStore {
+    /// What reading and verifying a file came to, before anything is stored.
+    enum Prepared: Sendable {
+        case done(ImportOutcome)
+        case verified(SessionState)
+    }
+
+    /// Imports files in order, each stored whole or not at all, reporting each as it is done.
+    /// Files are read, opened and verified a few at a time on every core while the ones
+    /// before them are stored, so a stick of hundreds of exports costs little more than
+    /// verifying their signatures.
+    public func importFiles(_ paths: [String], passphrase: AskOnce, report: (ImportOutcome) async -> Void) async {
+        let ahead = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        var next = 0
+        await withTaskGroup(of: (Int, Prepared).self) { group in
+            func start() {
+                guard next < paths.count else { return }
+                let index = next
+                let path = paths[index]
+                group.addTask { (index, await TranscriptStore.prepare(path, passphrase: passphrase)) }
+                next += 1
+            }
+            for _ in 0..<ahead { start() }
+            var waiting: [Int: Prepared] = [:]
+            var done = 0
+            while done < paths.count, let (index, prepared) = await group.next() {
+                waiting[index] = prepared
+                start()
+                while let ready = waiting.removeValue(forKey: done) {
+                    await report(await store(ready, path: paths[done]))
+                    done += 1
+                }
+            }
+        }
+    }
+
     /// Imports one file: a JSON export, or an encrypted one opened with `passphrase` (asked
     /// for only when a file needs it). Never throws: every failure is the file's outcome, and
     /// a refused file stores nothing.
     public func importFile(_ path: String, passphrase: () throws(MeetingError) -> String) async -> ImportOutcome {
-        func outcome(_ kind: ImportOutcome.Kind, _ message: String) -> ImportOutcome {
-            ImportOutcome(file: path, kind: kind, newEvents: 0, message: message)
-        }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard size <= ArchiveImport.largestFile else { return outcome(.skipped, "not a Halqa export (too large to be one)") }
         guard let bytes = FileManager.default.contents(atPath: path) else {
             return ImportOutcome(file: path, kind: .refused, newEvents: 0, message: "cannot be read; check that you may read it")
         }
@@ -81,8 +130,24 @@ extension TranscriptStore {
 
     /// Imports one file's bytes (``importFile(_:passphrase:)``); `name` is only for the outcome.
     public func importBytes(_ bytes: Data, named name: String, passphrase: () throws(MeetingError) -> String) async -> ImportOutcome {
-        func outcome(_ kind: ImportOutcome.Kind, _ message: String) -> ImportOutcome {
-            ImportOutcome(file: name, kind: kind, newEvents: 0, message: message)
+        await store(await TranscriptStore.prepare(bytes, named: name, passphrase: passphrase), path: name)
+    }
+
+    static func prepare(_ path: String, passphrase: AskOnce) async -> Prepared {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= ArchiveImport.largestFile else {
+            return .done(ImportOutcome(file: path, kind: .skipped, newEvents: 0, message: "not a Halqa export (too large to be one)"))
+        }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            return .done(ImportOutcome(file: path, kind: .refused, newEvents: 0, message: "cannot be read; check that you may read it"))
+        }
+        return await prepare(bytes, named: path) { () throws(MeetingError) -> String in try passphrase.get() }
+    }
+
+    /// Opens (if encrypted) and verifies a file's bytes; nothing is stored.
+    static func prepare(_ bytes: Data, named name: String, passphrase: () throws(MeetingError) -> String) async -> Prepared {
+        func outcome(_ kind: ImportOutcome.Kind, _ message: String) -> Prepared {
+            .done(ImportOutcome(file: name, kind: kind, newEvents: 0, message: message))
         }
         var bytes = bytes
         if SealedFile.isSealed(bytes) {
@@ -101,7 +166,21 @@ extension TranscriptStore {
                     : "not a Halqa export")
         }
         do {
-            let result = try await importTranscript(bytes)
+            return .verified(try await Transcript.verified(from: bytes).1)
+        } catch {
+            return outcome(.refused, error.message)
+        }
+    }
+
+    /// Stores what ``prepare(_:named:passphrase:)`` verified.
+    func store(_ prepared: Prepared, path: String) async -> ImportOutcome {
+        let state: SessionState
+        switch prepared {
+        case .done(let outcome): return outcome
+        case .verified(let verified): state = verified
+        }
+        do {
+            let result = try await importVerified(state)
             let kind: ImportOutcome.Kind = result.newEvents == 0 ? .alreadyHere : result.merged ? .merged : .added
             let message =
                 switch kind {
@@ -110,9 +189,9 @@ extension TranscriptStore {
                 default: "already here: \"\(result.title)\""
                 }
             return ImportOutcome(
-                file: name, kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents, message: message)
+                file: path, kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents, message: message)
         } catch {
-            return outcome(.refused, error.message)
+            return ImportOutcome(file: path, kind: .refused, newEvents: 0, message: error.message)
         }
     }
 }

@@ -77,15 +77,26 @@ public enum ArchiveReport: String, CaseIterable, Sendable {
 /// RFC 4180 rows, made safe to open in a spreadsheet.
 enum CSV {
     /// One row, ending CRLF. A field is quoted when it holds a comma, a quote or a line break;
-    /// one that a spreadsheet would read as a formula (starting =, +, -, @, tab or CR) gets a
-    /// leading apostrophe, so a reflection can never run as a formula on an organiser's laptop.
+    /// one that a spreadsheet could read as a formula (=, +, -, @ or their full-width forms
+    /// first, after any spaces, line breaks or direction marks; or a tab or line break first)
+    /// gets a leading apostrophe, so a reflection can never run as a formula on an organiser's laptop.
     static func row(_ fields: [String]) -> String {
         fields.map(field).joined(separator: ",") + "\r\n"
     }
 
     static func field(_ text: String) -> String {
         var text = text
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        // Looked for past leading spaces, line breaks and direction marks, in ASCII and full width.
+        let first = text.unicodeScalars.first {
+            !($0.properties.isWhitespace || (0x200B...0x200F).contains($0.value) || $0.value == 0x061C
+                || (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) || $0.value == 0xFEFF)
+        }
+        if let first,
+            "=+-@\u{FF1D}\u{FF0B}\u{FF0D}\u{FF20}".unicodeScalars.contains(first)
+                || text.unicodeScalars.first.map({ "\t\r\n".unicodeScalars.contains($0) }) == true
+        {
+            text = "'" + text
+        }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

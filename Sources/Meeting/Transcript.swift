@@ -225,7 +225,11 @@ extension TranscriptStore {
     /// Verifies a transcript and merges its events into this store. Events already held are
     /// not stored twice; an invalid file changes nothing.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
-        let (_, imported) = try await Transcript.verified(from: data)
+        try await importVerified(try await Transcript.verified(from: data).1)
+    }
+
+    /// Merges a session already verified (``Transcript/verified(from:)``) into this store.
+    func importVerified(_ imported: SessionState) async throws(MeetingError) -> ImportResult {
         let held = try events(of: imported.id)
         let placed = try !holds(imported.id)
         var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)

@@ -83,7 +83,6 @@ public final class TranscriptStore: Sendable {
             )
         }
         committer = GroupCommitter(queue: pending, wiped: wipedSessions)
-        try fillArchive()
     }
 
     static var migrator: DatabaseMigrator {
@@ -172,11 +171,12 @@ public final class TranscriptStore: Sendable {
         }
         m.registerMigration("v6: the organiser's archive") { db in
             // One row per session for the archive's list (``ArchiveEntry``); sessions already
-            // held get theirs when the store opens (``fillArchive()``).
+            // held get theirs from the first command that reads the archive (``fillArchive()``).
             try TranscriptStore.createArchiveTable(db)
             // Search keeps each passage as written beside its folded form, so results show
-            // what was written. Every session is indexed again when the store opens (its
-            // archive row is missing too), from its events.
+            // what was written. Every session is indexed again from its events, with its
+            // archive row, by the first command that reads the archive or searches
+            // (``fillArchive()``).
             try db.execute(
                 sql: """
                     DROP TABLE passage;
@@ -236,7 +236,10 @@ public final class TranscriptStore: Sendable {
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
                 try TranscriptStore.writePassages(Passage.all(of: state), of: state, db)
-                try TranscriptStore.writeEntry(state, db)
+                // The archive's row changes with what facilitators do (a reveal, a close) or
+                // a whole session arriving, never at one participant's event arriving late
+                // from another node (docs/storage.md).
+                if placed || events.contains(where: { !$0.body.isParticipant }) { try TranscriptStore.writeEntry(state, db) }
             }
             if !participants.isEmpty {
                 try await pending.write { db in

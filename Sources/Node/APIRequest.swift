@@ -258,12 +258,15 @@ enum Body {
     /// The archive's retention: keep sessions `keepDays` days (0: keep everything); without
     /// `"confirm": "WIPE"` it only lists what would go.
     struct Retention: APIRequest {
-        static let fields = ["keepDays", "confirm"]
+        static let fields = ["keepDays", "confirm", "before"]
         let keepDays: DayCount
         let confirm: String?
+        /// The preview's cutoff, so that a confirmation wipes exactly what was listed.
+        let before: Milliseconds?
         init(_ body: RequestFields) throws(APIError) {
             keepDays = try body.require("keepDays")
             confirm = try body.optional("confirm")
+            before = try body.optional("before")
         }
     }
 }
@@ -273,4 +276,14 @@ struct DayCount: RequestIndex {
     let value: Int
     static let bound: Int64 = 36_601
     static var expected: String { "must be a whole number of days, from 0 (keep everything) to 36600." }
+}
+
+/// A time in milliseconds since 1970, in a request.
+struct Milliseconds: RequestValue {
+    let value: Int64
+    init?(json: JSONValue) {
+        guard case .integer(let value) = json, value >= 0 else { return nil }
+        self.value = value
+    }
+    static var expected: String { "must be a time in milliseconds since 1970, as the preview gave it." }
 }

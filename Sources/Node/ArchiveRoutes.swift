@@ -67,7 +67,7 @@ public enum ArchiveRoutes {
                 })
         }
         api.post("import") { request, _ in
-            let bytes = try await request.body.collect(upTo: Limits.transcriptBytes + 4096)
+            let bytes = try await request.body.collect(upTo: ArchiveImport.largestFile)
             let name = request.uri.queryParameters["name"].map(String.init) ?? "file"
             let given = request.headers[.halqaPassphrase].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             let outcome = await store.importBytes(Data(buffer: bytes), named: name) { () throws(MeetingError) -> String in
@@ -83,13 +83,18 @@ public enum ArchiveRoutes {
             let days = body.keepDays.value
             guard days > 0 else {
                 try store.setKeepDays(nil)
-                return Response.json(RetentionPage(keepDays: nil, older: [], wiped: nil))
+                return Response.json(RetentionPage(keepDays: nil, before: nil, older: [], wiped: nil))
             }
-            let older = try store.olderThan(days: days, now: Int64(Date().timeIntervalSince1970 * 1000))
-            guard body.confirm == "WIPE" else { return Response.json(RetentionPage(keepDays: days, older: older, wiped: nil)) }
+            // A confirmation wipes what its preview listed: sessions created before the preview's cutoff.
+            let now = body.before.map { $0.value + Int64(days) * 86_400_000 } ?? Int64(Date().timeIntervalSince1970 * 1000)
+            let older = try store.olderThan(days: days, now: now)
+            let cutoff = now - Int64(days) * 86_400_000
+            guard body.confirm == "WIPE" else {
+                return Response.json(RetentionPage(keepDays: days, before: cutoff, older: older, wiped: nil))
+            }
             try store.setKeepDays(days)
             let wiped = try await store.wipe(sessions: older.compactMap { EventID(hex: $0.id) })
-            return Response.json(RetentionPage(keepDays: days, older: older, wiped: wiped.sessions))
+            return Response.json(RetentionPage(keepDays: days, before: cutoff, older: older, wiped: wiped.sessions))
         }
         api.post("{action}") { _, _ -> Response in throw APIError.noSuchEndpoint }
         return router
@@ -156,6 +161,8 @@ public enum ArchiveRoutes {
 
     struct RetentionPage: Encodable {
         var keepDays: Int?
+        /// Sessions created before this (milliseconds) are older; a confirmation sends it back.
+        var before: Int64?
         /// The sessions older than that, oldest first.
         var older: [ArchiveEntry]
         /// How many were wiped, once confirmed.

@@ -14,7 +14,7 @@ struct HalqaDev: AsyncParsableCommand {
         subcommands: [
             BenchStore.self, BenchHost.self, BenchAirtime.self, BenchReplication.self, BenchWipe.self, BenchSeal.self, BenchCatchUp.self,
             AckStream.self,
-            Sample.self, SyntheticYear.self,
+            Sample.self, SyntheticYear.self, BenchArchive.self,
         ])
 }
 

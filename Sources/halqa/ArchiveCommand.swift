@@ -32,10 +32,10 @@ struct ArchiveServe: AsyncParsableCommand {
     var bind = "127.0.0.1"
     @Option(
         help: ArgumentHelp(
-            "Keep sessions for N days: wipe older ones now (after listing them) and at every start. 0 keeps everything again.",
+            "Keep sessions for N days: list older ones and wipe them once confirmed, now and at every start. 0 keeps everything again.",
             valueName: "N"))
     var keepDays: Int?
-    @Flag(help: "Do not ask before wiping sessions older than --keep-days.") var yes = false
+    @Flag(help: "Wipe sessions older than the days kept without asking (for a script or a timer).") var yes = false
 
     func validate() throws {
         if let keepDays, !(0...36_600).contains(keepDays) {
@@ -44,7 +44,7 @@ struct ArchiveServe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try data.open()
+        let store = try data.openArchive()
         do {
             try await Retention.apply(store, keepDays: keepDays, yes: yes)
         } catch { throw fail(error) }
@@ -53,6 +53,16 @@ struct ArchiveServe: AsyncParsableCommand {
         var logger = Logger(label: "halqa")
         logger.logLevel = .warning
         let (bind, folder) = (bind, data.folder)
+        if !["127.0.0.1", "::1", "localhost"].contains(bind) {
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    halqa: the archive will be reachable at \(bind), over plain HTTP: whoever can see this network's traffic \
+                    (on Wi-Fi, anyone who knows its password) can read what the page shows and the passphrases typed into it. \
+                    Use --bind only on a network of your own, with a cable or a Wi-Fi nobody else joins.
+
+                    """.utf8))
+        }
         do {
             try await ArchiveServer.run(store: store, secret: secret, bind: bind, port: port, logger: logger) { port in
                 FileHandle.standardOutput.write(
@@ -94,9 +104,14 @@ enum Retention {
         print("The archive keeps sessions for \(days) days. \(older.count) session\(older.count == 1 ? " is" : "s are") older:")
         for entry in older.prefix(20) { print("  " + describe(entry)) }
         if older.count > 20 { print("  … and \(older.count - 20) more.") }
-        if given != nil, !yes {
+        // Asked every time, the saved setting too: a laptop whose clock runs years ahead
+        // would otherwise wipe the whole archive at start.
+        if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
-                throw MeetingError(.storage, "Wiping them cannot be undone. Run it again with --yes to confirm; nothing was wiped.")
+                throw MeetingError(
+                    .storage,
+                    "Wiping them cannot be undone. Run it again with --yes to confirm (or --keep-days 0 to keep everything); nothing was wiped."
+                )
             }
             print("Wipe them? This cannot be undone. Type WIPE to confirm: ", terminator: "")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "WIPE" else {
@@ -139,23 +154,14 @@ struct ArchiveImportCommand: AsyncParsableCommand {
     func run() async throws {
         let files: [String]
         do { files = try ArchiveImport.files(in: paths) } catch { throw fail(error) }
-        let store = try data.open()
-        var asked: Result<String, MeetingError>?
+        let store = try data.openArchive()
+        let options = passphrase
+        let asked = AskOnce { () throws(MeetingError) -> String in try options.read(purpose: "of the encrypted exports", confirm: false) }
         var outcomes: [ImportOutcome] = []
-        for file in files {
-            let outcome = await store.importFile(file) { () throws(MeetingError) -> String in
-                if asked == nil {
-                    do throws(MeetingError) {
-                        asked = .success(try passphrase.read(purpose: "of the encrypted exports", confirm: false))
-                    } catch {
-                        asked = .failure(error)
-                    }
-                }
-                return try asked!.get()
-            }
+        await store.importFiles(files, passphrase: asked) { outcome in
             outcomes.append(outcome)
             if !json {
-                print("  \(outcome.kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0))\(file): \(outcome.message)")
+                print("  \(outcome.kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0))\(outcome.file): \(outcome.message)")
             }
         }
         if json {
@@ -194,7 +200,7 @@ struct ArchiveReportCommand: AsyncParsableCommand {
     @Option(help: "Only sessions held in this language (en, ur, ps).") var language: String?
 
     func run() async throws {
-        let store = try data.open()
+        let store = try data.openArchive()
         let filter = ArchiveFilter(group: group, programme: programme, week: week, from: from, to: to, language: language)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -204,7 +210,10 @@ struct ArchiveReportCommand: AsyncParsableCommand {
         for report in ArchiveReport.allCases {
             let path = (out as NSString).appendingPathComponent(report.fileName)
             let partial = path + ".partial"
-            guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            // Readable by this user only: the tables hold every reflection's text.
+            guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
+                let handle = FileHandle(forWritingAtPath: partial)
+            else {
                 throw fail(MeetingError(.storage, "Cannot write \(partial). Check that you may write in \(out)."))
             }
             do {

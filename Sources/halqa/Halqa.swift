@@ -37,6 +37,17 @@ struct DataOptions: ParsableArguments {
     func open() throws -> TranscriptStore {
         do { return try TranscriptStore(folder: folder) } catch { throw fail(error) }
     }
+
+    /// Opens the store for reading the archive or searching: sessions not yet indexed for
+    /// them (a folder from before the archive) are indexed first, once; one that cannot be
+    /// read is named on standard error and left out.
+    func openArchive() throws -> TranscriptStore {
+        let store = try open()
+        do {
+            for problem in try store.fillArchive() { FileHandle.standardError.write(Data("halqa: \(problem)\n".utf8)) }
+        } catch { throw fail(error) }
+        return store
+    }
 }
 
 /// Prints a refusal as one clear line on standard error and gives the exit code for it.

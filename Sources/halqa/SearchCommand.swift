@@ -27,7 +27,7 @@ struct Search: AsyncParsableCommand {
             if json { print("[]") } else { print("Nothing found: there are no sessions in \(data.folder).") }
             return
         }
-        let store = try data.open()
+        let store = try data.openArchive()
         var found: [Found] = []
         do {
             for hit in try store.search(words.joined(separator: " ")) {

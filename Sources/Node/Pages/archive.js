@@ -475,7 +475,7 @@
   });
   $("keep-wipe").addEventListener("click", function () {
     if (!older) return;
-    Halqa.api("POST", "/api/archive/retention", secret, { keepDays: older.keepDays, confirm: "WIPE" }, 600000).then(function (r) {
+    Halqa.api("POST", "/api/archive/retention", secret, { keepDays: older.keepDays, before: older.before, confirm: "WIPE" }, 600000).then(function (r) {
       if (failed(r)) return;
       $("keep-result").textContent = t("archive.keep.wiped", { n: r.body.wiped || 0, days: r.body.keepDays });
       $("keep-wipe").hidden = true;

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import Meeting
+
+/// The organiser's archive at the scale of the alliance's year (issue 18): a synthetic year
+/// collected as `halqa archive import` does, next to verifying the same signatures alone on
+/// all cores, in one run; then search p50/p95, the page's list, and the size on disk.
+struct BenchArchive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-archive",
+        abstract: "Import, search and list a synthetic year of the archive; import next to its verification floor.")
+
+    @Option(help: "A work folder: the exports (kept for the next run) and the archive (made anew).") var dir: String
+    @Option var groups = 180
+    @Option var sessions = 50
+    @Option var men = 15
+    @Option(help: "Searches to time.") var searches = 300
+
+    func run() async throws {
+        let usb = "\(dir)/usb-\(groups)x\(sessions)x\(men)"
+        let data = "\(dir)/archive"
+        if !FileManager.default.fileExists(atPath: usb + "/done") {
+            try? FileManager.default.removeItem(atPath: usb)
+            let start = ContinuousClock.now
+            let course = try ProgrammeParser.parse(fileAt: "seeds/programmes/move.programme").get()
+            let made = try SyntheticYear.write(course, to: usb, groups: groups, sessions: sessions, men: men)
+            try Data().write(to: URL(fileURLWithPath: usb + "/done"))
+            emit(
+                String(
+                    format: "made the year: %d sessions, %d events, %d reflections and answers, in %.0f s", made.sessions, made.events,
+                    made.reflections, (ContinuousClock.now - start).seconds))
+        }
+        let files = try ArchiveImport.files(in: [usb]).filter { $0.hasSuffix(".json") }
+        let exportBytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+        emit("cores: \(ProcessInfo.processInfo.activeProcessorCount); \(files.count) exports, \(exportBytes / 1_000_000) MB")
+
+        // The floor: every event's signature verified on all cores (decoding not counted).
+        var floor = 0.0
+        var events = 0
+        for chunk in stride(from: 0, to: files.count, by: 500).map({ Array(files[$0..<min($0 + 500, files.count)]) }) {
+            var sessionsOfChunk: [([Event], PublicKey)] = []
+            for file in chunk {
+                let transcript = try JSONDecoder().decode(Transcript.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                let decoded = try transcript.events.map { try Event(bytes: Array(Data(base64Encoded: $0)!)) }
+                guard
+                    let room = decoded.lazy.compactMap({ event -> PublicKey? in
+                        if case .sessionCreated(let created) = event.body { return created.roomKey }
+                        return nil
+                    }).first
+                else { throw ValidationError("\(file) has no session-created event") }
+                sessionsOfChunk.append((decoded, room))
+            }
+            let all = sessionsOfChunk.flatMap { events, room in events.map { ($0, room) } }
+            events += all.count
+            let start = ContinuousClock.now
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            DispatchQueue.concurrentPerform(iterations: cores) { part in
+                for i in stride(from: part, to: all.count, by: cores) where !all[i].0.hasValidSignature(roomKey: all[i].1) {
+                    fatalError("an event of the synthetic year does not verify")
+                }
+            }
+            floor += (ContinuousClock.now - start).seconds
+        }
+
+        // Import, as `halqa archive import` does: each file verified, folded and stored whole.
+        try? FileManager.default.removeItem(atPath: data)
+        let store = try TranscriptStore(folder: data)
+        let importStart = ContinuousClock.now
+        var added = 0
+        var refused: ImportOutcome?
+        await store.importFiles(files, passphrase: AskOnce { "" }) { outcome in
+            if outcome.kind == .added { added += 1 } else { refused = outcome }
+        }
+        if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
+        let imported = (ContinuousClock.now - importStart).seconds
+        emit(
+            String(
+                format: "import: %d sessions, %d events in %.1f s; verifying their signatures alone %.1f s; ×floor %.2f", added, events,
+                imported, floor, imported / floor))
+        await store.checkpoint()
+        let size = try FileManager.default.contentsOfDirectory(atPath: data).reduce(0) {
+            $0 + ((try? FileManager.default.attributesOfItem(atPath: data + "/" + $1)[.size] as? Int) ?? 0)
+        }
+        emit(String(format: "archive on disk: %.0f MB (the exports: %.0f MB)", Double(size) / 1e6, Double(exportBytes) / 1e6))
+
+        // The page's list: the first page, a group's, a page deep in the year, a week's, a language's.
+        let encoder = JSONEncoder()
+        let lists: [(String, ArchiveFilter, Int)] = [
+            ("first page", ArchiveFilter(), 0), ("one group", ArchiveFilter(group: "G-090"), 0), ("page 100", ArchiveFilter(), 5_000),
+            ("week 7, Urdu", ArchiveFilter(week: 7, language: "ur"), 0),
+            ("one month", ArchiveFilter(from: "2026-03-01", to: "2026-03-31"), 0),
+        ]
+        for (name, filter, offset) in lists {
+            var times: [Double] = []
+            var total = 0
+            for _ in 0..<30 {
+                let start = ContinuousClock.now
+                let page = try store.archive(filter, offset: offset, limit: 50)
+                _ = try encoder.encode(page)
+                times.append((ContinuousClock.now - start).seconds * 1000)
+                total = page.total
+            }
+            emit(
+                String(
+                    format: "list %-13@ %5d sessions  p50 %6.1f ms  p95 %6.1f ms", name as NSString, total, percentile(times, 50),
+                    percentile(times, 95)))
+        }
+
+        // Search: common and rare words, two-word searches, Urdu typed with Arabic letters.
+        let queries = [
+            "father", "anger", "silence", "ashamed sister", "village weak", "honour", "money wife", "والد", "غصے", "كمزور", "عزت",
+            "بیوی پیسوں", "زما پلار", "غوسه", "کلي کمزوری", "ښوونځي", "شرمېږي", "walk", "school teacher", "listen",
+        ]
+        var times: [Double] = []
+        var hits = 0
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<searches {
+            let query = queries.randomElement(using: &generator)!
+            let start = ContinuousClock.now
+            let found = try store.search(query, limit: 100)
+            _ = try store.entries(Array(Set(found.map(\.session))))
+            times.append((ContinuousClock.now - start).seconds * 1000)
+            hits += found.count
+        }
+        emit(
+            String(
+                format: "search: %d searches of %d kinds, %.0f passages each on average: p50 %.1f ms, p95 %.1f ms, max %.1f ms", searches,
+                queries.count, Double(hits) / Double(searches), percentile(times, 50), percentile(times, 95), times.max() ?? 0))
+    }
+
+    func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p / 100))]
+    }
+}
