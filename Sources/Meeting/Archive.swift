@@ -69,9 +69,7 @@ public struct ArchiveEntry: Codable, Hashable, Sendable {
     }
 
     /// The programme's title in English (else its first language): what the filter matches.
-    public var programmeName: String? {
-        programme.map { $0["en"] ?? $0.sorted { $0.key < $1.key }.first?.value ?? "" }
-    }
+    public var programmeName: String? { programme.map { LocalizedText(dictionary: $0).preferring(.en) } }
 
     /// Minutes from creation to closing, when closed.
     public var minutes: Int? { closedAt.map { Int(($0 - createdAt) / 60_000) } }
@@ -108,11 +106,15 @@ public struct ArchiveFilter: Sendable, Hashable {
         }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: DateComponents(year: y, month: m, day: d)) else {
+        let components = DateComponents(calendar: calendar, year: y, month: m, day: d)
+        guard components.isValidDate, let date = components.date else {
             throw MeetingError(.invalidFilter, "\(field): \(text) is not a day of the calendar.")
         }
         return Int64(date.timeIntervalSince1970 * 1000)
     }
+
+    /// Refuses a day that is not one, before anything is read or sent.
+    public func check() throws(MeetingError) { _ = try sql() }
 
     /// The WHERE clause and its arguments.
     func sql() throws(MeetingError) -> (String, StatementArguments) {
@@ -217,7 +219,7 @@ extension TranscriptStore {
             do {
                 let state = try state(of: id)
                 try pool.write { db in
-                    try TranscriptStore.writePassages(Passage.all(of: state), of: state, db)
+                    try TranscriptStore.writePassages(of: state, db)
                     try TranscriptStore.writeEntry(state, db)
                 }
             } catch let error as MeetingError {
@@ -282,10 +284,14 @@ extension TranscriptStore {
 
     /// Sessions created before `days` days before `now` (milliseconds), oldest first.
     public func olderThan(days: Int, now: Int64) throws(MeetingError) -> [ArchiveEntry] {
-        guard days >= 1, days <= 100 * 366 else {
-            throw MeetingError(.invalidFilter, "Keep sessions for 1 day or more (up to 100 years), not \(days).")
+        guard (1...Limits.keepDays).contains(days) else {
+            throw MeetingError(.invalidFilter, "Keep sessions for 1 to \(Limits.keepDays) days (0 keeps everything), not \(days).")
         }
-        let cutoff = now - Int64(days) * 86_400_000
+        return try createdBefore(now - Int64(days) * 86_400_000)
+    }
+
+    /// Sessions created before `cutoff` (milliseconds), oldest first.
+    public func createdBefore(_ cutoff: Int64) throws(MeetingError) -> [ArchiveEntry] {
         do {
             return try pool.read { db in
                 let decoder = JSONDecoder()

@@ -28,8 +28,8 @@ public struct ImportOutcome: Codable, Hashable, Sendable {
 /// Collecting exports from folders: a USB stick's worth at once, each file verified and
 /// stored whole or not at all.
 public enum ArchiveImport {
-    /// Files larger than this are not transcripts and are not read.
-    public static let largestFile = 64 << 20
+    /// Files larger than this are refused unread: a transcript and its encryption.
+    public static let largestFile = Limits.transcriptBytes + 4096
 
     /// The files under `paths` (folders walked; hidden files and folders such as a stick's
     /// `.Trashes` left out), sorted, or a refusal naming a path that does not exist.
@@ -105,30 +105,24 @@ extension TranscriptStore {
                 next += 1
             }
             for _ in 0..<ahead { start() }
+            // Verified files wait here to be stored in order; no more than `ahead` are read
+            // past the next one to store, so a slow file holds back little.
             var waiting: [Int: Prepared] = [:]
             var done = 0
             while done < paths.count, let (index, prepared) = await group.next() {
                 waiting[index] = prepared
-                start()
                 while let ready = waiting.removeValue(forKey: done) {
                     await report(await store(ready, path: paths[done]))
                     done += 1
                 }
+                while next < done + ahead, next < paths.count { start() }
             }
         }
     }
 
-    /// Imports one file: a JSON export, or an encrypted one opened with `passphrase` (asked
-    /// for only when a file needs it). Never throws: every failure is the file's outcome, and
-    /// a refused file stores nothing.
-    public func importFile(_ path: String, passphrase: () throws(MeetingError) -> String) async -> ImportOutcome {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            return ImportOutcome(file: path, kind: .refused, newEvents: 0, message: "cannot be read; check that you may read it")
-        }
-        return await importBytes(bytes, named: path, passphrase: passphrase)
-    }
-
-    /// Imports one file's bytes (``importFile(_:passphrase:)``); `name` is only for the outcome.
+    /// Imports one file's bytes: a JSON export, or an encrypted one opened with `passphrase`
+    /// (asked for only when it is encrypted); `name` is only for the outcome. Never throws:
+    /// every failure is the file's outcome, and a refused file stores nothing.
     public func importBytes(_ bytes: Data, named name: String, passphrase: () throws(MeetingError) -> String) async -> ImportOutcome {
         await store(await TranscriptStore.prepare(bytes, named: name, passphrase: passphrase), path: name)
     }
@@ -136,7 +130,10 @@ extension TranscriptStore {
     static func prepare(_ path: String, passphrase: AskOnce) async -> Prepared {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         guard size <= ArchiveImport.largestFile else {
-            return .done(ImportOutcome(file: path, kind: .skipped, newEvents: 0, message: "not a Halqa export (too large to be one)"))
+            return .done(
+                ImportOutcome(
+                    file: path, kind: .refused, newEvents: 0,
+                    message: "too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)"))
         }
         guard let bytes = FileManager.default.contents(atPath: path) else {
             return .done(ImportOutcome(file: path, kind: .refused, newEvents: 0, message: "cannot be read; check that you may read it"))
@@ -186,7 +183,7 @@ extension TranscriptStore {
                 switch kind {
                 case .added: "added \"\(result.title)\" (\(result.events) events)"
                 case .merged: "merged \(result.newEvents) new events into \"\(result.title)\""
-                default: "already here: \"\(result.title)\""
+                case .alreadyHere, .refused, .skipped: "already here: \"\(result.title)\""
                 }
             return ImportOutcome(
                 file: path, kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents, message: message)

@@ -40,8 +40,9 @@ public enum ArchiveReport: String, CaseIterable, Sendable {
             return [
                 CSV.row([
                     entry.id, entry.title, entry.group ?? "", entry.programmeName ?? "", entry.week.map(String.init) ?? "",
-                    entry.weeks.map(String.init) ?? "", String(CSV.time(entry.createdAt).prefix(10)), CSV.time(entry.createdAt),
-                    entry.closedAt.map(CSV.time) ?? "", entry.minutes.map(String.init) ?? "", entry.language, "\(entry.phones)",
+                    entry.weeks.map(String.init) ?? "", String(Transcript.timestamp(entry.createdAt).prefix(10)),
+                    Transcript.timestamp(entry.createdAt),
+                    entry.closedAt.map(Transcript.timestamp) ?? "", entry.minutes.map(String.init) ?? "", entry.language, "\(entry.phones)",
                     "\(entry.prompts)", "\(entry.promptsHeld)", "\(entry.reflections)", "\(entry.answers)",
                     entry.perPrompt.filter { $0.scale == nil }.map { "\($0.number):\($0.reflections)" }.joined(separator: ";"),
                 ])
@@ -101,13 +102,10 @@ enum CSV {
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// A prompt's text in the session's language, else its first.
+    /// A prompt's text in the session's language, else as its readers would read next.
     static func text(_ texts: [String: String], _ language: String) -> String {
-        texts[language] ?? texts["en"] ?? texts.sorted { $0.key < $1.key }.first?.value ?? ""
+        LocalizedText(dictionary: texts).preferring(Language(rawValue: language) ?? .en)
     }
-
-    /// "2026-03-21T17:05:00Z".
-    static func time(_ ms: Int64) -> String { Transcript.timestamp(ms) }
 }
 
 extension TranscriptStore {

@@ -24,6 +24,8 @@ public enum Limits {
     public static let eventBytes = 256 << 10
     /// An exported transcript file, in bytes.
     public static let transcriptBytes = 256 << 20
+    /// The longest the archive keeps sessions, in days (100 years): `--keep-days`.
+    public static let keepDays = 36_600
     /// The smallest and largest reveal minimum a facilitator may choose.
     public static let minimumToReveal = 2...50
     /// The reveal minimum when the facilitator does not choose one.

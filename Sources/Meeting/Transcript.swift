@@ -113,9 +113,7 @@ public struct Transcript: Codable, Hashable, Sendable {
     }
 
     /// "2026-03-21T17:05:00Z", as transcripts write times.
-    public static func timestampText(_ ms: Int64) -> String { timestamp(ms) }
-
-    static func timestamp(_ ms: Int64) -> String {
+    public static func timestamp(_ ms: Int64) -> String {
         Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
     }
 
@@ -209,6 +207,11 @@ public struct Transcript: Codable, Hashable, Sendable {
 extension LocalizedText {
     /// The texts keyed by language code (`"en"`, `"ur"`, `"ps"`), as JSON carries them.
     public var dictionary: [String: String] { Dictionary(uniqueKeysWithValues: texts.map { ($0.key.rawValue, $0.value) }) }
+
+    /// The texts of a ``dictionary`` (codes that are no language of Halqa's left out).
+    public init(dictionary: [String: String]) {
+        self.init(Dictionary(uniqueKeysWithValues: dictionary.compactMap { key, value in Language(rawValue: key).map { ($0, value) } }))
+    }
 }
 
 extension TranscriptStore {

@@ -235,11 +235,14 @@ public final class TranscriptStore: Sendable {
                         arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
                 }
                 for event in others { try TranscriptStore.insert(event, db) }
-                try TranscriptStore.writePassages(Passage.all(of: state), of: state, db)
-                // The archive's row changes with what facilitators do (a reveal, a close) or
-                // a whole session arriving, never at one participant's event arriving late
-                // from another node (docs/storage.md).
-                if placed || events.contains(where: { !$0.body.isParticipant }) { try TranscriptStore.writeEntry(state, db) }
+                try TranscriptStore.writePassages(of: state, db)
+                // The archive's row changes with what facilitators do (a reveal, a close), a
+                // whole session arriving, or a reflection of a batch already shown arriving
+                // after its reveal (its count is the room's already), never with a pending
+                // participant's event (docs/storage.md).
+                if placed || events.contains(where: { !$0.body.isParticipant || state.isRevealed($0.id) }) {
+                    try TranscriptStore.writeEntry(state, db)
+                }
             }
             if !participants.isEmpty {
                 try await pending.write { db in
@@ -257,11 +260,11 @@ public final class TranscriptStore: Sendable {
     /// Replaces a session's search passages: folded for the index, and as written. Only a
     /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
     /// order, already public.
-    static func writePassages(_ passages: @autoclosure () -> [Passage], of state: SessionState, _ db: Database) throws {
+    static func writePassages(of state: SessionState, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
         guard state.isClosed else { return }
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
-        for p in passages() {
+        for p in Passage.all(of: state) {
             try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
         }
     }

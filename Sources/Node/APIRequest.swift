@@ -258,15 +258,18 @@ enum Body {
     /// The archive's retention: keep sessions `keepDays` days (0: keep everything); without
     /// `"confirm": "WIPE"` it only lists what would go.
     struct Retention: APIRequest {
-        static let fields = ["keepDays", "confirm", "before"]
+        static let fields = ["keepDays", "confirm", "before", "count"]
         let keepDays: DayCount
         let confirm: String?
         /// The preview's cutoff, so that a confirmation wipes exactly what was listed.
         let before: Milliseconds?
+        /// How many sessions the preview listed.
+        let count: SessionCount?
         init(_ body: RequestFields) throws(APIError) {
             keepDays = try body.require("keepDays")
             confirm = try body.optional("confirm")
             before = try body.optional("before")
+            count = try body.optional("count")
         }
     }
 }
@@ -274,7 +277,7 @@ enum Body {
 /// A number of days in a request (0 to 100 years).
 struct DayCount: RequestIndex {
     let value: Int
-    static let bound: Int64 = 36_601
+    static let bound = Int64(Limits.keepDays) + 1
     static var expected: String { "must be a whole number of days, from 0 (keep everything) to 36600." }
 }
 
@@ -282,8 +285,16 @@ struct DayCount: RequestIndex {
 struct Milliseconds: RequestValue {
     let value: Int64
     init?(json: JSONValue) {
-        guard case .integer(let value) = json, value >= 0 else { return nil }
+        // Up to the last moment of year 9999.
+        guard case .integer(let value) = json, (0...253_402_300_799_999).contains(value) else { return nil }
         self.value = value
     }
     static var expected: String { "must be a time in milliseconds since 1970, as the preview gave it." }
+}
+
+/// A number of sessions in a request.
+struct SessionCount: RequestIndex {
+    let value: Int
+    static let bound: Int64 = 100_000_000
+    static var expected: String { "must be the number of sessions the preview listed." }
 }

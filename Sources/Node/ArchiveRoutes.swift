@@ -58,6 +58,7 @@ public enum ArchiveRoutes {
                     "There is no report \(name); there are \(ArchiveReport.allCases.map(\.fileName).joined(separator: ", ")).")
             }
             let filter = try filter(request)
+            try filter.check()
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(report.fileName)\""],
@@ -67,7 +68,10 @@ public enum ArchiveRoutes {
                 })
         }
         api.post("import") { request, _ in
-            let bytes = try await request.body.collect(upTo: ArchiveImport.largestFile)
+            guard let bytes = try? await request.body.collect(upTo: ArchiveImport.largestFile) else {
+                throw APIError(
+                    .contentTooLarge, "too-large", "A transcript may be at most \(Limits.transcriptBytes >> 20) MiB; this file is larger.")
+            }
             let name = request.uri.queryParameters["name"].map(String.init) ?? "file"
             let given = request.headers[.halqaPassphrase].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             let outcome = await store.importBytes(Data(buffer: bytes), named: name) { () throws(MeetingError) -> String in
@@ -85,12 +89,17 @@ public enum ArchiveRoutes {
                 try store.setKeepDays(nil)
                 return Response.json(RetentionPage(keepDays: nil, before: nil, older: [], wiped: nil))
             }
-            // A confirmation wipes what its preview listed: sessions created before the preview's cutoff.
-            let now = body.before.map { $0.value + Int64(days) * 86_400_000 } ?? Int64(Date().timeIntervalSince1970 * 1000)
-            let older = try store.olderThan(days: days, now: now)
-            let cutoff = now - Int64(days) * 86_400_000
+            // A confirmation wipes what its preview listed: the sessions created before the
+            // preview's cutoff, as many as it showed (else the list changed and is shown again).
+            let cutoff = body.before?.value ?? (Int64(Date().timeIntervalSince1970 * 1000) - Int64(days) * 86_400_000)
+            let older = try store.createdBefore(cutoff)
             guard body.confirm == "WIPE" else {
                 return Response.json(RetentionPage(keepDays: days, before: cutoff, older: older, wiped: nil))
+            }
+            guard body.before != nil, body.count?.value == older.count else {
+                throw APIError(
+                    .conflict, "list-changed",
+                    "The sessions to wipe are not the ones listed (\(older.count) now). Nothing was wiped: see what would be wiped again.")
             }
             try store.setKeepDays(days)
             let wiped = try await store.wipe(sessions: older.compactMap { EventID(hex: $0.id) })

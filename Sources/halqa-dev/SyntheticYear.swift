@@ -173,7 +173,8 @@ struct SyntheticYear: AsyncParsableCommand {
     ]
 }
 
-/// A small deterministic generator (SplitMix64), so a synthetic year is the same every run.
+/// A small deterministic generator (SplitMix64): the same texts, answers, times and reveal
+/// orders every run (keys and ids differ: the keys are drawn from the system).
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }

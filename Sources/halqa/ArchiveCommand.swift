@@ -38,8 +38,8 @@ struct ArchiveServe: AsyncParsableCommand {
     @Flag(help: "Wipe sessions older than the days kept without asking (for a script or a timer).") var yes = false
 
     func validate() throws {
-        if let keepDays, !(0...36_600).contains(keepDays) {
-            throw ValidationError("--keep-days must be a number of days from 1 to 36600, or 0 to keep everything.")
+        if let keepDays, !(0...Limits.keepDays).contains(keepDays) {
+            throw ValidationError("--keep-days must be a number of days from 1 to \(Limits.keepDays), or 0 to keep everything.")
         }
     }
 
@@ -96,8 +96,8 @@ enum Retention {
         let saved = try store.keepDays()
         guard let days = given ?? saved else { return }
         let older = try store.olderThan(days: days, now: Int64(Date().timeIntervalSince1970 * 1000))
-        if given != nil { try store.setKeepDays(days) }
         guard !older.isEmpty else {
+            if given != nil { try store.setKeepDays(days) }
             print("The archive keeps sessions for \(days) days; none is older.")
             return
         }
@@ -106,18 +106,19 @@ enum Retention {
         if older.count > 20 { print("  … and \(older.count - 20) more.") }
         // Asked every time, the saved setting too: a laptop whose clock runs years ahead
         // would otherwise wipe the whole archive at start.
+        // Declining wipes nothing and the archive opens all the same.
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
-                throw MeetingError(
-                    .storage,
-                    "Wiping them cannot be undone. Run it again with --yes to confirm (or --keep-days 0 to keep everything); nothing was wiped."
-                )
+                print("Nothing was wiped: that cannot be undone, so it needs --yes when no one is at a terminal to type WIPE.")
+                return
             }
             print("Wipe them? This cannot be undone. Type WIPE to confirm: ", terminator: "")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "WIPE" else {
-                throw MeetingError(.storage, "Nothing was wiped: the confirmation was not WIPE. The setting of \(days) days is kept.")
+                print("Nothing was wiped: the confirmation was not WIPE.")
+                return
             }
         }
+        if given != nil { try store.setKeepDays(days) }
         let wiped = try await store.wipe(sessions: older.compactMap { EventID(hex: $0.id) })
         print(
             "Wiped \(wiped.sessions) session\(wiped.sessions == 1 ? "" : "s") (\(wiped.reflections) reflections); their text cannot be recovered from this data folder. Exports and other laptops keep their copies."
@@ -126,7 +127,7 @@ enum Retention {
 
     /// "2026-03-21  week 4/12 Tuesday men  Seeing myself".
     static func describe(_ entry: ArchiveEntry) -> String {
-        let day = String(Transcript.timestampText(entry.createdAt).prefix(10))
+        let day = String(Transcript.timestamp(entry.createdAt).prefix(10))
         let week = entry.week.map { "week \($0)/\(entry.weeks ?? 0) \(entry.group ?? "")  " } ?? ""
         return "\(day)  \(entry.id.prefix(12))  \(week)\(entry.title)"
     }
@@ -157,6 +158,12 @@ struct ArchiveImportCommand: AsyncParsableCommand {
         let store = try data.openArchive()
         let options = passphrase
         let asked = AskOnce { () throws(MeetingError) -> String in try options.read(purpose: "of the encrypted exports", confirm: false) }
+        // Asked before any file is read, so nothing printed interrupts the question.
+        if files.contains(where: { path in
+            FileHandle(forReadingAtPath: path).map { SealedFile.isSealed($0.readData(ofLength: 64)) } ?? false
+        }) {
+            _ = try? asked.get()
+        }
         var outcomes: [ImportOutcome] = []
         await store.importFiles(files, passphrase: asked) { outcome in
             outcomes.append(outcome)

@@ -58,6 +58,7 @@ struct ArchiveAPITests {
                 ("/api/archive/sessions?week=0", "bad-week"), ("/api/archive/sessions?limit=5000", "bad-limit"),
                 ("/api/archive/sessions?from=yesterday", "invalid-filter"), ("/api/archive/search?q=", "invalid-search"),
                 ("/api/archive/sessions/zz", "no-such-session"), ("/api/archive/report/everything.csv", "no-such-report"),
+                ("/api/archive/report/sessions.csv?from=2026-02-31", "invalid-filter"),
             ] {
                 let (status, body, _) = try await api.call(.get, uri, token: "archive-secret")
                 #expect(status.code >= 400 && status.code < 500 && api.errorCode(body) == code, "\(uri): \(body)")
@@ -90,13 +91,23 @@ struct ArchiveAPITests {
             let (_, preview, _) = try await api.call(.post, "/api/archive/retention", token: "archive-secret", json: #"{"keepDays": 30}"#)
             #expect((preview["older"] as? [Any])?.count == 1 && preview["wiped"] == nil)
             #expect(try store.archive().total == 1, "a preview wipes nothing")
+            let before = try #require(preview["before"] as? Int)
+            // A confirmation for another list than the one shown wipes nothing.
+            let (changed, refusal, _) = try await api.call(
+                .post, "/api/archive/retention", token: "archive-secret",
+                json: #"{"keepDays": 30, "confirm": "WIPE", "before": \#(before), "count": 2}"#)
+            #expect(changed == .conflict && api.errorCode(refusal) == "list-changed")
+            #expect(try store.archive().total == 1)
             let (_, done, _) = try await api.call(
-                .post, "/api/archive/retention", token: "archive-secret", json: #"{"keepDays": 30, "confirm": "WIPE"}"#)
+                .post, "/api/archive/retention", token: "archive-secret",
+                json: #"{"keepDays": 30, "confirm": "WIPE", "before": \#(before), "count": 1}"#)
             #expect(done["wiped"] as? Int == 1)
             #expect(try store.archive().total == 0 && store.keepDays() == 30)
             #expect(try folder.filesHolding("second").isEmpty)
-            let (status, body, _) = try await api.call(.post, "/api/archive/retention", token: "archive-secret", json: #"{"keepDays": -1}"#)
-            #expect(status == .badRequest && api.errorCode(body) == "wrong-type")
+            for json in [#"{"keepDays": -1}"#, #"{"keepDays": 30, "before": 9223372036854775807}"#] {
+                let (status, body, _) = try await api.call(.post, "/api/archive/retention", token: "archive-secret", json: json)
+                #expect(status == .badRequest && api.errorCode(body) == "wrong-type", "\(json)")
+            }
         }
     }
 

@@ -209,6 +209,32 @@ class TheOrganisersArchive(BrowserCase):
         wide = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         self.assertLessEqual(wide, 1, where + ": the page is wider than the screen")
 
+    def test_every_language_has_every_text_the_archive_asks_for(self):
+        driver = self.open("en", (1280, 800))
+        try:
+            tables = driver.execute_script("return HALQA_TEXT;")
+            for lang in ("ur", "ps"):
+                self.assertEqual(sorted(set(tables["en"]) - set(tables[lang])), [], f"missing in {lang}")
+                self.assertEqual(sorted(set(tables[lang]) - set(tables["en"])), [], f"only in {lang}")
+                left = [k for k, v in tables[lang].items() if k.startswith("archive.") and v == tables["en"][k]
+                        and not re.fullmatch(r"[^A-Za-z]*(CSV|DHIS2)?[^A-Za-z]*", v)]
+                self.assertEqual(left, [], f"left in English in {lang}")
+            marked = driver.execute_script("return Array.prototype.map.call(document.querySelectorAll('[data-t]'), function (e) { return e.getAttribute('data-t'); });")
+            self.assertEqual(sorted(set(marked) - set(tables["en"])), [], "texts the page asks for that no table has")
+            with open(os.path.join(ROOT, "Sources", "Node", "Pages", "archive.js")) as f:
+                named = set(re.findall(r'\bt\("([a-z][a-z.-]*[a-z])"', f.read()))
+            named |= {"archive.outcome." + k for k in ("added", "merged", "already-here", "refused", "skipped")}
+            named |= {"archive.kind." + k for k in ("title", "note", "prompt.n", "reflection.n", "note.n")}
+            self.assertGreater(len(named), 40)
+            self.assertEqual(sorted(named - set(tables["en"])), [], "texts the script asks for that no table has")
+            for lang in ("en", "ur", "ps"):
+                one = driver.execute_script("return Halqa.t(arguments[0], 'archive.count.phones', {n: 1});", lang)
+                many = driver.execute_script("return Halqa.t(arguments[0], 'archive.count.phones', {n: 7});", lang)
+                self.assertNotIn("{", one + many)
+                self.assertNotEqual(one, many.replace("7", "1"), f"{lang}: one has its own words")
+        finally:
+            driver.quit()
+
     def test_a_session_and_a_group_print_to_a4(self):
         driver = self.open("ur", (1280, 800))
         try:

@@ -185,7 +185,7 @@
     Halqa.clear(box);
     box.appendChild(el("h1", null, s.title));
     var meta = [dayPart(entry.createdAt), languagePart(entry.language)];
-    if (entry.closedAt) meta.push({ text: t("archive.minutes", { n: Math.round((entry.closedAt - entry.createdAt) / 60000) }) });
+    if (entry.closedAt) meta.push({ text: t("archive.minutes", { n: Math.floor((entry.closedAt - entry.createdAt) / 60000) }) });
     box.appendChild(metaLine(meta));
     if (entry.week) {
       var programme = programmeTitle(entry);
@@ -433,8 +433,18 @@
     reportButtons[i].addEventListener("click", function (e) {
       var name = e.currentTarget.getAttribute("data-report");
       Halqa.within("/api/archive/report/" + name + query(filter), { headers: { "Authorization": "Bearer " + secret } }, 600000)
-        .then(function (response) { return response.blob(); })
+        .then(function (response) {
+          // An error is said on the page, never saved as if it were the table.
+          if (!response.ok) {
+            return response.json().then(function (body) {
+              $("error").textContent = body && body.error ? body.error.message : t("archive.failed");
+              return null;
+            }, function () { $("error").textContent = t("archive.failed"); return null; });
+          }
+          return response.blob();
+        })
         .then(function (blob) {
+          if (!blob) return;
           var link = el("a");
           link.href = URL.createObjectURL(blob);
           link.download = name;
@@ -475,7 +485,8 @@
   });
   $("keep-wipe").addEventListener("click", function () {
     if (!older) return;
-    Halqa.api("POST", "/api/archive/retention", secret, { keepDays: older.keepDays, before: older.before, confirm: "WIPE" }, 600000).then(function (r) {
+    Halqa.api("POST", "/api/archive/retention", secret,
+              { keepDays: older.keepDays, before: older.before, count: older.older.length, confirm: "WIPE" }, 600000).then(function (r) {
       if (failed(r)) return;
       $("keep-result").textContent = t("archive.keep.wiped", { n: r.body.wiped || 0, days: r.body.keepDays });
       $("keep-wipe").hidden = true;
