@@ -184,6 +184,15 @@ public final class TranscriptStore: Sendable {
                         session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
                         tokenize = 'unicode61 remove_diacritics 2'
                     );
+                    -- Where a session's passages are: FTS5 cannot look a row up by an UNINDEXED
+                    -- column, so replacing them by session read the whole index (a year's
+                    -- archive: every import and every facilitator's event read 900,000 rows).
+                    -- A session's passages are written together, so their rowids are one run.
+                    CREATE TABLE passage_span (
+                        session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
+                        first INTEGER NOT NULL,
+                        last INTEGER NOT NULL
+                    ) WITHOUT ROWID;
                     """)
         }
         return m
@@ -261,11 +270,24 @@ public final class TranscriptStore: Sendable {
     /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
     /// order, already public.
     static func writePassages(of state: SessionState, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM passage WHERE session = ?", arguments: [state.id.hex])
+        let session = Data(state.id.bytes)
+        if let span = try Row.fetchOne(db, sql: "SELECT first, last FROM passage_span WHERE session = ?", arguments: [session]) {
+            try db.execute(
+                sql: "DELETE FROM passage WHERE rowid BETWEEN ? AND ?", arguments: [span["first"] as Int64, span["last"] as Int64])
+            try db.execute(sql: "DELETE FROM passage_span WHERE session = ?", arguments: [session])
+        }
         guard state.isClosed else { return }
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
+        var first: Int64?
+        var last: Int64 = 0
         for p in Passage.all(of: state) {
             try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
+            last = db.lastInsertedRowID
+            if first == nil { first = last }
+        }
+        if let first {
+            try db.execute(
+                sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)", arguments: [session, first, last])
         }
     }
 

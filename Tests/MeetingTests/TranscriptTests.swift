@@ -166,7 +166,7 @@ struct TranscriptTests {
         try await session.store.pool.write { db in
             try db.execute(
                 sql: """
-                    DROP TABLE passage; DROP TABLE archive_entry; DROP TABLE archive_setting;
+                    DROP TABLE passage; DROP TABLE archive_entry; DROP TABLE archive_setting; DROP TABLE passage_span;
                     CREATE VIRTUAL TABLE passage USING fts5(session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
                         tokenize = 'unicode61 remove_diacritics 2');
                     INSERT INTO passage (session, kind, prompt, text) VALUES ('\(session.id.hex)', 'reflection', 0, 'stale');
@@ -182,6 +182,29 @@ struct TranscriptTests {
         #expect(hits.first?.snippet == "«میرے» «والد» غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔")
         #expect(try reopened.search("stale").isEmpty)
         #expect(try reopened.archive().entries.map(\.id) == [session.id.hex])
+    }
+
+    @Test("a session's passages are replaced by their own rowids: another session's stay, nothing is doubled")
+    func passagesAreReplacedInPlace() async throws {
+        let folder = TemporaryFolder()
+        let first = try await Self.finishedSession(in: folder)
+        let second = try await Self.finishedSession(in: folder)
+        let store = first.store
+        func rows() async throws -> Int {
+            try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM passage") ?? 0 }
+        }
+        let before = try await rows()
+        // Indexed again, one session at a time, as a catch-up or an import of it would.
+        try await store.pool.write { db in
+            try db.execute(sql: "DELETE FROM archive_entry WHERE session = ?", arguments: [Data(second.id.bytes)])
+        }
+        #expect(try store.fillArchive().isEmpty)
+        try await store.pool.write { db in
+            try db.execute(sql: "DELETE FROM archive_entry WHERE session = ?", arguments: [Data(first.id.bytes)])
+        }
+        #expect(try store.fillArchive().isEmpty)
+        #expect(try await rows() == before)
+        #expect(Set(try store.search("unlearn").map(\.session)) == [first.id.hex, second.id.hex])
     }
 
     @Test("a report's field that a spreadsheet could run as a formula is defused, however it starts; others are left as written")

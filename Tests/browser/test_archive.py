@@ -235,6 +235,68 @@ class TheOrganisersArchive(BrowserCase):
         finally:
             driver.quit()
 
+    def test_collecting_from_the_page_and_keeping_days_in_every_language(self):
+        """Files chosen on the page (plain, encrypted with its passphrase, altered, a photo)
+        each get their line; the days kept are previewed before anything is wiped."""
+        work = tempfile.mkdtemp(prefix="halqa-page-collect-")
+        try:
+            picked = sorted(os.path.join(self.usb, "G-001", f) for f in os.listdir(os.path.join(self.usb, "G-001")))[:2]
+            with open(os.path.join(work, "pass"), "w") as f:
+                f.write("ghee tandoor kite river\n")
+            sealed = os.path.join(work, "sealed.halqa")
+            out = run(test_pages.HALQA, "archive", "import", "--data", os.path.join(work, "src"), picked[1])
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            session = json.load(open(picked[1]))["session"]["id"]
+            out = run(test_pages.HALQA, "export", session, "--format", "json", "--encrypt", "--passphrase-file",
+                      os.path.join(work, "pass"), "--output", sealed, "--data", os.path.join(work, "src"))
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            altered = os.path.join(work, "altered.json")
+            with open(picked[0]) as f:
+                text = f.read()
+            with open(altered, "w") as f:
+                f.write(text.replace('"title" : "', '"title" : "X', 1) if '"title" : "' in text else text.replace('"title":"', '"title":"X', 1))
+            photo = os.path.join(work, "photo.jpg")
+            with open(photo, "wb") as f:
+                f.write(b"\xff\xd8\xff\xe0")
+            for lang, size in (("ur", (360, 640)), ("ps", (360, 640)), ("en", (1280, 800))):
+                data = os.path.join(work, "data-" + lang)
+                os.makedirs(data)
+                archive = Archive(data)
+                driver = browser(phone=size[0] < 600, lang=lang, size=size)
+                if size[0] >= 600:
+                    driver.set_window_size(*size)
+                try:
+                    driver.get(archive.link)
+                    self.wait(driver, lambda d: d.find_element(By.ID, "tabs").is_displayed(), "the page opens")
+                    driver.find_element(By.CSS_SELECTOR, "[data-lang='%s']" % lang).click()
+                    self.tab(driver, "collect")
+                    driver.find_element(By.ID, "files").send_keys("\n".join([picked[0], sealed, altered, photo]))
+                    driver.find_element(By.ID, "passphrase").send_keys("ghee tandoor kite river")
+                    driver.find_element(By.ID, "import").click()
+                    self.wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#imported li")) == 4, "a line per file", 60)
+                    kinds = [e.get_attribute("class") for e in driver.find_elements(By.CSS_SELECTOR, "#imported li")]
+                    self.assertEqual(sorted(kinds), sorted(["outcome-added", "outcome-added", "outcome-refused", "outcome-skipped"]), lang)
+                    days = driver.find_element(By.ID, "keep-days")
+                    days.clear()
+                    days.send_keys("30")
+                    driver.find_element(By.ID, "keep-check").click()
+                    self.wait(driver, lambda d: d.find_element(By.ID, "keep-wipe").is_displayed(), "the preview")
+                    self.assertEqual(len(driver.find_elements(By.CSS_SELECTOR, "#keep-list li")), 2, "both synthetic sessions are old")
+                    self.fits(driver, lang + " collect")
+                    self.shot(driver, "collect-%s-%dx%d" % (lang, size[0], size[1]))
+                    driver.find_element(By.ID, "keep-wipe").click()
+                    self.wait(driver, lambda d: d.find_element(By.ID, "keep-wipe").get_attribute("hidden"), "the wipe")
+                    self.assertIn("2", driver.find_element(By.ID, "keep-result").text)
+                    days.clear()
+                    days.send_keys("0")
+                    driver.find_element(By.ID, "keep-check").click()
+                    self.wait(driver, lambda d: "30" not in d.find_element(By.ID, "keep-now").text, "every session kept again")
+                finally:
+                    driver.quit()
+                    archive.stop()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def test_a_session_and_a_group_print_to_a4(self):
         driver = self.open("ur", (1280, 800))
         try:
