@@ -168,13 +168,18 @@ extension TranscriptStore {
     static func createArchiveTable(_ db: Database) throws {
         try db.execute(
             sql: """
+                -- What the list filters and orders on, narrow so a filter reads little; the
+                -- entry itself (counts, texts: a few kilobytes) in archive_detail.
                 CREATE TABLE archive_entry (
                     session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
                     group_label TEXT,
                     programme TEXT,
                     week INTEGER,
                     language TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE archive_detail (
+                    session BLOB PRIMARY KEY REFERENCES session(id) ON DELETE CASCADE,
                     entry TEXT NOT NULL
                 ) WITHOUT ROWID;
                 CREATE INDEX archive_by_time ON archive_entry (created_at DESC, session);
@@ -190,13 +195,12 @@ extension TranscriptStore {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO archive_entry (session, group_label, programme, week, language, created_at, entry)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO archive_entry (session, group_label, programme, week, language, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
                 """
-        ).execute(arguments: [
-            Data(state.id.bytes), entry.group, entry.programmeName, entry.week, entry.language, entry.createdAt,
-            String(decoding: try encoder.encode(entry), as: UTF8.self),
-        ])
+        ).execute(arguments: [Data(state.id.bytes), entry.group, entry.programmeName, entry.week, entry.language, entry.createdAt])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO archive_detail (session, entry) VALUES (?, ?)")
+            .execute(arguments: [Data(state.id.bytes), String(decoding: try encoder.encode(entry), as: UTF8.self)])
     }
 
     /// Writes the archive's row and the search passages of every session that has none (a
@@ -238,8 +242,14 @@ extension TranscriptStore {
         do {
             return try pool.read { db in
                 let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM archive_entry \(clause)", arguments: arguments) ?? 0
+                // The page's sessions from the narrow table and its index alone; then their entries.
                 let rows = try String.fetchAll(
-                    db, sql: "SELECT entry FROM archive_entry \(clause) ORDER BY created_at DESC, session LIMIT ? OFFSET ?",
+                    db,
+                    sql: """
+                        SELECT archive_detail.entry FROM (
+                            SELECT session, created_at FROM archive_entry \(clause) ORDER BY created_at DESC, session LIMIT ? OFFSET ?
+                        ) AS page JOIN archive_detail USING (session) ORDER BY page.created_at DESC, page.session
+                        """,
                     arguments: arguments + [max(0, min(limit, 1000)), max(0, offset)])
                 let decoder = JSONDecoder()
                 return ArchivePage(total: total, entries: try rows.map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) })
@@ -258,7 +268,8 @@ extension TranscriptStore {
             return try pool.read { db in
                 let decoder = JSONDecoder()
                 return try String.fetchAll(
-                    db, sql: "SELECT entry FROM archive_entry \(clause) ORDER BY created_at, session", arguments: arguments
+                    db, sql: "SELECT entry FROM archive_entry JOIN archive_detail USING (session) \(clause) ORDER BY created_at, session",
+                    arguments: arguments
                 ).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
             }
         } catch {
@@ -296,7 +307,9 @@ extension TranscriptStore {
             return try pool.read { db in
                 let decoder = JSONDecoder()
                 return try String.fetchAll(
-                    db, sql: "SELECT entry FROM archive_entry WHERE created_at < ? ORDER BY created_at, session", arguments: [cutoff]
+                    db,
+                    sql: "SELECT entry FROM archive_entry JOIN archive_detail USING (session) WHERE created_at < ? ORDER BY created_at, session",
+                    arguments: [cutoff]
                 ).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
             }
         } catch {
@@ -316,7 +329,7 @@ extension TranscriptStore {
                 let rows = try String.fetchAll(
                     db,
                     sql:
-                        "SELECT entry FROM archive_entry WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
+                        "SELECT entry FROM archive_detail WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
                     arguments: StatementArguments(keys))
                 var out: [String: ArchiveEntry] = [:]
                 for row in rows {

@@ -18,21 +18,26 @@ public enum SearchText {
     public static func fold(_ text: String) -> String {
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x064A, 0x0649, 0x06CC, 0x0626: out.append("\u{06CC}")
-            case 0x0643: out.append("\u{06A9}")
-            case 0x06C1, 0x06BE, 0x0647, 0x0629, 0x06C0, 0x06C2: out.append("\u{0647}")
-            case 0x0623, 0x0625, 0x0622, 0x0671: out.append("\u{0627}")
-            case 0x0624: out.append("\u{0648}")
-            case 0x06D3: out.append("\u{06D2}")
-            // Vowel marks, superscript alef, Quranic marks, tatweel, joiners, direction marks.
-            case 0x064B...0x065F, 0x0670, 0x06D6...0x06ED, 0x0640, 0x200C, 0x200D, 0x200E, 0x200F, 0x061C: continue
-            case 0x0660...0x0669: out.append(Unicode.Scalar(scalar.value - 0x0660 + 0x30)!)
-            case 0x06F0...0x06F9: out.append(Unicode.Scalar(scalar.value - 0x06F0 + 0x30)!)
-            default: out.append(scalar)
-            }
+            if let folded = fold(scalar) { out.append(folded) }
         }
         return String(out)
+    }
+
+    /// One scalar folded: the scalar search reads for it, or nil for one it leaves out.
+    static func fold(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        switch scalar.value {
+        case 0x064A, 0x0649, 0x06CC, 0x0626: "\u{06CC}"
+        case 0x0643: "\u{06A9}"
+        case 0x06C1, 0x06BE, 0x0647, 0x0629, 0x06C0, 0x06C2: "\u{0647}"
+        case 0x0623, 0x0625, 0x0622, 0x0671: "\u{0627}"
+        case 0x0624: "\u{0648}"
+        case 0x06D3: "\u{06D2}"
+        // Vowel marks, superscript alef, Quranic marks, tatweel, joiners, direction marks.
+        case 0x064B...0x065F, 0x0670, 0x06D6...0x06ED, 0x0640, 0x200C, 0x200D, 0x200E, 0x200F, 0x061C: nil
+        case 0x0660...0x0669: Unicode.Scalar(scalar.value - 0x0660 + 0x30)!
+        case 0x06F0...0x06F9: Unicode.Scalar(scalar.value - 0x06F0 + 0x30)!
+        default: scalar
+        }
     }
 }
 
@@ -45,7 +50,7 @@ extension SearchText {
         // Where each folded scalar came from in the original.
         let source = Array(original.unicodeScalars)
         var from: [Int] = []
-        for (i, scalar) in source.enumerated() where !fold(String(scalar)).isEmpty { from.append(i) }
+        for (i, scalar) in source.enumerated() where fold(scalar) != nil { from.append(i) }
         var opens = Set<Int>()
         var closes = Set<Int>()
         var k = 0
@@ -56,7 +61,7 @@ extension SearchText {
                 if k > 0, k - 1 < from.count {
                     // After the last marked scalar and the marks (vowels, joiners) that follow it.
                     var end = from[k - 1] + 1
-                    while end < source.count, fold(String(source[end])).isEmpty, !source[end].properties.isWhitespace { end += 1 }
+                    while end < source.count, fold(source[end]) == nil, !source[end].properties.isWhitespace { end += 1 }
                     closes.insert(end)
                 }
             default: k += 1

@@ -166,7 +166,7 @@ struct TranscriptTests {
         try await session.store.pool.write { db in
             try db.execute(
                 sql: """
-                    DROP TABLE passage; DROP TABLE archive_entry; DROP TABLE archive_setting; DROP TABLE passage_span;
+                    DROP TABLE passage; DROP TABLE archive_entry; DROP TABLE archive_setting; DROP TABLE passage_span; DROP TABLE archive_detail;
                     CREATE VIRTUAL TABLE passage USING fts5(session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
                         tokenize = 'unicode61 remove_diacritics 2');
                     INSERT INTO passage (session, kind, prompt, text) VALUES ('\(session.id.hex)', 'reflection', 0, 'stale');
