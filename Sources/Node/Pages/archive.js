@@ -411,7 +411,9 @@
             tally[kind] = (tally[kind] || 0) + 1;
             var item = el("li", "outcome-" + kind);
             item.appendChild(el("span", "file-name", file.name));
-            var message = outcome.error ? outcome.error.message : outcome.message;
+            // The outcome in the reader's words; the session's title, or why a file was refused
+            // (the node's words, in English: they name what went wrong for whoever fixes it).
+            var message = outcome.error ? outcome.error.message : kind === "refused" ? outcome.message : outcome.title || "";
             item.appendChild(document.createTextNode(" — " + t("archive.outcome." + kind) + (message ? ": " + message : "")));
             $("imported").appendChild(item);
           }, function () { tally.refused = (tally.refused || 0) + 1; });
