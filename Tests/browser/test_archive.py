@@ -63,13 +63,8 @@ class Archive:
         self.port = free_port()
         self.process = subprocess.Popen([test_pages.HALQA, "archive", "--data", data, "--port", str(self.port)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        banner = ""
-        while "Press Ctrl-C" not in banner:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError("halqa archive did not start:\n" + banner)
-            banner += line
-        self.link = re.search(r"(http://127\.0\.0\.1:\d+/#key=\w+)", banner).group(1)
+        said = test_pages.banner(self.process, "halqa archive")
+        self.link = re.search(r"(http://127\.0\.0\.1:\d+/#key=\w+)", said).group(1)
         self.key = self.link.split("#key=")[1]
         self.base = "http://127.0.0.1:%d/" % self.port
 

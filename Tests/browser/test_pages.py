@@ -68,6 +68,17 @@ def browser(phone=True, profile=None, lang="en-US", size=(360, 740), font=None):
     return webdriver.Chrome(options=options, service=service)
 
 
+def banner(process, what):
+    """What a starting `halqa` process prints, up to "Press Ctrl-C"; `what` names it if it stops first."""
+    said = ""
+    while "Press Ctrl-C" not in said:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(what + " did not start:\n" + said)
+        said += line
+    return said
+
+
 class Node:
     """A `halqa host` process on loopback, with what its banner said."""
 
@@ -81,19 +92,13 @@ class Node:
         self.process = subprocess.Popen(
             [HALQA, "host"] + how + ["--port", str(self.port), "--bind", "127.0.0.1", "--data", self.data, "--no-discovery"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        banner = ""
-        while "Press Ctrl-C" not in banner:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError("halqa host did not start:\n" + banner)
-            banner += line
-        self.banner = banner
-        self.code = re.search(r"type  (\S+)", banner).group(1)
-        self.console = re.search(r"(http://\S+/facilitate#key=\S+)", banner).group(1)
-        self.screen = re.search(r"(http://\S+/screen#key=\S+)", banner).group(1)
-        self.join_link = re.search(r"the QR code opens  (\S+)", banner).group(1)
+        said = self.banner = banner(self.process, "halqa host")
+        self.code = re.search(r"type  (\S+)", said).group(1)
+        self.console = re.search(r"(http://\S+/facilitate#key=\S+)", said).group(1)
+        self.screen = re.search(r"(http://\S+/screen#key=\S+)", said).group(1)
+        self.join_link = re.search(r"the QR code opens  (\S+)", said).group(1)
         self.base = f"http://127.0.0.1:{self.port}/"
-        self.session = re.search(r"\(session (\w+)\)", banner).group(1)
+        self.session = re.search(r"\(session (\w+)\)", said).group(1)
 
     def restart(self):
         """Stops the node with SIGTERM and starts it again with --resume, on the same port."""
