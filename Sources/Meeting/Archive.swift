@@ -308,7 +308,8 @@ extension TranscriptStore {
                 let decoder = JSONDecoder()
                 return try String.fetchAll(
                     db,
-                    sql: "SELECT entry FROM archive_entry JOIN archive_detail USING (session) WHERE created_at < ? ORDER BY created_at, session",
+                    sql:
+                        "SELECT entry FROM archive_entry JOIN archive_detail USING (session) WHERE created_at < ? ORDER BY created_at, session",
                     arguments: [cutoff]
                 ).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
             }
