@@ -260,6 +260,41 @@ struct AnonymityTests {
         }
     }
 
+    /// The archive's row of a session is in the main file of every node that holds it. On a
+    /// co-facilitator's laptop a waiting reflection arrives from the host the moment a phone
+    /// sent it: if the row changed then (a count, a rewritten page), the main file would
+    /// change at that moment too, and say when someone wrote.
+    @Test("on a co-facilitator's laptop, a waiting reflection that arrives changes no byte of the main file; its reveal does")
+    func archiveRowIgnoresWaitingReflections() async throws {
+        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+        let key = SigningKey()
+        try await host.admit(key.publicKey, as: .coFacilitator, name: "co")
+        try await host.open(prompt: 0)
+        for i in 0..<3 { _ = try await host.submitReflection(prompt: 0, text: "first words \(i)") }
+        try await host.reveal(prompt: 0)
+        try await host.open(prompt: 1)
+        let folder = TemporaryFolder()
+        let node = try await LiveSession.adopt(
+            try await LiveSession.verify(await host.state.allEvents.map(\.bytes)), roomSecret: nil, nodeKey: key,
+            in: TranscriptStore(folder: folder.path))
+        await node.store.checkpoint()
+        func main() -> Data { FileManager.default.contents(atPath: folder.path + "/halqa.sqlite") ?? Data() }
+        let before = main()
+        // One more than the first prompt had: a count of phones that followed them would move.
+        for i in 0..<4 {
+            let id = try await host.submitReflection(prompt: 1, text: "waiting words \(i)")
+            _ = try await node.merge([try #require(await host.state.event(id)).bytes], from: .coFacilitator)
+            await node.store.checkpoint()
+            #expect(main() == before, "the main file changed when waiting reflection \(i) arrived")
+        }
+        try await host.reveal(prompt: 1)
+        let reveal = try #require(await host.state.allEvents.first { if case .reflectionsRevealed(1, _) = $0.body { true } else { false } })
+        _ = try await node.merge([reveal.bytes], from: .coFacilitator)
+        await node.store.checkpoint()
+        #expect(main() != before, "the reveal is written")
+        #expect(try node.store.archive().entries.first.map { [$0.perPrompt[1].reflections, $0.phones] } == [4, 4])
+    }
+
     /// A node that joins a session again may hold part of a batch already (its prompt closed
     /// before the rest reached it): the newcomer is written with its whole batch, in id order,
     /// as a late reflection is at a settle. Written alone into the page that holds the others,
