@@ -243,7 +243,7 @@ extension TranscriptStore {
             return try pool.read { db in
                 let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM archive_entry \(clause)", arguments: arguments) ?? 0
                 // The page's sessions from the narrow table and its index alone; then their entries.
-                let rows = try String.fetchAll(
+                let entries = try TranscriptStore.entries(
                     db,
                     sql: """
                         SELECT archive_detail.entry FROM (
@@ -251,8 +251,7 @@ extension TranscriptStore {
                         ) AS page JOIN archive_detail USING (session) ORDER BY page.created_at DESC, page.session
                         """,
                     arguments: arguments + [max(0, min(limit, 1000)), max(0, offset)])
-                let decoder = JSONDecoder()
-                return ArchivePage(total: total, entries: try rows.map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) })
+                return ArchivePage(total: total, entries: entries)
             }
         } catch let error as MeetingError {
             throw error
@@ -264,14 +263,19 @@ extension TranscriptStore {
     /// Every session of `filter` at once, oldest first (for reports and a group's chart).
     public func archiveAll(_ filter: ArchiveFilter = .init()) throws(MeetingError) -> [ArchiveEntry] {
         let (clause, arguments) = try filter.sql()
+        return try readEntries(
+            "SELECT entry FROM archive_entry JOIN archive_detail USING (session) \(clause) ORDER BY created_at, session", arguments)
+    }
+
+    /// The entries an SQL query of `entry` columns gives, decoded.
+    static func entries(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ArchiveEntry] {
+        let decoder = JSONDecoder()
+        return try String.fetchAll(db, sql: sql, arguments: arguments).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
+    }
+
+    func readEntries(_ sql: String, _ arguments: StatementArguments) throws(MeetingError) -> [ArchiveEntry] {
         do {
-            return try pool.read { db in
-                let decoder = JSONDecoder()
-                return try String.fetchAll(
-                    db, sql: "SELECT entry FROM archive_entry JOIN archive_detail USING (session) \(clause) ORDER BY created_at, session",
-                    arguments: arguments
-                ).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
-            }
+            return try pool.read { db in try TranscriptStore.entries(db, sql: sql, arguments: arguments) }
         } catch {
             throw MeetingError(.storage, "Cannot read the archive: \(error).")
         }
@@ -303,19 +307,9 @@ extension TranscriptStore {
 
     /// Sessions created before `cutoff` (milliseconds), oldest first.
     public func createdBefore(_ cutoff: Int64) throws(MeetingError) -> [ArchiveEntry] {
-        do {
-            return try pool.read { db in
-                let decoder = JSONDecoder()
-                return try String.fetchAll(
-                    db,
-                    sql:
-                        "SELECT entry FROM archive_entry JOIN archive_detail USING (session) WHERE created_at < ? ORDER BY created_at, session",
-                    arguments: [cutoff]
-                ).map { try decoder.decode(ArchiveEntry.self, from: Data($0.utf8)) }
-            }
-        } catch {
-            throw MeetingError(.storage, "Cannot read the archive: \(error).")
-        }
+        try readEntries(
+            "SELECT entry FROM archive_entry JOIN archive_detail USING (session) WHERE created_at < ? ORDER BY created_at, session",
+            [cutoff])
     }
 }
 
@@ -324,24 +318,10 @@ extension TranscriptStore {
     public func entries(_ ids: [String]) throws(MeetingError) -> [String: ArchiveEntry] {
         let keys = ids.compactMap { EventID(hex: $0) }.map { Data($0.bytes) }
         guard !keys.isEmpty else { return [:] }
-        do {
-            return try pool.read { db in
-                let decoder = JSONDecoder()
-                let rows = try String.fetchAll(
-                    db,
-                    sql:
-                        "SELECT entry FROM archive_detail WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
-                    arguments: StatementArguments(keys))
-                var out: [String: ArchiveEntry] = [:]
-                for row in rows {
-                    let entry = try decoder.decode(ArchiveEntry.self, from: Data(row.utf8))
-                    out[entry.id] = entry
-                }
-                return out
-            }
-        } catch {
-            throw MeetingError(.storage, "Cannot read the archive: \(error).")
-        }
+        let found = try readEntries(
+            "SELECT entry FROM archive_detail WHERE session IN (\(Array(repeating: "?", count: keys.count).joined(separator: ",")))",
+            StatementArguments(keys))
+        return Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// How many days the archive keeps sessions (``olderThan(days:now:)``), nil for ever.

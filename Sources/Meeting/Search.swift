@@ -68,3 +68,30 @@ extension TranscriptStore {
         }
     }
 }
+
+/// The passages found in one session, with the archive's row of that session.
+public struct SearchGroup: Codable, Sendable {
+    public var session: String
+    public var entry: ArchiveEntry?
+    public var passages: [SearchHit]
+}
+
+extension TranscriptStore {
+    /// ``search(_:limit:)``'s passages grouped by session, in the order first found, each
+    /// with its session's archive row (one query for all of them, no session folded).
+    public func searchBySession(_ text: String, limit: Int = 100) throws(MeetingError) -> [SearchGroup] {
+        var groups: [SearchGroup] = []
+        var index: [String: Int] = [:]
+        for hit in try search(text, limit: limit) {
+            if let i = index[hit.session] {
+                groups[i].passages.append(hit)
+            } else {
+                index[hit.session] = groups.count
+                groups.append(SearchGroup(session: hit.session, passages: [hit]))
+            }
+        }
+        let entries = try entries(groups.map(\.session))
+        for i in groups.indices { groups[i].entry = entries[groups[i].session] }
+        return groups
+    }
+}

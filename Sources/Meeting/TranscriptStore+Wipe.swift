@@ -42,8 +42,7 @@ extension TranscriptStore {
                             + (try Int.fetchOne(db, sql: "SELECT count(*) FROM resonance \(which)") ?? 0)
                         wiped.reflections += try Int.fetchOne(db, sql: "SELECT count(*) FROM reflection \(which)") ?? 0
                         if let chunk {
-                            let hexes = chunk.map { "'\($0.hex)'" }.joined(separator: ",")
-                            try db.execute(sql: "DELETE FROM passage WHERE session IN (\(hexes))")
+                            try TranscriptStore.deletePassages(which, db)
                             // Events, reflections, resonance, keys, access codes and the archive's
                             // row go with it (ON DELETE CASCADE).
                             try db.execute(sql: "DELETE FROM session " + TranscriptStore.sessionClause(chunk, column: "id"))

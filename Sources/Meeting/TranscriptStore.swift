@@ -271,11 +271,7 @@ public final class TranscriptStore: Sendable {
     /// order, already public.
     static func writePassages(of state: SessionState, _ db: Database) throws {
         let session = Data(state.id.bytes)
-        if let span = try Row.fetchOne(db, sql: "SELECT first, last FROM passage_span WHERE session = ?", arguments: [session]) {
-            try db.execute(
-                sql: "DELETE FROM passage WHERE rowid BETWEEN ? AND ?", arguments: [span["first"] as Int64, span["last"] as Int64])
-            try db.execute(sql: "DELETE FROM passage_span WHERE session = ?", arguments: [session])
-        }
+        try deletePassages(TranscriptStore.sessionClause([state.id]), db)
         guard state.isClosed else { return }
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
         var first: Int64?
@@ -289,6 +285,16 @@ public final class TranscriptStore: Sendable {
             try db.execute(
                 sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)", arguments: [session, first, last])
         }
+    }
+
+    /// Deletes the passages of the sessions `clause` picks (``sessionClause(_:column:)``) by
+    /// their runs of rowids, and the runs.
+    static func deletePassages(_ clause: String, _ db: Database) throws {
+        for span in try Row.fetchAll(db, sql: "SELECT first, last FROM passage_span \(clause)") {
+            try db.execute(
+                sql: "DELETE FROM passage WHERE rowid BETWEEN ? AND ?", arguments: [span["first"] as Int64, span["last"] as Int64])
+        }
+        try db.execute(sql: "DELETE FROM passage_span \(clause)")
     }
 
     static func insert(_ event: Event, _ db: Database) throws {

@@ -16,7 +16,7 @@ public enum ArchiveRoutes {
         router.get("/") { request, _ in try pages.response("archive.html", to: request) }
         router.get("/assets/{file}") { request, context in try pages.response(context.parameters.require("file"), to: request) }
 
-        let api = router.group("/api/archive").add(middleware: ArchiveAuthenticator(secret: secret))
+        let api = router.group("/api/archive").add(middleware: SecretAuthenticator.archive(secret))
         api.get("choices") { _, _ in
             struct Choices: Encodable {
                 var groups: [String]
@@ -42,7 +42,7 @@ public enum ArchiveRoutes {
         }
         api.get("search") { request, _ in
             let words = request.uri.queryParameters["q"].map(String.init) ?? ""
-            return Response.json(try searchPage(words, store: store))
+            return Response.json(try store.searchBySession(words))
         }
         api.get("group") { request, _ in
             guard let group = request.uri.queryParameters["name"].map(String.init), !group.isEmpty else {
@@ -126,29 +126,6 @@ public enum ArchiveRoutes {
         return n
     }
 
-    /// Search results grouped by session, each with the archive's row for its title and group.
-    static func searchPage(_ words: String, store: TranscriptStore) throws -> [SearchGroup] {
-        var groups: [SearchGroup] = []
-        var index: [String: Int] = [:]
-        for hit in try store.search(words, limit: 100) {
-            if let i = index[hit.session] {
-                groups[i].passages.append(hit)
-            } else {
-                index[hit.session] = groups.count
-                groups.append(SearchGroup(session: hit.session, passages: [hit]))
-            }
-        }
-        let entries = try store.entries(groups.map(\.session))
-        for i in groups.indices { groups[i].entry = entries[groups[i].session] }
-        return groups
-    }
-
-    struct SearchGroup: Encodable {
-        var session: String
-        var entry: ArchiveEntry?
-        var passages: [SearchHit]
-    }
-
     /// A session as the room saw it, with each check-in's chart drawn by the node.
     struct SessionPage: Encodable {
         var transcript: Transcript
@@ -176,22 +153,6 @@ public enum ArchiveRoutes {
         var older: [ArchiveEntry]
         /// How many were wiped, once confirmed.
         var wiped: Int?
-    }
-}
-
-/// Lets a request through only with the archive's secret; wrong ones are throttled per address.
-struct ArchiveAuthenticator: RouterMiddleware {
-    typealias Context = NodeContext
-    let secret: String
-    let throttle = GuessThrottle()
-
-    func handle(_ request: Request, context: NodeContext, next: (Request, NodeContext) async throws -> Response) async throws -> Response {
-        guard let given = request.bearer else { throw APIError.noArchiveSecret }
-        switch await throttle.check(given, against: [secret], kind: .secret, from: context.addressKey) {
-        case .throttled: throw APIError.throttled
-        case .wrong: throw APIError.wrongArchiveSecret
-        case .right: return try await next(request, context)
-        }
     }
 }
 

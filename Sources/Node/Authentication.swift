@@ -15,29 +15,37 @@ struct ParticipantAuthenticator: RouterMiddleware {
     }
 }
 
-/// Lets a request through only with one of the secrets `accepted` gives (the console's, or
-/// the projector's read-only key), every wrong one counted by the room's guess throttle.
+/// Lets a request through only with one of the secrets `accepted` gives (the console's, the
+/// projector's read-only key, the archive's), every wrong one counted by `throttle`.
 struct SecretAuthenticator: RouterMiddleware {
     typealias Context = NodeContext
-    let room: MeetingRoom
-    let accepted: @Sendable (MeetingRoom) -> [String]
+    let throttle: GuessThrottle
+    let accepted: @Sendable () -> [String]
+    /// What a request without a secret, or with a wrong one, is told.
+    var missing = APIError.noSecret
+    var wrong = APIError.wrongSecret
 
     /// The console: the facilitator's secret only.
     static func facilitator(_ room: MeetingRoom) -> SecretAuthenticator {
-        SecretAuthenticator(room: room) { [$0.access.facilitatorSecret] }
+        SecretAuthenticator(throttle: room.throttle) { [room.access.facilitatorSecret] }
     }
 
     /// The projector: its own key opens the room's view and nothing else (the console's
     /// secret, which may do everything, opens it too: links made before the projector had a key).
     static func projector(_ room: MeetingRoom) -> SecretAuthenticator {
-        SecretAuthenticator(room: room) { [$0.links.screenKey, $0.access.facilitatorSecret] }
+        SecretAuthenticator(throttle: room.throttle) { [room.links.screenKey, room.access.facilitatorSecret] }
+    }
+
+    /// The organiser's archive (``ArchiveRoutes``): its own secret and throttle.
+    static func archive(_ secret: String) -> SecretAuthenticator {
+        SecretAuthenticator(throttle: GuessThrottle(), accepted: { [secret] }, missing: .noArchiveSecret, wrong: .wrongArchiveSecret)
     }
 
     func handle(_ request: Request, context: NodeContext, next: (Request, NodeContext) async throws -> Response) async throws -> Response {
-        guard let secret = request.bearer else { throw APIError.noSecret }
-        switch await room.throttle.check(secret, against: accepted(room), kind: .secret, from: context.addressKey) {
+        guard let secret = request.bearer else { throw missing }
+        switch await throttle.check(secret, against: accepted(), kind: .secret, from: context.addressKey) {
         case .throttled: throw APIError.throttled
-        case .wrong: throw APIError.wrongSecret
+        case .wrong: throw wrong
         case .right: return try await next(request, context)
         }
     }

@@ -117,10 +117,9 @@ struct BenchArchive: AsyncParsableCommand {
         for _ in 0..<searches {
             let query = queries.randomElement(using: &generator)!
             let start = ContinuousClock.now
-            let found = try store.search(query, limit: 100)
-            _ = try store.entries(Array(Set(found.map(\.session))))
+            let found = try store.searchBySession(query)
             times.append((ContinuousClock.now - start).seconds * 1000)
-            hits += found.count
+            hits += found.map(\.passages.count).reduce(0, +)
         }
         emit(
             String(

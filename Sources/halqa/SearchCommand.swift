@@ -28,18 +28,12 @@ struct Search: AsyncParsableCommand {
             return
         }
         let store = try data.openArchive()
-        var found: [Found] = []
+        let found: [Found]
         do {
-            for hit in try store.search(words.joined(separator: " ")) {
-                if let i = found.firstIndex(where: { $0.session == hit.session }) {
-                    found[i].passages.append(hit)
-                } else if let id = EventID(hex: hit.session) {
-                    let state = try store.state(of: id)
-                    found.append(
-                        Found(
-                            session: hit.session, title: state.created.title,
-                            closedAt: Transcript(state).session.closedAt, passages: [hit]))
-                }
+            found = try store.searchBySession(words.joined(separator: " "), limit: 200).map { group in
+                Found(
+                    session: group.session, title: group.entry?.title ?? "", closedAt: group.entry?.closedAt.map(Transcript.timestamp),
+                    passages: group.passages)
             }
         } catch { throw fail(error) }
         if json {
