@@ -68,14 +68,39 @@ public final class TranscriptStore: Sendable {
             try db.execute(
                 sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
         }
+        let migrator = TranscriptStore.migrator
+        var update: SchemaUpdate?
         do {
             let previous = umask(0o077)
             defer { umask(previous) }
+            // Which migrations the folder has, read without writing a byte (opening a pool
+            // writes to make its WAL): a folder a newer Halqa migrated is never written to
+            // by an older one.
+            var applied: [String] = []
+            if manager.fileExists(atPath: path) {
+                var readOnly = Configuration()
+                readOnly.readonly = true
+                readOnly.busyMode = .timeout(10)
+                let probe = try DatabaseQueue(path: path, configuration: readOnly)
+                let newer = try probe.read { db in
+                    applied = try migrator.appliedMigrations(db)
+                    return try migrator.hasBeenSuperseded(db)
+                }
+                try probe.close()
+                if newer { throw Superseded() }
+            }
             pool = try DatabasePool(path: path, configuration: config)
-            try TranscriptStore.migrator.migrate(pool)
+            try migrator.migrate(pool)
+            let now = try pool.read { db in try migrator.appliedMigrations(db) }
+            if let last = applied.last, let current = now.last, last != current { update = SchemaUpdate(from: last, to: current) }
             nodeKey = try pool.write { db in try TranscriptStore.loadOrMakeNodeKey(db) }
             pending = try TranscriptStore.openPending(in: folder)
             try TranscriptStore.tidyPending(pending, main: pool)
+        } catch is Superseded {
+            throw MeetingError(
+                .storage,
+                "The data folder \(folder) was written by a newer version of Halqa, which this one cannot read safely. Nothing was changed: install that version (or a newer one) again."
+            )
         } catch {
             throw MeetingError(
                 .storage,
@@ -83,7 +108,23 @@ public final class TranscriptStore: Sendable {
             )
         }
         committer = GroupCommitter(queue: pending, wiped: wipedSessions)
+        schemaUpdate = update
     }
+
+    private struct Superseded: Error {}
+
+    /// This opening updated a data folder an older Halqa made (its schema's last migration
+    /// before and now), keeping every session; commands say so (docs/packaging.md, "Upgrades").
+    public struct SchemaUpdate: Sendable, Equatable {
+        public let from: String
+        public let to: String
+        /// A line for the person at the laptop.
+        public func message(folder: String) -> String {
+            "The data folder \(folder) was made by an older Halqa and is now updated for this one (schema \(from) → \(to)). Every session is kept."
+        }
+    }
+    /// Set when this opening migrated an older data folder.
+    public let schemaUpdate: SchemaUpdate?
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -195,6 +236,13 @@ public final class TranscriptStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        #if HALQA_UPGRADE_TEST
+            // Only in the package test's next version (Package.swift, HALQA_UPGRADE_TEST): a
+            // migration like a real one, over a data folder the version before made.
+            m.registerMigration("v7: upgrade test") { db in
+                try db.execute(sql: "CREATE INDEX archive_entry_by_language_and_day ON archive_entry(language, created_at)")
+            }
+        #endif
         return m
     }
 

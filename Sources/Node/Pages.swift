@@ -27,7 +27,13 @@ public struct Pages: Sendable {
     private let files: [String: File]
 
     public init() throws {
-        guard let folder = Bundle.module.url(forResource: "Pages", withExtension: nil) else {
+        // Installed, the pages are in /usr/share/halqa/pages (``Installation``); built from
+        // source, in the module's resources (the accessor stops the program if they are
+        // missing, so it is asked only then).
+        guard
+            let folder = Installation.pagesFolder.map({ URL(fileURLWithPath: $0) })
+                ?? Bundle.module.url(forResource: "Pages", withExtension: nil)
+        else {
             throw APIError(.internalServerError, "missing-pages", "Halqa's web pages are missing from its installation. Build it again.")
         }
         var files: [String: File] = [:]

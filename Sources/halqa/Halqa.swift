@@ -11,8 +11,10 @@ struct Halqa: AsyncParsableCommand {
             Sessions are kept in the data folder: --data DIR, else $HALQA_DATA, else \
             $XDG_DATA_HOME/halqa (~/.local/share/halqa).
             """,
+        version: HalqaVersion.current,
         subcommands: [
-            HostCommand.self, NodeCommand.self, ListCommand.self, DeckCommand.self, Sessions.self, Export.self, Import.self, Decrypt.self,
+            HostCommand.self, NodeCommand.self, ListCommand.self, DecksCommand.self, DeckCommand.self, Sessions.self, Export.self,
+            Import.self, Decrypt.self,
             Search.self, ArchiveCommand.self, DigestCommand.self, WipeCommand.self,
         ]
     )
@@ -35,7 +37,10 @@ struct DataOptions: ParsableArguments {
     var exists: Bool { FileManager.default.fileExists(atPath: folder + "/" + TranscriptStore.fileName) }
 
     func open() throws -> TranscriptStore {
-        do { return try TranscriptStore(folder: folder) } catch { throw fail(error) }
+        let store: TranscriptStore
+        do { store = try TranscriptStore(folder: folder) } catch { throw fail(error) }
+        announce(store.schemaUpdate, folder: folder)
+        return store
     }
 
     /// Opens the store for reading the archive or searching: sessions not yet indexed for
@@ -48,6 +53,11 @@ struct DataOptions: ParsableArguments {
         } catch { throw fail(error) }
         return store
     }
+}
+
+/// Says on standard error that opening updated an older data folder (after a new package).
+func announce(_ update: TranscriptStore.SchemaUpdate?, folder: String) {
+    if let update { FileHandle.standardError.write(Data("halqa: \(update.message(folder: folder))\n".utf8)) }
 }
 
 /// Prints a refusal as one clear line on standard error and gives the exit code for it.

@@ -14,13 +14,17 @@ struct HostCommand: AsyncParsableCommand {
             already saved, and `halqa host --resume SESSION` continues.
             """)
 
-    @Option(help: ArgumentHelp("The prompt deck to run (see docs/decks.md).", valueName: "FILE")) var deck: String?
+    @Option(
+        help: ArgumentHelp(
+            "The prompt deck to run: a file (see docs/decks.md) or the name of one that came with Halqa (halqa decks lists them). Without a deck, a programme or --resume, halqa host asks which.",
+            valueName: "NAME|FILE"))
+    var deck: String?
     @Option(help: ArgumentHelp("Continue a session after a restart (its id or first characters).", valueName: "SESSION")) var resume:
         String?
     @Option(
         help: ArgumentHelp(
-            "Host the next week of a programme (see docs/decks.md): the first week not yet held on this laptop for --group.",
-            valueName: "FILE"))
+            "Host the next week of a programme (a file, see docs/decks.md, or the name of one that came with Halqa): the first week not yet held on this laptop for --group.",
+            valueName: "NAME|FILE"))
     var programme: String?
     @Option(
         help: ArgumentHelp(
@@ -46,13 +50,14 @@ struct HostCommand: AsyncParsableCommand {
     @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
     @Option(help: ArgumentHelp("The port other Halqa nodes call (default: --port + 1; 0 for any free port).", valueName: "PORT"))
     var peerPort: Int?
+    @Flag(help: "Open the facilitator's console in this laptop's browser (xdg-open) once the session starts.") var open = false
     @OptionGroup var data: DataOptions
 
     func validate() throws {
         if let name, name.isEmpty || name.utf8.count > 63 {
             throw ValidationError("--name must be 1 to 63 bytes long (a DNS-SD instance name).")
         }
-        if [deck != nil, resume != nil, programme != nil].filter({ $0 }).count != 1 {
+        if [deck != nil, resume != nil, programme != nil].filter({ $0 }).count > 1 {
             throw ValidationError(
                 "Give either --deck FILE or --programme FILE (with --group) to start a session, or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck"
             )
@@ -75,6 +80,15 @@ struct HostCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var (deck, programme, group) = (deck, programme, group)
+        if deck == nil, programme == nil, resume == nil {
+            switch try Self.choose() {
+            case .deck(let path): deck = path
+            case .programme(let path, let label): (programme, group) = (path, label)
+            }
+        }
+        deck = try deck.map { given in try Self.resolve(given, as: .deck) }
+        programme = try programme.map { given in try Self.resolve(given, as: .programme) }
         var options = HostOptions(
             deckPath: deck, resume: resume, title: title, port: port, bind: bind, dataFolder: data.folder,
             minimumToReveal: minimum, onePerPrompt: !severalPerPrompt, name: name)
@@ -88,10 +102,12 @@ struct HostCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         do {
             let (room, store) = try await Host.prepare(options)
+            announce(store.schemaUpdate, folder: options.dataFolder)
             try await Host.run(
                 room, store: store, options: options, logger: logger,
                 ready: { banner in
                     FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
+                    if open { Browser.open(banner.consoleURL, what: "the facilitator's console") }
                 },
                 say: { line in
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))

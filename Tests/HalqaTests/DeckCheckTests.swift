@@ -139,3 +139,49 @@ struct DeckCheckTests {
         #expect(missing.status == 1 && missing.stderr.contains("cannot read the file"))
     }
 }
+
+@Suite("the decks that came with Halqa")
+struct ShippedDeckTests {
+    @Test("halqa decks lists every shipped deck and programme by the name host takes, with titles in three languages")
+    func decksAreListed() throws {
+        let result = try CLI.run(["decks"])
+        #expect(result.status == 0, "\(result.stderr)")
+        // Built from source, they are the source tree's seeds.
+        #expect(result.stdout.contains("Decks in \(CLI.repository.path)/seeds/decks (host one with: halqa host --deck NAME)"))
+        for name in ["knowing-myself", "mixed-opening", "real-man"] { #expect(result.stdout.contains("  \(name)  ")) }
+        #expect(result.stdout.contains("  move  programme, 12 weeks"))
+        #expect(result.stdout.contains("en  What makes a real man?"))
+        #expect(result.stdout.contains("ur  اصل مرد"))
+        #expect(result.stdout.contains("ps  "))
+    }
+
+    @Test("host takes a shipped deck by its name, and names the shipped ones when a name is unknown")
+    func hostByName() throws {
+        let folder = TemporaryFolder()
+        let unknown = try CLI.run(["host", "--deck", "real-men", "--data", folder.path, "--no-discovery", "--port", "0"])
+        #expect(unknown.status == 1)
+        #expect(
+            unknown.stderr.contains(
+                "There is no deck \"real-men\": give a deck file, or the name of one that came with Halqa: knowing-myself, mixed-opening, real-man (halqa decks shows them)."
+            ), "\(unknown.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/halqa.sqlite"), "nothing was started")
+        let programme = try CLI.run(["host", "--programme", "moves", "--group", "g", "--data", folder.path, "--no-discovery"])
+        #expect(programme.status == 1)
+        #expect(programme.stderr.contains("There is no programme \"moves\""))
+        #expect(Installation.resolve("real-man", as: .deck) == CLI.repository.path + "/seeds/decks/real-man.deck")
+        #expect(Installation.resolve("real-man.deck", as: .deck) == CLI.repository.path + "/seeds/decks/real-man.deck")
+        #expect(Installation.resolve("move", as: .programme) == CLI.repository.path + "/seeds/programmes/move.programme")
+        #expect(Installation.resolve("move", as: .deck) == nil)
+        #expect(Installation.resolve("../decks/real-man", as: .deck) == nil)
+    }
+
+    @Test("host with nothing to host, and no terminal to ask at, says what to give")
+    func hostWithoutADeck() throws {
+        let folder = TemporaryFolder()
+        let result = try CLI.run(["host", "--data", folder.path, "--no-discovery"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("Give a deck to host (--deck NAME or FILE)"), "\(result.stderr)")
+        #expect(result.stderr.contains("--deck real-man"))
+        #expect(result.stderr.contains("--programme move --group LABEL"))
+    }
+}

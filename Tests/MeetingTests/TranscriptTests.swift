@@ -173,7 +173,14 @@ struct TranscriptTests {
                     DELETE FROM grdb_migrations WHERE identifier LIKE 'v6%';
                     """)
         }
+        #expect(session.store.schemaUpdate == nil, "a new folder is no update")
         let reopened = try TranscriptStore(folder: folder.path)
+        // Commands say the folder was updated (docs/packaging.md, "Upgrades").
+        #expect(
+            reopened.schemaUpdate?.message(folder: folder.path)
+                == "The data folder \(folder.path) was made by an older Halqa and is now updated for this one (schema v5: search folds look-alike letters → v6: the organiser's archive). Every session is kept."
+        )
+        #expect(try TranscriptStore(folder: folder.path).schemaUpdate == nil, "said once")
         #expect(try reopened.search("ميرے والد").isEmpty, "not indexed until a command that reads the archive asks")
         #expect(try reopened.fillArchive().isEmpty)
         let hits = try reopened.search("ميرے والد")
@@ -182,6 +189,23 @@ struct TranscriptTests {
         #expect(hits.first?.snippet == "«میرے» «والد» غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔")
         #expect(try reopened.search("stale").isEmpty)
         #expect(try reopened.archive().entries.map(\.id) == [session.id.hex])
+    }
+
+    @Test("a data folder a newer Halqa migrated is refused, and not a byte of it changes")
+    func newerFolderIsRefused() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        try await session.store.pool.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer Halqa')")
+        }
+        await session.store.checkpoint()
+        let main = folder.path + "/" + TranscriptStore.fileName
+        let pending = folder.path + "/" + TranscriptStore.pendingFileName
+        let before = try [Data(contentsOf: URL(fileURLWithPath: main)), Data(contentsOf: URL(fileURLWithPath: pending))]
+        let message = await expectRefusal(.storage) { _ = try TranscriptStore(folder: folder.path) }
+        #expect(message.contains("was written by a newer version of Halqa"), "\(message)")
+        #expect(message.contains("Nothing was changed"))
+        #expect(try [Data(contentsOf: URL(fileURLWithPath: main)), Data(contentsOf: URL(fileURLWithPath: pending))] == before)
     }
 
     @Test("a session's passages are replaced by their own rowids: another session's stay, nothing is doubled")
