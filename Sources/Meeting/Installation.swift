@@ -26,6 +26,8 @@ public enum Installation {
 
     /// The shipped web pages' folder when installed (a build from source serves its module's).
     public static var pagesFolder: String? { shareFolder.map { $0 + "/pages" } }
+    // Installed, only the root-owned share folder beside the program is read; the fallbacks
+    // (seeds by #filePath, the pages' build folder) exist only where that folder does not.
 
     /// The folder of shipped decks (`.deck`) or programmes (`.programme`), if there is one.
     public static func folder(of kind: Kind) -> String? {
@@ -43,17 +45,25 @@ public enum Installation {
     /// The shipped files of a kind, by name (the file's name without its extension), sorted.
     public static func shipped(_ kind: Kind) -> [(name: String, path: String)] {
         guard let folder = folder(of: kind), let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
-        return names.filter { $0.hasSuffix("." + kind.fileExtension) }.sorted().map {
-            (String($0.dropLast(kind.fileExtension.count + 1)), folder + "/" + $0)
-        }
+        return names.compactMap { file in kind.name(of: file).map { ($0, folder + "/" + file) } }.sorted { $0.name < $1.name }
     }
 
-    /// A deck or programme as given on the command line: a file that exists, else a shipped
-    /// one by its name (`real-man` or `real-man.deck`); nil when neither.
+    /// A deck or programme as given on the command line: a shipped one by its name
+    /// (`real-man` or `real-man.deck`) first, so a file of that name in the current folder
+    /// never stands in for it (`./real-man` names that file), else a file that exists; nil
+    /// when neither.
     public static func resolve(_ given: String, as kind: Kind) -> String? {
-        if FileManager.default.fileExists(atPath: given) { return given }
-        guard !given.contains("/") else { return nil }
-        let name = given.hasSuffix("." + kind.fileExtension) ? String(given.dropLast(kind.fileExtension.count + 1)) : given
-        return shipped(kind).first { $0.name == name }?.path
+        if !given.contains("/"), let shipped = shipped(kind).first(where: { $0.name == (kind.name(of: given) ?? given) }) {
+            return shipped.path
+        }
+        var folder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: given, isDirectory: &folder) && !folder.boolValue ? given : nil
+    }
+}
+
+extension Installation.Kind {
+    /// `real-man` for `real-man.deck`; nil for a file of another kind.
+    func name(of file: String) -> String? {
+        file.hasSuffix("." + fileExtension) ? String(file.dropLast(fileExtension.count + 1)) : nil
     }
 }

@@ -265,7 +265,7 @@ public enum Host {
         if options.discovery { services.append(presence) } else { listeningSink.finish() }
         var configuration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger)
         // A node asked to stop stops: a connection a page opens at the wrong moment can hold the
         // server's graceful shutdown open (seen in about one stop in ten with a page
         // reconnecting), so after 5 s what is left is cancelled. Every acknowledged reflection

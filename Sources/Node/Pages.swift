@@ -34,7 +34,10 @@ public struct Pages: Sendable {
             let folder = Installation.pagesFolder.map({ URL(fileURLWithPath: $0) })
                 ?? Bundle.module.url(forResource: "Pages", withExtension: nil)
         else {
-            throw APIError(.internalServerError, "missing-pages", "Halqa's web pages are missing from its installation. Build it again.")
+            throw APIError(
+                .internalServerError, "missing-pages",
+                "Halqa's web pages are missing from its installation (/usr/share/halqa/pages). Install the package again, or build Halqa again from its source."
+            )
         }
         var files: [String: File] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {

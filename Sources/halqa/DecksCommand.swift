@@ -8,7 +8,9 @@ struct DecksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decks",
         abstract: "List the decks and programmes that came with Halqa, with their titles in English, Urdu and Pashto.",
-        discussion: "Host one by its name: halqa host --deck real-man, or halqa host --programme move --group LABEL.")
+        discussion:
+            "Host one by its name: halqa host --deck real-man, or halqa host --programme move --group LABEL. Decks of your own are files (their format: /usr/share/doc/halqa/docs/decks.md, or docs/decks.md in the source)."
+    )
 
     func run() throws {
         let shipped = Shipped.all()
@@ -51,36 +53,28 @@ struct Shipped {
         }
     }
 
+    /// Whether it reads without mistakes (`halqa deck check` says what they are).
+    let readable: Bool
+
     init(kind: Installation.Kind, name: String, path: String) {
         self.kind = kind
         self.name = name
         self.path = path
-        func lines(_ title: LocalizedText) -> [String] {
-            Language.allCases.compactMap { language in title[language].map { "\(language.rawValue)  \($0)" } }
-        }
-        switch kind {
-        case .deck:
-            switch DeckParser.parse(fileAt: path) {
-            case .success(let deck):
-                summary = "\(deck.prompts.count) prompts"
-                titles = lines(deck.title)
-                title = deck.title.preferring(.en)
-            case .failure:
-                summary = "has mistakes (halqa deck check \(path))"
-                titles = []
-                title = name
-            }
-        case .programme:
-            switch ProgrammeParser.parse(fileAt: path) {
-            case .success(let programme):
-                summary = "programme, \(programme.weeks.count) weeks"
-                titles = lines(programme.title)
-                title = programme.title.preferring(.en)
-            case .failure:
-                summary = "has mistakes (halqa deck check \(path))"
-                titles = []
-                title = name
-            }
+        let read: Result<(title: LocalizedText, summary: String), DeckParser.Failure> =
+            kind == .deck
+            ? DeckParser.parse(fileAt: path).map { ($0.title, "\($0.prompts.count) prompts") }
+            : ProgrammeParser.parse(fileAt: path).map { ($0.title, "programme, \($0.weeks.count) weeks") }
+        switch read {
+        case .success(let (title, summary)):
+            self.summary = summary
+            titles = Language.allCases.compactMap { language in title[language].map { "\(language.rawValue)  \($0)" } }
+            self.title = title.preferring(.en)
+            readable = true
+        case .failure:
+            summary = "has mistakes (halqa deck check \(path))"
+            titles = []
+            title = name
+            readable = false
         }
     }
 }

@@ -18,17 +18,17 @@ extension HostCommand {
         if given.contains("/") { return given }
         let names = Installation.shipped(kind).map(\.name)
         let what = kind == .deck ? "deck" : "programme"
-        FileHandle.standardError.write(
-            Data(
-                ("halqa: There is no \(what) \"\(given)\": give a \(what) file, or the name of one that came with Halqa"
-                    + (names.isEmpty ? " (none did)" : ": \(names.joined(separator: ", ")) (halqa decks shows them)") + ".\n").utf8))
-        throw ExitCode(1)
+        throw fail(
+            MeetingError(
+                .storage,
+                "There is no \(what) \"\(given)\": give a \(what) file, or the name of one that came with Halqa"
+                    + (names.isEmpty ? " (none did)" : ": \(names.joined(separator: ", ")) (halqa decks shows them)") + "."))
     }
 
     /// Lists the decks and programmes that came with Halqa and asks which to host (and, for a
     /// programme, the group), reading answers from the terminal.
     static func choose() throws -> Choice {
-        let shipped = Shipped.all().filter { !$0.summary.hasPrefix("has mistakes") }
+        let shipped = Shipped.all().filter(\.readable)
         guard isatty(STDIN_FILENO) == 1, !shipped.isEmpty else {
             let names = shipped.map { $0.kind == .deck ? "--deck \($0.name)" : "--programme \($0.name) --group LABEL" }
             throw ValidationError(
@@ -38,22 +38,23 @@ extension HostCommand {
         print("Which deck or programme will this circle use?\n")
         for (number, item) in shipped.enumerated() {
             print("  \(String(number + 1).leftPadded(to: 2))  \(item.title) (\(item.summary))")
-            for line in item.titles.dropFirst() { print("          \(line)") }
+            for line in item.titles where !line.hasSuffix("  " + item.title) { print("          \(line)") }
         }
         print()
-        let item = try ask("Type its number and press Enter: ") { answer in
+        let item = try ask("Type its number and press Enter: ", unless: "That is not one of the numbers above.") { answer in
             Int(answer).flatMap { (1...shipped.count).contains($0) ? shipped[$0 - 1] : nil }
         }
         print()
         guard item.kind == .programme else { return .deck(item.path) }
         let group = try ask(
-            "Which group is meeting? Type its label, the same every week (a code name is safer than a village's name): "
+            "Which group is meeting? Type its label, the same every week (a code name is safer than a village's name): ",
+            unless: "Type a label of 1 to 64 letters."
         ) { answer in answer.isEmpty || answer.count > 64 ? nil : answer }
         return .programme(item.path, group: group)
     }
 
     /// Asks until `read` takes the answer; the end of input stops halqa.
-    private static func ask<T>(_ question: String, _ read: (String) -> T?) throws -> T {
+    private static func ask<T>(_ question: String, unless refusal: String, _ read: (String) -> T?) throws -> T {
         while true {
             print(question, terminator: "")
             guard let line = readLine() else {
@@ -61,40 +62,11 @@ extension HostCommand {
                 throw ExitCode(1)
             }
             if let value = read(line.trimmingCharacters(in: .whitespaces)) { return value }
-            print("That is not one of the choices.")
+            print(refusal)
         }
     }
 }
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
-}
-
-/// Opens a link in this laptop's browser with xdg-open, and says what to do when it cannot.
-enum Browser {
-    static func open(_ link: String, what: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["xdg-open", link]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        // xdg-open may stay until the browser closes; only a failure is reported.
-        process.terminationHandler = { ended in
-            switch ended.terminationStatus {
-            case 0: break
-            case 127: cannot(open: link, what, "xdg-open is not installed; it comes with Debian's xdg-utils")
-            case 3: cannot(open: link, what, "xdg-open found no browser; Debian's chromium or firefox-esr is one")
-            default: cannot(open: link, what, "xdg-open ended with status \(ended.terminationStatus)")
-            }
-        }
-        do { try process.run() } catch { cannot(open: link, what, error.localizedDescription) }
-    }
-
-    private static func cannot(open link: String, _ what: String, _ why: String) {
-        FileHandle.standardOutput.write(
-            Data(
-                "\nCould not open a browser on this laptop (\(why)).\nOpen \(what) yourself, in a browser on this laptop:\n    \(link)\n"
-                    .utf8))
-    }
 }

@@ -59,7 +59,7 @@ struct HostCommand: AsyncParsableCommand {
         }
         if [deck != nil, resume != nil, programme != nil].filter({ $0 }).count > 1 {
             throw ValidationError(
-                "Give either --deck FILE or --programme FILE (with --group) to start a session, or --resume SESSION to continue one, e.g. --deck seeds/decks/real-man.deck"
+                "Give only one of --deck, --programme (with --group) to start a session, or --resume SESSION to continue one, e.g. --deck real-man"
             )
         }
         if programme != nil, group == nil {

@@ -145,7 +145,10 @@ struct HostProcessTests {
         badDeck.process.waitUntilExit()
         #expect(badDeck.process.terminationStatus == 1)
         #expect(badDeck.rest().contains("bad.deck:3: unknown field \"tme\". Did you mean \"time\"?"))
+        // With no terminal to ask at (the deck chooser's), it says what to give.
         let neither = try CLI.run(["host", "--data", data.path])
-        #expect(neither.status != 0 && neither.stderr.contains("Give either --deck FILE"))
+        #expect(neither.status != 0 && neither.stderr.contains("Give a deck to host (--deck NAME or FILE)"))
+        let both = try CLI.run(["host", "--deck", "real-man", "--resume", "abc", "--data", data.path])
+        #expect(both.status != 0 && both.stderr.contains("Give only one of --deck, --programme"))
     }
 }

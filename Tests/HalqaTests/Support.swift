@@ -41,6 +41,8 @@ struct CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        // Never the test runner's terminal: `halqa host` without a deck would ask at it and wait.
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
