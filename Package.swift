@@ -5,6 +5,30 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny")
 ]
 
+// The package test's next version (Tests/package/test_package.py): HALQA_UPGRADE_TEST=1 builds
+// a Halqa one version higher whose store has one more schema migration.
+let upgradeTest: [SwiftSetting] = Context.environment["HALQA_UPGRADE_TEST"] == "1" ? [.define("HALQA_UPGRADE_TEST")] : []
+
+// scripts/package links the Swift runtime and Foundation into halqa (HALQA_STATIC_LINK=1), so
+// a laptop needs no Swift toolchain. Only the link changes, so the modules already built (by
+// the tests, scripts/halqa, the benchmarks) are reused; `--static-swift-stdlib` gives the same
+// program but compiles every module again for the static runtime (a second whole build, about
+// ten minutes, in a folder of its own: the tests cannot be built with it, since swift-testing
+// has no static library). The modules were compiled for the shared runtime, whose module maps
+// do not name what Foundation needs when it is linked in, so those libraries are named here;
+// if a toolchain moves them, this link fails, and scripts/package refuses a program that still
+// loads a Swift library.
+let staticLink: [LinkerSetting] =
+    Context.environment["HALQA_STATIC_LINK"] == "1"
+    ? [
+        .unsafeFlags(
+            ["-static-stdlib"]
+                + [
+                    "Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation", "_FoundationICU",
+                    "_FoundationCShims", "_FoundationCollections", "swiftSynchronization",
+                ].flatMap { ["-Xlinker", "-l" + $0] })
+    ] : []
+
 let package = Package(
     name: "Halqa",
     platforms: [.macOS(.v14)],
@@ -45,7 +69,7 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict + upgradeTest
         ),
         // avahi-client from Debian's libavahi-client-dev: mDNS/DNS-SD through avahi-daemon.
         .systemLibrary(
@@ -104,7 +128,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict + upgradeTest,
+            linkerSettings: staticLink
         ),
         // Development tools: the store benchmark and the crash-test child process.
         .executableTarget(

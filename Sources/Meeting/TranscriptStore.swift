@@ -239,7 +239,7 @@ public final class TranscriptStore: Sendable {
         #if HALQA_UPGRADE_TEST
             // Only in the package test's next version (Package.swift, HALQA_UPGRADE_TEST): a
             // migration like a real one, over a data folder the version before made.
-            m.registerMigration("v7: upgrade test") { db in
+            m.registerMigration("upgrade test") { db in
                 try db.execute(sql: "CREATE INDEX archive_entry_by_language_and_day ON archive_entry(language, created_at)")
             }
         #endif
