@@ -57,7 +57,7 @@ public struct Pages: Sendable {
         guard let library = FileManager.default.contents(atPath: nacl) else {
             throw HostError(
                 message:
-                    "Halqa's pages need tweetnacl to seal what phones send, and \(nacl) is missing. Install it with scripts/setup (Debian's node-tweetnacl)."
+                    "Halqa's pages need tweetnacl to seal what phones send, and \(nacl) is missing. Install Debian's node-tweetnacl (sudo apt install node-tweetnacl; scripts/setup does it for a build from source)."
             )
         }
         files["nacl-fast.min.js"] = File(bytes: Array(library), type: "text/javascript; charset=utf-8")

@@ -21,6 +21,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,13 +42,18 @@ assert TOOLCHAIN not in ("/", "/usr"), "the Swift toolchain must be in a folder 
 WORK = tempfile.mkdtemp(prefix="halqa-package-")
 
 
-def package(out, env=None):
-    """Runs scripts/package --debug; the .deb's path."""
-    done = subprocess.run([os.path.join(ROOT, "scripts/package"), "--debug", "--out", out], cwd=ROOT,
+# HALQA_PACKAGE_CONFIG=release: the release build instead (as a package that leaves the team).
+CONFIG = os.environ.get("HALQA_PACKAGE_CONFIG", "debug")
+
+
+def package(out, env=None, options=()):
+    """Runs scripts/package on the debug build (or CONFIG's); the .deb's path."""
+    done = subprocess.run([os.path.join(ROOT, "scripts/package"), "--out", out] + (["--debug"] if CONFIG == "debug" else [])
+                          + list(options), cwd=ROOT,
                           capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=1800)
     if done.returncode != 0:
         raise RuntimeError("scripts/package failed:\n" + done.stdout + done.stderr)
-    return done.stdout.strip().splitlines()[-1]
+    return [line for line in done.stdout.splitlines() if line.endswith(".deb")][-1]
 
 
 def without_swift(argv):
@@ -74,9 +80,9 @@ def run(argv):
 class ThePackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        cls.next = None
         try:
-            cls.deb = package(os.path.join(WORK, "this"))
-            cls.next = package(os.path.join(WORK, "next"), {"HALQA_UPGRADE_TEST": "1"})
+            cls.deb = package(os.path.join(WORK, "this"), options=["--with-dependencies"])
         except BaseException:
             cls.tearDownClass()
             raise
@@ -88,9 +94,17 @@ class ThePackage(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(WORK, ignore_errors=True)
-        # The next version's build is only this test's: build this one again, so no halqa
-        # with its extra migration is left in .build to meet a real data folder.
-        subprocess.run(["swift", "build", "--product", "halqa"], cwd=ROOT, capture_output=True, timeout=1800)
+        if cls.next:
+            # The next version's build is only this test's: build this one again, so no halqa
+            # with its extra migration is left in .build to meet a real data folder.
+            subprocess.run(["swift", "build", "-c", CONFIG, "--product", "halqa"], cwd=ROOT, capture_output=True, timeout=1800)
+
+    @classmethod
+    def next_version(cls):
+        """The package of a Halqa one version higher, with one more schema migration."""
+        if not cls.next:
+            cls.next = package(os.path.join(WORK, "next"), {"HALQA_UPGRADE_TEST": "1", "HALQA_PACKAGE_TEST": "1"})
+        return cls.next
 
     def field(self, name):
         return field(self.deb, name)
@@ -103,7 +117,8 @@ class ThePackage(unittest.TestCase):
                      "/usr/share/halqa/pages/participant.html", "/usr/share/halqa/pages/console.js",
                      "/usr/share/halqa/pages/archive.html", "/usr/share/man/man1/halqa.1.gz",
                      "/usr/share/bash-completion/completions/halqa", "/usr/share/applications/halqa.desktop",
-                     "/usr/share/icons/hicolor/scalable/apps/halqa.svg", "/usr/share/doc/halqa/copyright",
+                     "/usr/share/icons/hicolor/scalable/apps/halqa.svg", "/usr/libexec/halqa/host-a-circle",
+                     "/usr/share/doc/halqa/copyright",
                      "/usr/share/doc/halqa/changelog.gz", "/usr/share/doc/halqa/README.md"] + [
                      "/usr/share/doc/halqa/docs/" + page for page in os.listdir(os.path.join(ROOT, "docs"))] + [
                      "/usr/share/halqa/decks/" + deck for deck in os.listdir(os.path.join(ROOT, "seeds/decks"))]:
@@ -128,7 +143,7 @@ class ThePackage(unittest.TestCase):
         self.assertNotRegex(linted.stdout, r"(?m)^E: ", linted.stdout)
         print("\nlintian:", linted.stdout.strip() or "nothing to say", file=sys.stderr)
         entry = contents(os.path.join(self.root, "usr/share/applications/halqa.desktop"))
-        self.assertIn("Exec=halqa host --open", entry)
+        self.assertIn("Exec=/usr/libexec/halqa/host-a-circle", entry)
         self.assertIn("Terminal=true", entry)
 
         # The man page reads as one, and bash completes halqa's commands.
@@ -140,6 +155,28 @@ class ThePackage(unittest.TestCase):
         words = subprocess.run(["bash", "-c", f'source "{completion}"; COMP_WORDS=(halqa ho); COMP_CWORD=1; '
                                 "_halqa; printf '%s\\n' \"${COMPREPLY[@]}\""], capture_output=True, text=True).stdout
         self.assertIn("host", words.split())
+
+    def test_the_offline_folder_installs_it_on_a_laptop_with_nothing(self):
+        # apt, reading only the folder --with-dependencies gathered, on a laptop where nothing
+        # is installed: every package halqa needs (and avahi-daemon) is there.
+        folder = os.path.join(os.path.dirname(self.deb), f"halqa-{self.version}-offline")
+        self.assertTrue(os.path.exists(os.path.join(folder, os.path.basename(self.deb))))
+        apt = os.path.join(WORK, "apt")
+        for sub in ["lists/partial", "cache/archives/partial"]:
+            os.makedirs(os.path.join(apt, sub))
+        with open(os.path.join(apt, "sources.list"), "w") as f:
+            f.write(f"deb [trusted=yes] file:{folder} ./\n")
+        open(os.path.join(apt, "status"), "w").close()
+        options = [f"-oDir::Etc::SourceList={apt}/sources.list", "-oDir::Etc::SourceParts=/nonexistent",
+                   f"-oDir::State::Lists={apt}/lists", f"-oDir::State::Status={apt}/status", f"-oDir::Cache={apt}/cache",
+                   "-oDebug::NoLocking=1"]
+        updated = subprocess.run(["apt-get"] + options + ["update"], capture_output=True, text=True)
+        self.assertEqual(updated.returncode, 0, updated.stdout + updated.stderr)
+        planned = subprocess.run(["apt-get"] + options + ["--simulate", "install", "halqa", "avahi-daemon"],
+                                 capture_output=True, text=True)
+        self.assertEqual(planned.returncode, 0, planned.stdout + planned.stderr)
+        for name in ["halqa", "node-tweetnacl", "libavahi-client3", "libsodium23", "avahi-daemon", "libc6"]:
+            self.assertRegex(planned.stdout, rf"(?m)^Conf {name} ")
 
     def test_it_runs_with_the_swift_toolchain_hidden(self):
         hidden = run(["ls", "-A", TOOLCHAIN, os.path.join(ROOT, ".build")])
@@ -168,11 +205,12 @@ class ThePackage(unittest.TestCase):
         self.assertIn('There is no deck "no-such-deck"', unknown.stderr)
         self.assertIn("real-man", unknown.stderr)
 
-    def host(self, argv, data, env=None, terminal=False, program=None):
-        """`halqa host` from the unpacked package (or `program`), toolchain hidden, on loopback; with its banner."""
-        port = free_port()
-        argv = without_swift([program or self.halqa, "host"] + argv + ["--port", str(port), "--bind", "127.0.0.1", "--data", data,
-                                                            "--no-discovery"])
+    def host(self, argv, data, env=None, terminal=False, program=None, port=None):
+        """`halqa host` from the unpacked package (or `program`), toolchain hidden, on loopback; with its banner.
+        With `terminal`, as the desktop entry starts it (its Exec, in a terminal); its process and terminal."""
+        port = port or free_port()
+        command = [os.path.join(self.root, "usr/libexec/halqa/host-a-circle")] if terminal else [program or self.halqa, "host"]
+        argv = without_swift(command + argv + ["--port", str(port), "--bind", "127.0.0.1", "--data", data, "--no-discovery"])
         if terminal:
             # A terminal, as the desktop entry gives it: halqa asks which deck.
             pid, fd = pty.fork()
@@ -236,7 +274,7 @@ class ThePackage(unittest.TestCase):
                     "exec chromium --headless=new --no-sandbox --disable-gpu --virtual-time-budget=3000 "
                     f'--dump-dom "$1" > "{opened}" 2>/dev/null\n')
         os.chmod(opener, 0o755)
-        pid, fd, port = self.host(["--open"], os.path.join(WORK, "asked"), env={"BROWSER": opener}, terminal=True)
+        pid, fd, port = self.host([], os.path.join(WORK, "asked"), env={"BROWSER": opener}, terminal=True)
         said = ""
         try:
             said = self.read_until(fd, "Type its number")
@@ -264,6 +302,33 @@ class ThePackage(unittest.TestCase):
             else:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+            os.close(fd)
+
+    def test_the_desktop_entrys_window_stays_to_say_why_halqa_stopped(self):
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pid, fd, _ = self.host(["--deck", "real-man"], os.path.join(WORK, "taken"), terminal=True, port=port)
+        try:
+            said = self.read_until(fd, "Press Enter to close this window.")
+            self.assertIn(f"Port {port} is already in use", said)
+            self.assertEqual(os.waitpid(pid, os.WNOHANG)[0], 0, "the window waits")
+            os.write(fd, b"\n")
+            for _ in range(100):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(done, "Enter closes it")
+            self.assertEqual(os.waitstatus_to_exitcode(status), 1)
+        finally:
+            taken.close()
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
             os.close(fd)
 
     def test_without_a_browser_it_says_where_to_go(self):
@@ -343,10 +408,10 @@ class ThePackage(unittest.TestCase):
 
         # Version N+1 installed over it: the session is there, the data folder is updated and
         # says so once, and the export is the same bytes.
-        upgraded = self.dpkg(laptop, "-i", self.next)
+        upgraded = self.dpkg(laptop, "-i", self.next_version())
         self.assertEqual(upgraded.returncode, 0, upgraded.stdout + upgraded.stderr)
-        self.assertEqual(run([halqa, "--version"]).stdout.strip(), field(self.next, "Version"))
-        self.assertNotEqual(field(self.next, "Version"), self.version)
+        self.assertEqual(run([halqa, "--version"]).stdout.strip(), field(self.next_version(), "Version"))
+        self.assertNotEqual(field(self.next_version(), "Version"), self.version)
         listed = run([halqa, "sessions", "--data", data])
         self.assertEqual(listed.returncode, 0, listed.stderr)
         self.assertRegex(listed.stderr, r"is now updated for this one \(schema v\d+: [^→]+ → upgrade test\)")
