@@ -95,9 +95,13 @@ class ThePackage(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(WORK, ignore_errors=True)
         if cls.next:
-            # The next version's build is only this test's: build this one again, so no halqa
-            # with its extra migration is left in .build to meet a real data folder.
-            subprocess.run(["swift", "build", "-c", CONFIG, "--product", "halqa"], cwd=ROOT, capture_output=True, timeout=1800)
+            # The next version's build is only this test's: no halqa with its extra migration
+            # is left in .build to meet a real data folder (the next build makes this one again).
+            bin_path = subprocess.run(["swift", "build", "-c", CONFIG, "--show-bin-path"], cwd=ROOT, capture_output=True,
+                                      text=True).stdout.strip()
+            for program in ["halqa", "halqa-dev"]:
+                if os.path.exists(os.path.join(bin_path, program)):
+                    os.remove(os.path.join(bin_path, program))
 
     @classmethod
     def next_version(cls):
