@@ -36,7 +36,7 @@ public enum Installation {
         return FileManager.default.fileExists(atPath: folder) ? folder : nil
     }
 
-    public enum Kind: Sendable {
+    public enum Kind: CaseIterable, Sendable {
         case deck, programme
         var folderName: String { self == .deck ? "decks" : "programmes" }
         public var fileExtension: String { self == .deck ? "deck" : "programme" }

@@ -18,7 +18,7 @@ struct DecksCommand: ParsableCommand {
             print("No decks came with this Halqa. Host one of your own with: halqa host --deck FILE (see docs/decks.md).")
             return
         }
-        for kind in [Installation.Kind.deck, .programme] {
+        for kind in Installation.Kind.allCases {
             let items = shipped.filter { $0.kind == kind }
             guard let first = items.first else { continue }
             let folder = (first.path as NSString).deletingLastPathComponent
@@ -48,7 +48,7 @@ struct Shipped {
     let title: String
 
     static func all() -> [Shipped] {
-        [Installation.Kind.deck, .programme].flatMap { kind in
+        Installation.Kind.allCases.flatMap { kind in
             Installation.shipped(kind).map { name, path in Shipped(kind: kind, name: name, path: path) }
         }
     }
