@@ -90,32 +90,57 @@ extension TranscriptStore {
     }
 
     /// Imports files in order, each stored whole or not at all, reporting each as it is done.
-    /// Files are read, opened and verified a few at a time on every core while the ones
+    /// Files are read, opened and verified several at a time on every core while the ones
     /// before them are stored, so a stick of hundreds of exports costs little more than
-    /// verifying their signatures.
+    /// verifying their signatures. They are stored a batch at a time (``save(all:)``): one
+    /// commit, and one piece of the search index, for several sessions.
     public func importFiles(_ paths: [String], passphrase: AskOnce, report: (ImportOutcome) async -> Void) async {
-        let ahead = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        let batchSize = max(4, ProcessInfo.processInfo.activeProcessorCount * 4)
+        // Read ahead: two batches, or fewer while the files being read come to `budget`.
+        let ahead = 2 * batchSize
+        let budget = 64 << 20
+        let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 }
         var next = 0
+        var done = 0
+        var reading = 0
         await withTaskGroup(of: (Int, Prepared).self) { group in
-            func start() {
-                guard next < paths.count else { return }
-                let index = next
-                let path = paths[index]
-                group.addTask { (index, await TranscriptStore.prepare(path, passphrase: passphrase)) }
-                next += 1
+            var canStart: Bool { next < paths.count && next < done + ahead && (next == done || reading + sizes[next] <= budget) }
+            func startMore() {
+                while canStart {
+                    let index = next
+                    let path = paths[index]
+                    group.addTask { (index, await TranscriptStore.prepare(path, passphrase: passphrase)) }
+                    reading += sizes[index]
+                    next += 1
+                }
             }
-            for _ in 0..<ahead { start() }
-            // Verified files wait here to be stored in order; no more than `ahead` are read
-            // past the next one to store, so a slow file holds back little.
+            startMore()
+            // Verified files wait here to be stored in order. A batch is stored when it is
+            // full, when it holds every file left to read, or when the next file is of a session
+            // already in it (a session at most once in each).
             var waiting: [Int: Prepared] = [:]
-            var done = 0
             while done < paths.count, let (index, prepared) = await group.next() {
                 waiting[index] = prepared
-                while let ready = waiting.removeValue(forKey: done) {
-                    await report(await store(ready, path: paths[done]))
-                    done += 1
+                while true {
+                    var batch: [Prepared] = []
+                    var sessions = Set<EventID>()
+                    var cut = false
+                    while batch.count < batchSize, let ready = waiting[done + batch.count] {
+                        if case .verified(let state) = ready, !sessions.insert(state.id).inserted {
+                            cut = true
+                            break
+                        }
+                        batch.append(ready)
+                    }
+                    let last = done + batch.count == next && !canStart
+                    guard !batch.isEmpty, batch.count == batchSize || cut || last else { break }
+                    let stored = done..<(done + batch.count)
+                    for i in stored { waiting[i] = nil }
+                    for outcome in await store(batch, paths: Array(paths[stored])) { await report(outcome) }
+                    done = stored.upperBound
+                    reading -= stored.reduce(0) { $0 + sizes[$1] }
                 }
-                while next < done + ahead, next < paths.count { start() }
+                startMore()
             }
         }
     }
@@ -171,13 +196,39 @@ extension TranscriptStore {
 
     /// Stores what ``prepare(_:named:passphrase:)`` verified.
     func store(_ prepared: Prepared, path: String) async -> ImportOutcome {
-        let state: SessionState
-        switch prepared {
-        case .done(let outcome): return outcome
-        case .verified(let verified): state = verified
+        await store([prepared], paths: [path])[0]
+    }
+
+    /// Stores files verified by ``prepare(_:named:passphrase:)``, none of the same session
+    /// as another, together (``save(all:)``): each whole or not at all, whatever becomes of
+    /// the others.
+    func store(_ prepared: [Prepared], paths: [String]) async -> [ImportOutcome] {
+        var outcomes: [ImportOutcome?] = prepared.map {
+            if case .done(let outcome) = $0 { outcome } else { nil }
         }
-        do {
-            let result = try await importVerified(state)
+        func refused(_ i: Int, _ error: MeetingError) {
+            outcomes[i] = ImportOutcome(file: paths[i], kind: .refused, newEvents: 0, message: error.message)
+        }
+        var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
+        for (i, file) in prepared.enumerated() {
+            guard case .verified(let state) = file else { continue }
+            do throws(MeetingError) {
+                let plan = try importPlan(state)
+                plans.append((i, plan.write, plan.result))
+            } catch {
+                refused(i, error)
+            }
+        }
+        let errors = await save(all: plans.map(\.write))
+        for (plan, error) in zip(plans, errors) {
+            do throws(MeetingError) {
+                if let error { throw error }
+                try await settle(plan.write.state)
+            } catch {
+                refused(plan.index, error)
+                continue
+            }
+            let result = plan.result
             let kind: ImportOutcome.Kind = result.newEvents == 0 ? .alreadyHere : result.merged ? .merged : .added
             let message =
                 switch kind {
@@ -185,10 +236,10 @@ extension TranscriptStore {
                 case .merged: "merged \(result.newEvents) new events into \"\(result.title)\""
                 case .alreadyHere, .refused, .skipped: "already here: \"\(result.title)\""
                 }
-            return ImportOutcome(
-                file: path, kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents, message: message)
-        } catch {
-            return ImportOutcome(file: path, kind: .refused, newEvents: 0, message: error.message)
+            outcomes[plan.index] = ImportOutcome(
+                file: paths[plan.index], kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents,
+                message: message)
         }
+        return outcomes.map { $0! }
     }
 }

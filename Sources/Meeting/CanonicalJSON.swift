@@ -267,7 +267,7 @@ struct JSONParser {
         }
         guard let stop = next else { return nil }
         if stop == UInt8(ascii: "\"") {
-            let s = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            let s = JSONParser.validUTF8(UnsafeBufferPointer(rebasing: bytes[start..<index]))
             index += 1
             return s
         }
@@ -307,6 +307,14 @@ struct JSONParser {
             }
         }
         return nil
+    }
+
+    /// The string these bytes spell, nil unless they are valid UTF-8. Decoding repairs what is
+    /// not (each bad byte becomes U+FFFD), so a string whose bytes are not the same ones was not
+    /// valid: one pass and a comparison, without the generic `String(validating:)`.
+    static func validUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let s = String(decoding: bytes, as: UTF8.self)
+        return s.utf8.elementsEqual(bytes) ? s : nil
     }
 
     /// Plain form: the scalar of `\uXXXX` (after the `u`), or of a surrogate pair `\uD8xx\uDCxx`.
@@ -381,7 +389,7 @@ struct JSONParser {
         let outermost = recording && depth == 1
         index += 1
         skipSpace()
-        var fields: [String: JSONValue] = [:]
+        var fields = [String: JSONValue](minimumCapacity: 8)
         if next == UInt8(ascii: "}") {
             index += 1
             return .object(fields)
@@ -448,7 +456,9 @@ extension JSONValue: Codable {
 /// Reads the fields of a JSON object strictly: wrong types and unknown keys are errors.
 struct FieldReader {
     private let fields: [String: JSONValue]
-    private var used: Set<String> = []
+    /// The keys read so far (an event's are few), and how many of them the object has.
+    private var used: [String] = []
+    private var found = 0
     let context: String
 
     init(_ value: JSONValue, context: String) throws(MeetingError) {
@@ -457,11 +467,16 @@ struct FieldReader {
         }
         self.fields = fields
         self.context = context
+        used.reserveCapacity(fields.count)
     }
 
     mutating func optional(_ key: String) -> JSONValue? {
-        used.insert(key)
-        return fields[key]
+        let value = fields[key]
+        if !used.contains(key) {
+            used.append(key)
+            if value != nil { found += 1 }
+        }
+        return value
     }
 
     mutating func require(_ key: String) throws(MeetingError) -> JSONValue {
@@ -494,7 +509,7 @@ struct FieldReader {
     /// a second spelling of an event's signature would give the same event another id.
     mutating func bytes(_ key: String, count: Int) throws(MeetingError) -> [UInt8] {
         let text = try string(key)
-        guard let data = Data(base64Encoded: text), data.count == count, data.base64EncodedString() == text else {
+        guard let data = Data(base64Encoded: text), data.count == count, Base64Spelling.isCanonical(text.utf8, of: count) else {
             throw wrong(key, "must be \(count) bytes in base64")
         }
         return Array(data)
@@ -511,6 +526,7 @@ struct FieldReader {
     }
 
     func finish() throws(MeetingError) {
+        guard found < fields.count else { return }
         if let extra = fields.keys.sorted().first(where: { !used.contains($0) }) {
             throw MeetingError(.invalidEvent, "\(context) has an unknown field \"\(extra)\".")
         }
@@ -518,5 +534,38 @@ struct FieldReader {
 
     func wrong(_ key: String, _ problem: String) -> MeetingError {
         MeetingError(.invalidEvent, "\(context): \"\(key)\" \(problem).")
+    }
+}
+
+/// Standard base64 has one spelling of given bytes, with the padding they need and zero
+/// bits after the last byte; a decoder also takes others (stray bits set), which would give
+/// an event a second set of bytes and so a second id.
+enum Base64Spelling {
+    /// Whether `text`, which a strict decoder read as `count` bytes, is their one spelling:
+    /// padded to whole quads, and the bits of its last letter past the bytes zero.
+    static func isCanonical(_ text: String.UTF8View, of count: Int) -> Bool {
+        guard text.count == (count + 2) / 3 * 4 else { return false }
+        // 1 byte in the last quad: its 2nd letter carries 4 unused bits; 2 bytes: the 3rd, 2.
+        let (letter, unused): (Int, UInt8) =
+            switch count % 3 {
+            case 1: (text.count - 3, 0x0F)
+            case 2: (text.count - 2, 0x03)
+            default: (0, 0)
+            }
+        guard unused != 0 else { return true }
+        guard let value = sextet(text[text.index(text.startIndex, offsetBy: letter)]) else { return false }
+        return value & unused == 0
+    }
+
+    /// The 6 bits a letter of the standard alphabet stands for.
+    static func sextet(_ letter: UInt8) -> UInt8? {
+        switch letter {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): letter - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): letter - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): letter - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
 }

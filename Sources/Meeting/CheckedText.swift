@@ -22,8 +22,9 @@ public struct CheckedText: Hashable, Sendable, CustomStringConvertible {
         if trimmed.isEmpty {
             throw MeetingError(.emptyText, "\(what) is empty. Write something before sending.")
         }
-        let count = trimmed.count
-        if count > limit {
+        // A letter as a person counts it is one scalar or more, so a text of no more scalars
+        // than the limit is within it without counting letters, which is slower.
+        if trimmed.unicodeScalars.count > limit, case let count = trimmed.count, count > limit {
             throw MeetingError(
                 .textTooLong,
                 "\(what) is \(count) characters long; the limit is \(limit). Shorten it by \(count - limit) and try again.")

@@ -32,24 +32,22 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public init?(hex: some StringProtocol) {
         guard hex.utf8.count == 64 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        var high: UInt8?
-        for c in hex.utf8 {
-            let nibble: UInt8
+        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for (i, c) in hex.utf8.enumerated() {
+            let nibble: UInt64
             switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(c - UInt8(ascii: "a") + 10)
             default: return nil  // upper case is refused: one spelling per id
             }
-            if let h = high {
-                out.append(h << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
+            switch i / 16 {
+            case 0: w.0 = w.0 << 4 | nibble
+            case 1: w.1 = w.1 << 4 | nibble
+            case 2: w.2 = w.2 << 4 | nibble
+            default: w.3 = w.3 << 4 | nibble
             }
         }
-        self.init(bytes: out)
+        self.words = w
     }
 
     /// The hash of `data`.

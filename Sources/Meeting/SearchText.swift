@@ -16,11 +16,13 @@
 /// ```
 public enum SearchText {
     public static func fold(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
-            if let folded = fold(scalar) { out.append(folded) }
+            guard let folded = fold(scalar) else { continue }
+            if folded.isASCII { out.append(UInt8(folded.value)) } else { out.append(contentsOf: folded.utf8) }
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// One scalar folded: the scalar search reads for it, or nil for one it leaves out.

@@ -205,9 +205,13 @@ public struct SessionState: Sendable {
         var verdicts = given ?? Array(repeating: .unchecked, count: events.count)
         let stale = created.roomKey != key
         // Another session's events stay unchecked: the fold ignores them.
-        let late = verdicts.indices.filter { (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id }
+        // The creation was checked in finding it.
+        let late = verdicts.indices.filter {
+            (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id && events[$0].id != creation.id
+        }
         let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { Verdict.of($0, roomKey: created.roomKey) }
         for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
+        for i in verdicts.indices where events[i].id == creation.id { verdicts[i] = .sound }
         return SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
     }
 

@@ -233,16 +233,31 @@ extension TranscriptStore {
 
     /// Merges a session already verified (``Transcript/verified(from:)``) into this store.
     func importVerified(_ imported: SessionState) async throws(MeetingError) -> ImportResult {
+        let plan = try importPlan(imported)
+        if let error = await save(all: [plan.write]).first ?? nil { throw error }
+        try await settle(plan.write.state)
+        return plan.result
+    }
+
+    /// What merging a verified session writes (its events this store lacks, with the session
+    /// they make together) and what that comes to; nothing is written yet.
+    func importPlan(_ imported: SessionState) throws(MeetingError) -> (write: SessionWrite, result: ImportResult) {
         let held = try events(of: imported.id)
         let placed = try !holds(imported.id)
-        var merged = held.isEmpty ? imported : try SessionState(events: held, verifySignatures: false)
-        let heldIDs = Set(held.map(\.id))
-        let fresh = imported.allEvents.filter { !heldIDs.contains($0.id) }
-        for event in fresh { merged.insert(event) }
-        try await save(fresh, resulting: merged, placed: placed)
-        try await settle(merged)
-        return ImportResult(
-            session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count,
-            merged: !held.isEmpty)
+        // A session new here is what was imported; one held takes what it lacked.
+        var merged = imported
+        var fresh = imported.allEvents
+        if !held.isEmpty {
+            merged = try SessionState(events: held, verifySignatures: false)
+            let heldIDs = Set(held.map(\.id))
+            fresh = fresh.filter { !heldIDs.contains($0.id) }
+            for event in fresh { merged.insert(event) }
+        }
+        return (
+            SessionWrite(fresh, resulting: merged, roomSecret: nil, sessionKey: nil, placed: placed),
+            ImportResult(
+                session: imported.id, title: imported.created.title, events: imported.allEvents.count, newEvents: fresh.count,
+                merged: !held.isEmpty)
+        )
     }
 }

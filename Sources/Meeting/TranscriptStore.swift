@@ -263,54 +263,116 @@ public final class TranscriptStore: Sendable {
         _ events: [Event], resulting state: SessionState, roomSecret: SigningKey? = nil,
         sessionKey: SigningKey? = nil, placed: Bool = false
     ) async throws(MeetingError) {
-        let arriving = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
-        let places = placed ? state.placements(of: arriving.map(\.id)) : []
-        let participants = placed ? zip(arriving, places).filter { $1 == .pending }.map(\.0) : arriving
-        let others = events.filter { !$0.body.isParticipant } + zip(arriving, places).filter { $1 == .settled }.map(\.0)
+        let write = SessionWrite(events, resulting: state, roomSecret: roomSecret, sessionKey: sessionKey, placed: placed)
+        if let error = await save(all: [write]).first ?? nil { throw error }
+    }
+
+    /// Several sessions' saves (``save(_:resulting:roomSecret:sessionKey:placed:)``) in one
+    /// transaction of each file, each session in a savepoint of its own: one that cannot be
+    /// stored (wiped meanwhile) is left out whole and the others are stored. For each, nil
+    /// or why it was not stored. Many small sessions (an import) cost far less this way: one
+    /// commit, and one piece of the search index rather than one per session.
+    func save(all writes: [SessionWrite]) async -> [MeetingError?] {
         let wiped = wipedSessions
-        let session = state.id
+        var errors = [MeetingError?](repeating: nil, count: writes.count)
         do {
-            try await pool.write { db in
-                // Inside the transaction: a wipe's own runs wholly before (and this sees the
-                // mark) or after (and removes what this wrote). Nothing brings a wiped session back.
-                guard !wiped.contains(session) else { throw TranscriptStore.wipedError }
-                try db.execute(
-                    sql: """
-                        INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
-                            room_secret = coalesce(session.room_secret, excluded.room_secret)
-                        """,
-                    arguments: [
-                        Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt,
-                        roomSecret.map { Data($0.raw) },
-                    ])
-                if let sessionKey {
-                    // The key the running session uses: a node that joins a session again takes
-                    // the new key it was admitted with.
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO session_key (session, secret) VALUES (?, ?)",
-                        arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
-                }
-                for event in others { try TranscriptStore.insert(event, db) }
-                try TranscriptStore.writePassages(of: state, db)
-                // The archive's row changes with what facilitators do (a reveal, a close), a
-                // whole session arriving, or a reflection of a batch already shown arriving
-                // after its reveal (its count is the room's already), never with a pending
-                // participant's event (docs/storage.md).
-                if placed || events.contains(where: { !$0.body.isParticipant || state.isRevealed($0.id) }) {
-                    try TranscriptStore.writeEntry(state, db)
-                }
+            let failed = try await pool.write { db in
+                TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) { try $0.writeMain(db) }
             }
+            for (i, error) in failed { errors[i] = error }
+            let participants = writes.indices.filter { errors[$0] == nil && !writes[$0].participants.isEmpty }
             if !participants.isEmpty {
-                try await pending.write { db in
-                    guard !wiped.contains(session) else { throw TranscriptStore.wipedError }
-                    for event in participants { try TranscriptStore.insert(event, db) }
+                let failed = try await pending.write { db in
+                    TranscriptStore.eachInSavepoint(writes, participants, wiped: wiped, db) { try $0.writePending(db) }
                 }
+                for (i, error) in failed { errors[i] = error }
             }
-        } catch let error as MeetingError {
-            throw error
         } catch {
-            throw MeetingError(.storage, "The session could not be saved (\(error)). Try again; what was saved is kept once.")
+            for i in writes.indices where errors[i] == nil { errors[i] = TranscriptStore.saveFailure(error) }
+        }
+        return errors
+    }
+
+    /// `write` of each of `writes` at `indices`, each in a savepoint of the caller's
+    /// transaction: what one wrote before failing is undone, the others' kept. Why each that
+    /// failed did.
+    private static func eachInSavepoint(
+        _ writes: [SessionWrite], _ indices: [Int], wiped: WipedSessions, _ db: Database, _ write: (SessionWrite) throws -> Void
+    ) -> [Int: MeetingError] {
+        var failed: [Int: MeetingError] = [:]
+        for i in indices {
+            do {
+                try db.inSavepoint {
+                    // Inside the transaction: a wipe's own runs wholly before (and this sees the
+                    // mark) or after (and removes what this wrote). Nothing brings a wiped
+                    // session back.
+                    guard !wiped.contains(writes[i].state.id) else { throw TranscriptStore.wipedError }
+                    try write(writes[i])
+                    return .commit
+                }
+            } catch {
+                failed[i] = saveFailure(error)
+            }
+        }
+        return failed
+    }
+
+    private static func saveFailure(_ error: any Error) -> MeetingError {
+        error as? MeetingError
+            ?? MeetingError(.storage, "The session could not be saved (\(error)). Try again; what was saved is kept once.")
+    }
+
+    /// One session's part of a save: which events go to `halqa.sqlite` and which to the
+    /// pending file, and whether its archive row changes.
+    struct SessionWrite: Sendable {
+        let state: SessionState
+        let others: [Event]
+        let participants: [Event]
+        let roomSecret: SigningKey?
+        let sessionKey: SigningKey?
+        let changesEntry: Bool
+
+        init(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey?, sessionKey: SigningKey?, placed: Bool) {
+            let arriving = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
+            let places = placed ? state.placements(of: arriving.map(\.id)) : []
+            self.state = state
+            participants = placed ? zip(arriving, places).filter { $1 == .pending }.map(\.0) : arriving
+            others = events.filter { !$0.body.isParticipant } + zip(arriving, places).filter { $1 == .settled }.map(\.0)
+            self.roomSecret = roomSecret
+            self.sessionKey = sessionKey
+            // The archive's row changes with what facilitators do (a reveal, a close), a
+            // whole session arriving, or a reflection of a batch already shown arriving
+            // after its reveal (its count is the room's already), never with a pending
+            // participant's event (docs/storage.md).
+            changesEntry = placed || events.contains(where: { !$0.body.isParticipant || state.isRevealed($0.id) })
+        }
+
+        /// Its rows in `halqa.sqlite`, in the caller's transaction.
+        func writeMain(_ db: Database) throws {
+            try db.execute(
+                sql: """
+                    INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
+                        room_secret = coalesce(session.room_secret, excluded.room_secret)
+                    """,
+                arguments: [
+                    Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt, roomSecret.map { Data($0.raw) },
+                ])
+            if let sessionKey {
+                // The key the running session uses: a node that joins a session again takes
+                // the new key it was admitted with.
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO session_key (session, secret) VALUES (?, ?)",
+                    arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
+            }
+            for event in others { try TranscriptStore.insert(event, db) }
+            try TranscriptStore.writePassages(of: state, db)
+            if changesEntry { try TranscriptStore.writeEntry(state, db) }
+        }
+
+        /// Its participants' events in the pending file, in the caller's transaction.
+        func writePending(_ db: Database) throws {
+            for event in participants { try TranscriptStore.insert(event, db) }
         }
     }
 

@@ -34,12 +34,18 @@ struct BenchArchive: AsyncParsableCommand {
         let exportBytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         emit("cores: \(ProcessInfo.processInfo.activeProcessorCount); \(files.count) exports, \(exportBytes / 1_000_000) MB")
 
-        // The floor: every event's signature verified on all cores (decoding not counted).
-        var floor = 0.0
+        // Import, as `halqa archive import` does (each file verified, folded and stored whole),
+        // and its floor (every event's signature verified on all cores, decoding not counted),
+        // a chunk of files at a time, one after the other: a shared machine's noise falls on
+        // both alike. Wall time and this process's CPU time of each.
+        try? FileManager.default.removeItem(atPath: data)
+        let store = try TranscriptStore(folder: data)
+        var floor = Spent()
+        var imported = Spent()
         var events = 0
-        for chunk in stride(from: 0, to: files.count, by: 500).map({ Array(files[$0..<min($0 + 500, files.count)]) }) {
-            var sessionsOfChunk: [([Event], PublicKey)] = []
-            for file in chunk {
+        var added = 0
+        for (k, chunk) in stride(from: 0, to: files.count, by: 250).map({ Array(files[$0..<min($0 + 250, files.count)]) }).enumerated() {
+            let sessionsOfChunk = try chunk.map { file -> ([Event], PublicKey) in
                 let transcript = try JSONDecoder().decode(Transcript.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
                 let decoded = try transcript.events.map { try Event(bytes: Array(Data(base64Encoded: $0)!)) }
                 guard
@@ -48,35 +54,39 @@ struct BenchArchive: AsyncParsableCommand {
                         return nil
                     }).first
                 else { throw ValidationError("\(file) has no session-created event") }
-                sessionsOfChunk.append((decoded, room))
+                return (decoded, room)
             }
             let all = sessionsOfChunk.flatMap { events, room in events.map { ($0, room) } }
             events += all.count
-            let start = ContinuousClock.now
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            DispatchQueue.concurrentPerform(iterations: cores) { part in
-                for i in stride(from: part, to: all.count, by: cores) where !all[i].0.hasValidSignature(roomKey: all[i].1) {
-                    fatalError("an event of the synthetic year does not verify")
+            func verifyAlone() {
+                let cores = ProcessInfo.processInfo.activeProcessorCount
+                DispatchQueue.concurrentPerform(iterations: cores) { part in
+                    for i in stride(from: part, to: all.count, by: cores) where !all[i].0.hasValidSignature(roomKey: all[i].1) {
+                        fatalError("an event of the synthetic year does not verify")
+                    }
                 }
             }
-            floor += (ContinuousClock.now - start).seconds
+            var refused: ImportOutcome?
+            func importChunk() async {
+                await store.importFiles(chunk, passphrase: AskOnce { "" }) { outcome in
+                    if outcome.kind == .added { added += 1 } else { refused = outcome }
+                }
+            }
+            // Which goes first alternates, so neither always meets a warm or a cold cache.
+            if k % 2 == 0 {
+                floor += BenchArchive.measure(verifyAlone)
+                imported += await BenchArchive.measure(importChunk)
+            } else {
+                imported += await BenchArchive.measure(importChunk)
+                floor += BenchArchive.measure(verifyAlone)
+            }
+            if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
         }
-
-        // Import, as `halqa archive import` does: each file verified, folded and stored whole.
-        try? FileManager.default.removeItem(atPath: data)
-        let store = try TranscriptStore(folder: data)
-        let importStart = ContinuousClock.now
-        var added = 0
-        var refused: ImportOutcome?
-        await store.importFiles(files, passphrase: AskOnce { "" }) { outcome in
-            if outcome.kind == .added { added += 1 } else { refused = outcome }
-        }
-        if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
-        let imported = (ContinuousClock.now - importStart).seconds
         emit(
             String(
-                format: "import: %d sessions, %d events in %.1f s; verifying their signatures alone %.1f s; ×floor %.2f", added, events,
-                imported, floor, imported / floor))
+                format:
+                    "import: %d sessions, %d events in %.1f s (CPU %.1f s); verifying their signatures alone %.1f s (CPU %.1f s); ×floor %.2f (CPU ×%.2f)",
+                added, events, imported.wall, imported.cpu, floor.wall, floor.cpu, imported.wall / floor.wall, imported.cpu / floor.cpu))
         await store.checkpoint()
         let size = try FileManager.default.contentsOfDirectory(atPath: data).reduce(0) {
             $0 + ((try? FileManager.default.attributesOfItem(atPath: data + "/" + $1)[.size] as? Int) ?? 0)
@@ -125,6 +135,36 @@ struct BenchArchive: AsyncParsableCommand {
             String(
                 format: "search: %d searches of %d kinds, %.0f passages each on average: p50 %.1f ms, p95 %.1f ms, max %.1f ms", searches,
                 queries.count, Double(hits) / Double(searches), percentile(times, 50), percentile(times, 95), times.max() ?? 0))
+    }
+
+    /// Wall time and this process's CPU time (user and system, every thread), in seconds.
+    struct Spent {
+        var wall = 0.0
+        var cpu = 0.0
+
+        static func += (total: inout Spent, more: Spent) {
+            total.wall += more.wall
+            total.cpu += more.cpu
+        }
+
+        static func cpuNow() -> Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+    }
+
+    /// What `work` took.
+    static func measure(_ work: () async -> Void) async -> Spent {
+        let (cpu, wall) = (Spent.cpuNow(), ContinuousClock.now)
+        await work()
+        return Spent(wall: (ContinuousClock.now - wall).seconds, cpu: Spent.cpuNow() - cpu)
+    }
+
+    static func measure(_ work: () -> Void) -> Spent {
+        let (cpu, wall) = (Spent.cpuNow(), ContinuousClock.now)
+        work()
+        return Spent(wall: (ContinuousClock.now - wall).seconds, cpu: Spent.cpuNow() - cpu)
     }
 
     func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -181,4 +181,38 @@ struct FoldTests {
             await expectRefusal(.invalidEvent) { _ = try Event(bytes: Array(text.replacingOccurrences(of: sig, with: respelled).utf8)) }
         }
     }
+
+    @Test("base64 of every length has one spelling: stray bits, missing or extra padding are not it")
+    func base64Spellings() throws {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var generator = SystemRandomNumberGenerator()
+        for count in 1...70 {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Data(bytes).base64EncodedString()
+            #expect(Base64Spelling.isCanonical(text.utf8, of: count), "\(count) bytes as Foundation writes them")
+            var others = [text.trimmingCharacters(in: ["="]), text + "="]
+            // Each bit the last letter before the padding does not use, set.
+            let unused = count % 3 == 1 ? 4 : count % 3 == 2 ? 2 : 0
+            let position = text.utf8.count - 1 - (3 - count % 3) % 3
+            for bit in 0..<unused {
+                var letters = Array(text.utf8)
+                letters[position] = table[Int(Base64Spelling.sextet(letters[position])! ^ (1 << bit))]
+                others.append(String(decoding: letters, as: UTF8.self))
+            }
+            for other in others where other != text {
+                let read = Data(base64Encoded: other)
+                #expect(read == nil || !Base64Spelling.isCanonical(other.utf8, of: read!.count), "\(other) for \(count) bytes")
+            }
+        }
+    }
+
+    @Test("a string that is not UTF-8 is not canonical JSON, while U+FFFD written out is")
+    func invalidUTF8InStrings() async throws {
+        for bad: [UInt8] in [[0xC3, 0x28], [0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] {
+            let bytes = Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8)
+            await expectRefusal(.invalidEvent) { _ = try JSONValue(canonical: bytes) }
+            #expect(JSONValue(json: bytes) == nil)
+        }
+        #expect(try JSONValue(canonical: Array(#"{"a":"\#u{FFFD}ہ"}"#.utf8)) == .object(["a": .string("\u{FFFD}ہ")]))
+    }
 }

@@ -127,6 +127,45 @@ struct TranscriptTests {
         #expect(twice.newEvents == 0 && count == 1)
     }
 
+    @Test(
+        "a stick of many exports is stored a batch at a time: an outcome per file in the files' order, a second copy already here, and a session wiped here refused while those beside it are added"
+    )
+    func importInBatches() async throws {
+        let source = TemporaryFolder()
+        let usb = source.path + "/usb"
+        try FileManager.default.createDirectory(atPath: usb, withIntermediateDirectories: true)
+        var ids: [EventID] = []
+        for n in 1...14 {
+            let session = try await LiveSession.start(
+                deck: trilingualDeck(), title: "Circle \(n)", minimumToReveal: 3, in: TranscriptStore(folder: "\(source.path)/\(n)"))
+            try await session.open(prompt: 0)
+            for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "circle-\(n)-reflection-\(k)") }
+            _ = try await session.reveal(prompt: 0)
+            try await session.closeSession()
+            let json = Transcript(try session.store.state(of: session.id)).json()
+            try json.write(to: URL(fileURLWithPath: String(format: "%@/s%02d.json", usb, n)))
+            if n == 3 { try json.write(to: URL(fileURLWithPath: usb + "/s03-again.json")) }
+            ids.append(session.id)
+        }
+        let archive = TemporaryFolder()
+        let store = try TranscriptStore(folder: archive.path)
+        // Circle 5 was here and was wiped: it may not come back.
+        _ = try await store.importTranscript(try Data(contentsOf: URL(fileURLWithPath: usb + "/s05.json")))
+        _ = try await store.wipe(ids[4])
+        let paths = try ArchiveImport.files(in: [usb])
+        var outcomes: [ImportOutcome] = []
+        await store.importFiles(paths, passphrase: AskOnce { "" }) { outcomes.append($0) }
+        #expect(outcomes.map(\.file) == paths)
+        #expect(outcomes.filter { $0.kind == .added }.count == 13, "\(outcomes.map(\.message))")
+        let wiped = try #require(outcomes.first { $0.file.hasSuffix("s05.json") })
+        #expect(wiped.kind == .refused && wiped.message.contains("wiped"), "\(wiped.message)")
+        let copies = outcomes.filter { $0.file.contains("s03") }.map(\.kind)
+        #expect(copies.sorted { $0.rawValue < $1.rawValue } == [.added, .alreadyHere])
+        #expect(Set(try store.sessionIDs()) == Set(ids).subtracting([ids[4]]))
+        #expect(try archive.filesHolding("circle-5-reflection").isEmpty, "nothing of the wiped session is written back")
+        for n in [1, 9, 14] { #expect(try store.state(of: ids[n - 1]).revealed(prompt: 0).count == 3) }
+    }
+
     @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
     func tamperedImportIsRefused() async throws {
         let a = TemporaryFolder()
