@@ -96,10 +96,14 @@ extension TranscriptStore {
     /// commit, and one piece of the search index, for several sessions.
     public func importFiles(_ paths: [String], passphrase: AskOnce, report: (ImportOutcome) async -> Void) async {
         let batchSize = max(4, ProcessInfo.processInfo.activeProcessorCount * 4)
-        // Read ahead: two batches, or fewer while the files being read come to `budget`.
+        // Read ahead: two batches, or fewer while the files read and not yet stored come to
+        // `budget` (a file too large to be an export is refused unread: it counts nothing).
         let ahead = 2 * batchSize
         let budget = 64 << 20
-        let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 }
+        let sizes = paths.map { path in
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            return size <= ArchiveImport.largestFile ? size : 0
+        }
         var next = 0
         var done = 0
         var reading = 0
@@ -200,8 +204,9 @@ extension TranscriptStore {
     }
 
     /// Stores files verified by ``prepare(_:named:passphrase:)``, none of the same session
-    /// as another, together (``save(all:)``): each whole or not at all, whatever becomes of
-    /// the others.
+    /// as another, together (``save(all:)``): whatever becomes of the others, each is stored,
+    /// or refused with nothing of it stored, or (the pending file failing after the main one)
+    /// refused with what it adds to the main file kept, which importing it again completes.
     func store(_ prepared: [Prepared], paths: [String]) async -> [ImportOutcome] {
         var outcomes: [ImportOutcome?] = prepared.map {
             if case .done(let outcome) = $0 { outcome } else { nil }

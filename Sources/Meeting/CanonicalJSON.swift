@@ -541,20 +541,20 @@ struct FieldReader {
 /// bits after the last byte; a decoder also takes others (stray bits set), which would give
 /// an event a second set of bytes and so a second id.
 enum Base64Spelling {
-    /// Whether `text`, which a strict decoder read as `count` bytes, is their one spelling:
-    /// padded to whole quads, and the bits of its last letter past the bytes zero.
+    /// Whether `text` is the one spelling of `count` bytes: whole quads of the standard
+    /// alphabet, the `=` padding they need and no other, and the bits of its last letter past
+    /// the bytes zero. (The decoder is asked for the bytes; this asks nothing of it.)
     static func isCanonical(_ text: String.UTF8View, of count: Int) -> Bool {
-        guard text.count == (count + 2) / 3 * 4 else { return false }
+        let letters = Array(text)
+        let padding = (3 - count % 3) % 3
+        guard letters.count == (count + 2) / 3 * 4 else { return false }
+        let body = letters.count - padding
+        guard letters[body...].allSatisfy({ $0 == UInt8(ascii: "=") }), letters[..<body].allSatisfy({ sextet($0) != nil }) else {
+            return false
+        }
         // 1 byte in the last quad: its 2nd letter carries 4 unused bits; 2 bytes: the 3rd, 2.
-        let (letter, unused): (Int, UInt8) =
-            switch count % 3 {
-            case 1: (text.count - 3, 0x0F)
-            case 2: (text.count - 2, 0x03)
-            default: (0, 0)
-            }
-        guard unused != 0 else { return true }
-        guard let value = sextet(text[text.index(text.startIndex, offsetBy: letter)]) else { return false }
-        return value & unused == 0
+        let unused: UInt8 = padding == 2 ? 0x0F : padding == 1 ? 0x03 : 0
+        return unused == 0 || sextet(letters[body - 1])! & unused == 0
     }
 
     /// The 6 bits a letter of the standard alphabet stands for.

@@ -204,14 +204,13 @@ public struct SessionState: Sendable {
         guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
         var verdicts = given ?? Array(repeating: .unchecked, count: events.count)
         let stale = created.roomKey != key
-        // Another session's events stay unchecked: the fold ignores them.
-        // The creation was checked in finding it.
+        // Another session's events stay unchecked: the fold ignores them. The creation was
+        // checked in finding it (and the fold takes it as the session's, not by its verdict).
         let late = verdicts.indices.filter {
             (stale || verdicts[$0] == .unchecked) && events[$0].session == creation.id && events[$0].id != creation.id
         }
         let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { Verdict.of($0, roomKey: created.roomKey) }
         for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
-        for i in verdicts.indices where events[i].id == creation.id { verdicts[i] = .sound }
         return SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
     }
 

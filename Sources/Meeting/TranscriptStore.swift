@@ -269,10 +269,13 @@ public final class TranscriptStore: Sendable {
 
     /// Several sessions' saves (``save(_:resulting:roomSecret:sessionKey:placed:)``) in one
     /// transaction of each file, each session in a savepoint of its own: one that cannot be
-    /// stored (wiped meanwhile) is left out whole and the others are stored. For each, nil
-    /// or why it was not stored. Many small sessions (an import) cost far less this way: one
-    /// commit, and one piece of the search index rather than one per session.
+    /// stored (wiped meanwhile) is left out of both files and the others are stored. For each,
+    /// nil or why it was not stored. As with one session, if the pending file's write fails
+    /// after `halqa.sqlite`'s, what went into `halqa.sqlite` stays (it is sound alone) and
+    /// saving again adds the rest. Many small sessions (an import) cost less this way: one
+    /// commit of each file for all of them.
     func save(all writes: [SessionWrite]) async -> [MeetingError?] {
+        guard !writes.isEmpty else { return [] }
         let wiped = wipedSessions
         var errors = [MeetingError?](repeating: nil, count: writes.count)
         do {
@@ -280,15 +283,19 @@ public final class TranscriptStore: Sendable {
                 TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) { try $0.writeMain(db) }
             }
             for (i, error) in failed { errors[i] = error }
-            let participants = writes.indices.filter { errors[$0] == nil && !writes[$0].participants.isEmpty }
-            if !participants.isEmpty {
-                let failed = try await pending.write { db in
-                    TranscriptStore.eachInSavepoint(writes, participants, wiped: wiped, db) { try $0.writePending(db) }
-                }
-                for (i, error) in failed { errors[i] = error }
-            }
         } catch {
-            for i in writes.indices where errors[i] == nil { errors[i] = TranscriptStore.saveFailure(error) }
+            return writes.map { _ in TranscriptStore.saveFailure(error) }
+        }
+        let participants = writes.indices.filter { errors[$0] == nil && !writes[$0].participants.isEmpty }
+        guard !participants.isEmpty else { return errors }
+        do {
+            let failed = try await pending.write { db in
+                TranscriptStore.eachInSavepoint(writes, participants, wiped: wiped, db) { try $0.writePending(db) }
+            }
+            for (i, error) in failed { errors[i] = error }
+        } catch {
+            // Only the sessions with participants' events to write missed something.
+            for i in participants { errors[i] = TranscriptStore.saveFailure(error) }
         }
         return errors
     }

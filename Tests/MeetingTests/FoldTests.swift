@@ -199,7 +199,16 @@ struct FoldTests {
                 letters[position] = table[Int(Base64Spelling.sextet(letters[position])! ^ (1 << bit))]
                 others.append(String(decoding: letters, as: UTF8.self))
             }
+            // Padding in the wrong place, or a letter outside the alphabet.
+            if count % 3 != 0 {
+                var misplaced = Array(text.utf8)
+                misplaced.swapAt(misplaced.count - 1, misplaced.count - 1 - (3 - count % 3))
+                others.append(String(decoding: misplaced, as: UTF8.self))
+            }
+            others.append(String(text.dropLast(4)) + "xx=y")
+            others.append(String(text.dropFirst()) + "-")
             for other in others where other != text {
+                #expect(!Base64Spelling.isCanonical(other.utf8, of: count), "\(other) for \(count) bytes, asked alone")
                 let read = Data(base64Encoded: other)
                 #expect(read == nil || !Base64Spelling.isCanonical(other.utf8, of: read!.count), "\(other) for \(count) bytes")
             }
