@@ -100,21 +100,18 @@ extension TranscriptStore {
         // `budget` (a file too large to be an export is refused unread: it counts nothing).
         let ahead = 2 * batchSize
         let budget = 64 << 20
-        let sizes = paths.map { path in
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            return size <= ArchiveImport.largestFile ? size : 0
-        }
+        let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 }
+        let counted = sizes.map { $0 <= ArchiveImport.largestFile ? $0 : 0 }
         var next = 0
         var done = 0
-        var reading = 0
         await withTaskGroup(of: (Int, Prepared).self) { group in
-            var canStart: Bool { next < paths.count && next < done + ahead && (next == done || reading + sizes[next] <= budget) }
+            var canStart: Bool {
+                next < paths.count && next < done + ahead && (next == done || counted[done..<next].reduce(counted[next], +) <= budget)
+            }
             func startMore() {
                 while canStart {
-                    let index = next
-                    let path = paths[index]
-                    group.addTask { (index, await TranscriptStore.prepare(path, passphrase: passphrase)) }
-                    reading += sizes[index]
+                    let (index, path, size) = (next, paths[next], sizes[next])
+                    group.addTask { (index, await TranscriptStore.prepare(path, size: size, passphrase: passphrase)) }
                     next += 1
                 }
             }
@@ -142,7 +139,6 @@ extension TranscriptStore {
                     for i in stored { waiting[i] = nil }
                     for outcome in await store(batch, paths: Array(paths[stored])) { await report(outcome) }
                     done = stored.upperBound
-                    reading -= stored.reduce(0) { $0 + sizes[$1] }
                 }
                 startMore()
             }
@@ -156,8 +152,8 @@ extension TranscriptStore {
         await store(await TranscriptStore.prepare(bytes, named: name, passphrase: passphrase), path: name)
     }
 
-    static func prepare(_ path: String, passphrase: AskOnce) async -> Prepared {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    /// Reads (if it is no larger than an export can be: `size`), opens and verifies a file.
+    static func prepare(_ path: String, size: Int, passphrase: AskOnce) async -> Prepared {
         guard size <= ArchiveImport.largestFile else {
             return .done(
                 ImportOutcome(
@@ -208,32 +204,20 @@ extension TranscriptStore {
     /// or refused with nothing of it stored, or (the pending file failing after the main one)
     /// refused with what it adds to the main file kept, which importing it again completes.
     func store(_ prepared: [Prepared], paths: [String]) async -> [ImportOutcome] {
+        let verified = prepared.enumerated().compactMap { i, file -> (Int, SessionState)? in
+            if case .verified(let state) = file { (i, state) } else { nil }
+        }
         var outcomes: [ImportOutcome?] = prepared.map {
             if case .done(let outcome) = $0 { outcome } else { nil }
         }
-        func refused(_ i: Int, _ error: MeetingError) {
-            outcomes[i] = ImportOutcome(file: paths[i], kind: .refused, newEvents: 0, message: error.message)
-        }
-        var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
-        for (i, file) in prepared.enumerated() {
-            guard case .verified(let state) = file else { continue }
-            do throws(MeetingError) {
-                let plan = try importPlan(state)
-                plans.append((i, plan.write, plan.result))
-            } catch {
-                refused(i, error)
-            }
-        }
-        let errors = await save(all: plans.map(\.write))
-        for (plan, error) in zip(plans, errors) {
-            do throws(MeetingError) {
-                if let error { throw error }
-                try await settle(plan.write.state)
-            } catch {
-                refused(plan.index, error)
+        for ((i, _), stored) in zip(verified, await importVerified(verified.map(\.1))) {
+            let result: ImportResult
+            switch stored {
+            case .success(let done): result = done
+            case .failure(let error):
+                outcomes[i] = ImportOutcome(file: paths[i], kind: .refused, newEvents: 0, message: error.message)
                 continue
             }
-            let result = plan.result
             let kind: ImportOutcome.Kind = result.newEvents == 0 ? .alreadyHere : result.merged ? .merged : .added
             let message =
                 switch kind {
@@ -241,8 +225,8 @@ extension TranscriptStore {
                 case .merged: "merged \(result.newEvents) new events into \"\(result.title)\""
                 case .alreadyHere, .refused, .skipped: "already here: \"\(result.title)\""
                 }
-            outcomes[plan.index] = ImportOutcome(
-                file: paths[plan.index], kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents,
+            outcomes[i] = ImportOutcome(
+                file: paths[i], kind: kind, session: result.session.hex, title: result.title, newEvents: result.newEvents,
                 message: message)
         }
         return outcomes.map { $0! }

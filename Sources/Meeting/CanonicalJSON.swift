@@ -276,7 +276,7 @@ struct JSONParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(validating: out, as: UTF8.self)
+                return out.withUnsafeBufferPointer(JSONParser.validUTF8)
             case UInt8(ascii: "\\"):
                 guard let escaped = next else { return nil }
                 index += 1
@@ -345,7 +345,8 @@ struct JSONParser {
     }
 
     /// A lowercase hex digit's value (canonical escapes are written in lowercase).
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+    /// A lower-case hex digit's value (the one spelling `\u00xx` escapes and event ids take).
+    static func hexDigit(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10

@@ -34,12 +34,9 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
         guard hex.utf8.count == 64 else { return nil }
         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         for (i, c) in hex.utf8.enumerated() {
-            let nibble: UInt64
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(c - UInt8(ascii: "a") + 10)
-            default: return nil  // upper case is refused: one spelling per id
-            }
+            // Upper case is refused: one spelling per id.
+            guard let digit = JSONParser.hexDigit(c) else { return nil }
+            let nibble = UInt64(digit)
             switch i / 16 {
             case 0: w.0 = w.0 << 4 | nibble
             case 1: w.1 = w.1 << 4 | nibble

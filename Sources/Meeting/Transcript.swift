@@ -233,10 +233,34 @@ extension TranscriptStore {
 
     /// Merges a session already verified (``Transcript/verified(from:)``) into this store.
     func importVerified(_ imported: SessionState) async throws(MeetingError) -> ImportResult {
-        let plan = try importPlan(imported)
-        if let error = await save(all: [plan.write]).first ?? nil { throw error }
-        try await settle(plan.write.state)
-        return plan.result
+        try await importVerified([imported])[0].get()
+    }
+
+    /// Merges sessions already verified, none the same as another, stored together
+    /// (``save(all:)``); what each came to, or why it was not stored, whatever became of the
+    /// others.
+    func importVerified(_ sessions: [SessionState]) async -> [Result<ImportResult, MeetingError>] {
+        var results = [Result<ImportResult, MeetingError>?](repeating: nil, count: sessions.count)
+        var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
+        for (i, state) in sessions.enumerated() {
+            do throws(MeetingError) {
+                let plan = try importPlan(state)
+                plans.append((i, plan.write, plan.result))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        let errors = await save(all: plans.map(\.write))
+        for (plan, error) in zip(plans, errors) {
+            do throws(MeetingError) {
+                if let error { throw error }
+                try await settle(plan.write.state)
+                results[plan.index] = .success(plan.result)
+            } catch {
+                results[plan.index] = .failure(error)
+            }
+        }
+        return results.map { $0! }
     }
 
     /// What merging a verified session writes (its events this store lacks, with the session

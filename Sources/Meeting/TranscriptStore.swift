@@ -280,7 +280,7 @@ public final class TranscriptStore: Sendable {
         var errors = [MeetingError?](repeating: nil, count: writes.count)
         do {
             let failed = try await pool.write { db in
-                TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) { try $0.writeMain(db) }
+                try TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) { try $0.writeMain(db) }
             }
             for (i, error) in failed { errors[i] = error }
         } catch {
@@ -290,7 +290,7 @@ public final class TranscriptStore: Sendable {
         guard !participants.isEmpty else { return errors }
         do {
             let failed = try await pending.write { db in
-                TranscriptStore.eachInSavepoint(writes, participants, wiped: wiped, db) { try $0.writePending(db) }
+                try TranscriptStore.eachInSavepoint(writes, participants, wiped: wiped, db) { try $0.writePending(db) }
             }
             for (i, error) in failed { errors[i] = error }
         } catch {
@@ -302,19 +302,26 @@ public final class TranscriptStore: Sendable {
 
     /// `write` of each of `writes` at `indices`, each in a savepoint of the caller's
     /// transaction: what one wrote before failing is undone, the others' kept. Why each that
-    /// failed did.
+    /// failed did; a single one's failure is thrown instead.
     private static func eachInSavepoint(
         _ writes: [SessionWrite], _ indices: [Int], wiped: WipedSessions, _ db: Database, _ write: (SessionWrite) throws -> Void
-    ) -> [Int: MeetingError] {
+    ) throws -> [Int: MeetingError] {
+        // Inside the transaction: a wipe's own runs wholly before (and this sees the mark) or
+        // after (and removes what this wrote). Nothing brings a wiped session back.
+        func one(_ i: Int) throws {
+            guard !wiped.contains(writes[i].state.id) else { throw TranscriptStore.wipedError }
+            try write(writes[i])
+        }
+        // One session alone (a live save) needs no savepoint: its failure undoes the transaction.
+        if indices.count == 1 {
+            try one(indices[0])
+            return [:]
+        }
         var failed: [Int: MeetingError] = [:]
         for i in indices {
             do {
                 try db.inSavepoint {
-                    // Inside the transaction: a wipe's own runs wholly before (and this sees the
-                    // mark) or after (and removes what this wrote). Nothing brings a wiped
-                    // session back.
-                    guard !wiped.contains(writes[i].state.id) else { throw TranscriptStore.wipedError }
-                    try write(writes[i])
+                    try one(i)
                     return .commit
                 }
             } catch {

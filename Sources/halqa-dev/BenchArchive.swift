@@ -74,11 +74,11 @@ struct BenchArchive: AsyncParsableCommand {
             }
             // Which goes first alternates, so neither always meets a warm or a cold cache.
             if k % 2 == 0 {
-                floor += BenchArchive.measure(verifyAlone)
+                floor += await BenchArchive.measure(verifyAlone)
                 imported += await BenchArchive.measure(importChunk)
             } else {
                 imported += await BenchArchive.measure(importChunk)
-                floor += BenchArchive.measure(verifyAlone)
+                floor += await BenchArchive.measure(verifyAlone)
             }
             if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
         }
@@ -158,12 +158,6 @@ struct BenchArchive: AsyncParsableCommand {
     static func measure(_ work: () async -> Void) async -> Spent {
         let (cpu, wall) = (Spent.cpuNow(), ContinuousClock.now)
         await work()
-        return Spent(wall: (ContinuousClock.now - wall).seconds, cpu: Spent.cpuNow() - cpu)
-    }
-
-    static func measure(_ work: () -> Void) -> Spent {
-        let (cpu, wall) = (Spent.cpuNow(), ContinuousClock.now)
-        work()
         return Spent(wall: (ContinuousClock.now - wall).seconds, cpu: Spent.cpuNow() - cpu)
     }
 
