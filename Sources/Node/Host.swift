@@ -228,12 +228,6 @@ public enum Host {
                 listeningSink.yield(channel.localAddress?.port ?? options.port)
                 webSink.yield()
                 webSink.finish()
-                ready(
-                    HostBanner(
-                        title: state.created.title, sessionID: room.session.id, participantURL: base,
-                        joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
-                        consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
-                        qr: QRCode(room.joinURL), programme: state.created.programme))
             },
             logger: logger
         )
@@ -248,11 +242,22 @@ public enum Host {
         await room.attach(replicator)
         if let known = options.knownPeer { await replicator.remember(known.key, host: known.host, port: known.port) }
         let (peerListening, peerSink) = AsyncStream<Int>.makeStream()
+        let banner = HostBanner(
+            title: state.created.title, sessionID: room.session.id, participantURL: base,
+            joinCode: AccessCodes.display(room.access.joinCode), joinURL: room.joinURL,
+            consoleURL: base + "facilitate#key=" + secret, screenURL: base + room.links.screenLink,
+            qr: QRCode(room.joinURL), programme: state.created.programme)
+        // The banner is printed once both ports listen: a node that cannot listen for other
+        // nodes stops before anyone is told to open it. The default peer port (--port + 1) may
+        // be taken by another program; then any free port is used, and printed. A node that
+        // joined another has already told it port + 1, so it keeps to that.
         let peers = PeerService(
             replicator: replicator, after: webListening, bind: options.bind, port: options.peerPort ?? options.port + 1,
+            anyIfTaken: options.peerPort == nil && options.knownPeer == nil,
             bound: { p in
                 peerSink.yield(p)
                 peerSink.finish()
+                ready(banner)
                 say(
                     "Other Halqa nodes reach this one at \(LANAddress.forParticipants(bind: options.bind)):\(p) (its key in this session: \(key.publicKey.fingerprint))."
                 )
@@ -300,6 +305,8 @@ struct PeerService: Service {
     let after: AsyncStream<Void>
     let bind: String
     let port: Int
+    /// Whether another free port may be used when `port` is taken (it was not chosen).
+    let anyIfTaken: Bool
     let bound: @Sendable (Int) -> Void
 
     func run() async throws {
@@ -307,11 +314,19 @@ struct PeerService: Service {
             var web = after.makeAsyncIterator()
             guard await web.next() != nil else { return }
             do {
-                try await replicator.run(host: bind, port: port, bound: bound)
-            } catch is CancellationError {
-            } catch let error as IOError where error.errnoCode == EADDRINUSE {
-                throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
+                try await listen(on: port)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && anyIfTaken && port != 0 {
+                try await listen(on: 0)
             }
+        }
+    }
+
+    private func listen(on port: Int) async throws {
+        do {
+            try await replicator.run(host: bind, port: port, bound: bound)
+        } catch is CancellationError {
+        } catch let error as IOError where error.errnoCode == EADDRINUSE && !anyIfTaken {
+            throw HostError(message: "Port \(port), for other Halqa nodes, is already in use. Choose another with --peer-port.")
         }
     }
 }

@@ -48,7 +48,10 @@ struct HostCommand: AsyncParsableCommand {
             "The name other nodes see on the network (default: halqa- and a short code). Never the group or topic.", valueName: "NAME"))
     var name: String?
     @Flag(help: "Do not announce this node or look for others on the network; others need its address.") var noDiscovery = false
-    @Option(help: ArgumentHelp("The port other Halqa nodes call (default: --port + 1; 0 for any free port).", valueName: "PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "The port other Halqa nodes call (default: --port + 1, or any free port if that is taken; 0 for any free port).",
+            valueName: "PORT"))
     var peerPort: Int?
     @Flag(help: "Open the facilitator's console in this laptop's browser (xdg-open) once the session starts.") var open = false
     @OptionGroup var data: DataOptions

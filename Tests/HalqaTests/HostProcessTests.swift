@@ -139,6 +139,31 @@ struct HostProcessTests {
             clash.rest().contains("Port \(first.port) is already in use, by another Halqa or another program. Choose another with --port"))
         first.stop(SIGTERM)
 
+        // Another program holds the port other nodes would call (--port + 1): the node listens
+        // for them on another and says which. Asked for that port by name, it stops before
+        // anyone is told to open it.
+        var port = 0
+        var holder: ListeningSocket?
+        while holder?.port == nil {
+            port = freePort()
+            holder = ListeningSocket(port: port + 1)
+        }
+        let shifted = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path + "/shifted", port: port)
+        #expect(await shifted.waitUntilReady(), "\(shifted.rest())")
+        #expect(try await shifted.call("GET", "/api/console", token: shifted.secret).0 == 200)
+        shifted.stop(SIGTERM)
+        let said = shifted.rest()
+        let reached = said.split(separator: "Other Halqa nodes reach this one at 127.0.0.1:").last.map { $0.prefix { $0.isNumber } }
+        #expect(reached.flatMap { Int($0) }.map { $0 != port + 1 && $0 > 0 } == true, "\(said)")
+        let named = try HostProcess(
+            ["--deck", "seeds/decks/real-man.deck", "--peer-port", String(port + 1)], data: data.path + "/named", port: port)
+        named.process.waitUntilExit()
+        let refused = named.rest()
+        #expect(named.process.terminationStatus == 1)
+        #expect(refused.contains("Port \(port + 1), for other Halqa nodes, is already in use. Choose another with --peer-port."))
+        #expect(!refused.contains("Press Ctrl-C") && !refused.contains("facilitate#key="), "\(refused)")
+        withExtendedLifetime(holder) {}
+
         let bad = data.path + "/bad.deck"
         try "title: x\n[prompt]\ntme: 5\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let badDeck = try HostProcess(["--deck", bad], data: data.path)
