@@ -79,6 +79,20 @@ extension SessionState {
         return batch(containing: reflection, prompt: r.prompt).map { isShown(batch: $0, prompt: r.prompt) } ?? false
     }
 
+    /// Every reflection ``isRevealed(_:)`` holds true of, each batch looked over once (not
+    /// once for each of its reflections): for what looks at all of a session's reflections.
+    func revealedReflections() -> Set<EventID> {
+        var out = Set<EventID>(minimumCapacity: revealedSet.count)
+        for (p, prompt) in prompts.enumerated() {
+            for (k, batch) in prompt.batches.enumerated() where isShown(batch: batch, prompt: p) {
+                for id in batch where prompt.batchOf[id] == k && reflections[id]?.prompt == p && revealedSet.contains(id) {
+                    out.insert(id)
+                }
+            }
+        }
+        return out
+    }
+
     /// Whether a revealed batch holds at least the minimum of this prompt's reflections here.
     func isShown(batch: [EventID], prompt: Int) -> Bool {
         batch.lazy.filter { self.reflections[$0]?.prompt == prompt }.count >= created.minimumToReveal
@@ -154,11 +168,12 @@ extension SessionState {
     /// hidden reflections with their resonances, and the hide events (their reasons are for
     /// facilitators only).
     public var exportableEvents: [Event] {
-        events.values.filter { event in
+        let revealed = revealedReflections()
+        return events.values.filter { event in
             guard ignored[event.id] == nil else { return false }
             switch event.body {
-            case .reflectionSubmitted: return isRevealed(event.id) && hiddenReasons[event.id] == nil
-            case .resonated(let r, _): return isRevealed(r) && hiddenReasons[r] == nil
+            case .reflectionSubmitted: return revealed.contains(event.id) && hiddenReasons[event.id] == nil
+            case .resonated(let r, _): return revealed.contains(r) && hiddenReasons[r] == nil
             case .reflectionHidden: return false
             default: return true
             }

@@ -76,6 +76,12 @@ public struct Transcript: Codable, Hashable, Sendable {
 
     /// The transcript of `state`.
     public init(_ state: SessionState) {
+        self.init(readableOf: state)
+        events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }
+    }
+
+    /// The transcript of `state` without its events: what a file's readable part must be.
+    private init(readableOf state: SessionState) {
         format = Transcript.formatName
         version = 1
         session = Session(
@@ -109,7 +115,7 @@ public struct Transcript: Codable, Hashable, Sendable {
                 })
         }
         self.notes = entries(nil)
-        events = state.exportableEvents.map { Data($0.bytes).base64EncodedString() }
+        events = []
     }
 
     /// "2026-03-21T17:05:00Z", as transcripts write times.
@@ -160,11 +166,13 @@ public struct Transcript: Codable, Hashable, Sendable {
         let decoded = await Concurrently.map(Array(zip(transcript.events.indices, transcript.events))) {
             item -> Result<Event, MeetingError> in
             let (i, text) = item
-            guard let data = Data(base64Encoded: text) else {
+            // The one spelling of the bytes, as `init(_:)` writes them: what is compared below is the events' ids.
+            guard let data = Data(base64Encoded: text), Base64Spelling.isCanonical(text.utf8, of: data.count) else {
                 return .failure(
                     MeetingError(
                         .invalidTranscript,
-                        "Event \(i + 1) of \(count) is not base64. The file was damaged or edited; nothing was imported."))
+                        "Event \(i + 1) of \(count) is not base64 as Halqa writes it. The file was damaged or edited; nothing was imported."
+                    ))
             }
             do throws(MeetingError) {
                 return .success(try Event(bytes: Array(data)))
@@ -184,7 +192,10 @@ public struct Transcript: Codable, Hashable, Sendable {
                 .invalidTranscript,
                 "Event \(id.short) does not check (\(reason.message)). The file was damaged or edited; nothing was imported.")
         }
-        guard Transcript(state) == transcript else {
+        // The events are compared by id (a hash of the bytes, in the file's order), not encoded again.
+        var readable = transcript
+        readable.events = []
+        guard Transcript(readableOf: state) == readable, state.exportableEvents.map(\.id) == events.map(\.id) else {
             throw MeetingError(
                 .invalidTranscript,
                 "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session."

@@ -64,6 +64,13 @@ struct RulesTests {
         #expect(honest.revealed(prompt: 0).isEmpty)
         honest.insert(enough)
         #expect(Set(honest.revealed(prompt: 0).map(\.text)) == ["the only real one", "held two", "held three"])
+        // What an export and a store look at all at once is what each reflection's own answer says.
+        for s in [state, honest] {
+            let each = Set(s.allEvents.map(\.id).filter { s.isRevealed($0) })
+            #expect(s.revealedReflections() == each)
+        }
+        #expect(honest.revealedReflections() == Set([alone.id] + held.map(\.id)))
+        #expect(Set(honest.exportableEvents.map(\.id)).isSuperset(of: [alone.id] + held.map(\.id)))
     }
 
     @Test("reveal below the minimum is refused; the facilitator may choose another minimum")

@@ -181,8 +181,22 @@ struct TranscriptTests {
         let victim = Data(base64Encoded: forgedEvent.events[1])!
         forgedEvent.events[1] = Data(String(decoding: victim, as: UTF8.self).replacingOccurrences(of: "\"kind\"", with: "\"kind\" ").utf8)
             .base64EncodedString()
+        // The same bytes spelled otherwise: the unused bits of an event's last letter set.
+        var respelled = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        let odd = try #require(respelled.events.firstIndex { $0.hasSuffix("=") })
+        let written = respelled.events[odd]
+        var letters = Array(written.utf8)
+        let last = letters.lastIndex { $0 != UInt8(ascii: "=") }!
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        letters[last] = alphabet[alphabet.firstIndex(of: letters[last])! | 1]
+        respelled.events[odd] = String(decoding: letters, as: UTF8.self)
+        #expect(Data(base64Encoded: respelled.events[odd]) == Data(base64Encoded: written), "Foundation reads the same bytes")
+        var twice = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        twice.events.append(twice.events[0])
         let cases: [(String, Data, String)] = [
+            ("an event listed twice", twice.json(), "does not match its signed events"),
             ("edited text", Data(editedText.utf8), "does not match its signed events"),
+            ("event spelled otherwise", respelled.json(), "is not base64 as Halqa writes it"),
             ("damaged event", transcript.json(), "nothing was imported"),
             ("non-canonical event", forgedEvent.json(), "nothing was imported"),
             ("not JSON", Data("hello".utf8), "not a Halqa transcript"),
