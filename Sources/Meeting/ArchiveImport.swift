@@ -212,7 +212,7 @@ extension TranscriptStore {
         }
         for ((i, _), stored) in zip(verified, await importVerified(verified.map(\.1))) {
             let result: ImportResult
-            switch stored {
+            switch stored! {
             case .success(let done): result = done
             case .failure(let error):
                 outcomes[i] = ImportOutcome(file: paths[i], kind: .refused, newEvents: 0, message: error.message)

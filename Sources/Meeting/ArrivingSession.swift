@@ -69,7 +69,14 @@ public struct ArrivingSession: Sendable {
                 verdicts.append(item.verdict)
             }
         }
-        let state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey)
+        let state: SessionState
+        if roomKey == nil, case let (folded, signed) = try await SessionState.foldingWhileVerifying(events), await signed.value {
+            // Nothing was checked as it arrived: folded while the signatures were checked, and
+            // every one checks, so the fold is the one a check first would give.
+            state = folded
+        } else {
+            state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey)
+        }
         let refused = Set(state.ignored.filter(\.value.isForgery).keys)
         return refused.isEmpty ? state : state.removing(refused)
     }

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// Work spread over every core, for what a large session costs: decoding and verifying its
 /// events when a node catches up or a transcript is imported.
 enum Concurrently {
@@ -19,5 +22,33 @@ enum Concurrently {
             return parts
         }
         return Array(parts.joined())
+    }
+
+    /// Whether `test` holds of every item: one worker per core takes chunks in turn and
+    /// yields between them, so what else waits for the pool meanwhile (a fold, a save) runs
+    /// too; a false answer stops the others, and so does cancelling.
+    static func allSatisfy<T: Sendable>(_ items: [T], chunk: Int = 256, _ test: @escaping @Sendable (T) -> Bool) async -> Bool {
+        let shared = Shared()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+                group.addTask {
+                    while !Task.isCancelled, !shared.failed.withLock({ $0 }) {
+                        let start = shared.next.withLock { next in
+                            defer { next += chunk }
+                            return next
+                        }
+                        guard start < items.count else { return }
+                        if !items[start..<min(start + chunk, items.count)].allSatisfy(test) { shared.failed.withLock { $0 = true } }
+                        await Task.yield()
+                    }
+                }
+            }
+        }
+        return !Task.isCancelled && !shared.failed.withLock { $0 }
+    }
+
+    private final class Shared: Sendable {
+        let next = Mutex(0)
+        let failed = Mutex(false)
     }
 }

@@ -179,7 +179,11 @@ public struct SessionState: Sendable {
 
         /// Checks an event as the fold would, given the session's room key: on any thread.
         static func of(_ event: Event, roomKey: PublicKey) -> Verdict {
-            guard event.hasValidSignature(roomKey: roomKey) else { return .forged }
+            event.hasValidSignature(roomKey: roomKey) ? ofSigned(event) : .forged
+        }
+
+        /// ``of(_:roomKey:)`` for an event whose signature checks.
+        static func ofSigned(_ event: Event) -> Verdict {
             if case .reflectionSubmitted(_, let text, _) = event.body {
                 return (try? CheckedText(text, limit: Limits.reflectionCharacters, what: "")) != nil ? .sound : .signed
             }
@@ -212,6 +216,23 @@ public struct SessionState: Sendable {
         let lateVerdicts = await Concurrently.map(late.map { events[$0] }) { Verdict.of($0, roomKey: created.roomKey) }
         for (i, verdict) in zip(late, lateVerdicts) { verdicts[i] = verdict }
         return SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false)
+    }
+
+    /// ``verifying(_:)`` in two parts, for a caller that writes the session while its
+    /// signatures are checked: the state the events fold to if every signature checks (the
+    /// creation's is checked here, and each reflection's text), and a task that checks the
+    /// others on every core and says whether all do. Only when it says so is the state the
+    /// one ``verifying(_:)`` gives.
+    static func foldingWhileVerifying(_ events: [Event]) async throws(MeetingError) -> (SessionState, Task<Bool, Never>) {
+        let creation = try SessionState.creation(among: events, verify: true)
+        guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
+        // As `verifying`: another session's events stay unchecked (the fold ignores them).
+        let session = creation.id
+        let own: @Sendable (Event) -> Bool = { $0.session == session && $0.id != session }
+        let verdicts = await Concurrently.map(events) { own($0) ? Verdict.ofSigned($0) : .unchecked }
+        let key = created.roomKey
+        let signed = Task { await Concurrently.allSatisfy(events.filter(own)) { $0.hasValidSignature(roomKey: key) } }
+        return (SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false), signed)
     }
 
     /// Decodes events' bytes on every core, leaving out what is not an event.

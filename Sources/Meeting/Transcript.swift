@@ -139,6 +139,15 @@ public struct Transcript: Codable, Hashable, Sendable {
     /// Reads and verifies a transcript file: its events must all be valid and signed, and
     /// its readable part must be exactly what those events say.
     public static func verified(from data: Data) async throws(MeetingError) -> (Transcript, SessionState) {
+        let (transcript, events) = try await read(data)
+        let state = try await SessionState.verifying(events)
+        try check(transcript, events, against: state)
+        return (transcript, state)
+    }
+
+    /// A transcript file's readable part and its events, decoded on every core and each
+    /// canonical; nothing is verified yet.
+    static func read(_ data: Data) async throws(MeetingError) -> (Transcript, [Event]) {
         guard data.count <= Limits.transcriptBytes else {
             throw MeetingError(
                 .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
@@ -186,7 +195,12 @@ public struct Transcript: Codable, Hashable, Sendable {
         var events: [Event] = []
         events.reserveCapacity(count)
         for result in decoded { events.append(try result.get()) }
-        let state = try await SessionState.verifying(events)
+        return (transcript, events)
+    }
+
+    /// Whether `state`, folded from the file's `events`, took every one of them and says what
+    /// the file's readable part says; if not, why.
+    static func check(_ transcript: Transcript, _ events: [Event], against state: SessionState) throws(MeetingError) {
         if let (id, reason) = state.ignored.first {
             throw MeetingError(
                 .invalidTranscript,
@@ -201,7 +215,6 @@ public struct Transcript: Codable, Hashable, Sendable {
                 "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session."
             )
         }
-        return (transcript, state)
     }
 
     static func describe(_ error: any Error) -> String {
@@ -238,19 +251,39 @@ extension TranscriptStore {
 
     /// Verifies a transcript and merges its events into this store. Events already held are
     /// not stored twice; an invalid file changes nothing.
+    ///
+    /// The session is written while its signatures are checked, and committed only once every
+    /// one does (``SignatureGate``): a large file takes little more than its verification.
+    /// A file that does not check is refused with the reason ``Transcript/verified(from:)``
+    /// gives, and nothing of it is kept.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
-        try await importVerified(try await Transcript.verified(from: data).1)
+        let (transcript, events) = try await Transcript.read(data)
+        let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+        let gate = SignatureGate(signed)
+        // What the events say if every signature checks must be what the file says.
+        if (try? Transcript.check(transcript, events, against: folded)) != nil,
+            let result = try await importVerified([folded], gate: gate)[0]?.get()
+        {
+            return result
+        }
+        // Refused, or not written: the whole check, in order, says why.
+        signed.cancel()
+        _ = try await Transcript.verified(from: data)
+        throw MeetingError(.storage, "The transcript checks but could not be stored. Try again; nothing was half-imported.")
     }
 
     /// Merges a session already verified (``Transcript/verified(from:)``) into this store.
     func importVerified(_ imported: SessionState) async throws(MeetingError) -> ImportResult {
-        try await importVerified([imported])[0].get()
+        try await importVerified([imported])[0]!.get()
     }
 
     /// Merges sessions already verified, none the same as another, stored together
     /// (``save(all:)``); what each came to, or why it was not stored, whatever became of the
     /// others.
-    func importVerified(_ sessions: [SessionState]) async -> [Result<ImportResult, MeetingError>] {
+    ///
+    /// With `gate`, the sessions' rows are committed only if it opens (their signatures all
+    /// check); if it does not, nothing is written and each result is nil.
+    func importVerified(_ sessions: [SessionState], gate: SignatureGate? = nil) async -> [Result<ImportResult, MeetingError>?] {
         var results = [Result<ImportResult, MeetingError>?](repeating: nil, count: sessions.count)
         var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
         for (i, state) in sessions.enumerated() {
@@ -261,7 +294,8 @@ extension TranscriptStore {
                 results[i] = .failure(error)
             }
         }
-        let errors = await save(all: plans.map(\.write))
+        let errors = await save(all: plans.map(\.write), gate: gate)
+        if let gate, await !gate.passed { return sessions.map { _ in nil } }
         for (plan, error) in zip(plans, errors) {
             do throws(MeetingError) {
                 if let error { throw error }
@@ -271,7 +305,7 @@ extension TranscriptStore {
                 results[plan.index] = .failure(error)
             }
         }
-        return results.map { $0! }
+        return results
     }
 
     /// What merging a verified session writes (its events this store lacks, with the session

@@ -274,13 +274,20 @@ public final class TranscriptStore: Sendable {
     /// after `halqa.sqlite`'s, what went into `halqa.sqlite` stays (it is sound alone) and
     /// saving again adds the rest. Many small sessions (an import) cost less this way: one
     /// commit of each file for all of them.
-    func save(all writes: [SessionWrite]) async -> [MeetingError?] {
+    ///
+    /// With `gate`, `halqa.sqlite`'s transaction commits only once it opens, and rolls back if
+    /// it does not (each session then fails, and the pending file is not written).
+    func save(all writes: [SessionWrite], gate: SignatureGate? = nil) async -> [MeetingError?] {
         guard !writes.isEmpty else { return [] }
         let wiped = wipedSessions
         var errors = [MeetingError?](repeating: nil, count: writes.count)
         do {
             let failed = try await pool.write { db in
-                try TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) { try $0.writeMain(db) }
+                let failed = try TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) {
+                    try $0.writeMain(db)
+                }
+                if let gate, !gate.wait() { throw SignatureGate.closed }
+                return failed
             }
             for (i, error) in failed { errors[i] = error }
         } catch {

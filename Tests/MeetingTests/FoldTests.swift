@@ -113,6 +113,11 @@ struct FoldTests {
         #expect(state.event(forged.id) == nil, "a forged reflection was kept")
         #expect(state.ignored[long.id] == .invalidReflection, "a refused reflection was taken once the forgery was left out")
         #expect(state.reflections[long.id] == nil)
+        // With every signature good, the session is folded while they are checked: the same.
+        let signed = try await LiveSession.verify((events + [long]).map(\.bytes))
+        #expect(signed.ignored[long.id] == .invalidReflection, "a reflection too long was taken while signatures were checked")
+        #expect(signed.reflections[long.id] == nil)
+        #expect(Set(signed.allEvents.map(\.id)) == Set(state.allEvents.map(\.id)))
     }
 
     @Test("a tampered event no longer verifies and is ignored")

@@ -191,10 +191,22 @@ struct TranscriptTests {
         letters[last] = alphabet[alphabet.firstIndex(of: letters[last])! | 1]
         respelled.events[odd] = String(decoding: letters, as: UTF8.self)
         #expect(Data(base64Encoded: respelled.events[odd]) == Data(base64Encoded: written), "Foundation reads the same bytes")
+        // A note whose signature does not check, listed in its place: the file reads and folds,
+        // and says what its events say, so only the signatures refuse it.
+        var unsigned = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        let note = try #require(
+            unsigned.events.firstIndex { String(decoding: Data(base64Encoded: $0)!, as: UTF8.self).contains(#""kind":"note""#) })
+        var noteJSON = String(decoding: Data(base64Encoded: unsigned.events[note])!, as: UTF8.self)
+        let sig = try #require(noteJSON.range(of: #""sig":""#))
+        let letter = noteJSON.index(sig.upperBound, offsetBy: 10)
+        noteJSON.replaceSubrange(letter...letter, with: noteJSON[letter] == "A" ? "B" : "A")
+        unsigned.events[note] = Data(noteJSON.utf8).base64EncodedString()
+        unsigned.events.sort { EventID.of(Array(Data(base64Encoded: $0)!)) < EventID.of(Array(Data(base64Encoded: $1)!)) }
         var twice = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
         twice.events.append(twice.events[0])
         let cases: [(String, Data, String)] = [
             ("an event listed twice", twice.json(), "does not match its signed events"),
+            ("a note not signed", unsigned.json(), "does not check (bad signature)"),
             ("edited text", Data(editedText.utf8), "does not match its signed events"),
             ("event spelled otherwise", respelled.json(), "is not base64 as Halqa writes it"),
             ("damaged event", transcript.json(), "nothing was imported"),
