@@ -69,14 +69,16 @@ public struct ArrivingSession: Sendable {
                 verdicts.append(item.verdict)
             }
         }
-        let state: SessionState
-        if roomKey == nil, case let (folded, signed) = try await SessionState.foldingWhileVerifying(events), await signed.value {
-            // Nothing was checked as it arrived: folded while the signatures were checked, and
-            // every one checks, so the fold is the one a check first would give.
-            state = folded
-        } else {
-            state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey)
+        var state: SessionState?
+        if roomKey == nil {
+            // Nothing was checked as it arrived: folded while the signatures are checked. If
+            // every one checks, the fold is the one checking first gives; if not (a forgery
+            // among them), it is done again the slow way, which finds which.
+            let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+            if await signed.value { state = folded }
         }
+        if state == nil { state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey) }
+        guard let state else { fatalError("folded above") }
         let refused = Set(state.ignored.filter(\.value.isForgery).keys)
         return refused.isEmpty ? state : state.removing(refused)
     }

@@ -259,30 +259,25 @@ extension TranscriptStore {
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
         let (transcript, events) = try await Transcript.read(data)
         let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
-        let gate = SignatureGate(signed)
-        // What the events say if every signature checks must be what the file says.
-        if (try? Transcript.check(transcript, events, against: folded)) != nil,
-            let result = try await importVerified([folded], gate: gate)[0]?.get()
-        {
-            return result
+        let result = await withTaskCancellationHandler {
+            // What the events say if every signature checks must be what the file says.
+            (try? Transcript.check(transcript, events, against: folded)) != nil
+                ? await importVerified([folded], gate: SignatureGate(signed))[0] : nil
+        } onCancel: {
+            signed.cancel()
         }
-        // Refused, or not written: the whole check, in order, says why.
+        if let result { return try result.get() }
+        // Refused: the whole check, in order, says why.
         signed.cancel()
         _ = try await Transcript.verified(from: data)
         throw MeetingError(.storage, "The transcript checks but could not be stored. Try again; nothing was half-imported.")
     }
 
-    /// Merges a session already verified (``Transcript/verified(from:)``) into this store.
-    func importVerified(_ imported: SessionState) async throws(MeetingError) -> ImportResult {
-        try await importVerified([imported])[0]!.get()
-    }
-
-    /// Merges sessions already verified, none the same as another, stored together
-    /// (``save(all:)``); what each came to, or why it was not stored, whatever became of the
-    /// others.
-    ///
-    /// With `gate`, the sessions' rows are committed only if it opens (their signatures all
-    /// check); if it does not, nothing is written and each result is nil.
+    /// Merges sessions, none the same as another, stored together (``save(all:)``); what each
+    /// came to, or why it was not stored, whatever became of the others. They are verified
+    /// (``Transcript/verified(from:)``), or folded as if every signature checks while `gate`
+    /// checks them: then their rows are committed only once it opens, and if it does not,
+    /// nothing is written and each result is nil.
     func importVerified(_ sessions: [SessionState], gate: SignatureGate? = nil) async -> [Result<ImportResult, MeetingError>?] {
         var results = [Result<ImportResult, MeetingError>?](repeating: nil, count: sessions.count)
         var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
@@ -294,8 +289,12 @@ extension TranscriptStore {
                 results[i] = .failure(error)
             }
         }
-        let errors = await save(all: plans.map(\.write), gate: gate)
-        if let gate, await !gate.passed { return sessions.map { _ in nil } }
+        var errors = await save(all: plans.map(\.write), gate: gate)
+        if let gate {
+            guard await gate.passed else { return sessions.map { _ in nil } }
+            // Checked only after the writer stopped waiting: what it wrote was rolled back.
+            if gate.gaveUp { errors = await save(all: plans.map(\.write)) }
+        }
         for (plan, error) in zip(plans, errors) {
             do throws(MeetingError) {
                 if let error { throw error }

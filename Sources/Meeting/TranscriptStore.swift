@@ -276,7 +276,8 @@ public final class TranscriptStore: Sendable {
     /// commit of each file for all of them.
     ///
     /// With `gate`, `halqa.sqlite`'s transaction commits only once it opens, and rolls back if
-    /// it does not (each session then fails, and the pending file is not written).
+    /// it does not, or not soon enough (each session then fails, and the pending file is not
+    /// written).
     func save(all writes: [SessionWrite], gate: SignatureGate? = nil) async -> [MeetingError?] {
         guard !writes.isEmpty else { return [] }
         let wiped = wipedSessions
@@ -286,7 +287,7 @@ public final class TranscriptStore: Sendable {
                 let failed = try TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) {
                     try $0.writeMain(db)
                 }
-                if let gate, !gate.wait() { throw SignatureGate.closed }
+                if let gate, gate.wait() != true { throw SignatureGate.closed }
                 return failed
             }
             for (i, error) in failed { errors[i] = error }

@@ -23,7 +23,10 @@ struct NodeCommand: AsyncParsableCommand {
     var join: String?
     @Option(help: ArgumentHelp("Continue following a session this node was admitted to.", valueName: "SESSION")) var resume: String?
     @Option(help: "The port for participants' pages, if admitted as co-facilitator.") var port = 8080
-    @Option(help: ArgumentHelp("The port other nodes call (default: --port + 1).", valueName: "PORT")) var peerPort: Int?
+    @Option(
+        help: ArgumentHelp(
+            "The port other nodes call (default: --port + 1; with --resume, any free port if that is taken).", valueName: "PORT"))
+    var peerPort: Int?
     @Option(help: ArgumentHelp("The address to listen on (default: every network of this machine).", valueName: "ADDR")) var bind =
         "0.0.0.0"
     @Option(

@@ -166,6 +166,37 @@ struct TranscriptTests {
         for n in [1, 9, 14] { #expect(try store.state(of: ids[n - 1]).revealed(prompt: 0).count == 3) }
     }
 
+    @Test(
+        "an import whose signatures are checked after the writer stopped waiting is written again once they check; one whose signatures fail leaves nothing"
+    )
+    func writerThatStopsWaiting() async throws {
+        let a = TemporaryFolder()
+        let session = try await Self.finishedSession(in: a)
+        let (transcript, events) = try await Transcript.read(Transcript(try session.store.state(of: session.id)).json())
+        for passes in [true, false] {
+            let b = TemporaryFolder()
+            let store = try TranscriptStore(folder: b.path)
+            let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+            // Signatures slower to check than the writer is patient.
+            let slow = Task {
+                let checked = await signed.value
+                try? await Task.sleep(for: .milliseconds(400))
+                return checked && passes
+            }
+            let gate = SignatureGate(slow, patience: .milliseconds(20))
+            let result = await store.importVerified([folded], gate: gate)[0]
+            #expect(gate.gaveUp)
+            if passes {
+                #expect(try result?.get().newEvents == events.count)
+                #expect(Transcript(try store.state(of: session.id)) == transcript, "the whole session, once")
+            } else {
+                #expect(result == nil)
+                #expect(try store.sessionIDs().isEmpty)
+                #expect(try b.filesHolding("I want to unlearn it").isEmpty, "nothing of it committed")
+            }
+        }
+    }
+
     @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
     func tamperedImportIsRefused() async throws {
         let a = TemporaryFolder()
