@@ -275,7 +275,10 @@ class ThePackage(unittest.TestCase):
         opener = os.path.join(WORK, "open-in-chromium")
         with open(opener, "w") as f:
             f.write(f'#!/bin/sh\necho "$@" > "{given}"\n'
-                    "exec chromium --headless=new --no-sandbox --disable-gpu --virtual-time-budget=3000 "
+                    # A profile of its own: a Chromium left running on the default one would
+                    # take the page and exit this one with nothing dumped (CI saw it once).
+                    f"exec chromium --headless=new --no-sandbox --disable-gpu --user-data-dir={WORK}/opener-profile "
+                    "--virtual-time-budget=3000 "
                     f'--dump-dom "$1" > "{opened}" 2>/dev/null\n')
         os.chmod(opener, 0o755)
         pid, fd, port = self.host([], os.path.join(WORK, "asked"), env={"BROWSER": opener}, terminal=True)
