@@ -69,16 +69,16 @@ public struct ArrivingSession: Sendable {
                 verdicts.append(item.verdict)
             }
         }
-        var state: SessionState?
+        var folded: SessionState?
         if roomKey == nil {
             // Nothing was checked as it arrived: folded while the signatures are checked. If
             // every one checks, the fold is the one checking first gives; if not (a forgery
             // among them), it is done again the slow way, which finds which.
-            let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
-            if await signed.value { state = folded }
+            let (fold, signed) = try await SessionState.foldingWhileVerifying(events)
+            if await signed.value { folded = fold }
         }
-        if state == nil { state = try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey) }
-        guard let state else { fatalError("folded above") }
+        let state =
+            if let folded { folded } else { try await SessionState.verifying(events, verdicts: verdicts, checkedWith: roomKey) }
         let refused = Set(state.ignored.filter(\.value.isForgery).keys)
         return refused.isEmpty ? state : state.removing(refused)
     }

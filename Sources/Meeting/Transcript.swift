@@ -267,9 +267,9 @@ extension TranscriptStore {
             signed.cancel()
         }
         if let result { return try result.get() }
-        // Refused: the whole check, in order, says why.
+        // Refused: the whole check of the events already read, in order, says why.
         signed.cancel()
-        _ = try await Transcript.verified(from: data)
+        try Transcript.check(transcript, events, against: try await SessionState.verifying(events))
         throw MeetingError(.storage, "The transcript checks but could not be stored. Try again; nothing was half-imported.")
     }
 
