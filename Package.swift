@@ -29,6 +29,13 @@ let staticLink: [LinkerSetting] =
                 ].flatMap { ["-Xlinker", "-l" + $0] })
     ] : []
 
+// scripts/fuzz: HALQA_FUZZ=1 gives Meeting (whose decoders it fuzzes) libFuzzer's coverage, and
+// halqa-fuzz libFuzzer's entry points. Only these two modules change, so the fuzzer reuses every
+// other module the tests' build compiled (a build folder of its own compiled them all again:
+// four minutes of CI); the next ordinary build compiles Meeting and what imports it again.
+let fuzzing = Context.environment["HALQA_FUZZ"] == "1"
+let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"]), .define("FUZZING")] : []
+
 let package = Package(
     name: "Halqa",
     platforms: [.macOS(.v14)],
@@ -69,7 +76,7 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
-            swiftSettings: strict + upgradeTest
+            swiftSettings: strict + upgradeTest + fuzzed
         ),
         // avahi-client from Debian's libavahi-client-dev: mDNS/DNS-SD through avahi-daemon.
         .systemLibrary(
@@ -151,7 +158,8 @@ let package = Package(
         .executableTarget(
             name: "halqa-fuzz",
             dependencies: ["Meeting"],
-            swiftSettings: strict
+            swiftSettings: strict + fuzzed + (fuzzing ? [.unsafeFlags(["-parse-as-library"])] : []),
+            linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
         ),
         // What every test target shares: temporary folders, free ports, work off the concurrency
         // pool, and reading data folders as an adversary would (as Hummingbird ships HummingbirdTesting).

@@ -13,12 +13,18 @@ import Meeting
 enum Target: String, CaseIterable {
     case peerMessage = "peer-message"
     case event, deck
+    /// A planted crash, which scripts/fuzz runs first: it shows that a trap reaches libFuzzer
+    /// (which saves the input) and not the Swift runtime's backtracer (which saves nothing).
+    case selfCheck = "self-check"
+
+    static let plantedCrash = Array("halqa-fuzz self-check".utf8)
 
     func check(_ bytes: [UInt8]) {
         switch self {
         case .peerMessage: DecoderProperties.peerMessage(bytes)
         case .event: DecoderProperties.event(bytes)
         case .deck: DecoderProperties.deck(bytes)
+        case .selfCheck: precondition(bytes != Target.plantedCrash, "the self-check's planted crash")
         }
     }
 }
