@@ -821,9 +821,10 @@ class NothingOverflowsInAnyLanguage(BrowserCase):
 
 class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
     """For a room in each language: the console at 360x640 and 320x568 with the text at 130%,
-    in English, Urdu and Pashto (every word from the tables, the timer in the language's
-    digits, the note in the facilitator's language, the wipe dialog and the close-prompt
-    question asked in it), with nothing wider than the screen; the projector in the room's
+    in the room's language, and (in the first room) switched to English, Urdu and Pashto in
+    turn: every word from the tables, the timer in the language's digits, the note in the
+    facilitator's language, the wipe dialog and the close-prompt question asked in it, with
+    nothing wider than the screen; the projector in the room's
     language, at a laptop's size and a phone's, and in two languages side by side once the
     facilitator chooses a second on the console. Screenshots of each."""
 
@@ -885,7 +886,9 @@ class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
                     # The console starts in the room's language.
                     self.assertEqual(console.find_element(By.TAG_NAME, "html").get_attribute("lang"), room)
                     tables = console.execute_script("return HALQA_TEXT;")
-                    if size == (360, 640):
+                    # Switching the console's language does not depend on the room's: all
+                    # three once, in the first room; then each room's own.
+                    if size == (360, 640) and room == "ps":
                         for lang in ("en", "ur", "ps"):
                             self.check_console(console, lang, size, tables)
                     else:
