@@ -33,8 +33,9 @@ let staticLink: [LinkerSetting] =
 // halqa-fuzz libFuzzer's entry points. Only these two modules change, so the fuzzer reuses every
 // other module the tests' build compiled (a build folder of its own compiled them all again:
 // four minutes of CI); the next ordinary build compiles Meeting and what imports it again.
+// (The halqa-fuzz it leaves replays inputs as the ordinary one does: FuzzRegressionTests.)
 let fuzzing = Context.environment["HALQA_FUZZ"] == "1"
-let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"]), .define("FUZZING")] : []
+let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
 
 let package = Package(
     name: "Halqa",
@@ -153,12 +154,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The decoders of untrusted input under libFuzzer (scripts/fuzz); built normally, it
-        // replays inputs.
+        // The decoders of untrusted input under libFuzzer (scripts/fuzz); `halqa-fuzz TARGET
+        // FILE...` replays inputs.
         .executableTarget(
             name: "halqa-fuzz",
             dependencies: ["Meeting"],
-            swiftSettings: strict + fuzzed + (fuzzing ? [.unsafeFlags(["-parse-as-library"])] : []),
+            swiftSettings: strict + fuzzed + (fuzzing ? [.unsafeFlags(["-parse-as-library"]), .define("FUZZING")] : []),
             linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
         ),
         // What every test target shares: temporary folders, free ports, work off the concurrency

@@ -1,12 +1,14 @@
 // The decoders of untrusted input, under a coverage-guided fuzzer.
 //
-// Built by scripts/fuzz with `-sanitize=fuzzer -DFUZZING`: libFuzzer then calls
-// `LLVMFuzzerTestOneInput` with inputs it mutates towards new code paths, and any trap (a
-// failed property of `DecoderProperties`, an index out of range, an overflow) is a crash
-// that libFuzzer saves. HALQA_FUZZ_TARGET picks the decoder: peer-message, event or deck.
+// Built by scripts/fuzz with HALQA_FUZZ=1 (Package.swift: `-sanitize=fuzzer` on Meeting and
+// here, and FUZZING here): libFuzzer then calls `LLVMFuzzerTestOneInput` with inputs it
+// mutates towards new code paths, and any trap (a failed property of `DecoderProperties`, an
+// index out of range, an overflow) is a crash that libFuzzer saves. HALQA_FUZZ_TARGET picks
+// the decoder: peer-message, event or deck (or self-check, a planted crash).
 //
-// Built normally (`swift build`), this is `halqa-fuzz TARGET FILE...`: it runs the given
-// inputs once each, as the regression test does with every input the fuzzers kept.
+// `halqa-fuzz TARGET FILE...` runs the given inputs once each, as the regression test does
+// with every input the fuzzers kept: built normally (`swift build`), and also as the fuzzer
+// that scripts/fuzz leaves in the build folder.
 import Foundation
 import Meeting
 
@@ -50,9 +52,13 @@ enum Target: String, CaseIterable {
         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
     ) -> CInt
 
-    // SwiftPM names an executable's entry point after its module; libFuzzer's driver runs from it.
+    // SwiftPM names an executable's entry point after its module; libFuzzer's driver runs from
+    // it, unless the first argument names a target (the regression test's replay).
     @_cdecl("halqa_fuzz_main")
     public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        if argc > 1, let first = argv?[1], Target(rawValue: String(cString: first)) != nil {
+            replay(Array(CommandLine.arguments.dropFirst()))
+        }
         var count = argc
         var values = argv
         return runDriver(&count, &values) { data, size in fuzzOne(data, size) }
@@ -60,21 +66,23 @@ enum Target: String, CaseIterable {
 #else
     @main
     struct Replay {
-        static func main() {
-            let arguments = CommandLine.arguments.dropFirst()
-            guard let name = arguments.first, let target = Target(rawValue: name) else {
-                FileHandle.standardError.write(
-                    Data("usage: halqa-fuzz \(Target.allCases.map(\.rawValue).joined(separator: "|")) FILE...\n".utf8))
-                exit(2)
-            }
-            for path in arguments.dropFirst() {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    FileHandle.standardError.write(Data("halqa-fuzz: cannot read \(path)\n".utf8))
-                    exit(1)
-                }
-                target.check(Array(data))
-            }
-            print("\(arguments.count - 1) inputs checked")
-        }
+        static func main() { replay(Array(CommandLine.arguments.dropFirst())) }
     }
 #endif
+
+/// `TARGET FILE...`: checks each file's bytes once, then exits.
+func replay(_ arguments: [String]) -> Never {
+    guard let name = arguments.first, let target = Target(rawValue: name) else {
+        FileHandle.standardError.write(Data("usage: halqa-fuzz \(Target.allCases.map(\.rawValue).joined(separator: "|")) FILE...\n".utf8))
+        exit(2)
+    }
+    for path in arguments.dropFirst() {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            FileHandle.standardError.write(Data("halqa-fuzz: cannot read \(path)\n".utf8))
+            exit(1)
+        }
+        target.check(Array(data))
+    }
+    print("\(arguments.count - 1) inputs checked")
+    exit(0)
+}
