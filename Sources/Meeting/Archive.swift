@@ -54,12 +54,12 @@ public struct ArchiveEntry: Codable, Hashable, Sendable {
         var perPrompt: [PromptCount] = []
         var phones = 0
         for (i, prompt) in deck.prompts.enumerated() {
-            let revealed = state.revealed(prompt: i)
-            phones = max(phones, revealed.count)
+            let revealed = state.revealedCounts(prompt: i)
+            phones = max(phones, revealed.shown)
             perPrompt.append(
                 PromptCount(
                     number: i + 1, text: prompt.text.dictionary,
-                    reflections: prompt.isCheckIn ? 0 : revealed.filter { $0.hiddenReason == nil }.count,
+                    reflections: prompt.isCheckIn ? 0 : revealed.visible,
                     scale: prompt.scale?.rawValue, counts: state.checkInCounts(prompt: i)))
         }
         self.perPrompt = perPrompt

@@ -14,6 +14,20 @@ extension SessionState {
         }
     }
 
+    /// How many reflections ``revealed(prompt:)`` lists, and how many of those are not hidden,
+    /// counted without building them (a save recounts every prompt: ``ArchiveEntry``).
+    func revealedCounts(prompt: Int) -> (shown: Int, visible: Int) {
+        guard prompts.indices.contains(prompt) else { return (0, 0) }
+        var counts = (shown: 0, visible: 0)
+        for batch in prompts[prompt].batches where isShown(batch: batch, prompt: prompt) {
+            for id in batch where reflections[id]?.prompt == prompt {
+                counts.shown += 1
+                if hiddenReasons[id] == nil { counts.visible += 1 }
+            }
+        }
+        return counts
+    }
+
     /// Whether `id` is an answer to a check-in (shown only in its counts, never on its own).
     public func isCheckInAnswer(_ id: EventID) -> Bool {
         guard let r = reflections[id] else { return false }

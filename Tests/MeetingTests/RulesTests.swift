@@ -70,6 +70,20 @@ struct RulesTests {
             #expect(s.revealedReflections() == each)
         }
         #expect(honest.revealedReflections() == Set([alone.id] + held.map(\.id)))
+        // The archive's counts are the room's: what is shown, and of it what is not hidden.
+        var hid = honest
+        hid.insert(
+            Event.facilitator(
+                .reflectionHidden(reflection: held[0].id, reason: "names someone"), session: state.id, by: creator, at: 5, clock: 4))
+        for s in [state, honest, hid] {
+            for p in 0..<2 {
+                let shown = s.revealed(prompt: p)
+                let counts = s.revealedCounts(prompt: p)
+                #expect(counts.shown == shown.count && counts.visible == shown.filter { $0.hiddenReason == nil }.count)
+            }
+        }
+        #expect(hid.revealedCounts(prompt: 0) == (shown: 3, visible: 2))
+        #expect(ArchiveEntry(hid).reflections == 2)
         #expect(Set(honest.exportableEvents.map(\.id)).isSuperset(of: [alone.id] + held.map(\.id)))
     }
 
