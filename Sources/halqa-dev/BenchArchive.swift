@@ -147,6 +147,8 @@ struct BenchArchive: AsyncParsableCommand {
             total.cpu += more.cpu
         }
 
+        static func + (one: Spent, other: Spent) -> Spent { Spent(wall: one.wall + other.wall, cpu: one.cpu + other.cpu) }
+
         static func cpuNow() -> Double {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -155,9 +157,9 @@ struct BenchArchive: AsyncParsableCommand {
     }
 
     /// What `work` took.
-    static func measure(_ work: () async -> Void) async -> Spent {
+    static func measure(_ work: () async throws -> Void) async rethrows -> Spent {
         let (cpu, wall) = (Spent.cpuNow(), ContinuousClock.now)
-        await work()
+        try await work()
         return Spent(wall: (ContinuousClock.now - wall).seconds, cpu: Spent.cpuNow() - cpu)
     }
 
