@@ -16,6 +16,12 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return out
     }
 
+    /// Calls `body` with the 32 bytes in place, without making an array of them.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var bigEndian = (words.0.bigEndian, words.1.bigEndian, words.2.bigEndian, words.3.bigEndian)
+        return try withUnsafeBytes(of: &bigEndian) { try body($0) }
+    }
+
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 32 else { return nil }
         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The node's SQLite transcript: every session this node holds, as verified events.
@@ -355,11 +356,23 @@ public final class TranscriptStore: Sendable {
         let changesEntry: Bool
 
         init(_ events: [Event], resulting state: SessionState, roomSecret: SigningKey?, sessionKey: SigningKey?, placed: Bool) {
-            let arriving = events.filter(\.body.isParticipant).sorted { $0.id < $1.id }
-            let places = placed ? state.placements(of: arriving.map(\.id)) : []
+            // Participants' events in id order, sorted as positions: a large session's events
+            // are each copied once, into where they are written.
+            let arriving = events.indices.filter { events[$0].body.isParticipant }.sorted { events[$0].id < events[$1].id }
+            let places = placed ? state.placements(of: arriving.map { events[$0].id }) : []
             self.state = state
-            participants = placed ? zip(arriving, places).filter { $1 == .pending }.map(\.0) : arriving
-            others = events.filter { !$0.body.isParticipant } + zip(arriving, places).filter { $1 == .settled }.map(\.0)
+            var participants: [Event] = []
+            var others = events.filter { !$0.body.isParticipant }
+            others.reserveCapacity(events.count)
+            for (n, i) in arriving.enumerated() {
+                switch placed ? places[n] : .pending {
+                case .pending: participants.append(events[i])
+                case .settled: others.append(events[i])
+                case .discarded: continue
+                }
+            }
+            self.participants = participants
+            self.others = others
             self.roomSecret = roomSecret
             self.sessionKey = sessionKey
             // The archive's row changes with what facilitators do (a reveal, a close), a
@@ -430,20 +443,56 @@ public final class TranscriptStore: Sendable {
     }
 
     static func insert(_ event: Event, _ db: Database) throws {
-        let session = Data(event.session.bytes)
-        let id = Data(event.id.bytes)
-        let bytes = Data(event.bytes)
         switch event.body {
         case .reflectionSubmitted(let prompt, _, _):
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [session, id, prompt, bytes])
+            let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO reflection (session, id, prompt, bytes) VALUES (?, ?, ?, ?)")
+            try insert(event, with: statement, bytesAt: 4, db) { sqlite3_bind_int64($0, 3, Int64(prompt)) }
         case .resonated(let reflection, _):
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO resonance (session, id, reflection, bytes) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [session, id, Data(reflection.bytes), bytes])
+            let statement = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO resonance (session, id, reflection, bytes) VALUES (?, ?, ?, ?)")
+            try reflection.withBytes { reflection in
+                try insert(event, with: statement, bytesAt: 4, db) { bindBlob($0, 3, reflection) }
+            }
         default:
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO event (session, id, bytes) VALUES (?, ?, ?)")
-                .execute(arguments: [session, id, bytes])
+            let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO event (session, id, bytes) VALUES (?, ?, ?)")
+            try insert(event, with: statement, bytesAt: 3, db) { _ in SQLITE_OK }
         }
+    }
+
+    /// Runs `statement` once with the event's session (parameter 1), id (2) and bytes
+    /// (`bytesAt`), and what `more` binds. Each blob is bound from the memory the event holds
+    /// for as long as the step lasts, without a copy: an import or a catch-up inserts hundreds
+    /// of thousands of events, and copying each into `Data` for GRDB's arguments cost more than
+    /// SQLite's own work on a row.
+    private static func insert(
+        _ event: Event, with statement: Statement, bytesAt column: Int32, _ db: Database, _ more: (OpaquePointer) -> Int32
+    ) throws {
+        let raw = statement.sqliteStatement
+        let code = event.session.withBytes { session in
+            event.id.withBytes { id in
+                event.bytes.withUnsafeBytes { bytes in
+                    // The bindings point into this memory: cleared before it may go.
+                    defer {
+                        sqlite3_reset(raw)
+                        sqlite3_clear_bindings(raw)
+                    }
+                    for code in [bindBlob(raw, 1, session), bindBlob(raw, 2, id), bindBlob(raw, column, bytes), more(raw)]
+                    where code != SQLITE_OK {
+                        return code
+                    }
+                    return sqlite3_step(raw)
+                }
+            }
+        }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
+        }
+    }
+
+    /// Binds `bytes` without a copy (SQLITE_STATIC): they must outlive the statement's step.
+    private static func bindBlob(_ statement: OpaquePointer, _ index: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        sqlite3_bind_blob(statement, index, bytes.baseAddress, Int32(bytes.count), nil)
     }
 
     /// Removes reflections from `halqa.sqlite` (a reveal this node saw no longer stands, or a
