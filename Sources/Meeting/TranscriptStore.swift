@@ -421,8 +421,9 @@ public final class TranscriptStore: Sendable {
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
         var first: Int64?
         var last: Int64 = 0
+        let hex = state.id.hex
         for p in Passage.all(of: state) {
-            try insert.execute(arguments: [state.id.hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
+            try insert.execute(arguments: [hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
             last = db.lastInsertedRowID
             if first == nil { first = last }
         }
@@ -460,15 +461,15 @@ public final class TranscriptStore: Sendable {
     }
 
     /// Runs `statement` once with the event's session (parameter 1), id (2) and bytes
-    /// (`bytesAt`), and what `more` binds. Each blob is bound from the memory the event holds
-    /// for as long as the step lasts, without a copy: an import or a catch-up inserts hundreds
-    /// of thousands of events, and copying each into `Data` for GRDB's arguments cost more than
-    /// SQLite's own work on a row.
+    /// (`bytesAt`), and what `more` binds, each blob bound without a copy: the bytes from the
+    /// event's own array, the ids from copies on the stack. An import or a catch-up inserts
+    /// hundreds of thousands of events, and copying each into `Data` for GRDB's arguments cost
+    /// more than SQLite's own work on a row.
     private static func insert(
         _ event: Event, with statement: Statement, bytesAt column: Int32, _ db: Database, _ more: (OpaquePointer) -> Int32
     ) throws {
         let raw = statement.sqliteStatement
-        let code = event.session.withBytes { session in
+        let failure: (code: Int32, message: String)? = event.session.withBytes { session in
             event.id.withBytes { id in
                 event.bytes.withUnsafeBytes { bytes in
                     // The bindings point into this memory: cleared before it may go.
@@ -476,23 +477,24 @@ public final class TranscriptStore: Sendable {
                         sqlite3_reset(raw)
                         sqlite3_clear_bindings(raw)
                     }
-                    for code in [bindBlob(raw, 1, session), bindBlob(raw, 2, id), bindBlob(raw, column, bytes), more(raw)]
-                    where code != SQLITE_OK {
-                        return code
-                    }
-                    return sqlite3_step(raw)
+                    var code = bindBlob(raw, 1, session)
+                    if code == SQLITE_OK { code = bindBlob(raw, 2, id) }
+                    if code == SQLITE_OK { code = bindBlob(raw, column, bytes) }
+                    if code == SQLITE_OK { code = more(raw) }
+                    if code == SQLITE_OK { code = sqlite3_step(raw) }
+                    // The message is read before the reset above can change it.
+                    return code == SQLITE_DONE ? nil : (code, String(cString: sqlite3_errmsg(db.sqliteConnection)))
                 }
             }
         }
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
-        }
+        if let failure { throw DatabaseError(resultCode: ResultCode(rawValue: failure.code), message: failure.message, sql: statement.sql) }
     }
 
-    /// Binds `bytes` without a copy (SQLITE_STATIC): they must outlive the statement's step.
+    /// Binds `bytes` without a copy (SQLITE_STATIC): they must stay where they are until the
+    /// statement's bindings are cleared. Never empty: SQLite would bind NULL for no bytes.
     private static func bindBlob(_ statement: OpaquePointer, _ index: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
-        sqlite3_bind_blob(statement, index, bytes.baseAddress, Int32(bytes.count), nil)
+        precondition(!bytes.isEmpty, "an event, its id and its session are never empty")
+        return sqlite3_bind_blob(statement, index, bytes.baseAddress, Int32(bytes.count), nil)
     }
 
     /// Removes reflections from `halqa.sqlite` (a reveal this node saw no longer stands, or a
