@@ -27,10 +27,16 @@ enum Concurrently {
     /// Whether `test` holds of every item: one worker per core takes chunks in turn and
     /// yields between them, so what else waits for the pool meanwhile (a fold, a save) runs
     /// too; a false answer stops the others, and so does cancelling.
-    static func allSatisfy<T: Sendable>(_ items: [T], chunk: Int = 256, _ test: @escaping @Sendable (T) -> Bool) async -> Bool {
+    /// `progress`, if given, hears how many items there are and how many each chunk checked.
+    static func allSatisfy<T: Sendable>(
+        _ items: [T], chunk: Int = Concurrently.chunk, progress: CheckProgress? = nil, _ test: @escaping @Sendable (T) -> Bool
+    ) async -> Bool {
         let shared = Shared()
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        progress?.began(total: items.count, firstRound: workers * chunk)
+        defer { progress?.ended() }
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+            for _ in 0..<workers {
                 group.addTask {
                     while !Task.isCancelled, !shared.failed.withLock({ $0 }) {
                         let start = shared.next.withLock { next in
@@ -38,7 +44,9 @@ enum Concurrently {
                             return next
                         }
                         guard start < items.count else { return }
-                        if !items[start..<min(start + chunk, items.count)].allSatisfy(test) { shared.failed.withLock { $0 = true } }
+                        let piece = items[start..<min(start + chunk, items.count)]
+                        if !piece.allSatisfy(test) { shared.failed.withLock { $0 = true } }
+                        progress?.checked(piece.count)
                         await Task.yield()
                     }
                 }
@@ -46,6 +54,9 @@ enum Concurrently {
         }
         return !Task.isCancelled && !shared.failed.withLock { $0 }
     }
+
+    /// How many items ``allSatisfy(_:chunk:progress:_:)`` gives a worker at a time.
+    static let chunk = 256
 
     private final class Shared: Sendable {
         let next = Mutex(0)

@@ -221,9 +221,11 @@ public struct SessionState: Sendable {
     /// ``verifying(_:)`` in two parts, for a caller that writes the session while its
     /// signatures are checked: the state the events fold to if every signature checks (the
     /// creation's is checked here, and each reflection's text), and a task that checks the
-    /// others on every core and says whether all do. Only when it says so is the state the
-    /// one ``verifying(_:)`` gives.
-    static func foldingWhileVerifying(_ events: [Event]) async throws(MeetingError) -> (SessionState, Task<Bool, Never>) {
+    /// others on every core and says whether all do (telling `progress` how far it has got).
+    /// Only when it says so is the state the one ``verifying(_:)`` gives.
+    static func foldingWhileVerifying(
+        _ events: [Event], progress: CheckProgress? = nil
+    ) async throws(MeetingError) -> (SessionState, Task<Bool, Never>) {
         let creation = try SessionState.creation(among: events, verify: true)
         guard case .sessionCreated(let created) = creation.body else { fatalError("a session-created event") }
         // As `verifying`: another session's events stay unchecked (the fold ignores them).
@@ -231,7 +233,9 @@ public struct SessionState: Sendable {
         let own: @Sendable (Event) -> Bool = { $0.session == session && $0.id != session }
         let verdicts = await Concurrently.map(events) { own($0) ? Verdict.ofSigned($0) : .unchecked }
         let key = created.roomKey
-        let signed = Task { await Concurrently.allSatisfy(events.filter(own)) { $0.hasValidSignature(roomKey: key) } }
+        let signed = Task {
+            await Concurrently.allSatisfy(events.filter(own), progress: progress) { $0.hasValidSignature(roomKey: key) }
+        }
         return (SessionState(creation: creation, events: events, verdicts: verdicts, trusted: false), signed)
     }
 

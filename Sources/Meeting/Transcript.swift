@@ -258,11 +258,12 @@ extension TranscriptStore {
     /// gives, and nothing of it is kept.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
         let (transcript, events) = try await Transcript.read(data)
-        let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+        let progress = CheckProgress()
+        let (folded, signed) = try await SessionState.foldingWhileVerifying(events, progress: progress)
         let result = await withTaskCancellationHandler {
             // What the events say if every signature checks must be what the file says.
             (try? Transcript.check(transcript, events, against: folded)) != nil
-                ? await importVerified([folded], gate: SignatureGate(signed))[0] : nil
+                ? await importVerified([folded], gate: SignatureGate(signed, progress: progress))[0] : nil
         } onCancel: {
             signed.cancel()
         }
@@ -289,6 +290,8 @@ extension TranscriptStore {
                 results[i] = .failure(error)
             }
         }
+        // Planned while the signatures are checked; written once their check is near its end.
+        await gate?.nearEnd()
         var errors = await save(all: plans.map(\.write), gate: gate)
         if let gate {
             guard await gate.passed else { return sessions.map { _ in nil } }

@@ -197,6 +197,31 @@ struct TranscriptTests {
         }
     }
 
+    @Test("a writer begins once the signatures' check is near its end, so a check longer than its patience is written once")
+    func writerBeginsNearTheEnd() async throws {
+        let a = TemporaryFolder()
+        let session = try await Self.finishedSession(in: a)
+        let (transcript, events) = try await Transcript.read(Transcript(try session.store.state(of: session.id)).json())
+        let b = TemporaryFolder()
+        let store = try TranscriptStore(folder: b.path)
+        let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+        let progress = CheckProgress()
+        // A check of about 1.8 s (360 items of 10 ms on two workers, or more on one), three
+        // times the writer's patience; it answers what the real check answers.
+        let slow = Task {
+            let all = await Concurrently.allSatisfy(Array(0..<360), chunk: 1, progress: progress) { _ in
+                usleep(10_000)
+                return true
+            }
+            return await signed.value && all
+        }
+        let gate = SignatureGate(slow, progress: progress, patience: .milliseconds(600))
+        let result = await store.importVerified([folded], gate: gate)[0]
+        #expect(!gate.gaveUp, "the writer began early, waited out its patience and was rolled back")
+        #expect(try result?.get().newEvents == events.count)
+        #expect(Transcript(try store.state(of: session.id)) == transcript)
+    }
+
     @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
     func tamperedImportIsRefused() async throws {
         let a = TemporaryFolder()
