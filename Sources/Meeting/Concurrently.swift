@@ -27,7 +27,8 @@ enum Concurrently {
     /// Whether `test` holds of every item: one worker per core takes chunks in turn and
     /// yields between them, so what else waits for the pool meanwhile (a fold, a save) runs
     /// too; a false answer stops the others, and so does cancelling.
-    /// `progress`, if given, hears how many items there are and how many each chunk checked.
+    /// `progress`, if given, hears how many items there are, how many each chunk checked, and
+    /// when the check ends, however it ends.
     static func allSatisfy<T: Sendable>(
         _ items: [T], chunk: Int = Concurrently.chunk, progress: CheckProgress? = nil, _ test: @escaping @Sendable (T) -> Bool
     ) async -> Bool {

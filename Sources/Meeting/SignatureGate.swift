@@ -2,7 +2,8 @@ import Dispatch
 import Synchronization
 
 /// Whether a session's signatures all check, for a database transaction that writes the
-/// session while they are checked and commits only if they do (``TranscriptStore/importTranscript(_:)``).
+/// session while the end of their check is near and commits only if they all do
+/// (``TranscriptStore/importTranscript(_:)``).
 final class SignatureGate: Sendable {
     /// Thrown inside the transaction to roll it back when the gate does not open in time.
     struct Closed: Error {}
@@ -13,10 +14,12 @@ final class SignatureGate: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let progress: CheckProgress?
 
-    /// How long the writer waits for the answer (``wait()``).
+    /// How long the writer waits for the answer (``wait()``). Half of it is how near its end
+    /// the check must be before the writer begins (``nearEnd()``).
     private let patience: Duration
 
-    /// `progress`, if given, is how far `checking` has got (``nearEnd()``).
+    /// `progress`, if given, is how far `checking` has got (``nearEnd()``); the gate tells it
+    /// when `checking` ends, whether or not the check did.
     init(_ checking: Task<Bool, Never>, progress: CheckProgress? = nil, patience: Duration = .seconds(4)) {
         self.checking = checking
         self.progress = progress
@@ -37,6 +40,9 @@ final class SignatureGate: Sendable {
     func nearEnd() async {
         await progress?.nearEnd(within: patience / 2)
     }
+
+    /// Whether the check has ended (passed, failed or cancelled): known from its `progress`.
+    var checkEnded: Bool { progress?.hasEnded ?? false }
 
     /// Whether the writer gave up waiting (``wait()``): what it wrote was rolled back,
     /// and is written again once the signatures are checked.
@@ -106,6 +112,7 @@ final class CheckProgress: Sendable {
     func began(total: Int, firstRound: Int) {
         resume(
             state.withLock { s in
+                precondition(s.total == nil, "a CheckProgress follows one check")
                 s.total = total
                 s.firstRound = firstRound
                 s.started = .now
@@ -131,6 +138,11 @@ final class CheckProgress: Sendable {
             })
     }
 
+    /// Whether the check stopped (``ended()``).
+    var hasEnded: Bool { state.withLock { $0.ended } }
+
+    /// Returns once what is left of the check should take at most `within` at its pace so
+    /// far, or once it ends.
     func nearEnd(within: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s in

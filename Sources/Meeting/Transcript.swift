@@ -252,8 +252,9 @@ extension TranscriptStore {
     /// Verifies a transcript and merges its events into this store. Events already held are
     /// not stored twice; an invalid file changes nothing.
     ///
-    /// The session is written while its signatures are checked, and committed only once every
-    /// one does (``SignatureGate``): a large file takes little more than its verification.
+    /// The session is written while the end of its signatures' check is near (within 2 s at the
+    /// check's pace so far), and committed only once every one checks (``SignatureGate``): a
+    /// large file takes little more than its verification.
     /// A file that does not check is refused with the reason ``Transcript/verified(from:)``
     /// gives, and nothing of it is kept.
     public func importTranscript(_ data: Data) async throws(MeetingError) -> ImportResult {
@@ -277,8 +278,9 @@ extension TranscriptStore {
     /// Merges sessions, none the same as another, stored together (``save(all:)``); what each
     /// came to, or why it was not stored, whatever became of the others. They are verified
     /// (``Transcript/verified(from:)``), or folded as if every signature checks while `gate`
-    /// checks them: then their rows are committed only once it opens, and if it does not,
-    /// nothing is written and each result is nil.
+    /// checks them: then they are planned at once, written once the check is near its end
+    /// (``SignatureGate/nearEnd()``), and committed only once it opens; if it does not, nothing
+    /// is written and each result is nil.
     func importVerified(_ sessions: [SessionState], gate: SignatureGate? = nil) async -> [Result<ImportResult, MeetingError>?] {
         var results = [Result<ImportResult, MeetingError>?](repeating: nil, count: sessions.count)
         var plans: [(index: Int, write: SessionWrite, result: ImportResult)] = []
@@ -290,8 +292,12 @@ extension TranscriptStore {
                 results[i] = .failure(error)
             }
         }
-        // Planned while the signatures are checked; written once their check is near its end.
-        await gate?.nearEnd()
+        if let gate {
+            // Planned while the signatures are checked; written once their check is near its
+            // end, and not at all if it has already failed.
+            await gate.nearEnd()
+            if gate.checkEnded, await !gate.passed { return sessions.map { _ in nil } }
+        }
         var errors = await save(all: plans.map(\.write), gate: gate)
         if let gate {
             guard await gate.passed else { return sessions.map { _ in nil } }

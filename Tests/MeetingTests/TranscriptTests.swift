@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Meeting
@@ -197,7 +198,9 @@ struct TranscriptTests {
         }
     }
 
-    @Test("a writer begins once the signatures' check is near its end, so a check longer than its patience is written once")
+    @Test(
+        "a writer begins once the signatures' check is near its end, so a check far longer than its patience is written once",
+        .timeLimit(.minutes(5)))
     func writerBeginsNearTheEnd() async throws {
         let a = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
@@ -205,21 +208,56 @@ struct TranscriptTests {
         let b = TemporaryFolder()
         let store = try TranscriptStore(folder: b.path)
         let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
+        // A check this test drives: it has checked 1 of 1,000 in 10 ms, so the rest should take
+        // about 10 s, and it answers (what the real check answers) only when told to.
         let progress = CheckProgress()
-        // A check of about 1.8 s (360 items of 10 ms on two workers, or more on one), three
-        // times the writer's patience; it answers what the real check answers.
-        let slow = Task {
-            let all = await Concurrently.allSatisfy(Array(0..<360), chunk: 1, progress: progress) { _ in
-                usleep(10_000)
-                return true
-            }
-            return await signed.value && all
+        progress.began(total: 1000, firstRound: 1)
+        try await Task.sleep(for: .milliseconds(10))
+        progress.checked(1)
+        // (The time limit is for a writer that never begins. Other suites' long folds can hold
+        // the pool's threads for a minute when everything runs at once.)
+        let (answer, answering) = AsyncStream<Void>.makeStream()
+        let check = Task {
+            for await _ in answer { break }
+            return await signed.value
         }
-        let gate = SignatureGate(slow, progress: progress, patience: .milliseconds(600))
-        let result = await store.importVerified([folded], gate: gate)[0]
-        #expect(!gate.gaveUp, "the writer began early, waited out its patience and was rolled back")
+        let gate = SignatureGate(check, progress: progress, patience: .milliseconds(100))
+        let importing = Task { await store.importVerified([folded], gate: gate)[0] }
+        // Three times the writer's patience: one that began at once has given up by now.
+        try await Task.sleep(for: .milliseconds(300))
+        answering.yield()
+        let result = await importing.value
+        #expect(!gate.gaveUp, "the writer began long before the check's end, waited out its patience and was rolled back")
         #expect(try result?.get().newEvents == events.count)
         #expect(Transcript(try store.state(of: session.id)) == transcript)
+    }
+
+    @Test("the pace of a check says when its end is near; a small check is near from its start", .timeLimit(.minutes(5)))
+    func checkProgressNearEnd() async throws {
+        let progress = CheckProgress()
+        progress.began(total: 1000, firstRound: 1)
+        try await Task.sleep(for: .milliseconds(20))
+        progress.checked(1)
+        let returned = Mutex(false)
+        let waiting = Task {
+            await progress.nearEnd(within: .milliseconds(300))
+            returned.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!returned.withLock { $0 }, "about 20 s are left at this pace")
+        // 999 of 1,000 checked: at any pace the last one is near.
+        progress.checked(998)
+        await waiting.value
+        #expect(!progress.hasEnded, "near, not ended")
+        // A check no larger than its first round is near before any of it is checked.
+        let small = CheckProgress()
+        small.began(total: 512, firstRound: 512)
+        await small.nearEnd(within: .zero)
+        // Once ended, whatever is left.
+        let stopped = CheckProgress()
+        stopped.began(total: 1000, firstRound: 1)
+        stopped.ended()
+        await stopped.nearEnd(within: .zero)
     }
 
     @Test("an edited or damaged transcript is refused whole, and the store is unchanged")
