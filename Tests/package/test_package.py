@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import os
+import pathlib
 import pty
 import queue
 import re
@@ -34,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "Tests", "browser"))
 from test_pages import banner, browser, free_port  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # The Swift toolchain's folder (…/usr/bin/swift → …), hidden from the program under test.
@@ -214,6 +216,11 @@ class ThePackage(unittest.TestCase):
         """`halqa host` from the unpacked package (or `program`), toolchain hidden, on loopback; with its banner.
         With `terminal`, as the desktop entry starts it (its Exec, in a terminal); its process and terminal."""
         port = port or free_port()
+        # The page halqa writes for the browser (it holds the console's key) goes in this test's
+        # folder, which is removed at the end, as halqa is stopped before it deletes the page.
+        runtime = os.path.join(WORK, "runtime")
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        env = dict({"XDG_RUNTIME_DIR": runtime}, **(env or {}))
         command = [os.path.join(self.root, "usr/libexec/halqa/host-a-circle")] if terminal else [program or self.halqa, "host"]
         argv = without_swift(command + argv + ["--port", str(port), "--bind", "127.0.0.1", "--data", data, "--no-discovery"])
         if terminal:
@@ -296,13 +303,19 @@ class ThePackage(unittest.TestCase):
                 time.sleep(0.2)
             self.assertTrue(os.path.exists(given), "halqa ran xdg-open, which ran $BROWSER")
             page = contents(given).strip()
+            self.assertTrue(page.startswith(os.path.join(WORK, "runtime") + "/"), page)
             opened = browser(phone=False)
             try:
-                opened.get("file://" + page)
+                opened.get(pathlib.Path(page).as_uri())
                 # The console shows itself only once the node took the key the page passed on.
-                WebDriverWait(opened, 30).until(lambda d: d.find_element(By.ID, "console").is_displayed()
-                                                  and "What makes a real man" in d.find_element(By.ID, "title").text,
-                                                  "the console did not open with its key from the page halqa gave xdg-open")
+                def shown(d):
+                    return d.find_element(By.ID, "console").is_displayed() and "What makes a real man" in d.find_element(By.ID, "title").text
+                try:
+                    WebDriverWait(opened, 30).until(shown)
+                except TimeoutException:
+                    self.fail("the console did not open with its key from the page halqa gave xdg-open: at "
+                              + opened.current_url + ", the page says it is locked: "
+                              + str(opened.find_element(By.ID, "locked").is_displayed()))
                 self.assertFalse(opened.find_element(By.ID, "locked").is_displayed())
                 self.assertTrue(opened.current_url.startswith(f"http://127.0.0.1:{port}/facilitate"), opened.current_url)
             finally:
