@@ -17,6 +17,8 @@ public actor LiveSession {
     public nonisolated let store: TranscriptStore
     /// The key this node signs and speaks with in this session (``TranscriptStore/sessionKey(of:)``).
     public nonisolated let nodeKey: SigningKey
+    /// The node that created the session (it never changes): the one that takes reflections.
+    public nonisolated let creator: PublicKey
     /// This node's copy of the session: its state, and what it holds for other nodes.
     public internal(set) var replica: Replica
     public var state: SessionState { replica.state }
@@ -35,6 +37,7 @@ public actor LiveSession {
         self.id = state.id
         self.store = store
         self.nodeKey = nodeKey
+        self.creator = state.creator
         self.deck = state.created.deck
         // A node holds everything unless it was admitted only as an archivist.
         let role: Replica.Role = state.facilitators.contains(nodeKey.publicKey) ? .coFacilitator : .archivist
@@ -281,17 +284,19 @@ public actor LiveSession {
     @discardableResult
     public nonisolated func submit(_ submission: Submission) async throws(MeetingError) -> EventID {
         let event = submission.event
-        if await keeps(submission) { return event.id }
-        try await check(event.body)
+        if try await admit(submission) { return event.id }
         try await store.commitParticipant(event)
-        try await record(event)
-        if let observer = await observer { await observer(event, .participant) }
+        if let observer = try await record(event) { await observer(event, .participant) }
         return event.id
     }
 
-    private func check(_ body: EventBody) throws(MeetingError) {
+    /// True if this node already keeps it (sent again); otherwise checks it against the rules.
+    /// One visit to the actor: a weak laptop takes a room's reflections at once.
+    private func admit(_ submission: Submission) async throws(MeetingError) -> Bool {
+        if await keeps(submission) { return true }
         try refuseIfWiped()
-        try state.check(body, by: nil)
+        try state.check(submission.event.body, by: nil)
+        return false
     }
 
     func refuseIfWiped() throws(MeetingError) {
@@ -305,7 +310,8 @@ public actor LiveSession {
         return try await store.wipe(id)
     }
 
-    private func record(_ event: Event) async throws(MeetingError) {
+    /// Takes a participant's event that is on disk into the session; returns who to tell.
+    private func record(_ event: Event) async throws(MeetingError) -> (@Sendable (Event, Origin) async -> Void)? {
         try refuseIfWiped()
         replica.record(event)
         if case .reflectionSubmitted(let prompt, _, _) = event.body, !state.isAccepting(prompt: prompt), !state.isRevealed(event.id) {
@@ -315,6 +321,7 @@ public actor LiveSession {
         }
         // A resonance that came after the session closed has nothing to wait for.
         if state.placement(of: event.id) != .pending { await settle() }
+        return observer
     }
 
     /// Brings the pending file into line with the current state (``TranscriptStore/settle(_:)``).

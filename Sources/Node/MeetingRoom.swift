@@ -1,5 +1,6 @@
 import Foundation
 import Meeting
+import Synchronization
 
 /// A session this node hosts, with the people in it and everyone watching it live.
 ///
@@ -63,8 +64,9 @@ public actor MeetingRoom {
     /// The console's version: moves with every change the console sees, arrivals included.
     private var consoleVersion = 0
     /// Whether phones' arrivals wait to be told to the console (by ``flushArrivals()``, which
-    /// ``RoomService`` calls every 50 ms: a burst of arrivals is one message).
-    private var arrivalsPending = false
+    /// ``RoomService`` calls every 50 ms: a burst of arrivals is one message). Set without
+    /// visiting the actor (``arrived()``), as a room's phones all write at once.
+    private nonisolated let arrivalsPending = Atomic<Bool>(false)
     /// What the room (participants' pages and the projector) was last shown. It changes only
     /// with what the room may see: a facilitator's action, another node's, and resonance
     /// counts at the cadence; never when one phone writes or taps (anonymity invariant 6).
@@ -174,23 +176,21 @@ public actor MeetingRoom {
 
     var subscriberCount: Int { subscribers.count }
 
-    /// Tells everyone watching that the session may have changed. The console hears of every
-    /// change (at once, or a burst of arrivals together); the room only if what it sees
-    /// changed, which one phone writing or tapping never does (`immediately: false` is a
-    /// phone's arrival: the room is not even looked at).
-    func changed(immediately: Bool = true) async {
+    /// Tells everyone watching that the session may have changed: the console at once, the
+    /// room only if what it sees changed. A phone's reflection or tap is ``arrived()`` instead.
+    func changed() async {
         await registry.promptIs(await session.state.openPrompt)
-        if immediately { await refreshRoom() }
-        if immediately {
-            await sendConsole()
-        } else {
-            arrivalsPending = true
-        }
+        await refreshRoom()
+        await sendConsole()
     }
+
+    /// A phone wrote or tapped: the console hears of it with the next burst (``flushArrivals()``);
+    /// the room is not even looked at, as one phone writing or tapping never changes what it sees.
+    nonisolated func arrived() { arrivalsPending.store(true, ordering: .releasing) }
 
     /// Tells the console of the phones' arrivals since the last time, if any.
     func flushArrivals() async {
-        if arrivalsPending { await sendConsole() }
+        if arrivalsPending.load(ordering: .acquiring) { await sendConsole() }
     }
 
     /// Publishes resonance counts to the room. Called at a fixed cadence (``RoomService``), so
@@ -241,15 +241,14 @@ public actor MeetingRoom {
     /// does; a co-facilitator stands by while it is linked to it, and takes over only while it
     /// cannot reach it, so that one phone cannot write once on each laptop and fill most of a
     /// batch (each laptop counts writers only for itself).
-    func takesReflections() async -> Bool {
+    nonisolated func takesReflections() async -> Bool {
         guard session.acceptsReflections else { return false }
-        let creator = await session.state.creator
-        if creator == session.nodeKey.publicKey { return true }
-        return await !(replicator?.isLinked(to: creator) ?? false)
+        if session.creator == session.nodeKey.publicKey { return true }
+        return await !(replicator?.isLinked(to: session.creator) ?? false)
     }
 
     private func sendConsole() async {
-        arrivalsPending = false
+        arrivalsPending.store(false, ordering: .releasing)
         consoleVersion += 1
         var text: String?
         for subscriber in subscribers.values where subscriber.audience == .facilitator {

@@ -226,6 +226,8 @@ public actor Replicator {
 
     /// Pushes new events to every link that may hold them, except the one they came from.
     func push(_ events: [Event], except source: UUID?) async {
+        // Alone, nothing is copied: a reflection taken on a laptop with no other costs no more.
+        guard links.keys.contains(where: { $0 != source }) else { return }
         let replica = await session.replica
         for (id, link) in links where id != source {
             let list = replica.push(events, to: link.role)

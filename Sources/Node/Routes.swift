@@ -149,7 +149,7 @@ public enum Routes {
             if claimed { await room.registry.unmarkWritten(token, from: address) }
             throw error
         }
-        await room.changed(immediately: false)
+        room.arrived()
     }
 
     static func resonate(_ request: Request, _ context: NodeContext, _ room: MeetingRoom) async throws -> Response {
@@ -176,6 +176,6 @@ public enum Routes {
         await room.noteTap(from: address, token: token)
         // Counts reach the room only at the resonance cadence, so a tap changes no page now:
         // the console hears of it with the next flush, as of reflections.
-        await room.changed(immediately: false)
+        room.arrived()
     }
 }
