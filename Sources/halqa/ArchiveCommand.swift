@@ -50,8 +50,7 @@ struct ArchiveServe: AsyncParsableCommand {
         } catch { throw fail(error) }
         let total = (try? store.archive(limit: 1).total) ?? 0
         let secret = ArchiveServer.newSecret()
-        var logger = Logger(label: "halqa")
-        logger.logLevel = .warning
+        let logger = NodeLogHandler.logger("halqa")
         let (bind, folder) = (bind, data.folder)
         if !["127.0.0.1", "::1", "localhost"].contains(bind) {
             FileHandle.standardError.write(

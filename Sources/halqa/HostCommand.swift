@@ -101,8 +101,7 @@ struct HostCommand: AsyncParsableCommand {
         options.programmePath = programme
         options.group = group
         options.week = week
-        var logger = Logger(label: "halqa")
-        logger.logLevel = .warning
+        let logger = NodeLogHandler.logger("halqa")
         do {
             let (room, store) = try await Host.prepare(options)
             announce(store.schemaUpdate, folder: options.dataFolder)

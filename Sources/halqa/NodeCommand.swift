@@ -74,8 +74,7 @@ struct NodeCommand: AsyncParsableCommand {
             minimumToReveal: Limits.defaultMinimumToReveal, onePerPrompt: true, name: name)
         options.discovery = !noDiscovery
         options.peerPort = peerPort
-        var logger = Logger(label: "halqa")
-        logger.logLevel = .warning
+        let logger = NodeLogHandler.logger("halqa")
         do {
             let store = try data.open()
 
