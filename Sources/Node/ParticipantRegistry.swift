@@ -14,7 +14,8 @@ actor ParticipantRegistry {
     private var wrote: Set<String> = []
     /// Addresses that wrote to the open prompt (which reflection is never known).
     private var wroteFrom: Set<String> = []
-    private var resonated: Set<String> = []
+    /// The reflections (hex ids) each page resonated with, by its token.
+    private var resonated: [String: Set<String>] = [:]
     private var prompt: Int?
     static let maximum = 5_000
 
@@ -67,9 +68,10 @@ actor ParticipantRegistry {
 
     /// Marks that `token` resonated with `reflection`, if it had not.
     func claimResonance(_ token: String, with reflection: EventID) -> Bool {
-        resonated.insert(token + reflection.hex).inserted
+        resonated[token, default: []].insert(reflection.hex).inserted
     }
+    /// What this page resonated with (one page's own: never a look over every page's taps).
     func resonatedIDs(_ token: String) -> [String] {
-        resonated.filter { $0.hasPrefix(token) }.map { String($0.dropFirst(token.count)) }
+        Array(resonated[token] ?? [])
     }
 }

@@ -142,6 +142,11 @@ struct SealingTests {
             let (tapped, _, _) = try await Self.send(
                 ["op": "resonate", "token": token, "body": ["reflection": shown[0].id.hex]], room, client)
             #expect(tapped == 204)
+            // A page that reloads learns its own taps, and another page none of them.
+            let (_, tapsOfMine, _) = try await Self.send(["op": "mine", "token": token], room, client)
+            #expect(tapsOfMine["resonated"] as? [String] == [shown[0].id.hex])
+            let (_, tapsOfOther, _) = try await Self.send(["op": "mine", "token": other], room, client)
+            #expect(tapsOfOther["resonated"] as? [String] == [])
 
             // The room's view, sealed with the view key, is the room's view.
             let (_, sealedView, _) = try await api.call(.get, "/api/room")
