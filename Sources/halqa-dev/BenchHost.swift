@@ -165,7 +165,31 @@ struct BenchHost: AsyncParsableCommand {
             return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
         }
         let tapsCPU = HostProcess.cpuSeconds(node) - cpuBeforeTaps
+        // The floor: the same number of requests at once that store nothing (a page asking what
+        // it did: `mine` sealed, the session plain), so what storing costs can be told apart.
+        let cpuBeforeReads = HostProcess.cpuSeconds(node)
+        let reads = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+            for token in tokens {
+                group.addTask {
+                    let t0 = ContinuousClock.now
+                    var status = 0
+                    if sealed {
+                        status = try await send(["op": "mine", "token": token]).0
+                    } else {
+                        var request = HTTPClientRequest(url: base + "/api/session")
+                        request.headers.add(name: "Authorization", value: "Bearer " + token)
+                        let response = try await http.execute(request, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 1 << 24)
+                        status = Int(response.status.code)
+                    }
+                    return (status, (ContinuousClock.now - t0).milliseconds)
+                }
+            }
+            return try await group.reduce(into: [(Int, Double)]()) { $0.append($1) }
+        }
+        let readsCPU = HostProcess.cpuSeconds(node) - cpuBeforeReads
         sockets.cancel()
+        let readSorted = reads.map { $0.1 }.sorted()
         let tapSorted = taps.map { $0.1 }.sorted()
         func tapPercentile(_ p: Double) -> Double { tapSorted[min(tapSorted.count - 1, Int(Double(tapSorted.count) * p))] }
 
@@ -186,6 +210,9 @@ struct BenchHost: AsyncParsableCommand {
         )
         print(
             "node CPU per reflection / tap:     \(String(format: "%.2f", writingCPU * 1000 / Double(clients))) / \(String(format: "%.2f", tapsCPU * 1000 / Double(clients))) ms (the burst's, shared by what the node does meanwhile)"
+        )
+        print(
+            "requests storing nothing, at once: \(reads.filter { $0.0 == 200 }.count) of \(clients); p50 / p99 \(String(format: "%.1f", readSorted[readSorted.count / 2])) / \(String(format: "%.1f", readSorted[min(readSorted.count - 1, readSorted.count * 99 / 100)])) ms; node CPU \(String(format: "%.2f", readsCPU * 1000 / Double(clients))) ms each (\(sealed ? "sealed `mine`" : "GET /api/session"))"
         )
         print("node peak resident memory:         \(String(format: "%.1f", memory.peak)) MB (now \(String(format: "%.1f", memory.now)) MB)")
     }
