@@ -17,7 +17,8 @@ public actor LiveSession {
     public nonisolated let store: TranscriptStore
     /// The key this node signs and speaks with in this session (``TranscriptStore/sessionKey(of:)``).
     public nonisolated let nodeKey: SigningKey
-    /// The node that created the session (it never changes): the one that takes reflections.
+    /// The key that created the session (it never changes). Its node takes the room's
+    /// reflections; a co-facilitator only while it cannot reach it (`MeetingRoom.takesReflections()`).
     public nonisolated let creator: PublicKey
     /// This node's copy of the session: its state, and what it holds for other nodes.
     public internal(set) var replica: Replica
@@ -284,15 +285,16 @@ public actor LiveSession {
     @discardableResult
     public nonisolated func submit(_ submission: Submission) async throws(MeetingError) -> EventID {
         let event = submission.event
-        if try await admit(submission) { return event.id }
+        if try await alreadyKept(orCheck: submission) { return event.id }
         try await store.commitParticipant(event)
         if let observer = try await record(event) { await observer(event, .participant) }
         return event.id
     }
 
-    /// True if this node already keeps it (sent again); otherwise checks it against the rules.
-    /// One visit to the actor: a weak laptop takes a room's reflections at once.
-    private func admit(_ submission: Submission) async throws(MeetingError) -> Bool {
+    /// True if this node already keeps it (sent again): nothing is to be stored. Otherwise
+    /// checks it against the rules, throwing what they refuse, and returns false. One visit to
+    /// the actor: a weak laptop takes a room's reflections at once.
+    private func alreadyKept(orCheck submission: Submission) async throws(MeetingError) -> Bool {
         if await keeps(submission) { return true }
         try refuseIfWiped()
         try state.check(submission.event.body, by: nil)

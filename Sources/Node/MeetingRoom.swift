@@ -248,6 +248,8 @@ public actor MeetingRoom {
     }
 
     private func sendConsole() async {
+        // Cleared before the state is read: an arrival after this sets it again (the next
+        // burst tells it), and one before is in the view sent now.
         arrivalsPending.store(false, ordering: .releasing)
         consoleVersion += 1
         var text: String?

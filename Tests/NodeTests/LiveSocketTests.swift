@@ -61,23 +61,45 @@ struct LiveSocketTests {
         }
     }
 
-    @Test("the console's socket counts arrivals; a wrong or missing hello is closed with 4401")
+    /// The first prompt of the console's view, from a message of the console's socket.
+    static func firstPrompt(_ message: [String: Any]) -> [String: Any]? {
+        ((message["data"] as? [String: Any])?["prompts"] as? [[String: Any]])?.first
+    }
+
+    @Test("the console's socket counts a phone's reflection and tap sent through the API; a wrong or missing hello is closed with 4401")
     func consoleAndRefusals() async throws {
         let fixture = try await HostedFixture()
         let session = fixture.room.session
         try await session.open(prompt: 0)
+        let token = try #require(await fixture.room.registry.join())
         try await fixture.live { client in
             let (messages, _) = try await Self.follow(
                 client, hello: #"{"type":"hello","facilitator":"\#(fixture.secret)"}"#,
-                until: { messages in
-                    messages.contains { (($0["data"] as? [String: Any])?["prompts"] as? [[String: Any]])?.first?["pending"] as? Int == 1 }
-                },
+                until: { messages in messages.contains { Self.firstPrompt($0)?["pending"] as? Int == 1 } },
                 while: {
-                    _ = try await session.submitReflection(prompt: 0, text: "arrives while watching")
-                    fixture.room.arrived()
+                    try await API(client: client).call(
+                        .post, "/api/reflections", token: token, json: #"{"prompt":0,"text":"arrives while watching"}"#)
                 })
             #expect(messages.first?["type"] as? String == "console")
             #expect(!messages.contains { String(describing: $0).contains("arrives while watching") })
+
+            // Revealed, then tapped by a phone: the console's count moves (the room's waits for a batch).
+            for text in ["two", "three"] { _ = try await session.submitReflection(prompt: 0, text: text) }
+            try await session.reveal(prompt: 0)
+            let shown = await session.state.revealed(prompt: 0)[0].id.hex
+            let (tapped, _) = try await Self.follow(
+                client, hello: #"{"type":"hello","facilitator":"\#(fixture.secret)"}"#,
+                until: { messages in
+                    messages.contains { message in
+                        (Self.firstPrompt(message)?["revealed"] as? [[String: Any]])?.contains {
+                            $0["id"] as? String == shown && $0["resonance"] as? Int == 1
+                        } == true
+                    }
+                },
+                while: {
+                    try await API(client: client).call(.post, "/api/resonance", token: token, json: #"{"reflection":"\#(shown)"}"#)
+                })
+            #expect(tapped.count >= 2)
             for hello in [#"{"type":"hello","token":"forged"}"#, #"{"type":"hello","facilitator":"\#(fixture.joinCode)"}"#, "not json"] {
                 let (got, close) = try await Self.follow(client, hello: hello, until: { _ in false })
                 #expect(got.isEmpty, "\(hello)")
