@@ -53,7 +53,7 @@ struct ArchiveServe: AsyncParsableCommand {
         let logger = NodeLogHandler.logger("halqa")
         let (bind, folder) = (bind, data.folder)
         if !["127.0.0.1", "::1", "localhost"].contains(bind) {
-            FileHandle.standardError.write(
+            FileHandle.standardError.put(
                 Data(
                     """
                     halqa: the archive will be reachable at \(bind), over plain HTTP: whoever can see this network's traffic \
@@ -64,7 +64,7 @@ struct ArchiveServe: AsyncParsableCommand {
         }
         do {
             try await ArchiveServer.run(store: store, secret: secret, bind: bind, port: port, logger: logger) { port in
-                FileHandle.standardOutput.write(
+                FileHandle.standardOutput.put(
                     Data(
                         """
 
@@ -78,7 +78,7 @@ struct ArchiveServe: AsyncParsableCommand {
                         """.utf8))
             }
         } catch let error as HostError {
-            FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -39,7 +39,7 @@ enum Browser {
     }
 
     private static func cannot(open link: String, _ what: String, _ why: String) {
-        FileHandle.standardOutput.write(
+        FileHandle.standardOutput.put(
             Data(
                 "\nCould not open a browser on this laptop (\(why)).\nOpen \(what) yourself, in a browser on this laptop:\n    \(link)\n"
                     .utf8))

@@ -60,10 +60,10 @@ struct DeckCommand: ParsableCommand {
         static func report(_ failure: DeckParser.Failure, in file: String) {
             for problem in failure.problems {
                 let place = problem.line > 0 ? "\(file):\(problem.line)" : file
-                FileHandle.standardError.write(Data("\(place): \(problem.message)\n".utf8))
+                FileHandle.standardError.put(Data("\(place): \(problem.message)\n".utf8))
             }
             let n = failure.problems.count
-            FileHandle.standardError.write(
+            FileHandle.standardError.put(
                 Data("\(file): \(n) problem\(n == 1 ? "" : "s"); fix \(n == 1 ? "it" : "them") and check again.\n".utf8))
         }
     }

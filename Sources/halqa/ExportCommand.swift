@@ -41,7 +41,7 @@ struct Export: AsyncParsableCommand {
             }
             if let output {
                 try writeAtomically(bytes, to: output)
-                FileHandle.standardError.write(
+                FileHandle.standardError.put(
                     Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
             } else {
                 FileHandle.standardOutput.write(bytes)

@@ -49,7 +49,7 @@ struct DataOptions: ParsableArguments {
     func openArchive() throws -> TranscriptStore {
         let store = try open()
         do {
-            for problem in try store.fillArchive() { FileHandle.standardError.write(Data("halqa: \(problem)\n".utf8)) }
+            for problem in try store.fillArchive() { FileHandle.standardError.put(Data("halqa: \(problem)\n".utf8)) }
         } catch { throw fail(error) }
         return store
     }
@@ -57,12 +57,12 @@ struct DataOptions: ParsableArguments {
 
 /// Says on standard error that opening updated an older data folder (after a new package).
 func announce(_ update: TranscriptStore.SchemaUpdate?, folder: String) {
-    if let update { FileHandle.standardError.write(Data("halqa: \(update.message(folder: folder))\n".utf8)) }
+    if let update { FileHandle.standardError.put(Data("halqa: \(update.message(folder: folder))\n".utf8)) }
 }
 
 /// Prints a refusal as one clear line on standard error and gives the exit code for it.
 func fail(_ error: MeetingError) -> ExitCode {
-    FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+    FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
     return ExitCode(1)
 }
 

@@ -108,20 +108,20 @@ struct HostCommand: AsyncParsableCommand {
             try await Host.run(
                 room, store: store, options: options, logger: logger,
                 ready: { banner in
-                    FileHandle.standardOutput.write(Data(Self.describe(banner).utf8))
+                    FileHandle.standardOutput.put(Data(Self.describe(banner).utf8))
                     if open { Browser.open(banner.consoleURL, what: "the facilitator's console") }
                 },
                 say: { line in
-                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                    FileHandle.standardOutput.put(Data((line + "\n").utf8))
                 })
             if await room.wasWiped {
-                FileHandle.standardOutput.write(Data("\nStopped. Session \(room.session.id.short) is no longer on this laptop.\n".utf8))
+                FileHandle.standardOutput.put(Data("\nStopped. Session \(room.session.id.short) is no longer on this laptop.\n".utf8))
             } else {
-                FileHandle.standardOutput.write(
+                FileHandle.standardOutput.put(
                     Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
             }
         } catch let error as HostError {
-            FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
     }

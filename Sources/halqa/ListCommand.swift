@@ -17,7 +17,7 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         switch try await NodeFinder.list(timeout: timeout) {
         case .noDaemon:
-            FileHandle.standardError.write(Data(("halqa: " + Presence.noDaemonAdvice(address: nil) + "\n").utf8))
+            FileHandle.standardError.put(Data(("halqa: " + Presence.noDaemonAdvice(address: nil) + "\n").utf8))
             throw ExitCode(1)
         case .found(let nodes):
             if json {

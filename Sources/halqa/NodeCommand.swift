@@ -52,7 +52,7 @@ struct NodeCommand: AsyncParsableCommand {
             Look at the facilitator's console: next to this laptop's key \(offer.nodeFingerprint) it must show the code \(offer.code) and the digest \(offer.digest).
             If both match, type yes to keep this session; anything else refuses it and nothing is kept.
             """)
-        FileHandle.standardOutput.write(Data("> ".utf8))
+        FileHandle.standardOutput.put(Data("> ".utf8))
         guard let answer = await readLineOffThread() else {
             say("No answer (the input is closed): not joining. Run `halqa node` at a terminal to answer.")
             return false
@@ -68,7 +68,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let say: @Sendable (String) -> Void = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        let say: @Sendable (String) -> Void = { line in FileHandle.standardOutput.put(Data((line + "\n").utf8)) }
         var options = HostOptions(
             deckPath: nil, resume: resume, title: nil, port: port, bind: bind, dataFolder: data.folder,
             minimumToReveal: Limits.defaultMinimumToReveal, onePerPrompt: true, name: name)
@@ -113,7 +113,7 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as MeetingError {
             throw fail(error)
         } catch let error as HostError {
-            FileHandle.standardError.write(Data("halqa: \(error.message)\n".utf8))
+            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
     }

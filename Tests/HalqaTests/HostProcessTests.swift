@@ -19,8 +19,13 @@ final class HostProcess {
         process.currentDirectoryURL = CLI.repository
         process.standardOutput = output
         process.standardError = output
+        // A crash ends at once, with its signal, rather than wait for a backtrace.
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
         try process.run()
     }
+
+    /// Stops reading what the node prints, as a `| head` that ended or a `less` that was quit.
+    func stopReading() { try? output.fileHandleForReading.close() }
 
     /// Reads the banner until the node says it is ready, or the process ends; the blocking
     /// reads happen on a thread of their own, not on one Swift concurrency shares.
@@ -76,6 +81,23 @@ final class HostProcess {
 
 @Suite("halqa host, as a process", .serialized)
 struct HostProcessTests {
+    @Test("a node whose output no one reads any more (a pipe to `head` that ended) keeps its meeting and stops cleanly")
+    func outputGoneAway() async throws {
+        let data = TemporaryFolder()
+        let node = try HostProcess(["--deck", "seeds/decks/real-man.deck"], data: data.path)
+        #expect(await node.waitUntilReady(), "\(node.rest())")
+        node.stopReading()
+        // The meeting goes on with no one reading; then stopping prints "Stopped. …" to a pipe
+        // with no reader (as would "Linked with …" mid-meeting), and the node ends as asked.
+        #expect(try await node.call("POST", "/api/console/open", token: node.secret, json: #"{"prompt":0}"#).0 == 200)
+        let (joined, body) = try await node.call("POST", "/api/join", json: #"{"code":"\#(node.joinCode)"}"#)
+        #expect(joined == 201)
+        let token = try #require(body["token"] as? String)
+        #expect(try await node.call("POST", "/api/reflections", token: token, json: #"{"prompt":0,"text":"still here"}"#).0 == 201)
+        node.stop(SIGTERM)
+        #expect(node.process.terminationReason == .exit && node.process.terminationStatus == 0)
+    }
+
     @Test("stopped mid-prompt (SIGTERM, then kill -9) and resumed, the node keeps every acknowledged reflection, its code and its link")
     func restartKeepsEverything() async throws {
         let data = TemporaryFolder()
