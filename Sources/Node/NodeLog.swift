@@ -3,9 +3,9 @@ import Logging
 
 /// The node's log: lines at `.warning` and above, written to standard error much as swift-log's
 /// `StreamLogHandler` writes them (time in UTC, no source). That handler formats its metadata
-/// each time it is set, and
-/// Hummingbird sets a request id on every request's logger, so every request paid for a line a
-/// node prints only when something is wrong; this one formats only the lines it writes.
+/// each time it is set, and Hummingbird sets a request id on every request's logger, so every
+/// request paid for a line a node prints only when something is wrong; this one formats only
+/// the lines it writes.
 public struct NodeLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
