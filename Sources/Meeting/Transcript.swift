@@ -176,7 +176,7 @@ public struct Transcript: Codable, Hashable, Sendable {
             item -> Result<Event, MeetingError> in
             let (i, text) = item
             // The one spelling of the bytes, as `init(_:)` writes them: what is compared below is the events' ids.
-            guard let data = Data(base64Encoded: text), Base64Spelling.isCanonical(text.utf8, of: data.count) else {
+            guard let bytes = Base64Spelling.decode(text) else {
                 return .failure(
                     MeetingError(
                         .invalidTranscript,
@@ -184,7 +184,7 @@ public struct Transcript: Codable, Hashable, Sendable {
                     ))
             }
             do throws(MeetingError) {
-                return .success(try Event(bytes: Array(data)))
+                return .success(try Event(bytes: bytes))
             } catch {
                 return .failure(
                     MeetingError(

@@ -189,12 +189,17 @@ struct FoldTests {
 
     @Test("base64 of every length has one spelling: stray bits, missing or extra padding are not it")
     func base64Spellings() throws {
+        #expect(Base64Spelling.decode("") == [])
+        for other in ["=", "==", "===", "====", "A===", "AA=A", "AAA=AAAA", "A=AA", "AA==AA==", "AA\u{0}A", "AAé", "ÀAAA"] {
+            #expect(Base64Spelling.decode(other) == nil, "\(other)")
+        }
         let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         var generator = SystemRandomNumberGenerator()
         for count in 1...70 {
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let text = Data(bytes).base64EncodedString()
             #expect(Base64Spelling.isCanonical(text.utf8, of: count), "\(count) bytes as Foundation writes them")
+            #expect(Base64Spelling.decode(text) == bytes, "\(count) bytes read back")
             var others = [text.trimmingCharacters(in: ["="]), text + "="]
             // Each bit the last letter before the padding does not use, set.
             let unused = count % 3 == 1 ? 4 : count % 3 == 2 ? 2 : 0
@@ -216,16 +221,24 @@ struct FoldTests {
                 #expect(!Base64Spelling.isCanonical(other.utf8, of: count), "\(other) for \(count) bytes, asked alone")
                 let read = Data(base64Encoded: other)
                 #expect(read == nil || !Base64Spelling.isCanonical(other.utf8, of: read!.count), "\(other) for \(count) bytes")
+                #expect(Base64Spelling.decode(other) == nil, "\(other) for \(count) bytes, read")
             }
         }
     }
 
     @Test("a string that is not UTF-8 is not canonical JSON, while U+FFFD written out is")
     func invalidUTF8InStrings() async throws {
-        for bad: [UInt8] in [[0xC3, 0x28], [0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] {
-            let bytes = Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8)
-            await expectRefusal(.invalidEvent) { _ = try JSONValue(canonical: bytes) }
-            #expect(JSONValue(json: bytes) == nil)
+        // The last two are cut-off sequences whose repair (one U+FFFD) is as long as they were.
+        let bad: [[UInt8]] = [
+            [0xC3, 0x28], [0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0xF0, 0x9F, 0x98],
+            [0x61, 0xF0, 0x9F, 0x98, 0x62],
+        ]
+        for text in bad {
+            // As a value and as a key.
+            for bytes in [Array(#"{"a":""#.utf8) + text + Array(#""}"#.utf8), Array(#"{""#.utf8) + text + Array(#"":1}"#.utf8)] {
+                await expectRefusal(.invalidEvent) { _ = try JSONValue(canonical: bytes) }
+                #expect(JSONValue(json: bytes) == nil)
+            }
         }
         #expect(try JSONValue(canonical: Array(#"{"a":"\#u{FFFD}ہ"}"#.utf8)) == .object(["a": .string("\u{FFFD}ہ")]))
     }
