@@ -85,16 +85,53 @@ public enum Authorship: Hashable, Sendable {
 /// let event = try Event(bytes: received)   // checks form and id; signatures are checked by the fold
 /// ```
 public struct Event: Hashable, Sendable {
-    public let id: EventID
+    public var id: EventID { fields.id }
     /// The canonical bytes: what is stored, exported and sent.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] { fields.bytes }
     /// The session this belongs to; a session-created event's is its own id.
-    public let session: EventID
-    public let body: EventBody
-    public let authorship: Authorship
-    let signature: [UInt8]
+    public var session: EventID { fields.session }
+    public var body: EventBody { fields.body }
+    public var authorship: Authorship { fields.authorship }
+    var signature: [UInt8] { fields.signature }
     /// The canonical bytes without the signature: what was signed.
-    let signedBytes: [UInt8]
+    var signedBytes: [UInt8] { fields.signedBytes }
+
+    /// An event never changes once made, so its fields are held once and shared: a copy (into
+    /// a fold's tables, a batch, a plan) is one reference, not seven, which a year's import
+    /// makes millions of.
+    private let fields: Fields
+
+    private final class Fields: Sendable {
+        let id: EventID
+        let bytes: [UInt8]
+        let session: EventID
+        let body: EventBody
+        let authorship: Authorship
+        let signature: [UInt8]
+        let signedBytes: [UInt8]
+
+        init(
+            id: EventID, bytes: [UInt8], session: EventID, body: EventBody, authorship: Authorship, signature: [UInt8],
+            signedBytes: [UInt8]
+        ) {
+            self.id = id
+            self.bytes = bytes
+            self.session = session
+            self.body = body
+            self.authorship = authorship
+            self.signature = signature
+            self.signedBytes = signedBytes
+        }
+    }
+
+    /// The same event: its id is the hash of its bytes, and everything else is read from them.
+    public static func == (a: Event, b: Event) -> Bool {
+        a.fields === b.fields || (a.id == b.id && a.bytes == b.bytes)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+    }
 
     static let version: Int64 = 1
 
@@ -112,6 +149,7 @@ public struct Event: Hashable, Sendable {
         let body = try EventBody(json: try reader.require("body"))
         let signature = try reader.bytes("sig", count: 64)
         let id = EventID.of(bytes)
+        let authorship: Authorship
         if body.isParticipant {
             authorship = .room
         } else {
@@ -121,17 +159,16 @@ public struct Event: Hashable, Sendable {
             let at = try reader.int("at", in: 0...Int64.max)
             authorship = .facilitator(signer: signer, at: Int64(at), clock: try reader.int("clock"))
         }
+        let session: EventID
         if case .sessionCreated = body {
             session = id
         } else {
             session = try reader.id("session")
         }
         try reader.finish()
-        self.id = id
-        self.bytes = bytes
-        self.body = body
-        self.signature = signature
-        self.signedBytes = Event.cutting("sig", from: bytes, members: members ?? [])
+        fields = Fields(
+            id: id, bytes: bytes, session: session, body: body, authorship: authorship, signature: signature,
+            signedBytes: Event.cutting("sig", from: bytes, members: members ?? []))
     }
 
     /// The canonical bytes of the same object without the member `key`: canonical members are
@@ -174,13 +211,9 @@ public struct Event: Hashable, Sendable {
         fields["sig"] = .string(Data(signature).base64EncodedString())
         let bytes = JSONValue.object(fields).canonicalBytes
         let id = EventID.of(bytes)
-        self.id = id
-        self.bytes = bytes
-        self.session = session ?? id
-        self.body = body
-        self.authorship = authorship
-        self.signature = signature
-        self.signedBytes = signedBytes
+        self.fields = Fields(
+            id: id, bytes: bytes, session: session ?? id, body: body, authorship: authorship, signature: signature,
+            signedBytes: signedBytes)
     }
 
     /// Whether the signature checks: a facilitator event against its signer, a
