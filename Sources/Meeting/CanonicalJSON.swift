@@ -577,7 +577,8 @@ enum Base64Spelling {
                 var i = 0
                 var o = 0
                 while i < n {
-                    let a = sextets[Int(letters[i])], b = sextets[Int(letters[i + 1])]
+                    let a = sextets[Int(letters[i])]
+                    let b = sextets[Int(letters[i + 1])]
                     // The last quad's padded letters stand for nothing.
                     let last = i + 4 == n
                     let c = last && padding == 2 ? 0 : sextets[Int(letters[i + 2])]
