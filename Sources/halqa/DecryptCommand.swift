@@ -19,7 +19,11 @@ struct Decrypt: AsyncParsableCommand {
         }
         do {
             let plain = try SealedFile.open(bytes, passphrase: try passphrase.read(purpose: "of \(file)", confirm: false))
-            if let output { try writeAtomically(plain, to: output) } else { FileHandle.standardOutput.write(plain) }
+            if let output {
+                try writeAtomically(plain, to: output)
+            } else {
+                try FileHandle.standardOutput.putWhole(plain, what: "the decrypted export")
+            }
         } catch { throw fail(error) }
     }
 }

@@ -44,7 +44,7 @@ struct Export: AsyncParsableCommand {
                 FileHandle.standardError.put(
                     Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
             } else {
-                FileHandle.standardOutput.write(bytes)
+                try FileHandle.standardOutput.putWhole(bytes, what: "the export")
             }
         } catch { throw fail(error) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Meeting
 
 extension FileHandle {
     /// Writes a line for a person and moves on. Output that no one reads any more (a pipe whose
@@ -6,4 +7,19 @@ extension FileHandle {
     /// program: Foundation's `write(_:)` stops the process on such a write, and a node would
     /// leave its meeting at its next line ("Linked with …").
     func put(_ text: Data) { try? write(contentsOf: text) }
+
+    /// Writes a file's bytes (an export, a decrypted export) whole, or says why not: a reader
+    /// that stopped early must not look like a file written in full. (Where SIGPIPE is left as
+    /// it is, the system ends the program first, as it does any other.)
+    func putWhole(_ bytes: Data, what: String) throws(MeetingError) {
+        do {
+            try write(contentsOf: bytes)
+        } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            let reason = code.map { String(cString: strerror(Int32($0))) } ?? "\(error)"
+            let why = code == Int(EPIPE) ? "the program reading it stopped before the end" : "it was not written in full"
+            throw MeetingError(
+                .storage, "Could not write \(what) to standard output (\(reason)): \(why). Write it to a file instead, with --output FILE.")
+        }
+    }
 }

@@ -121,6 +121,51 @@ struct OrganiserCommandTests {
         #expect((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as! [Any]).count == 1)
     }
 
+    @Test("export and decrypt to a reader that went away (SIGPIPE ignored) exit 1 and say to write to a file")
+    func readerGoneAway() async throws {
+        let data = TemporaryFolder()
+        let id = try await finishedSession(in: data.path)
+        try "a long enough passphrase\n".write(toFile: data.path + "/pass", atomically: true, encoding: .utf8)
+        let locked = data.path + "/export.halqa"
+        let sealed = try CLI.run([
+            "export", id.hex, "--format", "json", "--encrypt", "--passphrase-file", data.path + "/pass", "--output", locked, "--data",
+            data.path,
+        ])
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        for arguments in [["export", id.hex, "--data", data.path], ["decrypt", locked, "--passphrase-file", data.path + "/pass"]] {
+            // Standard output is a pipe no one can read (its reading end closed before the
+            // command starts); a shell that ignores SIGPIPE (as some launchers do) passes that
+            // on, so the write fails rather than the system ending the command.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"trap "" PIPE; exec "$@""#, "sh", CLI.binaries.appendingPathComponent("halqa").path] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
+            let out = Pipe()
+            try out.fileHandleForReading.close()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            try out.fileHandleForWriting.close()
+            let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(arguments[0]): \(said)")
+            #expect(said.contains("Could not write the ") && said.contains("Broken pipe") && said.contains("--output FILE"), "\(said)")
+        }
+        // A full disk (standard output sent to /dev/full) is said as such.
+        let process = Process()
+        process.executableURL = CLI.binaries.appendingPathComponent("halqa")
+        process.arguments = ["export", id.hex, "--data", data.path]
+        process.standardOutput = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1 && said.contains("No space left on device): it was not written in full."), "\(said)")
+    }
+
     /// Threat: someone who later takes the USB stick an export was carried on.
     @Test(
         "export --encrypt: the file holds none of the text; import asks for the passphrase at a terminal; a wrong passphrase or a changed byte gets its own error and imports nothing"
