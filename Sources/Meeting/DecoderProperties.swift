@@ -17,6 +17,7 @@ public enum DecoderProperties {
     public static func event(_ bytes: [UInt8]) {
         canonicalJSON(bytes)
         plainJSON(bytes)
+        base64(bytes)
         guard let event = try? Event(bytes: bytes) else { return }
         precondition(event.bytes == bytes, "an accepted event is not its own bytes")
         precondition((try? JSONValue(canonical: bytes))?.canonicalBytes == bytes, "an accepted event is not canonical JSON")
@@ -25,6 +26,14 @@ public enum DecoderProperties {
         unsigned["sig"] = nil
         precondition(
             event.signedBytes == JSONValue.object(unsigned).canonicalBytes, "what an event's signature covers is not its bytes without it")
+    }
+
+    /// The one-pass base64 reader takes exactly what Foundation's decoder and the spelling
+    /// check took together (the one spelling of some bytes), and reads the same bytes.
+    public static func base64(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let reference = Data(base64Encoded: text).flatMap { Base64Spelling.isCanonical(text.utf8, of: $0.count) ? Array($0) : nil }
+        precondition(Base64Spelling.decode(text) == reference, "the base64 reader and Foundation's with the spelling check disagree")
     }
 
     /// The canonical parser accepts exactly what Foundation's parser reads and writes back to

@@ -84,7 +84,7 @@ public enum Authorship: Hashable, Sendable {
 /// ```swift
 /// let event = try Event(bytes: received)   // checks form and id; signatures are checked by the fold
 /// ```
-public struct Event: Hashable, Sendable {
+public struct Event: Hashable, Sendable, CustomDebugStringConvertible {
     public var id: EventID { fields.id }
     /// The canonical bytes: what is stored, exported and sent.
     public var bytes: [UInt8] { fields.bytes }
@@ -132,6 +132,9 @@ public struct Event: Hashable, Sendable {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(id)
     }
+
+    /// As a failing test prints it.
+    public var debugDescription: String { "Event(\(id.short), \(body.kind))" }
 
     static let version: Int64 = 1
 

@@ -17,9 +17,11 @@ extension FileHandle {
         } catch {
             let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
             let reason = code.map { String(cString: strerror(Int32($0))) } ?? "\(error)"
-            let why = code == Int(EPIPE) ? "the program reading it stopped before the end" : "it was not written in full"
-            throw MeetingError(
-                .storage, "Could not write \(what) to standard output (\(reason)): \(why). Write it to a file instead, with --output FILE.")
+            let why =
+                code == Int(EPIPE)
+                ? "the program reading it stopped before the end. Write it to a file instead, with --output FILE."
+                : "it was not written in full. Make room where it goes (or write it elsewhere, with --output FILE) and try again."
+            throw MeetingError(.storage, "Could not write \(what) to standard output (\(reason)): \(why)")
         }
     }
 }

@@ -133,21 +133,22 @@ struct OrganiserCommandTests {
         ])
         #expect(sealed.status == 0, "\(sealed.stderr)")
         for arguments in [["export", id.hex, "--data", data.path], ["decrypt", locked, "--passphrase-file", data.path + "/pass"]] {
-            // Standard output is a pipe no one can read (its reading end closed before the
-            // command starts); a shell that ignores SIGPIPE (as some launchers do) passes that
-            // on, so the write fails rather than the system ending the command.
+            // Standard output is a pipe no one can read: its reading end is closed as soon as it
+            // is made, before the command starts. A shell that ignores SIGPIPE (as some launchers
+            // do) passes that on, so the write fails rather than the system ending the command.
+            var ends: [Int32] = [-1, -1]
+            try #require(pipe(&ends) == 0)
+            close(ends[0])
+            _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", #"trap "" PIPE; exec "$@""#, "sh", CLI.binaries.appendingPathComponent("halqa").path] + arguments
             process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
-            let out = Pipe()
-            try out.fileHandleForReading.close()
             let err = Pipe()
-            process.standardOutput = out
+            process.standardOutput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
             try process.run()
-            try out.fileHandleForWriting.close()
             let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(arguments[0]): \(said)")

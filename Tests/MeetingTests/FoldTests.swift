@@ -143,8 +143,10 @@ struct FoldTests {
         var session = RandomSession(seed: 7)
         for event in session.run(steps: 80) {
             let read = try Event(bytes: event.bytes)
-            #expect(read == event)
-            #expect(read.id == EventID.of(event.bytes))
+            // Field by field: events are equal when their bytes are, whatever was read from them.
+            #expect(read.id == EventID.of(event.bytes) && read.id == event.id && read.session == event.session)
+            #expect(read.body == event.body && read.authorship == event.authorship)
+            #expect(read.signature == event.signature && read.signedBytes == event.signedBytes)
         }
     }
 
