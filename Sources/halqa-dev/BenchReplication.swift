@@ -96,7 +96,8 @@ struct BenchReplication: AsyncParsableCommand {
                 let copyWire = Wire.receivedBytes() - beforeCopy
                 let a = admitted!
                 // The floor in the same round: verifying what was caught up, on every core.
-                let floor = verificationFloor(await a.session.state.allEvents, roomKey: await a.session.state.created.roomKey).all
+                let caughtUp = await a.session.state
+                let floor = verificationFloor(caughtUp.allEvents, roomKey: caughtUp.created.roomKey, oneCore: false).all
                 emit(
                     String(
                         format: "%5d  %13.4f  %11.3f  %16d  %10.4f  %14d  %11.1f  %16.0f  %7.2f  %6.2f", round, a.transferSeconds,
