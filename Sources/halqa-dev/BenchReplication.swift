@@ -153,17 +153,20 @@ struct BenchReplication: AsyncParsableCommand {
                 events.count, floor.one, floor.all, floor.cores, catchUp / floor.all, floor.cores))
         // `halqa import` of the same session's export, next to verifying what the export holds
         // just before and just after it: this host's speed drifts by a fifth within minutes, and
-        // the mean of the two brackets the import. Three rounds, and their median.
+        // the mean of the two brackets the import (one round's "after" is the next one's
+        // "before"). Three rounds, and their median.
         let export = Transcript(state).json()
         let exported = state.exportableEvents
+        func floorNow() -> Double { verificationFloor(exported, roomKey: state.created.roomKey, oneCore: false).all }
+        let rounds = 3
         var ratios: [Double] = []
-        for round in 1...3 {
-            let before = verificationFloor(exported, roomKey: state.created.roomKey, oneCore: false).all
+        var before = floorNow()
+        for round in 1...rounds {
             let store = try TranscriptStore(folder: "\(scratch)/import-\(round)")
             let start = ContinuousClock.now
             let result = try await store.importTranscript(export)
             let seconds = (ContinuousClock.now - start).seconds
-            let after = verificationFloor(exported, roomKey: state.created.roomKey, oneCore: false).all
+            let after = floorNow()
             ratios.append(seconds / ((before + after) / 2))
             emit(
                 String(
@@ -171,9 +174,12 @@ struct BenchReplication: AsyncParsableCommand {
                         "import of its export (%d events, %.1f MB): %.3f s; verifying them alone %.3f s before and %.3f s after, on %d cores: %.2f× their mean",
                     result.events, Double(export.count) / 1e6, seconds, before, after, floor.cores, ratios.last!))
             try? FileManager.default.removeItem(atPath: "\(scratch)/import-\(round)")
+            before = after
         }
         ratios.sort()
-        emit(String(format: "import ×floor over 3 rounds: median %.2f (%.2f–%.2f)", ratios[1], ratios[0], ratios[2]))
+        emit(
+            String(
+                format: "import ×floor over %d rounds: median %.2f (%.2f–%.2f)", rounds, ratios[rounds / 2], ratios.first!, ratios.last!))
     }
 
     /// What checking the signatures alone costs (issue 16: catch-up within 1.5× of that

@@ -19,11 +19,7 @@ struct Decrypt: AsyncParsableCommand {
         }
         do {
             let plain = try SealedFile.open(bytes, passphrase: try passphrase.read(purpose: "of \(file)", confirm: false))
-            if let output {
-                try writeAtomically(plain, to: output)
-            } else {
-                try FileHandle.standardOutput.putWhole(plain, what: "the decrypted export")
-            }
+            try deliver(plain, to: output, what: "the decrypted export")
         } catch { throw fail(error) }
     }
 }

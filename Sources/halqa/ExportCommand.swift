@@ -39,12 +39,10 @@ struct Export: AsyncParsableCommand {
             if encrypt {
                 bytes = try SealedFile.seal(bytes, passphrase: try passphrase.read(purpose: "to lock the export", confirm: true))
             }
+            try deliver(bytes, to: output, what: "the export")
             if let output {
-                try writeAtomically(bytes, to: output)
                 FileHandle.standardError.put(
                     Data("Wrote \(transcript.session.title) to \(output)\(encrypt ? ", encrypted" : "").\n".utf8))
-            } else {
-                try FileHandle.standardOutput.putWhole(bytes, what: "the export")
             }
         } catch { throw fail(error) }
     }

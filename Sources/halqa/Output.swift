@@ -11,7 +11,7 @@ extension FileHandle {
     /// Writes a file's bytes (an export, a decrypted export) whole, or says why not: a reader
     /// that stopped early must not look like a file written in full. (Where SIGPIPE is left as
     /// it is, the system ends the program first, as it does any other.)
-    func putWhole(_ bytes: Data, what: String) throws(MeetingError) {
+    fileprivate func putWhole(_ bytes: Data, what: String) throws(MeetingError) {
         do {
             try write(contentsOf: bytes)
         } catch {
@@ -24,4 +24,10 @@ extension FileHandle {
             throw MeetingError(.storage, "Could not write \(what) to standard output (\(reason)): \(why)")
         }
     }
+}
+
+/// Writes a file's bytes to `output` whole or not at all (``writeAtomically(_:to:)``), or, with
+/// no `output`, to standard output (``FileHandle/putWhole(_:what:)``).
+func deliver(_ bytes: Data, to output: String?, what: String) throws(MeetingError) {
+    if let output { try writeAtomically(bytes, to: output) } else { try FileHandle.standardOutput.putWhole(bytes, what: what) }
 }
