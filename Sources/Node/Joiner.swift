@@ -82,88 +82,103 @@ public enum Joiner {
         let channel = connection.channel.channel
         let giveUp = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(patience.seconds * 1e9))) { channel.close(promise: nil) }
         defer { giveUp.cancel() }
-        return try await connection.channel.executeThenClose { inbound, outbound -> Outcome in
-            try await outbound.write(
-                PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true)).buffer
-            )
-            var messages = inbound.makeAsyncIterator()
-            guard case .hello(let theirs)? = try await Replicator.next(&messages), let hostKey = connection.peerKey() else {
-                return .refused("it did not answer as a Halqa host")
-            }
-            let hostName = Presence.printable(theirs.name)
-            let opening = try await Replicator.next(&messages)
-            if case .refused(let why)? = opening { return .refused("\(hostName) refused: \(Presence.printable(why))") }
-            guard case .pairCommit(let commitment)? = opening else { return .refused("\(hostName) did not start pairing") }
-            let nonce = Pairing.nonce()
-            try await outbound.write(PeerMessage.pairNonce(nonce).buffer)
-            guard case .pairReveal(let hostNonce)? = try await Replicator.next(&messages), Pairing.opens(commitment, with: hostNonce) else {
-                return .refused("\(hostName) broke the pairing protocol (its nonce does not match its commitment)")
-            }
-            let code = Pairing.code(host: hostKey, node: key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
-            show(
-                "Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key."
-            )
-            var admission: PeerAdmission?
-            var arriving = ArrivingSession(session: nil)
-            // Whatever ends this attempt, checking what it received stops with it.
-            defer { arriving.cancel() }
-            var started = ContinuousClock.now
-            var bytes = 0
-            while let frame = try await messages.next() {
-                bytes += frame.readableBytes + 4
-                guard bytes <= maxCatchUpBytes else { return .refused("\(hostName) sent more than a session may hold; not joining it") }
-                // What a host sends is untrusted: anything unreadable is its fault, not this laptop's.
-                guard let message = try? PeerMessage(decoding: frame.readableBytesView) else {
-                    return .refused("\(hostName) sent something that is not Halqa's protocol")
+        // A machine that takes the call and says nothing (a wrong address: another program's
+        // port) is left at the hello deadline, and the person here told.
+        do {
+            let outcome = try await connection.channel.executeThenClose { inbound, outbound -> Outcome in
+                try await outbound.write(
+                    PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true))
+                        .buffer
+                )
+                var messages = inbound.makeAsyncIterator()
+                guard case .hello(let theirs)? = try await Replicator.next(&messages), let hostKey = connection.peerKey() else {
+                    return .refused("it did not answer as a Halqa host")
                 }
-                switch message {
-                case .admitted where admission != nil:
-                    return .refused("\(hostName) admitted this laptop twice; that is not Halqa's protocol")
-                case .admitted(let a):
-                    admission = a
-                    arriving = ArrivingSession(session: a.sessionID)
-                    started = ContinuousClock.now
-                    bytes = frame.readableBytes + 4
-                case .events(let s, let list) where admission != nil && s == admission?.sessionID:
-                    // Decoded and verified while the rest is still arriving.
-                    await arriving.take(list)
-                case .have where admission != nil:
-                    // The whole session arrived within the patience allowed; now it is this laptop's turn.
-                    giveUp.cancel()
-                    guard let admission, let role = admission.replicaRole else { return .refused("its admission named no role") }
-                    let transferred = ContinuousClock.now - started
-                    guard let state = try? await arriving.verified() else {
-                        return .refused("\(hostName) sent no session this node can verify")
-                    }
-                    guard state.id == admission.sessionID else { return .refused("it sent another session than it admitted this node to") }
-                    var replica = Replica(state: state, role: role)
-                    let verified = ContinuousClock.now - started
-                    let offer = PairingOffer(
-                        hostName: hostName, hostFingerprint: hostKey.fingerprint, nodeFingerprint: key.publicKey.fingerprint,
-                        code: code, role: role,
-                        digest: replica.digest.short, events: state.allEvents.count)
-                    guard await confirm(offer) else {
-                        // The facilitator hears that this laptop kept nothing.
-                        try? await outbound.write(
-                            PeerMessage.refused("The person at this laptop did not confirm the code, so it kept nothing.").buffer)
-                        return .declined
-                    }
-                    let storing = ContinuousClock.now
-                    let session = try await LiveSession.adopt(
-                        state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, nodeKey: key, in: store)
-                    let stored = ContinuousClock.now - storing
-                    return .admitted(
-                        Admitted(
-                            session: session, role: role, joinCode: admission.joinCode, hostName: hostName,
-                            host: PeerHint(key: hostKey, host: host, port: port),
-                            catchUpSeconds: (verified + stored).seconds, transferSeconds: transferred.seconds, catchUpBytes: bytes))
-                case .refused(let why):
-                    return .refused("\(hostName) refused: \(Presence.printable(why))")
-                default:
-                    continue
+                let hostName = Presence.printable(theirs.name)
+                let opening = try await Replicator.next(&messages)
+                if case .refused(let why)? = opening { return .refused("\(hostName) refused: \(Presence.printable(why))") }
+                guard case .pairCommit(let commitment)? = opening else { return .refused("\(hostName) did not start pairing") }
+                let nonce = Pairing.nonce()
+                try await outbound.write(PeerMessage.pairNonce(nonce).buffer)
+                guard case .pairReveal(let hostNonce)? = try await Replicator.next(&messages), Pairing.opens(commitment, with: hostNonce)
+                else {
+                    return .refused("\(hostName) broke the pairing protocol (its nonce does not match its commitment)")
                 }
+                // Pairing so far takes a moment with a real host; from here on, the wait is for the
+                // facilitator, and `patience` limits it.
+                connection.greeted()
+                let code = Pairing.code(host: hostKey, node: key.publicKey, hostNonce: hostNonce, nodeNonce: nonce)
+                show(
+                    "Asked \(hostName) (key \(hostKey.fingerprint)) to admit this laptop (key \(key.publicKey.fingerprint)).\n  Confirmation code: \(code)\n  The facilitator admits it only if that laptop's console shows the same code next to this laptop's key."
+                )
+                var admission: PeerAdmission?
+                var arriving = ArrivingSession(session: nil)
+                // Whatever ends this attempt, checking what it received stops with it.
+                defer { arriving.cancel() }
+                var started = ContinuousClock.now
+                var bytes = 0
+                while let frame = try await messages.next() {
+                    bytes += frame.readableBytes + 4
+                    guard bytes <= maxCatchUpBytes else { return .refused("\(hostName) sent more than a session may hold; not joining it") }
+                    // What a host sends is untrusted: anything unreadable is its fault, not this laptop's.
+                    guard let message = try? PeerMessage(decoding: frame.readableBytesView) else {
+                        return .refused("\(hostName) sent something that is not Halqa's protocol")
+                    }
+                    switch message {
+                    case .admitted where admission != nil:
+                        return .refused("\(hostName) admitted this laptop twice; that is not Halqa's protocol")
+                    case .admitted(let a):
+                        admission = a
+                        arriving = ArrivingSession(session: a.sessionID)
+                        started = ContinuousClock.now
+                        bytes = frame.readableBytes + 4
+                    case .events(let s, let list) where admission != nil && s == admission?.sessionID:
+                        // Decoded and verified while the rest is still arriving.
+                        await arriving.take(list)
+                    case .have where admission != nil:
+                        // The whole session arrived within the patience allowed; now it is this laptop's turn.
+                        giveUp.cancel()
+                        guard let admission, let role = admission.replicaRole else { return .refused("its admission named no role") }
+                        let transferred = ContinuousClock.now - started
+                        guard let state = try? await arriving.verified() else {
+                            return .refused("\(hostName) sent no session this node can verify")
+                        }
+                        guard state.id == admission.sessionID else {
+                            return .refused("it sent another session than it admitted this node to")
+                        }
+                        var replica = Replica(state: state, role: role)
+                        let verified = ContinuousClock.now - started
+                        let offer = PairingOffer(
+                            hostName: hostName, hostFingerprint: hostKey.fingerprint, nodeFingerprint: key.publicKey.fingerprint,
+                            code: code, role: role,
+                            digest: replica.digest.short, events: state.allEvents.count)
+                        guard await confirm(offer) else {
+                            // The facilitator hears that this laptop kept nothing.
+                            try? await outbound.write(
+                                PeerMessage.refused("The person at this laptop did not confirm the code, so it kept nothing.").buffer)
+                            return .declined
+                        }
+                        let storing = ContinuousClock.now
+                        let session = try await LiveSession.adopt(
+                            state, roomSecret: role == .coFacilitator ? admission.roomKey : nil, nodeKey: key, in: store)
+                        let stored = ContinuousClock.now - storing
+                        return .admitted(
+                            Admitted(
+                                session: session, role: role, joinCode: admission.joinCode, hostName: hostName,
+                                host: PeerHint(key: hostKey, host: host, port: port),
+                                catchUpSeconds: (verified + stored).seconds, transferSeconds: transferred.seconds, catchUpBytes: bytes))
+                    case .refused(let why):
+                        return .refused("\(hostName) refused: \(Presence.printable(why))")
+                    default:
+                        continue
+                    }
+                }
+                return .refused(admission == nil ? "\(hostName) did not admit this laptop" : "\(hostName) closed the connection")
             }
-            return .refused(admission == nil ? "\(hostName) did not admit this laptop" : "\(hostName) closed the connection")
+            if connection.silent() { throw PeerTransport.Silence(after: PeerLimits().helloDeadline) }
+            return outcome
+        } catch  where connection.silent() {
+            throw PeerTransport.Silence(after: PeerLimits().helloDeadline)
         }
     }
 }
@@ -197,6 +212,12 @@ extension Joiner {
                 throw HostError(
                     message: "--join takes HOST:PORT, the address and peer port the host printed, e.g. --join 192.168.1.10:8081.")
             }
+            // What went wrong is said once, not every 2 s.
+            var said: Set<String> = []
+            func tell(_ what: String) {
+                guard said.insert(what).inserted else { return }
+                show(what + " Trying again every 2 s (Ctrl-C stops).")
+            }
             while true {
                 do {
                     switch try await attempt(String(parts[0]), port, patience: .seconds(3600)) {
@@ -205,12 +226,14 @@ extension Joiner {
                         throw HostError(
                             message:
                                 "Not joined: the code was not confirmed here, and nothing was kept. Run `halqa node` again to try again.")
-                    case .refused(let why): show("\(address): \(why); trying again in 2 s.")
+                    case .refused(let why): tell("\(address): \(why).")
                     }
                 } catch let error as HostError {
                     throw error
                 } catch {
-                    show("Cannot reach \(address) (\(error)); trying again in 2 s.")
+                    tell(
+                        "Cannot reach \(address): \(PeerTransport.reason(error)). Check it against the host's line \"Other Halqa nodes reach this one at …\"."
+                    )
                 }
                 try await Task.sleep(for: .seconds(2))
             }
@@ -237,7 +260,7 @@ extension Joiner {
                 } catch let error as HostError {
                     throw error
                 } catch {
-                    show("Cannot reach \(shown) at \(place) (\(error)). Looking for other hosts…")
+                    show("Cannot reach \(shown) at \(place): \(PeerTransport.reason(error)). Looking for other hosts…")
                 }
             }
             try await Task.sleep(for: .seconds(2))

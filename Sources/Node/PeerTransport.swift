@@ -34,6 +34,8 @@ enum PeerTransport {
         let remoteAddress: String?
         /// Called once the other node's hello has arrived: lifts the hello deadline.
         let greeted: @Sendable () -> Void
+        /// Whether the hello deadline closed it: the other side said nothing in time.
+        let silent: @Sendable () -> Bool
         /// Ends the connection from any task (a silent peer, a node turned away).
         var close: @Sendable () -> Void {
             let channel = channel.channel
@@ -122,7 +124,7 @@ enum PeerTransport {
     /// fingerprint): the handshake fails for any other.
     private static func configure(
         _ channel: any NIOCore.Channel, identity: Identity, server: Bool,
-        expect fingerprint: String?, helloDeadline: Duration = .seconds(10)
+        expect fingerprint: String?, helloDeadline: Duration
     ) throws -> Connection {
         let box = SeenKey()
         let verify: NIOSSLCustomVerificationCallback = { certificates, promise in
@@ -147,20 +149,61 @@ enum PeerTransport {
                 maximumBufferSize: PeerMessage.maxFrame + 4))
         try sync.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
         let async = try Channel(wrappingChannelSynchronously: channel)
-        var greeted: @Sendable () -> Void = {}
-        if server {
-            let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) {
-                channel.close(promise: nil)
-            }
-            greeted = { deadline.cancel() }
+        // Both ways: a caller that says nothing does not keep its place here, and a machine that
+        // takes this node's call and says nothing (a wrong address, a spoofed hint) does not
+        // keep it waiting for ever.
+        let expired = Expired()
+        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) {
+            expired.set()
+            channel.close(promise: nil)
         }
-        return Connection(channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress, greeted: greeted)
+        return Connection(
+            channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress, greeted: { deadline.cancel() },
+            silent: { expired.get() })
     }
 
     final class SeenKey: Sendable {
         private let key = Mutex<PublicKey?>(nil)
         func set(_ k: PublicKey) { key.withLock { $0 = k } }
         func get() -> PublicKey? { key.withLock { $0 } }
+    }
+
+    final class Expired: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        func get() -> Bool { value.load(ordering: .relaxed) }
+    }
+
+    /// A call that the other side took, then said nothing on until the hello deadline.
+    struct Silence: Error {
+        let after: Duration
+    }
+
+    /// Why a call to another node failed, in words for the person at this laptop.
+    static func reason(_ error: any Error) -> String {
+        let notHalqa = "something there took the call, but did not answer as a Halqa node"
+        switch error {
+        case let silence as Silence:
+            return "something there took the call, but said nothing for \(Int(silence.after.seconds)) s (a Halqa node answers at once)"
+        case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed, ChannelError.eof:
+            // It closed the connection before any hello.
+            return notHalqa
+        case let error as NIOConnectionError:
+            // One failure per address the name stood for; the first says enough.
+            guard let first = error.connectionErrors.first else { return "no such address was found" }
+            return reason(first.error)
+        case let error as ChannelError:
+            if case .connectTimeout = error { return "nothing answered within 2 s" }
+            return "the connection failed (\(error))"
+        case let error as IOError where error.errnoCode == ECONNREFUSED:
+            return "nothing there takes calls (connection refused)"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        case is NIOSSLError, is BoringSSLError:
+            return notHalqa
+        default:
+            return "\(error)"
+        }
     }
 
     /// Listens for other nodes; each connection is handed to `handle` in its own task.
@@ -237,10 +280,13 @@ enum PeerTransport {
     }
 
     /// Calls another node, which must prove the key with `fingerprint`; from the address
-    /// `source` if given (tests of what one address may take).
-    static func connect(host: String, port: Int, identity: Identity, expect fingerprint: String?, from source: String? = nil) async throws
-        -> Connection
-    {
+    /// `source` if given (tests of what one address may take). Unless the caller calls the
+    /// connection's `greeted` once the other node's hello has arrived, it is closed after
+    /// `helloDeadline`.
+    static func connect(
+        host: String, port: Int, identity: Identity, expect fingerprint: String?, from source: String? = nil,
+        helloDeadline: Duration = PeerLimits().helloDeadline
+    ) async throws -> Connection {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             // A laptop that vanished answers nothing; the next address is tried soon.
@@ -250,7 +296,7 @@ enum PeerTransport {
             try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try configure(channel, identity: identity, server: false, expect: fingerprint)
+                    try configure(channel, identity: identity, server: false, expect: fingerprint, helloDeadline: helloDeadline)
                 }
             }
     }
@@ -261,7 +307,8 @@ public struct PeerLimits: Sendable {
     /// Open connections from one address; the rest are closed as soon as they are accepted,
     /// before any TLS work. Two nodes hold one link; a few more come and go while pairing.
     public var connectionsPerAddress = 16
-    /// From accepting a connection to its hello (the TLS handshake included).
+    /// From accepting a connection to its hello (the TLS handshake included); and from making
+    /// a call to the other node's hello.
     public var helloDeadline: Duration = .seconds(10)
     public init() {}
 }

@@ -81,7 +81,10 @@ extension Replicator {
         for (host, port) in candidates {
             // TCP connects before TLS checks the key: a wrong or spoofed address fails inside,
             // and the next candidate is tried.
-            guard let connection = try? await PeerTransport.connect(host: host, port: port, identity: identity, expect: key.fingerprint)
+            // A machine there that takes the call and says nothing is left at the hello deadline.
+            guard
+                let connection = try? await PeerTransport.connect(
+                    host: host, port: port, identity: identity, expect: key.fingerprint, helloDeadline: limits.helloDeadline)
             else { continue }
             let linked: Bool? = try? await connection.channel.executeThenClose { inbound, outbound in
                 try await outbound.write(PeerMessage.hello(await self.hello()).buffer)
@@ -91,6 +94,7 @@ extension Replicator {
                     if case .refused(let why)? = first { say("\(host) refused this node: \(Presence.printable(why))") }
                     return false
                 }
+                connection.greeted()
                 await self.replicate(
                     with: key, role: role, hello: theirs, address: host, messages: &messages, writer: outbound,
                     close: connection.close)

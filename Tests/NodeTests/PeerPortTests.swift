@@ -153,18 +153,38 @@ struct PeerPortTests {
 
     @Test("Spoofed mDNS hints, announced after the real ones, do not keep two admitted nodes apart")
     func spoofedHint() async throws {
-        let folderA = TemporaryFolder()
-        let folderB = TemporaryFolder()
         let folderR = TemporaryFolder()
-        let session = try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path))
-        let a = try await R.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
-        let b = try await R.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
-        #expect(await R.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
         // A stranger's listener, where the spoofed announcements point.
         let rogue = try await R.start(
             try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderR.path)),
             name: "laptop-a", joinCode: nil)
         defer { rogue.stop() }
+        try await Self.linkDespiteHints(to: rogue.port)
+    }
+
+    /// A listener that takes every call and never says a word.
+    static func silentListener() async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    @Test("A spoofed hint to a machine that takes the call and says nothing does not keep two admitted nodes apart")
+    func silentHint() async throws {
+        let silent = try await Self.silentListener()
+        defer { silent.close(promise: nil) }
+        var limits = PeerLimits()
+        limits.helloDeadline = .seconds(3)
+        try await Self.linkDespiteHints(to: try #require(silent.localAddress?.port), limits: limits)
+    }
+
+    /// Two admitted nodes restart knowing only what mDNS says: for each, its real address, then
+    /// a spoof pointing at `rogue` (tried first, as newest). They must link again.
+    static func linkDespiteHints(to rogue: Int, limits: PeerLimits = PeerLimits()) async throws {
+        let folderA = TemporaryFolder()
+        let folderB = TemporaryFolder()
+        let session = try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderA.path))
+        let a = try await R.start(session, name: "laptop-a", joinCode: "ABCDEFGH")
+        let b = try await R.admit(to: a, role: .coFacilitator, folder: folderB, name: "laptop-b")
+        #expect(await R.eventually { await a.replicator.status().admitted.allSatisfy(\.connected) })
         // Both laptops restart, remembering no address: all they know is what mDNS says, the
         // real announcement first, then a machine's spoof of each tag (so newest first).
         a.stop()
@@ -174,18 +194,53 @@ struct PeerPortTests {
         let tagB = Presence.nodeTag(of: b.replicator.myKey, in: session.id)
         func hear(_ replicator: Replicator, real: (String, Int), spoofed tag: String) async {
             await replicator.seen(nodeTag: tag, host: real.0, peerPort: real.1)
-            await replicator.seen(nodeTag: tag, host: "127.0.0.1", peerPort: rogue.port)
+            await replicator.seen(nodeTag: tag, host: "127.0.0.1", peerPort: rogue)
         }
         let a2 = try await R.start(
-            a.session, name: "laptop-a", joinCode: "ABCDEFGH", port: a.port,
+            a.session, name: "laptop-a", joinCode: "ABCDEFGH", port: a.port, limits: limits,
             before: { await hear($0, real: ("127.0.0.1", b.port), spoofed: tagB) })
         defer { a2.stop() }
         let b2 = try await R.start(
-            b.session, name: "laptop-b", joinCode: "ABCDEFGH", port: b.port,
+            b.session, name: "laptop-b", joinCode: "ABCDEFGH", port: b.port, limits: limits,
             before: { await hear($0, real: ("127.0.0.1", a.port), spoofed: tagA) })
         defer { b2.stop() }
         #expect(await R.eventually(90) { await a2.replicator.status().admitted.allSatisfy(\.connected) }, "the spoof kept A and B apart")
         try await session.open(prompt: 0)
         #expect(await R.eventually { await b2.session.state.openPrompt == 0 })
+    }
+
+    @Test(
+        "A laptop joining at an address where nothing listens, or where something takes the call and says nothing, is told so once, in words, and keeps nothing"
+    )
+    func joiningAWrongAddress() async throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        let silent = try await Self.silentListener()
+        defer { silent.close(promise: nil) }
+        let nobody = freePort()
+        for (port, said) in [
+            (nobody, "Cannot reach 127.0.0.1:\(nobody): nothing there takes calls (connection refused)."),
+            (
+                try #require(silent.localAddress?.port),
+                "took the call, but said nothing for \(Int(PeerLimits().helloDeadline.seconds)) s (a Halqa node answers at once)."
+            ),
+        ] {
+            let shown = R.Lines()
+            let joining = Task {
+                try await Joiner.join(
+                    address: "127.0.0.1:\(port)", name: "laptop-b", peerPort: nil, store: store, show: { shown.add($0) },
+                    confirm: { _ in true })
+            }
+            #expect(await R.eventually(60) { shown.all.contains(said) }, "shown: \(shown.all)")
+            #expect(shown.all.contains("Other Halqa nodes reach this one at"), "it says where to find the right address")
+            if port == nobody {
+                // It goes on trying every 2 s, and says so once.
+                try await Task.sleep(for: .seconds(5))
+                #expect(shown.all.components(separatedBy: "\n").filter { !$0.isEmpty }.count == 1, "shown: \(shown.all)")
+            }
+            joining.cancel()
+            _ = await joining.result
+        }
+        #expect(try store.sessionIDs().isEmpty)
     }
 }
