@@ -100,6 +100,19 @@ class Node:
         self.base = f"http://127.0.0.1:{self.port}/"
         self.session = re.search(r"\(session (\w+)\)", said).group(1)
 
+    def peer_address(self):
+        """Where other nodes call this one (HOST:PORT), as it prints once that port is open: --port
+        + 1 unless something else holds that port, when the node takes another."""
+        said = ""
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("halqa host stopped before it opened its node-to-node port:\n" + said)
+            said += line
+            found = re.search(r"Other Halqa nodes reach this one at (\S+:\d+)", line)
+            if found:
+                return found.group(1)
+
     def restart(self):
         """Stops the node with SIGTERM and starts it again with --resume, on the same port."""
         self.process.send_signal(signal.SIGTERM)
@@ -958,7 +971,7 @@ class PageMovesToAnotherNode(BrowserCase):
         a = Node()
         b_data = tempfile.mkdtemp(prefix="halqa-browser-b-")
         b_port = free_port()
-        b = subprocess.Popen([HALQA, "node", "--join", f"127.0.0.1:{a.port + 1}", "--no-discovery", "--port", str(b_port),
+        b = subprocess.Popen([HALQA, "node", "--join", a.peer_address(), "--no-discovery", "--port", str(b_port),
                               "--bind", "127.0.0.1", "--data", b_data, "--name", "laptop-b"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         phone = browser()
@@ -1494,6 +1507,9 @@ class NoIdentityAtRest(unittest.TestCase):
 
 if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import watchdog
+    watchdog.limit_each_test(600)
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
     print(f"browser: {max(0, result.testsRun - failed)} passed, {failed} failed")
