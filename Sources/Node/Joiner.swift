@@ -77,15 +77,20 @@ public enum Joiner {
         confirm: @escaping @Sendable (PairingOffer) async -> Bool
     ) async throws -> Outcome {
         let identity = try PeerTransport.Identity(key: key)
-        let connection = try await PeerTransport.connect(host: host, port: port, identity: identity, expect: fingerprint)
+        let helloDeadline = PeerLimits().helloDeadline
+        let connection = try await PeerTransport.connect(
+            host: host, port: port, identity: identity, expect: fingerprint, helloDeadline: helloDeadline)
         // Waiting for the facilitator has a limit: then this laptop can ask another host.
         let channel = connection.channel.channel
         let giveUp = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(patience.seconds * 1e9))) { channel.close(promise: nil) }
         defer { giveUp.cancel() }
         // A machine that takes the call and says nothing (a wrong address: another program's
         // port) is left at the hello deadline, and the person here told.
+        func silence() -> PeerTransport.Silence { .init(after: helloDeadline, keyed: connection.peerKey() != nil) }
         do {
             let outcome = try await connection.channel.executeThenClose { inbound, outbound -> Outcome in
+                // Whatever it answered, once it answered, it was not silent.
+                defer { connection.greeted() }
                 try await outbound.write(
                     PeerMessage.hello(PeerHello(name: name, peerPort: peerPort, participantURL: nil, session: nil, wantsAdmission: true))
                         .buffer
@@ -117,7 +122,8 @@ public enum Joiner {
                 defer { arriving.cancel() }
                 var started = ContinuousClock.now
                 var bytes = 0
-                while let frame = try await messages.next() {
+                // A host that goes away now (its laptop died, its Wi-Fi dropped) ends the wait.
+                while let frame = try? await messages.next() {
                     bytes += frame.readableBytes + 4
                     guard bytes <= maxCatchUpBytes else { return .refused("\(hostName) sent more than a session may hold; not joining it") }
                     // What a host sends is untrusted: anything unreadable is its fault, not this laptop's.
@@ -173,12 +179,13 @@ public enum Joiner {
                         continue
                     }
                 }
-                return .refused(admission == nil ? "\(hostName) did not admit this laptop" : "\(hostName) closed the connection")
+                return .refused(
+                    admission == nil ? "the call to \(hostName) ended before it admitted this laptop" : "\(hostName) closed the connection")
             }
-            if connection.silent() { throw PeerTransport.Silence(after: PeerLimits().helloDeadline) }
+            if connection.silent() { throw silence() }
             return outcome
         } catch  where connection.silent() {
-            throw PeerTransport.Silence(after: PeerLimits().helloDeadline)
+            throw silence()
         }
     }
 }

@@ -152,14 +152,15 @@ enum PeerTransport {
         // Both ways: a caller that says nothing does not keep its place here, and a machine that
         // takes this node's call and says nothing (a wrong address, a spoofed hint) does not
         // keep it waiting for ever.
-        let expired = Expired()
+        // Greeted or expired, whichever comes first; the other then does nothing.
+        let hello = HelloState()
         let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(helloDeadline.seconds * 1e9))) {
-            expired.set()
-            channel.close(promise: nil)
+            if hello.expire() { channel.close(promise: nil) }
         }
+        channel.closeFuture.whenComplete { _ in deadline.cancel() }
         return Connection(
-            channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress, greeted: { deadline.cancel() },
-            silent: { expired.get() })
+            channel: async, peerKey: { box.get() }, remoteAddress: channel.remoteAddress?.ipAddress,
+            greeted: { if hello.greet() { deadline.cancel() } }, silent: { hello.expired })
     }
 
     final class SeenKey: Sendable {
@@ -168,26 +169,42 @@ enum PeerTransport {
         func get() -> PublicKey? { key.withLock { $0 } }
     }
 
-    final class Expired: Sendable {
-        private let value = Atomic<Bool>(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        func get() -> Bool { value.load(ordering: .relaxed) }
+    /// Whether a connection's hello came before its deadline: waiting, then greeted or expired, once.
+    final class HelloState: Sendable {
+        private static let waiting: UInt8 = 0, greeted: UInt8 = 1, expiredState: UInt8 = 2
+        private let value = Atomic<UInt8>(HelloState.waiting)
+        /// Whether this call moved it to greeted.
+        func greet() -> Bool {
+            value.compareExchange(expected: Self.waiting, desired: Self.greeted, ordering: .acquiringAndReleasing).exchanged
+        }
+        /// Whether this call moved it to expired.
+        func expire() -> Bool {
+            value.compareExchange(expected: Self.waiting, desired: Self.expiredState, ordering: .acquiringAndReleasing).exchanged
+        }
+        var expired: Bool { value.load(ordering: .acquiring) == Self.expiredState }
     }
 
     /// A call that the other side took, then said nothing on until the hello deadline.
     struct Silence: Error {
         let after: Duration
+        /// Whether it proved a node key (the TLS handshake was done) before it fell silent.
+        let keyed: Bool
     }
 
     /// Why a call to another node failed, in words for the person at this laptop.
     static func reason(_ error: any Error) -> String {
         let notHalqa = "something there took the call, but did not answer as a Halqa node"
+        let closed = "something there took the call and closed it at once: not a Halqa node, or one too busy or stopping"
         switch error {
+        case let silence as Silence where silence.keyed:
+            return "a Halqa node there took the call, but went no further for \(Int(silence.after.seconds)) s (it may be too busy)"
         case let silence as Silence:
             return "something there took the call, but said nothing for \(Int(silence.after.seconds)) s (a Halqa node answers at once)"
         case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed, ChannelError.eof:
             // It closed the connection before any hello.
-            return notHalqa
+            return closed
+        case NIOSSLError.handshakeFailed(.sslError(let stack)) where stack.contains(.eofDuringHandshake):
+            return closed
         case let error as NIOConnectionError:
             // One failure per address the name stood for; the first says enough.
             guard let first = error.connectionErrors.first else { return "no such address was found" }

@@ -211,9 +211,10 @@ struct ReplicationTests {
         b.stop()
         #expect(await Self.eventually { await !a.replicator.status().admitted.contains(where: \.connected) })
         // B's key calls again, says hello, and then says nothing more: a laptop whose Wi-Fi dropped.
+        // (This side's own hello deadline is far off: it is A that must let go.)
         let connection = try await PeerTransport.connect(
             host: "127.0.0.1", port: a.port, identity: PeerTransportIdentity(key: b.session.nodeKey).identity,
-            expect: a.replicator.myKey.fingerprint)
+            expect: a.replicator.myKey.fingerprint, helloDeadline: .seconds(120))
         let started = ContinuousClock.now
         let heard = try await connection.channel.executeThenClose { inbound, outbound in
             try await outbound.write(

@@ -1508,8 +1508,8 @@ class NoIdentityAtRest(unittest.TestCase):
 if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import watchdog
-    watchdog.limit_each_test(600)
+    import time_limit
+    time_limit.limit_each_test(600)
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
     print(f"browser: {max(0, result.testsRun - failed)} passed, {failed} failed")

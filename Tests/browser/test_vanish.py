@@ -372,8 +372,8 @@ class ALaptopThatVanishes(unittest.TestCase):
 if __name__ == "__main__":
     HALQA = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "halqa")
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import watchdog
-    watchdog.limit_each_test(600)
+    import time_limit
+    time_limit.limit_each_test(600)
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
     print(f"vanish: {max(0, result.testsRun - failed - len(result.skipped))} passed, {failed} failed, {len(result.skipped)} skipped")

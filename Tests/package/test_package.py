@@ -476,6 +476,6 @@ class ThePackage(unittest.TestCase):
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import watchdog
-    watchdog.limit_each_test(900)
+    import time_limit
+    time_limit.limit_each_test(900)
     unittest.main(verbosity=2)

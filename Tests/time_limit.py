@@ -4,9 +4,9 @@ replies to its driver: selenium 4.8 waits on it without a limit) fails by itself
 waited, and the suite goes on, instead of holding CI until its own limit kills everything with
 nothing said.
 
-Past the limit, the stack of every thread is printed and the test's main thread gets a
-TimeoutError where it waits, so its `finally` blocks stop what it started; if that clean-up
-waits forever too, it gets another TimeoutError after a grace period. The limit covers a
+Past the limit, the stack of every thread is printed and the test's main thread gets an
+Overrun where it waits, so its `finally` blocks stop what it started; if that clean-up
+waits forever too, it gets another Overrun after a grace period. The limit covers a
 class's set-up and tear-down as well (setUpClass, tearDownClass).
 """
 import faulthandler
@@ -14,7 +14,12 @@ import signal
 import sys
 import unittest
 
-GRACE = 60
+GRACE = 120
+
+
+class Overrun(Exception):
+    """A test ran over its limit. Not a TimeoutError: that is an OSError, which urllib3 (under
+    selenium) takes for a socket's read timeout and retries."""
 
 
 def limit_each_test(seconds):
@@ -25,7 +30,7 @@ def limit_each_test(seconds):
             print(f"\n{what} ran over {seconds} s; where each thread was waiting:", file=sys.stderr, flush=True)
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
             signal.alarm(GRACE)  # for its clean-up, should that wait forever too
-            raise TimeoutError(f"{what} ran over {seconds} s (the stacks above show where it waited)")
+            raise Overrun(f"{what} ran over {seconds} s (the stacks above show where it waited)")
 
         previous = signal.signal(signal.SIGALRM, expire)
         signal.alarm(seconds)
