@@ -7,7 +7,8 @@ import NIOCore
 /// pushes each new state until either side goes away.
 ///
 /// ```
-/// → {"type":"hello","sealed":true,"since":"EPOCH.V"}    a participant's page: the room's view, sealed with the view key
+/// → {"type":"hello","sealed":true,"since":"EPOCH.V","deflate":true}
+///                                                       a participant's page: the room's view, sealed with the view key
 /// → {"type":"hello","token":"..."}                      a participant, by token (scripts; pages never send it)
 /// → {"type":"hello","facilitator":"..."}                the console, with the facilitator's secret
 /// → {"type":"hello","screen":"..."}                     the projector, with its own read-only key
@@ -19,6 +20,8 @@ import NIOCore
 /// view's `epoch` and `version`); the node then sends what changed since (``RoomDelta``), or
 /// nothing if it is the current one, and after that what changed each time the room changes.
 /// Without `since`, or with a version this node does not know, the first is the whole view.
+/// With `deflate`, what is sealed is the JSON in zlib's format when that is smaller (its
+/// first byte 0x78, where JSON's is `{`), as every page of this version asks.
 /// The beat lets a page tell a silent node (a laptop whose battery died: no connection is
 /// reset) from a quiet meeting: a page that hears nothing for 6 s checks once and moves to
 /// another laptop of the session (docs/replication.md, "Failure modes"). The other way, the
@@ -59,7 +62,8 @@ enum LiveSocket {
                                 switch state {
                                 case .text(let text): try await outbound.write(.text(text))
                                 case .roomChanged:
-                                    guard let (sealed, version) = await room.sealedUpdate(since: held) else { continue }
+                                    guard let (sealed, version) = await room.sealedUpdate(since: held, deflated: hello.deflated)
+                                    else { continue }
                                     held = version
                                     try await outbound.write(.binary(ByteBuffer(bytes: sealed)))
                                 }
@@ -89,6 +93,7 @@ enum LiveSocket {
     struct Hello: Sendable {
         var audience: MeetingRoom.Audience
         var since: HeldView? = nil
+        var deflated = false
     }
 
     /// The first hello, or nil when none came in time or it was refused.
@@ -107,8 +112,8 @@ enum LiveSocket {
         else { return nil }
         // Anyone may follow the sealed view: it opens only with the key of a sealed join.
         if fields["sealed"] == .bool(true) {
-            guard case .string(let since)? = fields["since"] else { return Hello(audience: .sealedParticipant) }
-            return Hello(audience: .sealedParticipant, since: HeldView(since))
+            let since: HeldView? = if case .string(let since)? = fields["since"] { HeldView(since) } else { nil }
+            return Hello(audience: .sealedParticipant, since: since, deflated: fields["deflate"] == .bool(true))
         }
         if case .string(let token)? = fields["token"] {
             return await room.registry.knows(token) ? Hello(audience: .participant) : nil

@@ -24,8 +24,9 @@ extension MeetingRoom {
     func cannotSeal(from address: String) { unsealable.insert(address) }
 
     /// What a page that holds `held` is sent, sealed with ``viewKey``: what changed since, or
-    /// the whole view; nil if it holds the current version (``RoomFeed``).
-    func sealedUpdate(since held: HeldView?) -> (sealed: [UInt8], version: HeldView)? {
-        feed.update(since: held)
+    /// the whole view (in zlib's format if it takes it `deflated`); nil if it holds the current
+    /// version (``RoomFeed``).
+    func sealedUpdate(since held: HeldView?, deflated: Bool = false) -> (sealed: [UInt8], version: HeldView)? {
+        feed.update(since: held, deflated: deflated)
     }
 }

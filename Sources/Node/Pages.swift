@@ -51,21 +51,36 @@ public struct Pages: Sendable {
                 }
             files[name] = File(bytes: Array(try Data(contentsOf: folder.appendingPathComponent(name))), type: type)
         }
-        // The sealing library phones run (docs/threat-model.md, "Sealed requests"): Debian's
-        // audited tweetnacl, served as it is installed, never copied into this repository.
-        let nacl = ProcessInfo.processInfo.environment["HALQA_TWEETNACL"] ?? Pages.tweetnacl
-        guard let library = FileManager.default.contents(atPath: nacl) else {
-            throw HostError(
-                message:
-                    "Halqa's pages need tweetnacl to seal what phones send, and \(nacl) is missing. Install Debian's node-tweetnacl (sudo apt install node-tweetnacl; scripts/setup does it for a build from source)."
-            )
+        // What phones run from Debian, served as installed, never copied into this repository:
+        // its audited tweetnacl, which seals what they send (docs/threat-model.md, "Sealed
+        // requests"), and pako's inflate, which unpacks the room's deflated view (docs/hosting.md,
+        // "Airtime").
+        for library in Pages.libraries {
+            let path = ProcessInfo.processInfo.environment[library.variable] ?? library.path
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw HostError(
+                    message:
+                        "Halqa's pages need \(library.what), and \(path) is missing. Install Debian's \(library.package) (sudo apt install \(library.package); scripts/setup does it for a build from source)."
+                )
+            }
+            files[library.served] = File(bytes: Array(bytes), type: "text/javascript; charset=utf-8")
         }
-        files["nacl-fast.min.js"] = File(bytes: Array(library), type: "text/javascript; charset=utf-8")
         self.files = files
     }
 
-    /// Where Debian's node-tweetnacl puts the library.
-    static let tweetnacl = "/usr/share/nodejs/tweetnacl/nacl-fast.min.js"
+    /// A script phones load from a Debian package: where it is installed (or the environment
+    /// variable that says where), what it is for, and the name it is served as.
+    struct Library: Sendable {
+        var package: String, path: String, variable: String, what: String, served: String
+    }
+    static let libraries = [
+        Library(
+            package: "node-tweetnacl", path: "/usr/share/nodejs/tweetnacl/nacl-fast.min.js", variable: "HALQA_TWEETNACL",
+            what: "tweetnacl to seal what phones send", served: "nacl-fast.min.js"),
+        Library(
+            package: "node-pako", path: "/usr/share/nodejs/pako/dist/pako_inflate.min.js", variable: "HALQA_PAKO",
+            what: "pako to unpack the room's view on phones", served: "pako_inflate.min.js"),
+    ]
 
     /// These pages with the participant's page, the projector's and the console starting in `language`:
     /// its `lang` and direction from the first byte (no flash of English on a Pashto phone),

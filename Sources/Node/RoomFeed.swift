@@ -1,4 +1,6 @@
+import CompressNIO
 import Foundation
+import NIOCore
 
 /// What changed in the room's view from one version to the next: what a page that holds
 /// version `from` needs to hold `version`, and nothing it already has. Each revealed text
@@ -99,8 +101,13 @@ struct RoomFeed {
     private let key: [UInt8]
     private var views: [Int: ParticipantView] = [:]
     private(set) var current: ParticipantView?
-    /// What was sealed for the current version, by the version a page holds (-1: none).
-    private var sealed: [Int: [UInt8]] = [:]
+    /// What was sealed for the current version, by the version a page holds (-1: none) and
+    /// whether it takes the view deflated.
+    private var sealed: [Sent: [UInt8]] = [:]
+    private struct Sent: Hashable {
+        var from: Int
+        var deflated: Bool
+    }
 
     init(viewKey: [UInt8]) { key = viewKey }
 
@@ -114,18 +121,31 @@ struct RoomFeed {
 
     /// What a page that holds `held` is sent, sealed: what changed since, or the whole view
     /// (nothing held, another node's, or older than the versions kept); nil if it holds the
-    /// current version already.
-    mutating func update(since held: HeldView?) -> (sealed: [UInt8], version: HeldView)? {
+    /// current version already. A page that takes it `deflated` gets the JSON in zlib's format
+    /// (RFC 1950, its first byte 0x78, never a JSON text's `{`), when that is smaller.
+    mutating func update(since held: HeldView?, deflated: Bool = false) -> (sealed: [UInt8], version: HeldView)? {
         guard let current else { return nil }
         let now = HeldView(epoch: epoch, version: current.version)
         if held == now { return nil }
         let start = held.flatMap { $0.epoch == epoch ? views[$0.version] : nil }
-        let from = start?.version ?? -1
-        if let bytes = sealed[from] { return (bytes, now) }
-        let plain: Data =
+        let sent = Sent(from: start?.version ?? -1, deflated: deflated)
+        if let bytes = sealed[sent] { return (bytes, now) }
+        let json: Data =
             if let start, let delta = RoomDelta(from: start, to: current) { Wire.encode(delta) } else { Wire.encode(current) }
-        let bytes = Sealing.seal(Array(plain), withKey: key)
-        sealed[from] = bytes
+        let plain = deflated ? Self.deflate(Array(json)) : Array(json)
+        let bytes = Sealing.seal(plain, withKey: key)
+        sealed[sent] = bytes
         return (bytes, now)
+    }
+
+    /// `json` in zlib's format, or as it is when that is no smaller (a change of one count).
+    /// Every phone that takes it deflated gets these same bytes: what it says is what the room
+    /// sees, the same for everyone (docs/hosting.md, "Airtime").
+    static func deflate(_ json: [UInt8]) -> [UInt8] {
+        var buffer = ByteBuffer(bytes: json)
+        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 9))),
+            packed.readableBytes < json.count
+        else { return json }
+        return Array(packed.readableBytesView)
     }
 }

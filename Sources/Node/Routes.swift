@@ -44,10 +44,14 @@ public enum Routes {
             return Response(status: .noContent)
         }
         // The room's view as phones' pages read it: sealed with the view key of a sealed join;
-        // with `?since=EPOCH.V` (the version a page holds), what changed since, or nothing.
+        // with `?since=EPOCH.V` (the version a page holds), what changed since, or nothing;
+        // with `&deflate=1`, in zlib's format when that is smaller (LiveSocket's `deflate`).
         router.get("/api/room") { request, _ in
             let held = request.uri.queryParameters["since"].flatMap { HeldView(String($0)) }
-            guard let (sealed, _) = await room.sealedUpdate(since: held) else { return Response.json(["unchanged": true]) }
+            let deflated = request.uri.queryParameters["deflate"] == "1"
+            guard let (sealed, _) = await room.sealedUpdate(since: held, deflated: deflated) else {
+                return Response.json(["unchanged": true])
+            }
             return Response.json(["sealed": Data(sealed).base64EncodedString()])
         }
 

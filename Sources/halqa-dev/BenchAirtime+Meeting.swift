@@ -17,6 +17,7 @@ struct Meeting {
     func run(air: Air) async throws {
         let n = options.phones
         let views = Views(count: n)
+        let reflections = try Reflections(decks: options.words, length: options.length)
         // Every phone loads the page and its assets, and asks for the node's key to seal to.
         let page = try await get(phone + "/")
         let assets = page.split(separator: "\"").filter { $0.hasPrefix("/assets/") }.map(String.init)
@@ -47,12 +48,12 @@ struct Meeting {
 
         var floor = 0
         var fanOuts: [Double] = []
+        var packs: [Double] = []
         for p in 0..<options.prompts {
             _ = try await console("open", #"{"prompt":\#(p)}"#)
             try await views.until("every phone sees prompt \(p + 1) open") { $0.prompt == p && $0.status == "open" }
             try await concurrently(n) { i in
-                let text = String(
-                    "Phone \(i), prompt \(p): ".padding(toLength: options.length, withPad: "what my father taught me ", startingAt: 0))
+                let text = reflections.text(phone: i, prompt: p)
                 let (status, _) = try await sealed(
                     ["op": "reflect", "token": joined[i].0, "body": ["prompt": p, "text": text]], to: nodeKey)
                 guard status == 201 else { throw ValidationError("a reflection was refused: \(status)") }
@@ -76,6 +77,8 @@ struct Meeting {
                 throw ValidationError("a phone's view is not the room's:\n\(views.first.object)\n\(whole)")
             }
             floor += n * views.first.revealed.reduce(0) { $0 + $1.text.utf8.count + $1.id.utf8.count + String($1.resonance).utf8.count }
+            let texts = Array(views.first.revealed.map(\.text).joined(separator: "\n").utf8)
+            packs.append(Double(RoomFeedProbe.deflatedSize(texts)) / Double(texts.count))
             _ = try await console("close-prompt", #"{"prompt":\#(p)}"#)
             try await views.until("every phone sees prompt \(p + 1) closed") { $0.status == "closed" }
         }
@@ -88,6 +91,9 @@ struct Meeting {
             "phones: \(n); prompts: \(options.prompts); a \(options.length)-character reflection each, \(options.taps) taps each, per prompt"
         )
         print("floor (each revealed text, its id and its count, once per phone): \(mb(floor))")
+        print(
+            "a prompt's texts, deflated alone:                               \(packs.map { String(format: "%.0f %%", $0 * 100) }.joined(separator: " / ")) of their bytes (the decks' prose: 19–29 %)"
+        )
         print(
             "node → phones, the meeting (join to the last close):           \(mb(meeting)) = \(String(format: "%.2f", Double(meeting) / Double(floor)))× the floor"
         )
@@ -117,7 +123,7 @@ struct Meeting {
         let ws = phone.replacingOccurrences(of: "http://", with: "ws://") + "/api/live"
         _ = try await WebSocketClient.connect(url: ws, configuration: .init(maxFrameSize: 1 << 24), logger: logger) {
             inbound, outbound, _ in
-            try await outbound.write(.text(#"{"type":"hello","sealed":true}"#))
+            try await outbound.write(.text(#"{"type":"hello","sealed":true,"deflate":true}"#))
             for try await message in inbound.messages(maxSize: 1 << 24) {
                 var sealed: [UInt8]?
                 switch message {
@@ -128,7 +134,7 @@ struct Meeting {
                         sealed = Array(Data(base64Encoded: object?["data"] as? String ?? "") ?? Data())
                     }
                 }
-                guard let sealed, let plain = Sealing.open(sealed, withKey: viewKey),
+                guard let sealed, let plain = Sealing.open(sealed, withKey: viewKey).map(inflated),
                     let object = try JSONSerialization.jsonObject(with: Data(plain)) as? [String: Any]
                 else { continue }
                 if !views.take(object, phone: i) {
@@ -140,9 +146,16 @@ struct Meeting {
 
     /// The room's whole view, as a page polls it.
     func roomView(_ viewKey: [UInt8]) async throws -> [String: Any] {
-        let body = try JSONSerialization.jsonObject(with: Data(try await get(phone + "/api/room").utf8)) as! [String: Any]
-        let plain = Sealing.open(Array(Data(base64Encoded: body["sealed"] as! String)!), withKey: viewKey)!
+        let body = try JSONSerialization.jsonObject(with: Data(try await get(phone + "/api/room?deflate=1").utf8)) as! [String: Any]
+        let plain = inflated(Sealing.open(Array(Data(base64Encoded: body["sealed"] as! String)!), withKey: viewKey)!)
         return try JSONSerialization.jsonObject(with: Data(plain)) as! [String: Any]
+    }
+
+    /// The room's view as seal.js reads it: JSON (`{`), or deflated in zlib's format.
+    func inflated(_ plain: [UInt8]) -> [UInt8] {
+        guard plain.first != UInt8(ascii: "{") else { return plain }
+        var buffer = ByteBuffer(bytes: plain)
+        return (try? buffer.decompress(with: .zlib())).map { Array($0.readableBytesView) } ?? []
     }
 
     /// A request sealed as a page seals it; the status and body inside the answer.
@@ -251,5 +264,13 @@ final class Views: @unchecked Sendable {
             guard ContinuousClock.now < deadline else { throw ValidationError("not in two minutes: \(what)") }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+}
+
+/// What zlib makes of some bytes, as the node deflates the room's view.
+enum RoomFeedProbe {
+    static func deflatedSize(_ bytes: [UInt8]) -> Int {
+        var buffer = ByteBuffer(bytes: bytes)
+        return (try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 9))))?.readableBytes ?? bytes.count
     }
 }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HummingbirdWSClient
 import Logging
+import Meeting
 import NIOCore
 import Node
 import Synchronization
@@ -24,6 +25,7 @@ struct BenchAirtime: AsyncParsableCommand {
     @Option(help: "Reflections each phone taps \"resonates\" on, per prompt.") var taps = 3
     @Option(help: "Characters in each reflection.") var length = 250
     @Option var deck = "seeds/decks/real-man.deck"
+    @Option(help: "The decks whose words the reflections are made of.") var words = "seeds"
 
     func run() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("halqa-airtime-\(UUID().uuidString)").path
@@ -117,5 +119,45 @@ final class Air: Sendable {
         let text = (try? String(contentsOf: said, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(at: said)
         return text.split(separator: "\n").first { $0.contains("dropped by kernel") }.map(String.init) ?? ""
+    }
+}
+
+/// Reflections as phones write them, in English, Urdu and Pashto by turns: words drawn at
+/// random from the prompts and notes of every deck under a folder (about 900 words in each
+/// language), the same every run. Deflated, drawn words pack less well than prose does (the
+/// decks' own text packs to 19–29 % of its bytes), so the room's deflated view is not
+/// flattered: each phone's text is its own, not a repeat of another's.
+struct Reflections {
+    private let words: [Language: [String]]
+    private let length: Int
+
+    init(decks folder: String, length: Int) throws {
+        var words: [Language: Set<String>] = [:]
+        let found = FileManager.default.enumerator(atPath: folder)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".deck") } ?? []
+        for name in found {
+            guard case .success(let deck) = DeckParser.parse(fileAt: folder + "/" + name) else { continue }
+            for text in deck.prompts.flatMap({ [$0.text] + ($0.facilitatorNote.map { [$0] } ?? []) }) + [deck.title] {
+                for language in text.languages {
+                    words[language, default: []].formUnion(text[language]!.split(whereSeparator: \.isWhitespace).map(String.init))
+                }
+            }
+        }
+        guard Language.allCases.allSatisfy({ (words[$0]?.count ?? 0) >= 100 }) else {
+            throw ValidationError("the decks under \(folder) have too few words in some language to write reflections from (--words)")
+        }
+        self.words = words.mapValues { $0.sorted() }
+        self.length = length
+    }
+
+    /// Phone `i`'s reflection to prompt `p`: about `length` characters, never more.
+    func text(phone i: Int, prompt p: Int) -> String {
+        var generator = SeededGenerator(seed: UInt64(i * 1009 + p))
+        let language = Language.allCases[(i + p) % Language.allCases.count]
+        var text = ""
+        while true {
+            let word = words[language]!.randomElement(using: &generator)!
+            guard text.count + word.count + 1 <= length else { return text }
+            text += text.isEmpty ? word : " " + word
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import HummingbirdTesting
 import HummingbirdWSTesting
@@ -33,10 +34,11 @@ struct AirtimeTests {
     /// Follows `/api/live` with a sealed hello (and `since`, if given) while `body` runs.
     static func following(
         _ client: some TestClientProtocol, since: String? = nil, pages: Int = 1,
-        _ body: @escaping @Sendable ([SealedPage]) async throws -> Void
+        deflate: Bool = false, _ body: @escaping @Sendable ([SealedPage]) async throws -> Void
     ) async throws {
         let watchers = (0..<pages).map { _ in SealedPage() }
-        let hello = since.map { #"{"type":"hello","sealed":true,"since":"\#($0)"}"# } ?? #"{"type":"hello","sealed":true}"#
+        let asks = (since.map { #","since":"\#($0)""# } ?? "") + (deflate ? #","deflate":true"# : "")
+        let hello = #"{"type":"hello","sealed":true\#(asks)}"#
         try await withThrowingTaskGroup(of: Void.self) { group in
             for page in watchers {
                 group.addTask {
@@ -230,5 +232,56 @@ struct AirtimeTests {
         #expect(counted.applied(to: old) == new)
         old.version = 7
         #expect(counted.applied(to: old) == nil, "a change applied to a version it does not start from")
+    }
+
+    @Test(
+        "A page that takes the room's view deflated gets the same view in fewer bytes, the same bytes as every other such page; a page that does not ask gets JSON"
+    )
+    func deflated() async throws {
+        let fixture = try await HostedFixture()
+        let room = fixture.room
+        let session = room.session
+        // Texts of their own, as men write them: Urdu, Pashto and English, none a copy of another.
+        let words = ["غصہ", "باپ", "بیٹا", "خاموشی", "عزت", "ډار", "پلار", "زوی", "غوسه", "father", "silence", "anger", "honour", "fear"]
+        var generator = SystemRandomNumberGenerator()
+        let texts = (0..<30).map { i in
+            "\(i) " + (0..<40).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
+        }
+        @Sendable func inflated(_ plain: [UInt8]) throws -> [UInt8] {
+            var buffer = ByteBuffer(bytes: plain)
+            return Array(try buffer.decompress(with: .zlib()).readableBytesView)
+        }
+        try await fixture.live { client in
+            let api = API(client: client)
+            try await Self.following(client, pages: 2, deflate: true) { deflating in
+                try await Self.following(client, pages: 1) { plain in
+                    try await session.open(prompt: 0)
+                    await room.changed()
+                    try await Self.until(deflating + plain, have: 2)
+                    for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
+                    _ = try await session.reveal(prompt: 0)
+                    await room.changed()
+                    try await Self.until(deflating + plain, have: 3)
+
+                    let key = room.viewKey
+                    let sent = deflating[0].sealed.withLock { $0 }
+                    #expect(sent == deflating[1].sealed.withLock { $0 }, "two pages in step were sent different bytes")
+                    let json = plain[0].sealed.withLock { $0 }.map { Sealing.open($0, withKey: key) ?? [] }
+                    #expect(json.allSatisfy { $0.first == UInt8(ascii: "{") }, "a page that did not ask was sent something other than JSON")
+                    let reveal = try #require(Sealing.open(sent[2], withKey: key))
+                    #expect(reveal.first == 0x78, "the reveal was not deflated")
+                    // The same view, the same change, in fewer bytes on the air.
+                    #expect(try inflated(reveal) == json[2], "the deflated reveal says something else")
+                    #expect(sent[2].count * 2 < plain[0].sealed.withLock { $0 }[2].count, "the reveal's \(sent[2].count) bytes deflated")
+                    // A poll that asks for it gets the same view deflated.
+                    let (status, body, _) = try await api.call(.get, "/api/room?deflate=1")
+                    #expect(status == .ok)
+                    let polled = try #require(
+                        Sealing.open(Array(Data(base64Encoded: body["sealed"] as? String ?? "") ?? Data()), withKey: key))
+                    let whole = try #require(try JSONSerialization.jsonObject(with: Data(try inflated(polled))) as? [String: Any])
+                    #expect((whole["revealed"] as? [[String: Any]])?.compactMap { $0["text"] as? String }.sorted() == texts.sorted())
+                }
+            }
+        }
     }
 }

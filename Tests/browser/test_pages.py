@@ -299,6 +299,10 @@ class PagesInABrowser(unittest.TestCase):
             if name.endswith(".js"):
                 result = subprocess.run(["acorn", "--ecma2018", "--silent", os.path.join(folder, name)], capture_output=True, text=True)
                 self.assertEqual(result.returncode, 0, name + ": " + result.stdout + result.stderr)
+        # And the libraries the node serves from Debian (Sources/Node/Pages.swift).
+        for path in ["/usr/share/nodejs/tweetnacl/nacl-fast.min.js", "/usr/share/nodejs/pako/dist/pako_inflate.min.js"]:
+            result = subprocess.run(["acorn", "--ecma2018", "--silent", path], capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, path + ": " + result.stdout + result.stderr)
 
     def test_the_qr_link_joins_and_the_page_survives_a_node_restart(self):
         node = Node()

@@ -119,12 +119,17 @@ var Sealed = (function () {
     });
   }
 
+  // Whether this page can take the room's view deflated (Debian's pako, served by the node).
+  function inflates() { return !!(window.pako && pako.inflate); }
+
   // Opens the room's view or what changed in it, sealed with the view key of this page's join
-  // (nonce · box, as bytes or base64); null if it does not open.
+  // (nonce · box, as bytes or base64); null if it does not open. Deflated (zlib's format,
+  // first byte 0x78) when the page asked for it and that was smaller; JSON (`{`) otherwise.
   function openView(sealed, viewKey) {
     try {
       var bytes = typeof sealed === "string" ? bytesOf(sealed) : sealed;
       var opened = bytes && nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
+      if (opened && opened.length && opened[0] !== 0x7b) opened = inflates() ? pako.inflate(opened) : null;
       return opened ? JSON.parse(new TextDecoder().decode(opened)) : null;
     } catch (e) { return null; }
   }
@@ -137,6 +142,6 @@ var Sealed = (function () {
     return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
-  return { can: can, fromText: fromText, once: once, trusted: trusted, prepare: prepare, seal: seal, open: open, send: send, openView: openView,
+  return { can: can, fromText: fromText, once: once, trusted: trusted, prepare: prepare, seal: seal, open: open, send: send, openView: openView, inflates: inflates,
            requestPlain: REQUEST_PLAIN };
 })();
