@@ -122,12 +122,16 @@ struct RoomFeed {
     /// What a page that holds `held` is sent, sealed: what changed since, or the whole view
     /// (nothing held, another node's, or older than the versions kept); nil if it holds the
     /// current version already. A page that takes it `deflated` gets the JSON in zlib's format
-    /// (RFC 1950, its first byte 0x78, never a JSON text's `{`), when that is smaller.
-    mutating func update(since held: HeldView?, deflated: Bool = false) -> (sealed: [UInt8], version: HeldView)? {
+    /// (RFC 1950, its first byte 0x78, never a JSON text's `{`), when that is smaller: the
+    /// whole view, and the change from the version before, which every page in step holds. A
+    /// page further behind (a lost socket) gets its change as JSON: so a version costs the
+    /// node at most two deflations, however many `since`s anyone asks for.
+    mutating func update(since held: HeldView?, deflated asked: Bool = false) -> (sealed: [UInt8], version: HeldView)? {
         guard let current else { return nil }
         let now = HeldView(epoch: epoch, version: current.version)
         if held == now { return nil }
         let start = held.flatMap { $0.epoch == epoch ? views[$0.version] : nil }
+        let deflated = asked && (start == nil || start?.version == current.version - 1)
         let sent = Sent(from: start?.version ?? -1, deflated: deflated)
         if let bytes = sealed[sent] { return (bytes, now) }
         let json: Data =
@@ -143,7 +147,7 @@ struct RoomFeed {
     /// sees, the same for everyone (docs/hosting.md, "Airtime").
     static func deflate(_ json: [UInt8]) -> [UInt8] {
         var buffer = ByteBuffer(bytes: json)
-        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 9))),
+        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 6))),
             packed.readableBytes < json.count
         else { return json }
         return Array(packed.readableBytesView)

@@ -92,7 +92,7 @@ struct Meeting {
         )
         print("floor (each revealed text, its id and its count, once per phone): \(mb(floor))")
         print(
-            "a prompt's texts, deflated alone:                               \(packs.map { String(format: "%.0f %%", $0 * 100) }.joined(separator: " / ")) of their bytes (the decks' prose: 19–29 %)"
+            "a prompt's texts, deflated alone:                               \(packs.map { String(format: "%.0f %%", $0 * 100) }.joined(separator: " / ")) of their bytes"
         )
         print(
             "node → phones, the meeting (join to the last close):           \(mb(meeting)) = \(String(format: "%.2f", Double(meeting) / Double(floor)))× the floor"
@@ -155,7 +155,7 @@ struct Meeting {
     func inflated(_ plain: [UInt8]) -> [UInt8] {
         guard plain.first != UInt8(ascii: "{") else { return plain }
         var buffer = ByteBuffer(bytes: plain)
-        return (try? buffer.decompress(with: .zlib())).map { Array($0.readableBytesView) } ?? []
+        return (try? buffer.decompress(with: .zlib(), maxSize: 8 << 20)).map { Array($0.readableBytesView) } ?? []
     }
 
     /// A request sealed as a page seals it; the status and body inside the answer.

@@ -11,8 +11,9 @@ import WSClient
 @testable import Node
 
 /// The hall's Wi-Fi is shared by every phone: a phone is sent each revealed text once, and
-/// after that only what changed (docs/hosting.md, "Airtime"), while every page in step still
-/// receives the same bytes at the same moment (anonymity invariant 6).
+/// after that only what changed (docs/hosting.md, "Airtime"), while every page in step that
+/// asks alike (deflated or not) still receives the same bytes at the same moment (anonymity
+/// invariant 6).
 @Suite("Airtime: what changed, once", .serialized)
 struct AirtimeTests {
     /// A sealed page's live socket: every binary message it was sent, opened with the view key.
@@ -241,7 +242,7 @@ struct AirtimeTests {
         let fixture = try await HostedFixture()
         let room = fixture.room
         let session = room.session
-        // Texts of their own, as men write them: Urdu, Pashto and English, none a copy of another.
+        // Thirty texts, none a copy of another, of words in Urdu, Pashto and English.
         let words = ["غصہ", "باپ", "بیٹا", "خاموشی", "عزت", "ډار", "پلار", "زوی", "غوسه", "father", "silence", "anger", "honour", "fear"]
         var generator = SystemRandomNumberGenerator()
         let texts = (0..<30).map { i in
@@ -283,5 +284,32 @@ struct AirtimeTests {
                 }
             }
         }
+    }
+
+    @Test(
+        "A version costs at most two deflations: the whole view and the change from the version before; a page further behind, or a change that would not shrink, is sent JSON"
+    )
+    func deflationIsBounded() async throws {
+        let view = try await HostedFixture().room.participantView()
+        var feed = RoomFeed(viewKey: Array(repeating: 7, count: 32))
+        func opened(_ sealed: [UInt8]?) throws -> [UInt8] {
+            let bytes = try #require(sealed)
+            return try #require(Sealing.open(bytes, withKey: Array(repeating: 7, count: 32)))
+        }
+        var next = view
+        for version in 1...4 {
+            next.version = version
+            next.revealed.append(.init(id: "r\(version)", text: String(repeating: "what my father taught me ", count: 20), resonance: 0))
+            feed.record(next)
+        }
+        let epoch = feed.epoch
+        #expect(try opened(feed.update(since: nil, deflated: true)?.sealed).first == 0x78, "the whole view was not deflated")
+        #expect(try opened(feed.update(since: .init(epoch: epoch, version: 3), deflated: true)?.sealed).first == 0x78)
+        #expect(
+            try opened(feed.update(since: .init(epoch: epoch, version: 1), deflated: true)?.sealed).first == UInt8(ascii: "{"),
+            "a change from further back was deflated too")
+        #expect(try opened(feed.update(since: .init(epoch: epoch, version: 3))?.sealed).first == UInt8(ascii: "{"))
+        let tiny = Array(#"{"a":1}"#.utf8)
+        #expect(RoomFeed.deflate(tiny) == tiny, "what deflating would not shrink is sent as it is")
     }
 }

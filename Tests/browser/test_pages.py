@@ -9,6 +9,7 @@ the start (HALQA_SCREENSHOTS, default .build/screenshots): look at them.
 Run by scripts/test; by hand: /usr/bin/python3 Tests/browser/test_pages.py PATH/TO/halqa
 """
 import json
+import zlib
 import os
 import re
 import shutil
@@ -384,6 +385,32 @@ class PagesInABrowser(unittest.TestCase):
                 "return [!!Sealed.trusted(a.key, a.signature, room), !!Sealed.trusted(a.key, a.signature, other),"
                 " !!Sealed.trusted(forgedText, a.signature, room)];", room, answer)
             self.assertEqual(checks, [True, False, False])
+        finally:
+            phone.quit()
+
+    def test_the_page_inflates_the_room_and_refuses_a_bomb(self):
+        """A deflated view (zlib's format, made here by Python's zlib) opens to its JSON in
+        Chromium with the page's own pako; one that inflates past 8 MB (a forged frame) and
+        one cut short open to nothing, and the page goes on."""
+        view = json.dumps({"epoch": "e", "version": 1, "revealed": [{"id": str(i), "text": "غصہ اور خاموشی " * 10, "resonance": 0} for i in range(50)]})
+        bomb = zlib.compress(b"{" + b" " * (20 << 20) + b"}", 9)
+        packed = zlib.compress(view.encode(), 9)
+        phone = browser()
+        try:
+            phone.get(self.node.base)
+            self.wait(phone, lambda d: self.visible(d, "join"), "the join form appears")
+            opened = phone.execute_script("""
+                function bytes(hex) { var out = new Uint8Array(hex.length / 2); for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16); return out; }
+                var key = nacl.randomBytes(32);
+                function sealed(plain) { var nonce = nacl.randomBytes(24), box = nacl.secretbox(plain, nonce, key), out = new Uint8Array(24 + box.length); out.set(nonce); out.set(box, 24); return out; }
+                var packed = bytes(arguments[0]), bomb = bytes(arguments[1]);
+                return [Sealed.inflates(), JSON.stringify(Sealed.openView(sealed(packed), key)), Sealed.openView(sealed(bomb), key),
+                        Sealed.openView(sealed(packed.subarray(0, packed.length - 40)), key)];
+                """, packed.hex(), bomb.hex())
+            self.assertTrue(opened[0], "the page has no inflater: pako_inflate.min.js did not load")
+            self.assertEqual(json.loads(opened[1]), json.loads(view))
+            self.assertIsNone(opened[2], "a view that inflates past 8 MB was taken")
+            self.assertIsNone(opened[3], "a deflated view cut short was taken")
         finally:
             phone.quit()
 

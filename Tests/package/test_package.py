@@ -138,8 +138,8 @@ class ThePackage(unittest.TestCase):
         self.assertTrue(os.path.basename(self.deb) == f"halqa_{self.version}_amd64.deb", self.deb)
 
         depends = self.field("Depends")
-        # node-tweetnacl: phones seal what they send with it (the node serves it).
-        for library in ["libavahi-client3", "libsqlite3-0", "libqrencode4", "libsodium23", "libc6", "node-tweetnacl"]:
+        # node-tweetnacl and node-pako: phones seal what they send and unpack the room with them (the node serves them).
+        for library in ["libavahi-client3", "libsqlite3-0", "libqrencode4", "libsodium23", "libc6", "node-tweetnacl", "node-pako"]:
             self.assertIn(library, depends)
         self.assertNotIn("swift", depends.lower())
         self.assertIn("avahi-daemon", self.field("Recommends"))
@@ -182,7 +182,7 @@ class ThePackage(unittest.TestCase):
         planned = subprocess.run(["apt-get"] + options + ["--simulate", "install", "halqa", "avahi-daemon"],
                                  capture_output=True, text=True)
         self.assertEqual(planned.returncode, 0, planned.stdout + planned.stderr)
-        for name in ["halqa", "node-tweetnacl", "libavahi-client3", "libsodium23", "avahi-daemon", "libc6"]:
+        for name in ["halqa", "node-tweetnacl", "node-pako", "libavahi-client3", "libsodium23", "avahi-daemon", "libc6"]:
             self.assertRegex(planned.stdout, rf"(?m)^Conf {name} ")
 
     def test_it_runs_with_the_swift_toolchain_hidden(self):

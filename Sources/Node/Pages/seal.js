@@ -120,7 +120,21 @@ var Sealed = (function () {
   }
 
   // Whether this page can take the room's view deflated (Debian's pako, served by the node).
-  function inflates() { return !!(window.pako && pako.inflate); }
+  function inflates() { return !!(window.pako && pako.Inflate); }
+
+  // The bytes `packed` (zlib's format) inflate to; null if they do not, or come to more than
+  // a room's view can be (a forged frame must not take the phone's memory).
+  var VIEW_LIMIT = 8 << 20;
+  function inflated(packed) {
+    var inflator = new pako.Inflate({ chunkSize: 65536 }), size = 0, keep = inflator.onData;
+    inflator.onData = function (chunk) {
+      size += chunk.length;
+      if (size > VIEW_LIMIT) throw new Error("too large");
+      keep.call(inflator, chunk);
+    };
+    inflator.push(packed, true);
+    return inflator.err || !inflator.ended ? null : inflator.result;
+  }
 
   // Opens the room's view or what changed in it, sealed with the view key of this page's join
   // (nonce · box, as bytes or base64); null if it does not open. Deflated (zlib's format,
@@ -129,7 +143,7 @@ var Sealed = (function () {
     try {
       var bytes = typeof sealed === "string" ? bytesOf(sealed) : sealed;
       var opened = bytes && nacl.secretbox.open(bytes.subarray(NONCE), bytes.subarray(0, NONCE), viewKey);
-      if (opened && opened.length && opened[0] !== 0x7b) opened = inflates() ? pako.inflate(opened) : null;
+      if (opened && opened.length && opened[0] !== 0x7b) opened = inflates() ? inflated(opened) : null;
       return opened ? JSON.parse(new TextDecoder().decode(opened)) : null;
     } catch (e) { return null; }
   }
