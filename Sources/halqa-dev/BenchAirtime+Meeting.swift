@@ -78,7 +78,7 @@ struct Meeting {
             }
             floor += n * views.first.revealed.reduce(0) { $0 + $1.text.utf8.count + $1.id.utf8.count + String($1.resonance).utf8.count }
             let texts = Array(views.first.revealed.map(\.text).joined(separator: "\n").utf8)
-            packs.append(Double(RoomFeedProbe.deflatedSize(texts)) / Double(texts.count))
+            packs.append(Double(DeflatedView.deflatedSize(texts)) / Double(texts.count))
             _ = try await console("close-prompt", #"{"prompt":\#(p)}"#)
             try await views.until("every phone sees prompt \(p + 1) closed") { $0.status == "closed" }
         }
@@ -134,7 +134,7 @@ struct Meeting {
                         sealed = Array(Data(base64Encoded: object?["data"] as? String ?? "") ?? Data())
                     }
                 }
-                guard let sealed, let plain = Sealing.open(sealed, withKey: viewKey).map(inflated),
+                guard let sealed, let plain = Sealing.open(sealed, withKey: viewKey).map(DeflatedView.inflated),
                     let object = try JSONSerialization.jsonObject(with: Data(plain)) as? [String: Any]
                 else { continue }
                 if !views.take(object, phone: i) {
@@ -147,15 +147,8 @@ struct Meeting {
     /// The room's whole view, as a page polls it.
     func roomView(_ viewKey: [UInt8]) async throws -> [String: Any] {
         let body = try JSONSerialization.jsonObject(with: Data(try await get(phone + "/api/room?deflate=1").utf8)) as! [String: Any]
-        let plain = inflated(Sealing.open(Array(Data(base64Encoded: body["sealed"] as! String)!), withKey: viewKey)!)
+        let plain = DeflatedView.inflated(Sealing.open(Array(Data(base64Encoded: body["sealed"] as! String)!), withKey: viewKey)!)
         return try JSONSerialization.jsonObject(with: Data(plain)) as! [String: Any]
-    }
-
-    /// The room's view as seal.js reads it: JSON (`{`), or deflated in zlib's format.
-    func inflated(_ plain: [UInt8]) -> [UInt8] {
-        guard plain.first != UInt8(ascii: "{") else { return plain }
-        var buffer = ByteBuffer(bytes: plain)
-        return (try? buffer.decompress(with: .zlib(), maxSize: 8 << 20)).map { Array($0.readableBytesView) } ?? []
     }
 
     /// A request sealed as a page seals it; the status and body inside the answer.
@@ -267,10 +260,18 @@ final class Views: @unchecked Sendable {
     }
 }
 
-/// What zlib makes of some bytes, as the node deflates the room's view.
-enum RoomFeedProbe {
+/// The room's view as phones take it: deflated by the node (zlib's format), opened by pages.
+enum DeflatedView {
+    /// What the node's deflation makes of some bytes: how many there are then.
     static func deflatedSize(_ bytes: [UInt8]) -> Int {
         var buffer = ByteBuffer(bytes: bytes)
-        return (try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 9))))?.readableBytes ?? bytes.count
+        return (try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 6))))?.readableBytes ?? bytes.count
+    }
+
+    /// An opened view as seal.js reads it: JSON (`{`), or deflated in zlib's format (at most 8 MB).
+    static func inflated(_ plain: [UInt8]) -> [UInt8] {
+        guard plain.first != UInt8(ascii: "{") else { return plain }
+        var buffer = ByteBuffer(bytes: plain)
+        return (try? buffer.decompress(with: .zlib(), maxSize: 8 << 20)).map { Array($0.readableBytesView) } ?? []
     }
 }

@@ -104,7 +104,8 @@ struct BenchHost: AsyncParsableCommand {
                             url: "ws://127.0.0.1:\(port)/api/live", configuration: .init(maxFrameSize: 1 << 22), logger: logger
                         ) { inbound, outbound, _ in
                             try await outbound.write(
-                                .text(sealed ? #"{"type":"hello","sealed":true}"# : #"{"type":"hello","token":"\#(token)"}"#))
+                                .text(sealed ? #"{"type":"hello","sealed":true,"deflate":true}"# : #"{"type":"hello","token":"\#(token)"}"#)
+                            )
                             // Every phone keeps following until the taps are done, as in a meeting.
                             for try await message in inbound.messages(maxSize: 1 << 22) {
                                 await watch.received(message, count: clients)
@@ -353,7 +354,7 @@ actor Watch {
             sealed = Array(Data(base64Encoded: base64) ?? Data())
         }
         guard let viewKey, let opened = Sealing.open(sealed, withKey: viewKey) else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(opened)) as? [String: Any]
+        return try? JSONSerialization.jsonObject(with: Data(DeflatedView.inflated(opened))) as? [String: Any]
     }
 
     func startReveal() { revealing = true }
