@@ -73,13 +73,22 @@ struct BenchArchive: AsyncParsableCommand {
                 }
             }
             // Which goes first alternates, so neither always meets a warm or a cold cache.
+            let chunkFloor: Spent
+            let chunkImport: Spent
             if k % 2 == 0 {
-                floor += await BenchArchive.measure(verifyAlone)
-                imported += await BenchArchive.measure(importChunk)
+                chunkFloor = await BenchArchive.measure(verifyAlone)
+                chunkImport = await BenchArchive.measure(importChunk)
             } else {
-                imported += await BenchArchive.measure(importChunk)
-                floor += await BenchArchive.measure(verifyAlone)
+                chunkImport = await BenchArchive.measure(importChunk)
+                chunkFloor = await BenchArchive.measure(verifyAlone)
             }
+            floor += chunkFloor
+            imported += chunkImport
+            // As the archive grows: does a chunk cost more, next to its floor, than the one before?
+            progress(
+                String(
+                    format: "files %5d–%5d: import %.1f s, floor %.1f s, ×%.2f (CPU ×%.2f)", k * 250 + 1, k * 250 + chunk.count,
+                    chunkImport.wall, chunkFloor.wall, chunkImport.wall / chunkFloor.wall, chunkImport.cpu / chunkFloor.cpu))
             if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
         }
         emit(
