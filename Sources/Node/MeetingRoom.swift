@@ -26,7 +26,8 @@ public actor MeetingRoom {
     /// outlives a restart keeps reading. A page gets it only in the answer to its sealed join.
     nonisolated let viewKey: [UInt8]
     /// The room's view as phones follow it: the whole view or what changed, sealed once for
-    /// each version (so every phone in step gets the same bytes, as every phone sees the same room).
+    /// each version and way of asking (so every phone in step that asks alike gets the same
+    /// bytes, as every phone sees the same room).
     var feed: RoomFeed
     var replay = ReplayGuard()
     /// Addresses whose page said it cannot seal: only their number is shown, to the console.

@@ -92,7 +92,8 @@ struct HeldView: Sendable, Equatable {
 
 /// The room's view as phones follow it: the versions the room saw lately, and what a page
 /// that holds one of them is sent, sealed with the view key once for each version it starts
-/// from, so that every page in step receives the same bytes at the same moment.
+/// from and way it asks (deflated or not), so that every page in step that asks alike
+/// receives the same bytes at the same moment.
 struct RoomFeed {
     /// How many past versions a page may hold and still be sent only what changed.
     static let kept = 64
@@ -101,8 +102,8 @@ struct RoomFeed {
     private let key: [UInt8]
     private var views: [Int: ParticipantView] = [:]
     private(set) var current: ParticipantView?
-    /// What was sealed for the current version, by the version a page holds (-1: none) and
-    /// whether it takes the view deflated.
+    /// What was sealed for the current version, by the version a page holds (-1: none, the
+    /// whole view) and whether it is deflated.
     private var sealed: [Sent: [UInt8]] = [:]
     private struct Sent: Hashable {
         var from: Int
@@ -120,9 +121,9 @@ struct RoomFeed {
     }
 
     /// What a page that holds `held` is sent, sealed: what changed since, or the whole view
-    /// (nothing held, another node's, or older than the versions kept); nil if it holds the
-    /// current version already. A page that takes it `deflated` gets the JSON in zlib's format
-    /// (RFC 1950, its first byte 0x78, never a JSON text's `{`), when that is smaller: the
+    /// (nothing held, another node's, older than the versions kept, or a change only the whole
+    /// view says); nil if it holds the current version already. A page that takes it
+    /// `deflated` gets the JSON in zlib's format (``ViewDeflation``) when that is smaller: the
     /// whole view, and the change from the version before, which every page in step holds. A
     /// page further behind (a lost socket) gets its change as JSON: so a version costs the
     /// node at most two deflations, however many `since`s anyone asks for.
@@ -131,25 +132,46 @@ struct RoomFeed {
         let now = HeldView(epoch: epoch, version: current.version)
         if held == now { return nil }
         let start = held.flatMap { $0.epoch == epoch ? views[$0.version] : nil }
-        let deflated = asked && (start == nil || start?.version == current.version - 1)
-        let sent = Sent(from: start?.version ?? -1, deflated: deflated)
+        let delta = start.flatMap { RoomDelta(from: $0, to: current) }
+        let sent =
+            if let delta { Sent(from: delta.from, deflated: asked && delta.from == current.version - 1) } else {
+                Sent(from: -1, deflated: asked)
+            }
         if let bytes = sealed[sent] { return (bytes, now) }
-        let json: Data =
-            if let start, let delta = RoomDelta(from: start, to: current) { Wire.encode(delta) } else { Wire.encode(current) }
-        let plain = deflated ? Self.deflate(Array(json)) : Array(json)
-        let bytes = Sealing.seal(plain, withKey: key)
+        let json = Array(delta.map(Wire.encode) ?? Wire.encode(current))
+        let bytes = Sealing.seal(sent.deflated ? ViewDeflation.deflate(json) : json, withKey: key)
         sealed[sent] = bytes
         return (bytes, now)
     }
+}
 
-    /// `json` in zlib's format, or as it is when that is no smaller (a change of one count).
-    /// Every phone that takes it deflated gets these same bytes: what it says is what the room
-    /// sees, the same for everyone (docs/hosting.md, "Airtime").
-    static func deflate(_ json: [UInt8]) -> [UInt8] {
+/// The room's view in zlib's format (RFC 1950: its first byte is 0x78, never a JSON text's
+/// `{`), as pages that ask take it (docs/hosting.md, "Airtime"), and its bounds; what the
+/// node does and what pages and benchmarks undo.
+public enum ViewDeflation {
+    /// zlib's level: about as small as 9 makes text, in a fraction of the time.
+    public static let level = 6
+    /// The most a page inflates (seal.js's VIEW_LIMIT): a forged frame must not take a
+    /// phone's memory. A view larger than this is sent as JSON.
+    public static let limit = 8 << 20
+
+    /// `json` deflated, or as it is when that is no smaller (a change of one count) or larger
+    /// than pages inflate. Every phone that takes it deflated gets these same bytes: what it
+    /// says is what the room shows, the same for everyone.
+    public static func deflate(_ json: [UInt8]) -> [UInt8] {
+        guard json.count <= limit else { return json }
         var buffer = ByteBuffer(bytes: json)
-        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: 6))),
+        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: Int32(level)))),
             packed.readableBytes < json.count
         else { return json }
         return Array(packed.readableBytesView)
+    }
+
+    /// An opened view as pages read it: JSON (`{`) as it is, deflated bytes inflated (at most
+    /// ``limit``); nil if they do not inflate.
+    public static func inflate(_ plain: [UInt8]) -> [UInt8]? {
+        guard plain.first != UInt8(ascii: "{") else { return plain }
+        var buffer = ByteBuffer(bytes: plain)
+        return (try? buffer.decompress(with: .zlib(), maxSize: limit)).map { Array($0.readableBytesView) }
     }
 }

@@ -124,9 +124,10 @@ final class Air: Sendable {
 
 /// Reflections as phones write them, in English, Urdu and Pashto by turns: words drawn at
 /// random from the prompts and notes of every deck under a folder (about 900 words in each
-/// language), the same every run. Each phone's text is its own, not a repeat of another's; a
-/// prompt's hundred texts deflate to about 35–38 % of their bytes, as ordinary prose does
-/// (the benchmark prints what they came to).
+/// language), the same every run. Each phone's text is its own, not a repeat of another's.
+/// Drawn words deflate less well than the decks' own prose (19–29 % of its bytes as one
+/// text) and about as well as ordinary English prose (35–40 %); the benchmark prints what a
+/// prompt's texts came to.
 struct Reflections {
     private let words: [Language: [String]]
     private let length: Int

@@ -354,7 +354,7 @@ actor Watch {
             sealed = Array(Data(base64Encoded: base64) ?? Data())
         }
         guard let viewKey, let opened = Sealing.open(sealed, withKey: viewKey) else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(DeflatedView.inflated(opened))) as? [String: Any]
+        return try? JSONSerialization.jsonObject(with: Data(ViewDeflation.inflate(opened) ?? [])) as? [String: Any]
     }
 
     func startReveal() { revealing = true }

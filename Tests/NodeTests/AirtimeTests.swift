@@ -1,4 +1,3 @@
-import CompressNIO
 import Foundation
 import HummingbirdTesting
 import HummingbirdWSTesting
@@ -248,10 +247,7 @@ struct AirtimeTests {
         let texts = (0..<30).map { i in
             "\(i) " + (0..<40).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
         }
-        @Sendable func inflated(_ plain: [UInt8]) throws -> [UInt8] {
-            var buffer = ByteBuffer(bytes: plain)
-            return Array(try buffer.decompress(with: .zlib()).readableBytesView)
-        }
+        @Sendable func inflated(_ plain: [UInt8]) throws -> [UInt8] { try #require(ViewDeflation.inflate(plain)) }
         try await fixture.live { client in
             let api = API(client: client)
             try await Self.following(client, pages: 2, deflate: true) { deflating in
@@ -309,7 +305,37 @@ struct AirtimeTests {
             try opened(feed.update(since: .init(epoch: epoch, version: 1), deflated: true)?.sealed).first == UInt8(ascii: "{"),
             "a change from further back was deflated too")
         #expect(try opened(feed.update(since: .init(epoch: epoch, version: 3))?.sealed).first == UInt8(ascii: "{"))
+        // Each is made once: asked again, the same bytes; a page further behind gets the same
+        // bytes whether it asked or not, and a whole view (here: another node's version) is
+        // the one deflated whole view.
+        let whole = feed.update(since: nil, deflated: true)?.sealed
+        #expect(feed.update(since: nil, deflated: true)?.sealed == whole)
+        #expect(feed.update(since: .init(epoch: "another", version: 3), deflated: true)?.sealed == whole)
+        #expect(
+            feed.update(since: .init(epoch: epoch, version: 1), deflated: true)?.sealed
+                == feed.update(since: .init(epoch: epoch, version: 1))?.sealed)
         let tiny = Array(#"{"a":1}"#.utf8)
-        #expect(RoomFeed.deflate(tiny) == tiny, "what deflating would not shrink is sent as it is")
+        #expect(ViewDeflation.deflate(tiny) == tiny, "what deflating would not shrink is sent as it is")
+        let huge = Array(repeating: UInt8(ascii: " "), count: ViewDeflation.limit + 1)
+        #expect(ViewDeflation.deflate(huge) == huge, "a view larger than pages inflate was deflated")
+        #expect(ViewDeflation.inflate(ViewDeflation.deflate(Array(repeating: 32, count: 1000))) == Array(repeating: 32, count: 1000))
+
+        // A change only the whole view says (the prompt went away): the one deflated whole view.
+        let fixture = try await HostedFixture()
+        try await fixture.room.session.open(prompt: 0)
+        await fixture.room.changed()
+        var withPrompt = await fixture.room.participantView()
+        var noPrompt = view
+        #expect(withPrompt.prompt != nil && noPrompt.prompt == nil)
+        var gone = RoomFeed(viewKey: Array(repeating: 7, count: 32))
+        withPrompt.version = 1
+        withPrompt.revealed = next.revealed
+        gone.record(withPrompt)
+        noPrompt.version = 2
+        noPrompt.revealed = next.revealed
+        gone.record(noPrompt)
+        let after = gone.update(since: .init(epoch: gone.epoch, version: 1), deflated: true)?.sealed
+        #expect(try opened(after).first == 0x78, "a whole view sent for a change was not deflated")
+        #expect(after == gone.update(since: nil, deflated: true)?.sealed, "the whole view was deflated and sealed twice")
     }
 }

@@ -391,7 +391,7 @@ class PagesInABrowser(unittest.TestCase):
     def test_the_page_inflates_the_room_and_refuses_a_bomb(self):
         """A deflated view (zlib's format, made here by Python's zlib) opens to its JSON in
         Chromium with the page's own pako; one that inflates past 8 MB (a forged frame) and
-        one cut short open to nothing, and the page goes on."""
+        one cut short open to nothing."""
         view = json.dumps({"epoch": "e", "version": 1, "revealed": [{"id": str(i), "text": "غصہ اور خاموشی " * 10, "resonance": 0} for i in range(50)]})
         bomb = zlib.compress(b"{" + b" " * (20 << 20) + b"}", 9)
         packed = zlib.compress(view.encode(), 9)

@@ -123,7 +123,8 @@ var Sealed = (function () {
   function inflates() { return !!(window.pako && pako.Inflate); }
 
   // The bytes `packed` (zlib's format) inflate to; null if they do not, or come to more than
-  // a room's view can be (a forged frame must not take the phone's memory).
+  // 8 MiB (a forged frame must not take the phone's memory). The node deflates no view larger
+  // than that (ViewDeflation.limit in RoomFeed.swift).
   var VIEW_LIMIT = 8 << 20;
   function inflated(packed) {
     var inflator = new pako.Inflate({ chunkSize: 65536 }), size = 0, keep = inflator.onData;
