@@ -44,7 +44,10 @@ struct BenchArchive: AsyncParsableCommand {
         var imported = Spent()
         var events = 0
         var added = 0
-        for (k, chunk) in stride(from: 0, to: files.count, by: 250).map({ Array(files[$0..<min($0 + 250, files.count)]) }).enumerated() {
+        let chunkSize = 250
+        for (k, chunk) in stride(from: 0, to: files.count, by: chunkSize).map({ Array(files[$0..<min($0 + chunkSize, files.count)]) })
+            .enumerated()
+        {
             let sessionsOfChunk = try chunk.map { file -> ([Event], PublicKey) in
                 let transcript = try JSONDecoder().decode(Transcript.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
                 let decoded = try transcript.events.map { try Event(bytes: Array(Data(base64Encoded: $0)!)) }
@@ -87,7 +90,7 @@ struct BenchArchive: AsyncParsableCommand {
             // As the archive grows: does a chunk cost more, next to its floor, than the one before?
             progress(
                 String(
-                    format: "files %5d–%5d: import %.1f s, floor %.1f s, ×%.2f (CPU ×%.2f)", k * 250 + 1, k * 250 + chunk.count,
+                    format: "files %5d–%5d: import %.1f s, floor %.1f s, ×%.2f (CPU ×%.2f)", k * chunkSize + 1, k * chunkSize + chunk.count,
                     chunkImport.wall, chunkFloor.wall, chunkImport.wall / chunkFloor.wall, chunkImport.cpu / chunkFloor.cpu))
             if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
         }
