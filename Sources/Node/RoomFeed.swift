@@ -102,10 +102,11 @@ struct RoomFeed {
     private let key: [UInt8]
     private var views: [Int: ParticipantView] = [:]
     private(set) var current: ParticipantView?
-    /// What was sealed for the current version, by the version a page holds (-1: none, the
-    /// whole view) and whether it is deflated.
-    private var sealed: [Sent: [UInt8]] = [:]
-    private struct Sent: Hashable {
+    /// What was sealed for the current version, by the version a page holds (-1: none) and
+    /// whether it asked for the view deflated: looked up before anything is worked out, as
+    /// every page in step asks at once.
+    private var sealed: [Asked: [UInt8]] = [:]
+    private struct Asked: Hashable {
         var from: Int
         var deflated: Bool
     }
@@ -132,15 +133,21 @@ struct RoomFeed {
         let now = HeldView(epoch: epoch, version: current.version)
         if held == now { return nil }
         let start = held.flatMap { $0.epoch == epoch ? views[$0.version] : nil }
+        let asking = Asked(from: start?.version ?? -1, deflated: asked)
+        if let bytes = sealed[asking] { return (bytes, now) }
         let delta = start.flatMap { RoomDelta(from: $0, to: current) }
-        let sent =
-            if let delta { Sent(from: delta.from, deflated: asked && delta.from == current.version - 1) } else {
-                Sent(from: -1, deflated: asked)
-            }
-        if let bytes = sealed[sent] { return (bytes, now) }
-        let json = Array(delta.map(Wire.encode) ?? Wire.encode(current))
-        let bytes = Sealing.seal(sent.deflated ? ViewDeflation.deflate(json) : json, withKey: key)
-        sealed[sent] = bytes
+        // A change only the whole view says is the whole view, made once for everyone.
+        let whole = Asked(from: -1, deflated: asked)
+        let bytes: [UInt8]
+        if delta == nil, let made = sealed[whole] {
+            bytes = made
+        } else {
+            let json = Array(delta.map(Wire.encode) ?? Wire.encode(current))
+            let deflate = asked && (delta == nil || delta?.from == current.version - 1)
+            bytes = Sealing.seal(deflate ? ViewDeflation.deflate(json) : json, withKey: key)
+            if delta == nil { sealed[whole] = bytes }
+        }
+        sealed[asking] = bytes
         return (bytes, now)
     }
 }
