@@ -26,7 +26,7 @@ extension MeetingRoom {
     /// What a page that holds `held` is sent, sealed with ``viewKey``: what changed since, or
     /// the whole view (in zlib's format if it takes it `deflated`); nil if it holds the current
     /// version (``RoomFeed``).
-    func sealedUpdate(since held: HeldView?, deflated: Bool = false) -> (sealed: [UInt8], version: HeldView)? {
+    func sealedUpdate(since held: HeldView?, deflated: Bool) -> (sealed: [UInt8], version: HeldView)? {
         feed.update(since: held, deflated: deflated)
     }
 }

@@ -20,7 +20,7 @@ public actor MeetingRoom {
     /// memory only; and the room key's signature of it, which pages check.
     nonisolated let sealing: Sealing
     nonisolated let sealKeySignature: [UInt8]
-    /// The key the room's view is sealed with for phones (``sealedUpdate(since:)``): the same for
+    /// The key the room's view is sealed with for phones (``sealedUpdate(since:deflated:)``): the same for
     /// every joined page, as what it opens is the same for every phone, and on every
     /// facilitator's laptop of the session (from the room key), so a page that moves or
     /// outlives a restart keeps reading. A page gets it only in the answer to its sealed join.
@@ -158,7 +158,7 @@ public actor MeetingRoom {
     /// A stream of what to send one audience: the current state now, then each change. Only
     /// the newest is buffered, so a slow client never makes the node hold more; a sealed
     /// participant's page is told only that the room changed, and its socket asks for what
-    /// changed since what it sent last (``sealedUpdate(since:)``), so none is skipped.
+    /// changed since what it sent last (``sealedUpdate(since:deflated:)``), so none is skipped.
     func subscribe(_ audience: Audience) async -> (UUID, AsyncStream<Outgoing>) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outgoing>.makeStream(bufferingPolicy: .bufferingNewest(1))

@@ -17,11 +17,7 @@ public struct Pages: Sendable {
         init(bytes: [UInt8], type: String) {
             self.bytes = bytes
             self.type = type
-            var buffer = ByteBuffer(bytes: bytes)
-            let packed = (try? buffer.compress(with: .gzip(configuration: .init(windowSize: 15, compressionLevel: 9)))).map {
-                Array($0.readableBytesView)
-            }
-            gzipped = packed.flatMap { $0.count < bytes.count ? $0 : nil } ?? []
+            gzipped = compressed(bytes, with: .gzip(configuration: .init(windowSize: 15, compressionLevel: 9))) ?? []
         }
     }
     private let files: [String: File]

@@ -137,15 +137,15 @@ struct RoomFeed {
         if let bytes = sealed[asking] { return (bytes, now) }
         let delta = start.flatMap { RoomDelta(from: $0, to: current) }
         // A change only the whole view says is the whole view, made once for everyone.
-        let whole = Asked(from: -1, deflated: asked)
+        let sent = delta == nil ? Asked(from: -1, deflated: asked) : asking
         let bytes: [UInt8]
-        if delta == nil, let made = sealed[whole] {
+        if let made = sealed[sent] {
             bytes = made
         } else {
             let json = Array(delta.map(Wire.encode) ?? Wire.encode(current))
-            let deflate = asked && (delta == nil || delta?.from == current.version - 1)
+            let deflate = asked && (sent.from == -1 || sent.from == current.version - 1)
             bytes = Sealing.seal(deflate ? ViewDeflation.deflate(json) : json, withKey: key)
-            if delta == nil { sealed[whole] = bytes }
+            sealed[sent] = bytes
         }
         sealed[asking] = bytes
         return (bytes, now)
@@ -167,11 +167,7 @@ public enum ViewDeflation {
     /// says is what the room shows, the same for everyone.
     public static func deflate(_ json: [UInt8]) -> [UInt8] {
         guard json.count <= limit else { return json }
-        var buffer = ByteBuffer(bytes: json)
-        guard let packed = try? buffer.compress(with: .zlib(configuration: .init(windowSize: 15, compressionLevel: Int32(level)))),
-            packed.readableBytes < json.count
-        else { return json }
-        return Array(packed.readableBytesView)
+        return compressed(json, with: .zlib(configuration: .init(windowSize: 15, compressionLevel: Int32(level)))) ?? json
     }
 
     /// An opened view as pages read it: JSON (`{`) as it is, deflated bytes inflated (at most
@@ -181,4 +177,12 @@ public enum ViewDeflation {
         var buffer = ByteBuffer(bytes: plain)
         return (try? buffer.decompress(with: .zlib(), maxSize: limit)).map { Array($0.readableBytesView) }
     }
+}
+
+/// `bytes` compressed with `algorithm`, or nil when that is no smaller (or fails): the room's
+/// view for pages that ask, and the pages themselves gzipped.
+func compressed(_ bytes: [UInt8], with algorithm: CompressionAlgorithm) -> [UInt8]? {
+    var buffer = ByteBuffer(bytes: bytes)
+    guard let packed = try? buffer.compress(with: algorithm), packed.readableBytes < bytes.count else { return nil }
+    return Array(packed.readableBytesView)
 }

@@ -63,7 +63,7 @@ public struct Sealing: Sendable {
 
     var publicKeyText: String { Base64URL.encode(publicKey) }
 
-    /// The key of a session's room view (``MeetingRoom/sealedUpdate(since:)``), from its room key: a
+    /// The key of a session's room view (``MeetingRoom/sealedUpdate(since:deflated:)``), from its room key: a
     /// page gets it in the answer to its sealed join, so only joined pages read what the room
     /// sees, and a sniffer on the air does not.
     static func viewKey(roomKey: [UInt8]) -> [UInt8] {

@@ -286,11 +286,13 @@ struct AirtimeTests {
         "A version costs at most two deflations: the whole view and the change from the version before; a page further behind, or a change that would not shrink, is sent JSON"
     )
     func deflationIsBounded() async throws {
-        let view = try await HostedFixture().room.participantView()
-        var feed = RoomFeed(viewKey: Array(repeating: 7, count: 32))
+        let fixture = try await HostedFixture()
+        let view = await fixture.room.participantView()
+        let key = [UInt8](repeating: 7, count: 32)
+        var feed = RoomFeed(viewKey: key)
         func opened(_ sealed: [UInt8]?) throws -> [UInt8] {
             let bytes = try #require(sealed)
-            return try #require(Sealing.open(bytes, withKey: Array(repeating: 7, count: 32)))
+            return try #require(Sealing.open(bytes, withKey: key))
         }
         var next = view
         for version in 1...4 {
@@ -319,13 +321,12 @@ struct AirtimeTests {
         #expect(ViewDeflation.inflate(ViewDeflation.deflate(Array(repeating: 32, count: 1000))) == Array(repeating: 32, count: 1000))
 
         // A change only the whole view says (the prompt went away): the one deflated whole view.
-        let fixture = try await HostedFixture()
         try await fixture.room.session.open(prompt: 0)
         await fixture.room.changed()
         var withPrompt = await fixture.room.participantView()
         var noPrompt = view
         #expect(withPrompt.prompt != nil && noPrompt.prompt == nil)
-        var gone = RoomFeed(viewKey: Array(repeating: 7, count: 32))
+        var gone = RoomFeed(viewKey: key)
         withPrompt.version = 1
         withPrompt.revealed = next.revealed
         gone.record(withPrompt)
@@ -335,7 +336,7 @@ struct AirtimeTests {
         let after = gone.update(since: .init(epoch: gone.epoch, version: 1), deflated: true)?.sealed
         #expect(try opened(after).first == 0x78, "a whole view sent for a change was not deflated")
         #expect(after == gone.update(since: nil, deflated: true)?.sealed, "the whole view was deflated and sealed twice")
-        var goneToo = RoomFeed(viewKey: Array(repeating: 7, count: 32))
+        var goneToo = RoomFeed(viewKey: key)
         goneToo.record(withPrompt)
         goneToo.record(noPrompt)
         let first = goneToo.update(since: nil, deflated: true)?.sealed

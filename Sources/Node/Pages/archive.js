@@ -23,15 +23,7 @@
     return node;
   }
 
-  function query(values) {
-    var parts = [];
-    Object.keys(values).forEach(function (key) {
-      if (values[key] !== undefined && values[key] !== null && values[key] !== "") {
-        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(values[key]));
-      }
-    });
-    return parts.length ? "?" + parts.join("&") : "";
-  }
+  var query = Halqa.query;
 
   function failed(r) {
     if (!r) { $("error").textContent = t("archive.unreachable"); return true; }

@@ -116,6 +116,17 @@ var Halqa = (function () {
     }, function (error) { clearTimeout(timer); throw error; });
   }
 
+  // "?key=value&…" for the values given (none empty, undefined or null), or "".
+  function query(values) {
+    var parts = [];
+    Object.keys(values).forEach(function (key) {
+      if (values[key] !== undefined && values[key] !== null && values[key] !== "") {
+        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(values[key]));
+      }
+    });
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
   // fetch with JSON in and out; resolves {status, body}, rejects only when the node is
   // unreachable or silent past the deadline (ms, as for `within`).
   function api(method, path, token, body, ms) {
@@ -260,6 +271,6 @@ var Halqa = (function () {
     return decodeURIComponent(match[1]);
   }
 
-  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, setNode: setNode, home: home, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
+  return { $: $, t: t, digits: digits, clear: clear, applyLanguage: applyLanguage, pick: pick, roomLanguage: roomLanguage, startingLanguage: startingLanguage, title: title, setText: setText, api: api, within: within, query: query, setNode: setNode, home: home, nodeOrigin: nodeOrigin, live: live, drawQR: drawQR,
            takeFromHash: takeFromHash, RTL: RTL, checkInOptions: checkInOptions, drawChart: drawChart };
 })();

@@ -195,8 +195,8 @@
   // holds; within `ms`, else `onFail` (a failed poll).
   function refresh(ms, onFail) {
     if (!viewKey) return;
-    var since = held(), asks = (since ? ["since=" + encodeURIComponent(since)] : []).concat(Sealed.inflates() ? ["deflate=1"] : []);
-    Halqa.api("GET", "/api/room" + (asks.length ? "?" + asks.join("&") : ""), null, undefined, ms || 4000).then(function (r) {
+    var asks = Halqa.query({ since: held(), deflate: Sealed.inflates() ? 1 : "" });
+    Halqa.api("GET", "/api/room" + asks, null, undefined, ms || 4000).then(function (r) {
       failures = 0;
       if (r.status === 200 && r.body) $("connection").textContent = polling ? t("connection.polling") : "";
       if (r.status === 200 && r.body && r.body.sealed) show_(r.body.sealed);
