@@ -190,7 +190,7 @@ extension TranscriptStore {
                     : "not a Halqa export")
         }
         do {
-            return .verified(try await Transcript.verified(from: bytes).1)
+            return .verified(try await Transcript.verified(from: bytes))
         } catch {
             return outcome(.refused, error.message)
         }

@@ -566,44 +566,47 @@ enum Base64Spelling {
     /// spelling took three (a year's import reads a million events' base64).
     static func decode(_ text: String) -> [UInt8]? {
         var text = text
-        return text.withUTF8 { letters -> [UInt8]? in
-            let n = letters.count
-            guard n % 4 == 0 else { return nil }
-            guard n > 0 else { return [] }
-            let padding = letters[n - 1] != UInt8(ascii: "=") ? 0 : letters[n - 2] != UInt8(ascii: "=") ? 1 : 2
-            let count = n / 4 * 3 - padding
-            var valid = true
-            let bytes = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-                var i = 0
-                var o = 0
-                while i < n {
-                    let a = sextets[Int(letters[i])]
-                    let b = sextets[Int(letters[i + 1])]
-                    // The last quad's padded letters stand for nothing.
-                    let last = i + 4 == n
-                    let c = last && padding == 2 ? 0 : sextets[Int(letters[i + 2])]
-                    let d = last && padding >= 1 ? 0 : sextets[Int(letters[i + 3])]
-                    guard (a | b | c | d) & 0x40 == 0 else {
-                        valid = false
-                        break
-                    }
-                    let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                    out[o] = UInt8(truncatingIfNeeded: word >> 16)
-                    if o + 1 < count { out[o + 1] = UInt8(truncatingIfNeeded: word >> 8) }
-                    if o + 2 < count { out[o + 2] = UInt8(truncatingIfNeeded: word) }
-                    // Past the bytes, the last letter's bits must be zero (4 of them for 1 byte, 2 for 2).
-                    if last, padding > 0, word & (padding == 2 ? 0xFFFF : 0xFF) != 0 {
-                        valid = false
-                        break
-                    }
-                    i += 4
-                    o += 3
+        return text.withUTF8 { decode($0) }
+    }
+
+    /// The same, of letters in a buffer (a transcript file's, ``TranscriptFile``).
+    static func decode(_ letters: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let n = letters.count
+        guard n % 4 == 0 else { return nil }
+        guard n > 0 else { return [] }
+        let padding = letters[n - 1] != UInt8(ascii: "=") ? 0 : letters[n - 2] != UInt8(ascii: "=") ? 1 : 2
+        let count = n / 4 * 3 - padding
+        var valid = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            var i = 0
+            var o = 0
+            while i < n {
+                let a = sextets[Int(letters[i])]
+                let b = sextets[Int(letters[i + 1])]
+                // The last quad's padded letters stand for nothing.
+                let last = i + 4 == n
+                let c = last && padding == 2 ? 0 : sextets[Int(letters[i + 2])]
+                let d = last && padding >= 1 ? 0 : sextets[Int(letters[i + 3])]
+                guard (a | b | c | d) & 0x40 == 0 else {
+                    valid = false
+                    break
                 }
-                // Bytes are plain integers: what was written needs no clean-up if refused.
-                initialized = valid ? count : 0
+                let word = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                out[o] = UInt8(truncatingIfNeeded: word >> 16)
+                if o + 1 < count { out[o + 1] = UInt8(truncatingIfNeeded: word >> 8) }
+                if o + 2 < count { out[o + 2] = UInt8(truncatingIfNeeded: word) }
+                // Past the bytes, the last letter's bits must be zero (4 of them for 1 byte, 2 for 2).
+                if last, padding > 0, word & (padding == 2 ? 0xFFFF : 0xFF) != 0 {
+                    valid = false
+                    break
+                }
+                i += 4
+                o += 3
             }
-            return valid ? bytes : nil
+            // Bytes are plain integers: what was written needs no clean-up if refused.
+            initialized = valid ? count : 0
         }
+        return valid ? bytes : nil
     }
 
     /// Each byte's sextet in the standard alphabet; 0x40 for any other byte.

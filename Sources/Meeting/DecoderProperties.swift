@@ -1,7 +1,7 @@
 import Foundation
 
 /// What must hold for any bytes at all given to the decoders that read untrusted input: a
-/// replication frame from another machine, an event, a deck file. Each function returns
+/// replication frame from another machine, an event, a deck file, a transcript to import. Each function returns
 /// normally for any input (a refusal is a normal outcome) and traps only when a property
 /// fails. The fuzzers (`Sources/halqa-fuzz`, libFuzzer) and the regression test over every
 /// input they ever found (`Tests/fuzz`) call these.
@@ -60,6 +60,26 @@ public enum DecoderProperties {
             precondition(canonical == plain, "the two forms read canonical JSON differently")
         }
         precondition(JSONValue(json: plain.canonicalBytes) == plain, "a value's canonical bytes do not read back as it")
+    }
+
+    /// A transcript file split in two (``TranscriptFile``: its events' base64 read from the
+    /// bytes, the rest given to Foundation's decoder) reads exactly as the whole file does: the
+    /// same JSON with the same events, and the same transcript, or a refusal both ways.
+    public static func transcript(_ bytes: [UInt8]) {
+        let data = Data(bytes)
+        guard let file = TranscriptFile(data) else { return }
+        let events = file.events.map { JSONValue.string(String(decoding: bytes[$0], as: UTF8.self)) }
+        let whole = try? JSONDecoder().decode(JSONValue.self, from: data)
+        var split = try? JSONDecoder().decode(JSONValue.self, from: file.readable)
+        if case .object(var members)? = split {
+            precondition(members["events"] == .array([]), "the readable part of a split transcript still has events")
+            members["events"] = .array(events)
+            split = .object(members)
+        }
+        precondition(split == whole, "a transcript split in two reads otherwise than the whole file")
+        var readable = try? JSONDecoder().decode(Transcript.self, from: file.readable)
+        readable?.events = events.map { if case .string(let text) = $0 { text } else { "" } }
+        precondition(readable == (try? JSONDecoder().decode(Transcript.self, from: data)), "a split transcript decodes otherwise")
     }
 
     /// A deck either is refused with at least one problem, each on a line of the file, or has

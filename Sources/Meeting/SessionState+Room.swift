@@ -182,8 +182,23 @@ extension SessionState {
     /// hidden reflections with their resonances, and the hide events (their reasons are for
     /// facilitators only).
     public var exportableEvents: [Event] {
+        let exportable = isExportable()
+        return events.values.filter(exportable).sorted { $0.id < $1.id }
+    }
+
+    /// Whether `exportableEvents` is exactly `listed`, as a transcript lists them: without
+    /// sorting the session's events again (a large file's check sorted 100,000 of them).
+    func exports(exactly listed: [Event]) -> Bool {
+        let exportable = isExportable()
+        return zip(listed, listed.dropFirst()).allSatisfy { $0.id < $1.id }
+            && listed.allSatisfy { events[$0.id] != nil && exportable($0) }
+            && events.values.lazy.filter(exportable).count == listed.count
+    }
+
+    /// Whether a transcript carries an event of this session (``exportableEvents``).
+    private func isExportable() -> (Event) -> Bool {
         let revealed = revealedReflections()
-        return events.values.filter { event in
+        return { event in
             guard ignored[event.id] == nil else { return false }
             switch event.body {
             case .reflectionSubmitted: return revealed.contains(event.id) && hiddenReasons[event.id] == nil
@@ -191,6 +206,6 @@ extension SessionState {
             case .reflectionHidden: return false
             default: return true
             }
-        }.sorted { $0.id < $1.id }
+        }
     }
 }

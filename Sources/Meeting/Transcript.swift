@@ -137,21 +137,42 @@ public struct Transcript: Codable, Hashable, Sendable {
     }
 
     /// Reads and verifies a transcript file: its events must all be valid and signed, and
-    /// its readable part must be exactly what those events say.
-    public static func verified(from data: Data) async throws(MeetingError) -> (Transcript, SessionState) {
-        let (transcript, events) = try await read(data)
+    /// its readable part must be exactly what those events say. The session they make.
+    public static func verified(from data: Data) async throws(MeetingError) -> SessionState {
+        let (readable, events) = try await read(data)
         let state = try await SessionState.verifying(events)
-        try check(transcript, events, against: state)
-        return (transcript, state)
+        try check(readable, events, against: state)
+        return state
     }
 
-    /// A transcript file's readable part and its events, decoded on every core and each
-    /// canonical; nothing is verified yet.
+    /// A transcript file's readable part (its `events` left empty) and its events, decoded on
+    /// every core and each canonical; nothing is verified yet. A file as ``json()`` writes it
+    /// is split first (``TranscriptFile``): its events are read from the bytes while Foundation's
+    /// decoder reads the rest beside them.
     static func read(_ data: Data) async throws(MeetingError) -> (Transcript, [Event]) {
         guard data.count <= Limits.transcriptBytes else {
             throw MeetingError(
                 .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
         }
+        guard let file = TranscriptFile(data) else {
+            var transcript = try readable(data)
+            let texts = transcript.events
+            let decoded = await decode(texts.count) { i in Base64Spelling.decode(texts[i]) }
+            transcript.events = []
+            return (transcript, try events(decoded))
+        }
+        async let readablePart = Result { () throws(MeetingError) -> Transcript in try readable(file.readable) }
+        let decoded = await decode(file.events.count) { i in
+            data.withUnsafeBytes { raw in
+                Base64Spelling.decode(UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[file.events[i]]))
+            }
+        }
+        // What is wrong with the readable part (not a transcript, another format) is said first.
+        return (try await readablePart.get(), try events(decoded))
+    }
+
+    /// The file's readable part, its format and version checked.
+    private static func readable(_ data: Data) throws(MeetingError) -> Transcript {
         let transcript: Transcript
         do {
             transcript = try JSONDecoder().decode(Transcript.self, from: data)
@@ -170,13 +191,14 @@ public struct Transcript: Codable, Hashable, Sendable {
             throw MeetingError(
                 .invalidTranscript, "The transcript is format version \(transcript.version); this Halqa reads version 1. Update Halqa.")
         }
-        // Decoded on every core; the first bad event, in the file's order, is the one reported.
-        let count = transcript.events.count
-        let decoded = await Concurrently.map(Array(zip(transcript.events.indices, transcript.events))) {
-            item -> Result<Event, MeetingError> in
-            let (i, text) = item
+        return transcript
+    }
+
+    /// The `count` events whose bytes `bytes(i)` reads from their base64, decoded on every core.
+    private static func decode(_ count: Int, _ bytes: @escaping @Sendable (Int) -> [UInt8]?) async -> [Result<Event, MeetingError>] {
+        await Concurrently.map(Array(0..<count)) { i -> Result<Event, MeetingError> in
             // The one spelling of the bytes, as `init(_:)` writes them: what is compared below is the events' ids.
-            guard let bytes = Base64Spelling.decode(text) else {
+            guard let bytes = bytes(i) else {
                 return .failure(
                     MeetingError(
                         .invalidTranscript,
@@ -192,24 +214,26 @@ public struct Transcript: Codable, Hashable, Sendable {
                         "Event \(i + 1) of \(count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported."))
             }
         }
+    }
+
+    /// The events, or the first that is not one, in the file's order.
+    private static func events(_ decoded: [Result<Event, MeetingError>]) throws(MeetingError) -> [Event] {
         var events: [Event] = []
-        events.reserveCapacity(count)
+        events.reserveCapacity(decoded.count)
         for result in decoded { events.append(try result.get()) }
-        return (transcript, events)
+        return events
     }
 
     /// Whether `state`, folded from the file's `events`, took every one of them and says what
     /// the file's readable part says; if not, why.
-    static func check(_ transcript: Transcript, _ events: [Event], against state: SessionState) throws(MeetingError) {
+    static func check(_ readable: Transcript, _ events: [Event], against state: SessionState) throws(MeetingError) {
         if let (id, reason) = state.ignored.first {
             throw MeetingError(
                 .invalidTranscript,
                 "Event \(id.short) does not check (\(reason.message)). The file was damaged or edited; nothing was imported.")
         }
         // The events are compared by id (a hash of the bytes, in the file's order), not encoded again.
-        var readable = transcript
-        readable.events = []
-        guard Transcript(readableOf: state) == readable, state.exportableEvents.map(\.id) == events.map(\.id) else {
+        guard Transcript(readableOf: state) == readable, state.exports(exactly: events) else {
             throw MeetingError(
                 .invalidTranscript,
                 "The readable part of this transcript does not match its signed events, so it was edited after export. Nothing was imported; export it again from a node that holds the session."

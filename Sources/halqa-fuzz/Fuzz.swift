@@ -4,7 +4,7 @@
 // here, and FUZZING here): libFuzzer then calls `LLVMFuzzerTestOneInput` with inputs it
 // mutates towards new code paths, and any trap (a failed property of `DecoderProperties`, an
 // index out of range, an overflow) is a crash that libFuzzer saves. HALQA_FUZZ_TARGET picks
-// the decoder: peer-message, event or deck (or self-check, a planted crash).
+// the decoder: peer-message, event, deck or transcript (or self-check, a planted crash).
 //
 // `halqa-fuzz TARGET FILE...` runs the given inputs once each, as the regression test does
 // with every input the fuzzers kept: built normally (`swift build`), and also as the fuzzer
@@ -14,7 +14,7 @@ import Meeting
 
 enum Target: String, CaseIterable {
     case peerMessage = "peer-message"
-    case event, deck
+    case event, deck, transcript
     /// A planted crash, which scripts/fuzz runs first: it shows that a trap reaches libFuzzer
     /// (which saves the input) and not the Swift runtime's backtracer (which saves nothing).
     case selfCheck = "self-check"
@@ -26,6 +26,7 @@ enum Target: String, CaseIterable {
         case .peerMessage: DecoderProperties.peerMessage(bytes)
         case .event: DecoderProperties.event(bytes)
         case .deck: DecoderProperties.deck(bytes)
+        case .transcript: DecoderProperties.transcript(bytes)
         case .selfCheck: precondition(bytes != Target.plantedCrash, "the self-check's planted crash")
         }
     }

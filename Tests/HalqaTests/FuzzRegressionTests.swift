@@ -8,8 +8,8 @@ import Testing
 @Suite("Inputs the fuzzers found")
 struct FuzzRegressionTests {
     @Test(
-        "replication frames, events and decks kept by the fuzzers are decoded or refused, never a crash",
-        arguments: ["peer-message", "event", "deck"])
+        "replication frames, events, decks and transcripts kept by the fuzzers are decoded or refused, never a crash",
+        arguments: ["peer-message", "event", "deck", "transcript"])
     func replay(target: String) throws {
         let folder = CLI.repository.appendingPathComponent("Tests/fuzz/" + target).path
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }

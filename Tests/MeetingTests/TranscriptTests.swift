@@ -111,6 +111,41 @@ struct TranscriptTests {
         #expect(!md.contains("Rahim"))
     }
 
+    @Test(
+        "an export is read in two parts (its events from the bytes, the rest by the decoder) as the whole file reads; one spelled otherwise by another tool is read whole, and imports the same"
+    )
+    func splitAsWhole() async throws {
+        let (folder, a, b, c) = (TemporaryFolder(), TemporaryFolder(), TemporaryFolder(), TemporaryFolder())
+        let session = try await Self.finishedSession(in: folder)
+        let json = Transcript(try session.store.state(of: session.id)).json()
+        let whole = try JSONDecoder().decode(Transcript.self, from: json)
+        let file = try #require(TranscriptFile(json), "an export as Halqa writes it is split")
+        #expect(file.events.map { String(decoding: json[$0], as: UTF8.self) } == whole.events)
+        var readable = try JSONDecoder().decode(Transcript.self, from: file.readable)
+        #expect(readable.events.isEmpty && readable.prompts == whole.prompts)
+        readable.events = whole.events
+        #expect(readable == whole)
+        DecoderProperties.transcript(Array(json))
+        // Slashes escaped, as many JSON writers do: the same transcript, not split, read whole.
+        let escaped = Data(String(decoding: json, as: UTF8.self).replacingOccurrences(of: "/", with: "\\/").utf8)
+        #expect(try JSONDecoder().decode(Transcript.self, from: escaped) == whole)
+        #expect(TranscriptFile(escaped) == nil)
+        let (split, read) = (try TranscriptStore(folder: a.path), try TranscriptStore(folder: b.path))
+        let fromSplit = try await split.importTranscript(json)
+        let fromWhole = try await read.importTranscript(escaped)
+        #expect(fromSplit.newEvents == whole.events.count && fromWhole.newEvents == fromSplit.newEvents)
+        #expect(Transcript(try split.state(of: session.id)).json() == json, "the export again")
+        #expect(Transcript(try read.state(of: session.id)).json() == json, "the export again")
+        // The events listed twice, or bytes after the object: not split, and refused as before.
+        let text = String(decoding: json, as: UTF8.self)
+        let doubled = Data(text.replacingOccurrences(of: "\"format\" :", with: "\"events\" : [],\n  \"format\" :").utf8)
+        #expect(TranscriptFile(doubled) == nil && TranscriptFile(json + Data("x".utf8)) == nil)
+        let other = try TranscriptStore(folder: c.path)
+        let message = await expectRefusal(.invalidTranscript) { _ = try await other.importTranscript(json + Data("x".utf8)) }
+        #expect(message.contains("not a Halqa transcript"))
+        #expect(try other.sessionIDs().isEmpty)
+    }
+
     @Test("importing twice, or into the node that made it, stores nothing twice")
     func importMerges() async throws {
         let a = TemporaryFolder()
@@ -173,7 +208,9 @@ struct TranscriptTests {
     func writerThatStopsWaiting() async throws {
         let a = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
-        let (transcript, events) = try await Transcript.read(Transcript(try session.store.state(of: session.id)).json())
+        let json = Transcript(try session.store.state(of: session.id)).json()
+        let transcript = try JSONDecoder().decode(Transcript.self, from: json)
+        let events = try await Transcript.read(json).1
         for passes in [true, false] {
             let b = TemporaryFolder()
             let store = try TranscriptStore(folder: b.path)
@@ -204,7 +241,9 @@ struct TranscriptTests {
     func writerBeginsNearTheEnd() async throws {
         let a = TemporaryFolder()
         let session = try await Self.finishedSession(in: a)
-        let (transcript, events) = try await Transcript.read(Transcript(try session.store.state(of: session.id)).json())
+        let json = Transcript(try session.store.state(of: session.id)).json()
+        let transcript = try JSONDecoder().decode(Transcript.self, from: json)
+        let events = try await Transcript.read(json).1
         let b = TemporaryFolder()
         let store = try TranscriptStore(folder: b.path)
         let (folded, signed) = try await SessionState.foldingWhileVerifying(events)
@@ -298,8 +337,11 @@ struct TranscriptTests {
         unsigned.events.sort { EventID.of(Array(Data(base64Encoded: $0)!)) < EventID.of(Array(Data(base64Encoded: $1)!)) }
         var twice = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
         twice.events.append(twice.events[0])
+        var reordered = try JSONDecoder().decode(Transcript.self, from: Data(json.utf8))
+        reordered.events.swapAt(0, 1)
         let cases: [(String, Data, String)] = [
             ("an event listed twice", twice.json(), "does not match its signed events"),
+            ("events out of their order", reordered.json(), "does not match its signed events"),
             ("a note not signed", unsigned.json(), "does not check (bad signature)"),
             ("edited text", Data(editedText.utf8), "does not match its signed events"),
             ("event spelled otherwise", respelled.json(), "is not base64 as Halqa writes it"),

@@ -1,0 +1,153 @@
+import Foundation
+
+/// A transcript file's bytes in two parts, found in one pass without decoding either: where
+/// each event's base64 is, and the rest of the file with the events left out (`"events":[]`)
+/// for Foundation's decoder. Two thirds of an export are its events, which the decoder read
+/// on one core, letter by letter, into strings that were then thrown away (a 100,000-event
+/// file: half a second before anything else could start); their base64 is read from the
+/// bytes on every core instead, while the decoder reads the readable part beside it.
+///
+/// Only a file whose events are plain base64 letters is split (as ``Transcript/json()`` writes
+/// them; any other spelling is refused later anyway), so the readable part decodes to what
+/// the whole file decodes to, its events aside (``DecoderProperties/transcript(_:)``, fuzzed).
+/// Anything else (no events, the key twice, a key with escapes, bytes after the object) is
+/// not split: the whole file goes to the decoder as before, which says what is wrong.
+struct TranscriptFile {
+    /// The file with its events' array emptied.
+    let readable: Data
+    /// Where each event's letters are in the file, in order.
+    let events: [Range<Int>]
+
+    init?(_ data: Data) {
+        guard let found = data.withUnsafeBytes({ TranscriptFile.scan($0.assumingMemoryBound(to: UInt8.self)) }) else {
+            return nil
+        }
+        var readable = Data(capacity: data.count - found.array.count + 2)
+        readable.append(data[data.startIndex..<(data.startIndex + found.array.lowerBound)])
+        readable.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "]")])
+        readable.append(data[(data.startIndex + found.array.upperBound)...])
+        self.readable = readable
+        events = found.events
+    }
+
+    /// The events' array (its brackets included) and each event's letters, in a top-level
+    /// object that has exactly one member "events".
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>])? {
+        var scanner = Scanner(bytes: bytes)
+        var found: (array: Range<Int>, events: [Range<Int>])?
+        scanner.skipSpace()
+        guard scanner.take(UInt8(ascii: "{")) else { return nil }
+        scanner.skipSpace()
+        if !scanner.take(UInt8(ascii: "}")) {
+            repeat {
+                scanner.skipSpace()
+                // A key spelled with escapes could be "events" to the decoder and not to this.
+                guard let key = scanner.string(), !bytes[key].contains(UInt8(ascii: "\\")) else { return nil }
+                scanner.skipSpace()
+                guard scanner.take(UInt8(ascii: ":")) else { return nil }
+                scanner.skipSpace()
+                if bytes[key].elementsEqual("events".utf8) {
+                    guard found == nil, let events = scanner.base64Array() else { return nil }
+                    found = events
+                } else {
+                    guard scanner.skipValue() else { return nil }
+                }
+                scanner.skipSpace()
+            } while scanner.take(UInt8(ascii: ","))
+            guard scanner.take(UInt8(ascii: "}")) else { return nil }
+        }
+        scanner.skipSpace()
+        guard scanner.index == bytes.count else { return nil }
+        return found
+    }
+
+    /// Moves over JSON's structure only: strings, brackets and the bytes between them.
+    private struct Scanner {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        var next: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+        mutating func take(_ byte: UInt8) -> Bool {
+            guard next == byte else { return false }
+            index += 1
+            return true
+        }
+
+        /// JSON's white space: space, tab, line feed, carriage return.
+        mutating func skipSpace() {
+            while let byte = next, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
+        }
+
+        /// A string's contents (escapes left as they are) after its opening quote is taken.
+        mutating func string() -> Range<Int>? {
+            guard take(UInt8(ascii: "\"")) else { return nil }
+            let start = index
+            while let byte = next {
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return start..<(index - 1)
+                }
+                index += byte == UInt8(ascii: "\\") ? 2 : 1
+            }
+            return nil
+        }
+
+        /// Any value: a string, or brackets up to the one that closes the first, or a number or
+        /// a word up to the next delimiter. Its validity is the decoder's to judge.
+        mutating func skipValue() -> Bool {
+            switch next {
+            case UInt8(ascii: "\"")?: return string() != nil
+            case UInt8(ascii: "{")?, UInt8(ascii: "[")?:
+                var depth = 0
+                while let byte = next {
+                    switch byte {
+                    case UInt8(ascii: "\""):
+                        guard string() != nil else { return false }
+                        continue
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+                    default: break
+                    }
+                    index += 1
+                    if depth == 0 { return true }
+                }
+                return false
+            case nil: return false
+            default:
+                let start = index
+                while let byte = next, !(byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")),
+                    !(byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D)
+                {
+                    index += 1
+                }
+                return index > start
+            }
+        }
+
+        /// An array of strings of base64 letters and padding only (so each is a JSON string
+        /// that reads as exactly its bytes): the array's range and each string's letters.
+        mutating func base64Array() -> (array: Range<Int>, events: [Range<Int>])? {
+            let start = index
+            guard take(UInt8(ascii: "[")) else { return nil }
+            var events: [Range<Int>] = []
+            skipSpace()
+            if !take(UInt8(ascii: "]")) {
+                repeat {
+                    skipSpace()
+                    guard take(UInt8(ascii: "\"")) else { return nil }
+                    let letters = index
+                    while let byte = next, TranscriptFile.isBase64[Int(byte)] { index += 1 }
+                    events.append(letters..<index)
+                    guard take(UInt8(ascii: "\"")) else { return nil }
+                    skipSpace()
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "]")) else { return nil }
+            }
+            return (start..<index, events)
+        }
+    }
+
+    /// The standard base64 alphabet and `=`.
+    private static let isBase64: [Bool] = (0...255).map { Base64Spelling.sextet(UInt8($0)) != nil || $0 == Int(UInt8(ascii: "=")) }
+}
