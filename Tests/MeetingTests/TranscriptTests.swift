@@ -349,6 +349,12 @@ struct TranscriptTests {
             ("non-canonical event", forgedEvent.json(), "nothing was imported"),
             ("not JSON", Data("hello".utf8), "not a Halqa transcript"),
             ("wrong format", Data(json.replacingOccurrences(of: "halqa-transcript", with: "other").utf8), "not \"halqa-transcript\""),
+            // What is wrong with the readable part is said before what is wrong with an event.
+            (
+                "wrong format and a damaged event",
+                Data(String(decoding: transcript.json(), as: UTF8.self).replacingOccurrences(of: "halqa-transcript", with: "other").utf8),
+                "not \"halqa-transcript\""
+            ),
         ]
         for (what, data, expected) in cases {
             let message = await expectRefusal(.invalidTranscript) { _ = try await other.importTranscript(data) }
