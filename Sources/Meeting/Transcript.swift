@@ -137,7 +137,8 @@ public struct Transcript: Codable, Hashable, Sendable {
     }
 
     /// Reads and verifies a transcript file: its events must all be valid and signed, and
-    /// its readable part must be exactly what those events say. The session they make.
+    /// its readable part must be exactly what those events say. Returns the session they
+    /// make (the readable part, once checked, says nothing more).
     public static func verified(from data: Data) async throws(MeetingError) -> SessionState {
         let (readable, events) = try await read(data)
         let state = try await SessionState.verifying(events)
@@ -155,13 +156,13 @@ public struct Transcript: Codable, Hashable, Sendable {
                 .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
         }
         guard let file = TranscriptFile(data) else {
-            var transcript = try readable(data)
+            var transcript = try checkedTranscript(data)
             let texts = transcript.events
             let decoded = await decode(texts.count) { i in Base64Spelling.decode(texts[i]) }
             transcript.events = []
             return (transcript, try events(decoded))
         }
-        async let readablePart = Result { () throws(MeetingError) -> Transcript in try readable(file.readable) }
+        async let readablePart = Result { () throws(MeetingError) -> Transcript in try checkedTranscript(file.readable) }
         let decoded = await decode(file.events.count) { i in
             data.withUnsafeBytes { raw in
                 Base64Spelling.decode(UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[file.events[i]]))
@@ -171,8 +172,9 @@ public struct Transcript: Codable, Hashable, Sendable {
         return (try await readablePart.get(), try events(decoded))
     }
 
-    /// The file's readable part, its format and version checked.
-    private static func readable(_ data: Data) throws(MeetingError) -> Transcript {
+    /// A transcript decoded from JSON (a whole file, or its readable part with the events cut
+    /// out), its format and version checked.
+    private static func checkedTranscript(_ data: Data) throws(MeetingError) -> Transcript {
         let transcript: Transcript
         do {
             transcript = try JSONDecoder().decode(Transcript.self, from: data)
@@ -197,7 +199,7 @@ public struct Transcript: Codable, Hashable, Sendable {
     /// The `count` events whose bytes `bytes(i)` reads from their base64, decoded on every core.
     private static func decode(_ count: Int, _ bytes: @escaping @Sendable (Int) -> [UInt8]?) async -> [Result<Event, MeetingError>] {
         await Concurrently.map(Array(0..<count)) { i -> Result<Event, MeetingError> in
-            // The one spelling of the bytes, as `init(_:)` writes them: what is compared below is the events' ids.
+            // The one spelling of the bytes, as `init(_:)` writes them: `check` compares the events' ids.
             guard let bytes = bytes(i) else {
                 return .failure(
                     MeetingError(

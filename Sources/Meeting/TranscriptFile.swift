@@ -2,16 +2,20 @@ import Foundation
 
 /// A transcript file's bytes in two parts, found in one pass without decoding either: where
 /// each event's base64 is, and the rest of the file with the events left out (`"events":[]`)
-/// for Foundation's decoder. Two thirds of an export are its events, which the decoder read
-/// on one core, letter by letter, into strings that were then thrown away (a 100,000-event
-/// file: half a second before anything else could start); their base64 is read from the
-/// bytes on every core instead, while the decoder reads the readable part beside it.
+/// for Foundation's decoder. An export is mostly its events (a 100,000-event export: 64.5 MB,
+/// of which 52 MB are their base64), which the decoder read on one core into strings that
+/// were then thrown away: half a second before anything else could start. Their base64 is
+/// read from the bytes on every core instead, while the decoder reads the readable part
+/// beside it (`halqa import` of that file: 9.9-10.6 s of CPU before, 8.3-8.7 s after;
+/// `scripts/bench-replication --events 100000`: import 1.38-1.41× its floor, 1.34-1.55×
+/// before).
 ///
-/// Only a file whose events are plain base64 letters is split (as ``Transcript/json()`` writes
-/// them; any other spelling is refused later anyway), so the readable part decodes to what
-/// the whole file decodes to, its events aside (``DecoderProperties/transcript(_:)``, fuzzed).
-/// Anything else (no events, the key twice, a key with escapes, bytes after the object) is
-/// not split: the whole file goes to the decoder as before, which says what is wrong.
+/// Only a file whose events are written as plain base64 letters is split (as
+/// ``Transcript/json()`` writes them), so the readable part decodes to what the whole file
+/// decodes to, its events aside (``DecoderProperties/transcript(_:)``, fuzzed). Anything else
+/// (no events, the key twice, a key with escapes, an event's letters escaped as another JSON
+/// writer may, bytes after the object) is not split: the whole file goes to the decoder as
+/// before, which reads it or says what is wrong.
 struct TranscriptFile {
     /// The file with its events' array emptied.
     let readable: Data
@@ -31,8 +35,8 @@ struct TranscriptFile {
     }
 
     /// The events' array (its brackets included) and each event's letters, in a top-level
-    /// object that has exactly one member "events".
-    static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>])? {
+    /// object where the key "events" appears once.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>])? {
         var scanner = Scanner(bytes: bytes)
         var found: (array: Range<Int>, events: [Range<Int>])?
         scanner.skipSpace()
@@ -75,11 +79,13 @@ struct TranscriptFile {
         }
 
         /// JSON's white space: space, tab, line feed, carriage return.
+        static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
         mutating func skipSpace() {
-            while let byte = next, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
+            while let byte = next, Scanner.isSpace(byte) { index += 1 }
         }
 
-        /// A string's contents (escapes left as they are) after its opening quote is taken.
+        /// A string, its quotes taken: its contents (escapes left as they are).
         mutating func string() -> Range<Int>? {
             guard take(UInt8(ascii: "\"")) else { return nil }
             let start = index
@@ -117,7 +123,7 @@ struct TranscriptFile {
             default:
                 let start = index
                 while let byte = next, !(byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")),
-                    !(byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D)
+                    !Scanner.isSpace(byte)
                 {
                     index += 1
                 }

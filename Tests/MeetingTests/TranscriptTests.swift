@@ -126,8 +126,12 @@ struct TranscriptTests {
         readable.events = whole.events
         #expect(readable == whole)
         DecoderProperties.transcript(Array(json))
-        // Slashes escaped, as many JSON writers do: the same transcript, not split, read whole.
-        let escaped = Data(String(decoding: json, as: UTF8.self).replacingOccurrences(of: "/", with: "\\/").utf8)
+        // Spelled otherwise, as other JSON writers may: slashes escaped, and every event's first
+        // letter (each is the base64 of `{"`, "eyJ") as \u0065. The same transcript, read whole.
+        let escaped = Data(
+            String(decoding: json, as: UTF8.self).replacingOccurrences(of: "/", with: "\\/")
+                .replacingOccurrences(of: "\"eyJ", with: "\"\\u0065yJ").utf8)
+        #expect(whole.events.allSatisfy { $0.hasPrefix("eyJ") })
         #expect(try JSONDecoder().decode(Transcript.self, from: escaped) == whole)
         #expect(TranscriptFile(escaped) == nil)
         let (split, read) = (try TranscriptStore(folder: a.path), try TranscriptStore(folder: b.path))
@@ -136,7 +140,8 @@ struct TranscriptTests {
         #expect(fromSplit.newEvents == whole.events.count && fromWhole.newEvents == fromSplit.newEvents)
         #expect(Transcript(try split.state(of: session.id)).json() == json, "the export again")
         #expect(Transcript(try read.state(of: session.id)).json() == json, "the export again")
-        // The events listed twice, or bytes after the object: not split, and refused as before.
+        // The events listed twice, or bytes after the object: not split. Bytes after the object
+        // are refused, as before, by the decoder reading the whole file.
         let text = String(decoding: json, as: UTF8.self)
         let doubled = Data(text.replacingOccurrences(of: "\"format\" :", with: "\"events\" : [],\n  \"format\" :").utf8)
         #expect(TranscriptFile(doubled) == nil && TranscriptFile(json + Data("x".utf8)) == nil)
