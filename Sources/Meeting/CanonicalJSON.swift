@@ -164,8 +164,11 @@ struct JSONParser {
     /// White space between tokens, in plain form only.
     private mutating func skipSpace() {
         guard !canonical else { return }
-        while let byte = next, byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D { index += 1 }
+        while let byte = next, JSONParser.isSpace(byte) { index += 1 }
     }
+
+    /// JSON's white space: space, line feed, tab, carriage return.
+    static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D }
 
     mutating func value() -> JSONValue? {
         guard let byte = next else { return nil }
@@ -610,7 +613,7 @@ enum Base64Spelling {
     }
 
     /// Each byte's sextet in the standard alphabet; 0x40 for any other byte.
-    private static let sextets: [UInt8] = (0...255).map { sextet(UInt8($0)) ?? 0x40 }
+    static let sextets: [UInt8] = (0...255).map { sextet(UInt8($0)) ?? 0x40 }
 
     /// The 6 bits a letter of the standard alphabet stands for.
     static func sextet(_ letter: UInt8) -> UInt8? {

@@ -68,17 +68,17 @@ public enum DecoderProperties {
     public static func transcript(_ bytes: [UInt8]) {
         let data = Data(bytes)
         guard let file = TranscriptFile(data) else { return }
-        let events = file.events.map { JSONValue.string(String(decoding: bytes[$0], as: UTF8.self)) }
+        let events = file.events.map { String(decoding: bytes[$0], as: UTF8.self) }
         let whole = try? JSONDecoder().decode(JSONValue.self, from: data)
         var split = try? JSONDecoder().decode(JSONValue.self, from: file.readable)
         if case .object(var members)? = split {
             precondition(members["events"] == .array([]), "the readable part of a split transcript still has events")
-            members["events"] = .array(events)
+            members["events"] = .array(events.map(JSONValue.string))
             split = .object(members)
         }
         precondition(split == whole, "a transcript split in two reads otherwise than the whole file")
         var readable = try? JSONDecoder().decode(Transcript.self, from: file.readable)
-        readable?.events = events.map { if case .string(let text) = $0 { text } else { "" } }
+        readable?.events = events
         precondition(readable == (try? JSONDecoder().decode(Transcript.self, from: data)), "a split transcript decodes otherwise")
     }
 

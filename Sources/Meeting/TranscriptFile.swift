@@ -78,11 +78,8 @@ struct TranscriptFile {
             return true
         }
 
-        /// JSON's white space: space, tab, line feed, carriage return.
-        static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
-
         mutating func skipSpace() {
-            while let byte = next, Scanner.isSpace(byte) { index += 1 }
+            while let byte = next, JSONParser.isSpace(byte) { index += 1 }
         }
 
         /// A string, its quotes taken: its contents (escapes left as they are).
@@ -123,7 +120,7 @@ struct TranscriptFile {
             default:
                 let start = index
                 while let byte = next, !(byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")),
-                    !Scanner.isSpace(byte)
+                    !JSONParser.isSpace(byte)
                 {
                     index += 1
                 }
@@ -143,7 +140,7 @@ struct TranscriptFile {
                     skipSpace()
                     guard take(UInt8(ascii: "\"")) else { return nil }
                     let letters = index
-                    while let byte = next, TranscriptFile.isBase64[Int(byte)] { index += 1 }
+                    while let byte = next, Base64Spelling.sextets[Int(byte)] & 0x40 == 0 || byte == UInt8(ascii: "=") { index += 1 }
                     events.append(letters..<index)
                     guard take(UInt8(ascii: "\"")) else { return nil }
                     skipSpace()
@@ -153,7 +150,4 @@ struct TranscriptFile {
             return (start..<index, events)
         }
     }
-
-    /// The standard base64 alphabet and `=`.
-    private static let isBase64: [Bool] = (0...255).map { Base64Spelling.sextet(UInt8($0)) != nil || $0 == Int(UInt8(ascii: "=")) }
 }
