@@ -294,7 +294,10 @@ extension TranscriptStore {
         } onCancel: {
             signed.cancel()
         }
-        if let result { return try result.get() }
+        if let result {
+            Concurrently.free((consume events, consume folded))
+            return try result.get()
+        }
         // Refused: the whole check of the events already read, in order, says why.
         signed.cancel()
         try Transcript.check(transcript, events, against: try await SessionState.verifying(events))

@@ -38,6 +38,9 @@ public final class TranscriptStore: Sendable {
     let committer: GroupCommitter
     /// Settles run one at a time.
     let settling = SerialGate()
+    /// Copies the WAL into `halqa.sqlite` in the background (SQLite's own automatic
+    /// checkpoint ran inside a commit).
+    let checkpointer: Checkpointer
 
     static let wipedError = MeetingError(.wiped, "This session was wiped from this node; nothing more can be added to it here.")
 
@@ -58,6 +61,7 @@ public final class TranscriptStore: Sendable {
                 .storage, "Cannot create the data folder \(folder): \(error.localizedDescription). Choose another with --data.")
         }
         path = (folder as NSString).appendingPathComponent(TranscriptStore.fileName)
+        let checkpointer = Checkpointer()
         var config = Configuration()
         // Another Halqa command reading the folder (sessions, digest, export) holds a lock for
         // milliseconds: wait for it rather than fail.
@@ -68,6 +72,8 @@ public final class TranscriptStore: Sendable {
             // temp_store: VACUUM and sorting never write text to a temporary file elsewhere.
             try db.execute(
                 sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
+            // The WAL is copied into the database in the background, not inside a commit.
+            checkpointer.watch(db)
         }
         let migrator = TranscriptStore.migrator
         var update: SchemaUpdate?
@@ -91,6 +97,7 @@ public final class TranscriptStore: Sendable {
                 if newer { throw Superseded() }
             }
             pool = try DatabasePool(path: path, configuration: config)
+            try checkpointer.open(path: path)
             try migrator.migrate(pool)
             let now = try pool.read { db in try migrator.appliedMigrations(db) }
             if let last = applied.last, let current = now.last, last != current { update = SchemaUpdate(from: last, to: current) }
@@ -109,6 +116,7 @@ public final class TranscriptStore: Sendable {
             )
         }
         committer = GroupCommitter(queue: pending, wiped: wipedSessions)
+        self.checkpointer = checkpointer
         schemaUpdate = update
     }
 
@@ -516,7 +524,7 @@ public final class TranscriptStore: Sendable {
     /// Moves each WAL's contents into its database and empties it.
     public func checkpoint() async {
         // Fails harmlessly while a reader is active; the next reveal or close tries again.
-        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try? await pool.writeWithoutTransaction { db in try checkpointer.exclusively { try db.checkpoint(.truncate) } }
         _ = try? await pending.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -74,5 +75,57 @@ struct StoreRaceTests {
             !folder.allBytes().containsSequence(Array("wiped words".utf8)), "a reflection written as the session was wiped is still on disk"
         )
         #expect(try TranscriptStore(folder: folder.path).sessionIDs().isEmpty)
+    }
+
+    /// Writes `count` sessions' rows (no events) with titles of about 1 KB holding `marker`, in
+    /// one transaction: several megabytes, past the 1,000 WAL pages that start a checkpoint.
+    private func writeLarge(_ store: TranscriptStore, count: Int, marker: String) async throws {
+        try await store.pool.write { db in
+            for i in 0..<count {
+                try db.execute(
+                    sql: "INSERT INTO session (id, title, created_at) VALUES (?, ?, 0)",
+                    arguments: [Data(randomBytes(32)), "\(marker) \(i) " + String(repeating: "x", count: 1000)])
+            }
+        }
+    }
+
+    /// Threat to the organiser's copy: a data folder copied without its WAL (only
+    /// `halqa.sqlite`, as someone copying "the database" to a stick would) must hold what was
+    /// committed, soon after, while the node keeps running: nobody closes it or asks for a
+    /// checkpoint. The copying happens in the background now, not inside the commit.
+    @Test("what a large write committed is in halqa.sqlite itself soon after, without a close or a reveal")
+    func largeWriteReachesTheDatabaseFile() async throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        try await writeLarge(store, count: 5000, marker: "copied")
+        let copy = TemporaryFolder()
+        var held = 0
+        for _ in 0..<200 where held < 5000 {
+            try await Task.sleep(for: .milliseconds(50))
+            // The database file alone, as a copy without its WAL; mid-copy it may not open yet.
+            let alone = copy.path + "/alone.sqlite"
+            try? FileManager.default.removeItem(atPath: alone)
+            try FileManager.default.copyItem(atPath: store.path, toPath: alone)
+            held = (try? await DatabaseQueue(path: alone).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") }) ?? 0
+        }
+        #expect(held == 5000, "halqa.sqlite alone holds \(held) of the 5,000 rows committed 10 s ago")
+        withExtendedLifetime(store) {}
+    }
+
+    /// Threat: someone who takes the laptop after a wipe that began while the WAL was being
+    /// copied in the background. SQLite refuses a second checkpoint at the same moment outright;
+    /// the wipe must wait for the first, then empty the WAL, not fail or leave it.
+    @Test("a wipe right after a large write still empties the WAL and leaves none of its text")
+    func wipeDuringBackgroundCheckpoint() async throws {
+        for round in 0..<3 {
+            let folder = TemporaryFolder()
+            let store = try TranscriptStore(folder: folder.path)
+            try await writeLarge(store, count: 8000, marker: "checkpointed words")
+            let wiped = try await store.wipe(nil)
+            #expect(wiped.sessions == 8000, "round \(round)")
+            let wal = try FileManager.default.attributesOfItem(atPath: store.path + "-wal")[.size] as? Int
+            #expect(wal == 0, "round \(round): the WAL holds \(wal ?? -1) bytes after the wipe")
+            #expect(try folder.filesHolding("checkpointed words").isEmpty, "round \(round)")
+        }
     }
 }

@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import Synchronization
+
+/// Copies `halqa.sqlite`'s WAL into the database in the background, on a connection of its
+/// own, instead of inside whichever commit takes the WAL past 1,000 pages (SQLite's automatic
+/// checkpoint, which this replaces on every connection of the store's pool).
+///
+/// A commit is durable once its WAL frames are fsynced (`synchronous=FULL`); copying them into
+/// the database afterwards is housekeeping. Done inside the commit, it made the writer wait:
+/// a participant's save that happened to cross the mark, and every large write (a 100,000-event
+/// import or catch-up copied its ~60 MB again, alone on one core, after its signatures were
+/// all checked). Here the writer goes on while another connection copies.
+///
+/// The checkpoint is the PASSIVE one SQLite's own would have been: it copies what no reader
+/// still needs and never truncates the WAL. What the WAL holds, and when it is emptied (a
+/// reveal, a close, a wipe: ``TranscriptStore/checkpoint()``), is unchanged (docs/storage.md).
+final class Checkpointer: Sendable {
+    /// WAL pages after a commit from which a checkpoint is started: SQLite's own default.
+    static let pages: Int32 = 1000
+
+    private enum Phase { case idle, running, runAgain }
+    private let phase = Mutex(Phase.idle)
+    private let connection = Mutex<DatabaseQueue?>(nil)
+    private let queue = DispatchQueue(label: "halqa.checkpoint", qos: .utility)
+    /// Held while a checkpoint runs: SQLite refuses a second checkpoint at once outright
+    /// (`SQLITE_BUSY`, without waiting), so one that must empty the WAL waits here instead.
+    private let copying = NSLock()
+    /// Checkpoints run so far (for tests).
+    let runs = Atomic<Int>(0)
+
+    /// Makes `db` (a connection of the pool) call ``committed(pages:)`` after each commit, in
+    /// place of its automatic checkpoint. The pool's configuration keeps this object alive for
+    /// as long as any of its connections.
+    func watch(_ db: Database) {
+        sqlite3_wal_hook(
+            db.sqliteConnection,
+            { context, _, _, pages in
+                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(pages: pages)
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Opens the connection that copies, once the pool has made the file a WAL database.
+    func open(path: String) throws {
+        var config = Configuration()
+        config.label = "halqa.checkpoint"
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        connection.withLock { $0 = queue }
+    }
+
+    /// Runs `body` (a checkpoint that empties the WAL: a reveal's, a wipe's) once no background
+    /// checkpoint is running, and keeps one from starting meanwhile.
+    func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+        try copying.withLock(body)
+    }
+
+    /// Called after every commit with the number of pages in the WAL.
+    func committed(pages: Int32) {
+        guard pages >= Checkpointer.pages else { return }
+        let start = phase.withLock { phase -> Bool in
+            if phase == .idle {
+                phase = .running
+                return true
+            }
+            phase = .runAgain
+            return false
+        }
+        if start { queue.async { self.run() } }
+    }
+
+    /// Checkpoints until no commit asked for one while it ran.
+    private func run() {
+        repeat {
+            // Fails harmlessly (a reader, a truncating checkpoint at the same time): the next
+            // commit past the mark asks again.
+            copying.withLock {
+                _ = try? connection.withLock { $0 }?.writeWithoutTransaction { try $0.checkpoint(.passive) }
+            }
+            runs.add(1, ordering: .relaxed)
+        } while phase.withLock { phase -> Bool in
+            if phase == .runAgain {
+                phase = .running
+                return true
+            }
+            phase = .idle
+            return false
+        }
+    }
+}
