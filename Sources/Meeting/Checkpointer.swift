@@ -7,7 +7,8 @@ import Synchronization
 /// own, instead of inside whichever commit takes the WAL past 1,000 pages (SQLite's automatic
 /// checkpoint, which this replaces on every connection of the store's pool).
 ///
-/// A commit is durable once its WAL frames are fsynced (`synchronous=FULL`); copying them into
+/// A commit is durable once its WAL frames are fsynced (`synchronous=FULL`, which the store
+/// sets on its writer after GRDB has set NORMAL); copying them into
 /// the database afterwards is housekeeping. Done inside the commit, it made the writer wait:
 /// a participant's save that happened to cross the mark, and every large write (a 100,000-event
 /// import or catch-up copied its ~60 MB again, alone on one core, after its signatures were
@@ -46,14 +47,28 @@ final class Checkpointer: Sendable {
     func open(path: String) throws {
         var config = Configuration()
         config.label = "halqa.checkpoint"
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
         let queue = try DatabaseQueue(path: path, configuration: config)
         connection.withLock { $0 = queue }
     }
 
-    /// Runs `body` (a checkpoint that empties the WAL: a reveal's, a wipe's) once no background
-    /// checkpoint is running, and keeps one from starting meanwhile.
-    func exclusively<T>(_ body: () throws -> T) rethrows -> T {
-        try copying.withLock(body)
+    /// Copies the whole WAL into the database and empties it (a reveal's, a close's, a wipe's
+    /// checkpoint), on `db`, the pool's writer. It waits for a background checkpoint of this
+    /// store to end and keeps another from starting; one that another program runs on the same
+    /// folder (it closing) is waited for too, for up to 10 s, where SQLite would refuse at once.
+    func truncate(_ db: Database) throws {
+        try copying.withLock {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                do {
+                    try db.checkpoint(.truncate)
+                    return
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+            }
+        }
     }
 
     /// Called after every commit with the number of pages in the WAL.

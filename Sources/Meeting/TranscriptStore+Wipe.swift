@@ -55,7 +55,7 @@ extension TranscriptStore {
                     return .commit
                 }
                 try db.execute(sql: "VACUUM")
-                try self.checkpointer.exclusively { try db.checkpoint(.truncate) }
+                try self.checkpointer.truncate(db)
                 return wiped
             }
             wiped.reflections += reflections

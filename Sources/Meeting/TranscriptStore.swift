@@ -97,6 +97,11 @@ public final class TranscriptStore: Sendable {
                 if newer { throw Superseded() }
             }
             pool = try DatabasePool(path: path, configuration: config)
+            // GRDB turns WAL on after `prepareDatabase`, and with it `synchronous = NORMAL`
+            // (commits not fsynced until a checkpoint): set FULL again on the one connection
+            // that writes, or a settle's reflections, a facilitator's reveal or an import
+            // could be gone after a power cut that the pending file's delete survived.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try checkpointer.open(path: path)
             try migrator.migrate(pool)
             let now = try pool.read { db in try migrator.appliedMigrations(db) }
@@ -524,7 +529,7 @@ public final class TranscriptStore: Sendable {
     /// Moves each WAL's contents into its database and empties it.
     public func checkpoint() async {
         // Fails harmlessly while a reader is active; the next reveal or close tries again.
-        _ = try? await pool.writeWithoutTransaction { db in try checkpointer.exclusively { try db.checkpoint(.truncate) } }
+        _ = try? await pool.writeWithoutTransaction { db in try checkpointer.truncate(db) }
         _ = try? await pending.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 

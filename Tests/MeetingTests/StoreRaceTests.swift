@@ -89,6 +89,20 @@ struct StoreRaceTests {
         }
     }
 
+    /// Threat to the no-loss rule: load shedding cuts the power after a settle moved
+    /// reflections into `halqa.sqlite` and deleted them from the pending file. Each file's
+    /// commit must be on disk before it returns (`synchronous=FULL`, 2) on the connection that
+    /// writes it; GRDB sets NORMAL (1) when it turns WAL on, which fsyncs only at checkpoints.
+    @Test("both files are written with synchronous=FULL, on the connections that write them")
+    func everyCommitIsSynced() async throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        let main = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let pending = try await store.pending.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(main == 2, "halqa.sqlite's writer has synchronous=\(main ?? -1)")
+        #expect(pending == 2, "pending.sqlite's writer has synchronous=\(pending ?? -1)")
+    }
+
     /// Threat to the organiser's copy: a data folder copied without its WAL (only
     /// `halqa.sqlite`, as someone copying "the database" to a stick would) must hold what was
     /// committed, soon after, while the node keeps running: nobody closes it or asks for a
