@@ -10,13 +10,17 @@ import Synchronization
 /// A commit is durable once its WAL frames are fsynced (`synchronous=FULL`, which the store
 /// sets on its writer after GRDB has set NORMAL); copying them into
 /// the database afterwards is housekeeping. Done inside the commit, it made the writer wait:
-/// a participant's save that happened to cross the mark, and every large write (a 100,000-event
-/// import or catch-up copied its ~60 MB again, alone on one core, after its signatures were
-/// all checked). Here the writer goes on while another connection copies.
+/// a settle or a reveal that happened to cross the mark, and every large write (a
+/// 100,000-event import or catch-up copied its ~60 MB again, alone on one core, after its
+/// signatures were all checked). Here the writer goes on while another connection copies.
+/// (`pending.sqlite`, where participants' saves go, keeps SQLite's own checkpoint: it is small.)
 ///
 /// The checkpoint is the PASSIVE one SQLite's own would have been: it copies what no reader
 /// still needs and never truncates the WAL. What the WAL holds, and when it is emptied (a
-/// reveal, a close, a wipe: ``TranscriptStore/checkpoint()``), is unchanged (docs/storage.md).
+/// reveal, a close: ``TranscriptStore/checkpoint()``; a wipe), is unchanged (docs/storage.md).
+/// A store that goes away (a command ending) first waits for a checkpoint under way
+/// (``finish()``), so its last connection to close copies what is left and removes the WAL,
+/// as SQLite does.
 final class Checkpointer: Sendable {
     /// WAL pages after a commit from which a checkpoint is started: SQLite's own default.
     static let pages: Int32 = 1000
@@ -28,8 +32,6 @@ final class Checkpointer: Sendable {
     /// Held while a checkpoint runs: SQLite refuses a second checkpoint at once outright
     /// (`SQLITE_BUSY`, without waiting), so one that must empty the WAL waits here instead.
     private let copying = NSLock()
-    /// Checkpoints run so far (for tests).
-    let runs = Atomic<Int>(0)
 
     /// Makes `db` (a connection of the pool) call ``committed(pages:)`` after each commit, in
     /// place of its automatic checkpoint. The pool's configuration keeps this object alive for
@@ -53,10 +55,11 @@ final class Checkpointer: Sendable {
         connection.withLock { $0 = queue }
     }
 
-    /// Copies the whole WAL into the database and empties it (a reveal's, a close's, a wipe's
-    /// checkpoint), on `db`, the pool's writer. It waits for a background checkpoint of this
-    /// store to end and keeps another from starting; one that another program runs on the same
-    /// folder (it closing) is waited for too, for up to 10 s, where SQLite would refuse at once.
+    /// Copies the whole WAL into the database and empties it (a reveal's, a close's or a
+    /// wipe's checkpoint), on `db`, the pool's writer. It waits for a background checkpoint of
+    /// this store to end and keeps another from starting; one that another program runs on the
+    /// same folder (it closing) is retried for 10 s more, where SQLite would refuse at once
+    /// (each try may itself wait up to the busy timeout for readers).
     func truncate(_ db: Database) throws {
         try copying.withLock {
             let deadline = ContinuousClock.now + .seconds(10)
@@ -69,6 +72,11 @@ final class Checkpointer: Sendable {
                 }
             }
         }
+    }
+
+    /// Waits for a checkpoint under way (or asked for) to end.
+    func finish() {
+        queue.sync {}
     }
 
     /// Called after every commit with the number of pages in the WAL.
@@ -88,12 +96,11 @@ final class Checkpointer: Sendable {
     /// Checkpoints until no commit asked for one while it ran.
     private func run() {
         repeat {
-            // Fails harmlessly (a reader, a truncating checkpoint at the same time): the next
-            // commit past the mark asks again.
+            // Copies what no reader holds back, or fails harmlessly (another program's
+            // checkpoint at the same time): the next commit past the mark asks again.
             copying.withLock {
                 _ = try? connection.withLock { $0 }?.writeWithoutTransaction { try $0.checkpoint(.passive) }
             }
-            runs.add(1, ordering: .relaxed)
         } while phase.withLock { phase -> Bool in
             if phase == .runAgain {
                 phase = .running

@@ -125,6 +125,10 @@ public final class TranscriptStore: Sendable {
         schemaUpdate = update
     }
 
+    // A command that ends (an import) lets its last connection copy the WAL and remove it,
+    // rather than exit while a background checkpoint holds one open.
+    deinit { checkpointer.finish() }
+
     private struct Superseded: Error {}
 
     /// This opening updated a data folder an older Halqa made (its schema's last migration

@@ -122,8 +122,29 @@ struct StoreRaceTests {
             try FileManager.default.copyItem(atPath: store.path, toPath: alone)
             held = (try? await DatabaseQueue(path: alone).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") }) ?? 0
         }
-        #expect(held == 5000, "halqa.sqlite alone holds \(held) of the 5,000 rows committed 10 s ago")
+        #expect(held == 5000, "halqa.sqlite alone holds \(held) of the 5,000 rows committed, 10 s later")
         withExtendedLifetime(store) {}
+    }
+
+    /// Threat to the organiser's copy, again: a command (an import) ends right after a large
+    /// write, while the background checkpoint is copying; a process that exited then would
+    /// leave the copy undone, and `halqa.sqlite` copied alone to a stick would lack the import.
+    /// The store waits for the copy as it goes away.
+    @Test("a store that goes away right after a large write leaves it all in halqa.sqlite itself")
+    func closingAfterLargeWrite() async throws {
+        let folder = TemporaryFolder()
+        let path: String
+        do {
+            let store = try TranscriptStore(folder: folder.path)
+            path = store.path
+            try await writeLarge(store, count: 8000, marker: "closing")
+        }
+        let copy = TemporaryFolder()
+        try FileManager.default.copyItem(atPath: path, toPath: copy.path + "/alone.sqlite")
+        let held = try? await DatabaseQueue(path: copy.path + "/alone.sqlite").read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM session")
+        }
+        #expect(held == 8000, "halqa.sqlite alone holds \(held ?? 0) of the 8,000 rows once the store is gone")
     }
 
     /// Threat: someone who takes the laptop after a wipe that began while the WAL was being
