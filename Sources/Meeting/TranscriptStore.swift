@@ -376,7 +376,7 @@ public final class TranscriptStore: Sendable {
             // Participants' events in id order, sorted as positions: a large session's events
             // are each copied once, into where they are written.
             let arriving = events.indices.filter { events[$0].body.isParticipant }.sorted { events[$0].id < events[$1].id }
-            let places = placed ? state.placements(of: arriving.map { events[$0].id }) : []
+            let places = placed ? state.placements(ofHeld: arriving.map { events[$0] }) : []
             self.state = state
             var participants: [Event] = []
             var others = events.filter { !$0.body.isParticipant }
