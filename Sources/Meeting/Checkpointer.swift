@@ -27,11 +27,17 @@ final class Checkpointer: Sendable {
 
     private enum Phase { case idle, running, runAgain }
     private let phase = Mutex(Phase.idle)
+    private let path: String
+    /// The connection that copies, opened by the first checkpoint: a command that never
+    /// writes 1,000 pages never opens it.
     private let connection = Mutex<DatabaseQueue?>(nil)
     private let queue = DispatchQueue(label: "halqa.checkpoint", qos: .utility)
     /// Held while a checkpoint runs: SQLite refuses a second checkpoint at once outright
     /// (`SQLITE_BUSY`, without waiting), so one that must empty the WAL waits here instead.
     private let copying = NSLock()
+
+    /// Checkpoints `path`, a WAL database.
+    init(path: String) { self.path = path }
 
     /// Makes `db` (a connection of the pool) call ``committed(pages:)`` after each commit, in
     /// place of its automatic checkpoint. The pool's configuration keeps this object alive for
@@ -45,14 +51,19 @@ final class Checkpointer: Sendable {
             }, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Opens the connection that copies, once the pool has made the file a WAL database.
-    func open(path: String) throws {
-        var config = Configuration()
-        config.label = "halqa.checkpoint"
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
-        let queue = try DatabaseQueue(path: path, configuration: config)
-        connection.withLock { $0 = queue }
+    /// The connection that copies, opened if it is not yet (nil if it cannot be: the next
+    /// request tries again).
+    private func opened() -> DatabaseQueue? {
+        connection.withLock { queue in
+            if queue == nil {
+                var config = Configuration()
+                config.label = "halqa.checkpoint"
+                config.busyMode = .timeout(10)
+                config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
+                queue = try? DatabaseQueue(path: path, configuration: config)
+            }
+            return queue
+        }
     }
 
     /// Copies the whole WAL into the database and empties it (a reveal's, a close's or a
@@ -99,7 +110,7 @@ final class Checkpointer: Sendable {
             // Copies what no reader holds back, or fails harmlessly (another program's
             // checkpoint at the same time): the next commit past the mark asks again.
             copying.withLock {
-                _ = try? connection.withLock { $0 }?.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                _ = try? opened()?.writeWithoutTransaction { try $0.checkpoint(.passive) }
             }
         } while phase.withLock { phase -> Bool in
             if phase == .runAgain {

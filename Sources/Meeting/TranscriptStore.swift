@@ -61,7 +61,7 @@ public final class TranscriptStore: Sendable {
                 .storage, "Cannot create the data folder \(folder): \(error.localizedDescription). Choose another with --data.")
         }
         path = (folder as NSString).appendingPathComponent(TranscriptStore.fileName)
-        let checkpointer = Checkpointer()
+        let checkpointer = Checkpointer(path: path)
         var config = Configuration()
         // Another Halqa command reading the folder (sessions, digest, export) holds a lock for
         // milliseconds: wait for it rather than fail.
@@ -102,7 +102,6 @@ public final class TranscriptStore: Sendable {
             // that writes, or a settle's reflections, a facilitator's reveal or an import
             // could be gone after a power cut that the pending file's delete survived.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try checkpointer.open(path: path)
             try migrator.migrate(pool)
             let now = try pool.read { db in try migrator.appliedMigrations(db) }
             if let last = applied.last, let current = now.last, last != current { update = SchemaUpdate(from: last, to: current) }

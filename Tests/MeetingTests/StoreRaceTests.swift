@@ -89,6 +89,16 @@ struct StoreRaceTests {
         }
     }
 
+    /// How many sessions' rows `halqa.sqlite` holds by itself: a copy of it alone, without
+    /// its WAL, as someone copying "the database" to a stick would take (nil if the copy does
+    /// not open, as one taken mid-checkpoint may not).
+    private func rowsInFileAlone(_ path: String) async throws -> Int? {
+        let copy = TemporaryFolder()
+        let alone = copy.path + "/alone.sqlite"
+        try FileManager.default.copyItem(atPath: path, toPath: alone)
+        return try? await DatabaseQueue(path: alone).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") }
+    }
+
     /// Threat to the no-loss rule: load shedding cuts the power after a settle moved
     /// reflections into `halqa.sqlite` and deleted them from the pending file. Each file's
     /// commit must be on disk before it returns (`synchronous=FULL`, 2) on the connection that
@@ -112,15 +122,10 @@ struct StoreRaceTests {
         let folder = TemporaryFolder()
         let store = try TranscriptStore(folder: folder.path)
         try await writeLarge(store, count: 5000, marker: "copied")
-        let copy = TemporaryFolder()
         var held = 0
         for _ in 0..<200 where held < 5000 {
             try await Task.sleep(for: .milliseconds(50))
-            // The database file alone, as a copy without its WAL; mid-copy it may not open yet.
-            let alone = copy.path + "/alone.sqlite"
-            try? FileManager.default.removeItem(atPath: alone)
-            try FileManager.default.copyItem(atPath: store.path, toPath: alone)
-            held = (try? await DatabaseQueue(path: alone).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") }) ?? 0
+            held = try await rowsInFileAlone(store.path) ?? 0
         }
         #expect(held == 5000, "halqa.sqlite alone holds \(held) of the 5,000 rows committed, 10 s later")
         withExtendedLifetime(store) {}
@@ -139,11 +144,7 @@ struct StoreRaceTests {
             path = store.path
             try await writeLarge(store, count: 8000, marker: "closing")
         }
-        let copy = TemporaryFolder()
-        try FileManager.default.copyItem(atPath: path, toPath: copy.path + "/alone.sqlite")
-        let held = try? await DatabaseQueue(path: copy.path + "/alone.sqlite").read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM session")
-        }
+        let held = try await rowsInFileAlone(path)
         #expect(held == 8000, "halqa.sqlite alone holds \(held ?? 0) of the 8,000 rows once the store is gone")
     }
 
