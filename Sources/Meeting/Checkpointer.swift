@@ -28,8 +28,10 @@ final class Checkpointer: Sendable {
     private enum Phase { case idle, running, runAgain }
     private let phase = Mutex(Phase.idle)
     private let path: String
-    /// The connection that copies, opened by the first checkpoint: a command that never
-    /// writes 1,000 pages never opens it.
+    /// The connection that copies, opened by the first checkpoint: a command whose commits
+    /// never leave 1,000 pages in the WAL never opens it. One that cannot be opened is tried
+    /// again at the next request; until then the WAL is emptied only by a reveal, a close or
+    /// a wipe.
     private let connection = Mutex<DatabaseQueue?>(nil)
     private let queue = DispatchQueue(label: "halqa.checkpoint", qos: .utility)
     /// Held while a checkpoint runs: SQLite refuses a second checkpoint at once outright

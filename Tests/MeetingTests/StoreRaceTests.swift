@@ -94,6 +94,7 @@ struct StoreRaceTests {
     /// not open, as one taken mid-checkpoint may not).
     private func rowsInFileAlone(_ path: String) async throws -> Int? {
         let copy = TemporaryFolder()
+        defer { withExtendedLifetime(copy) {} }
         let alone = copy.path + "/alone.sqlite"
         try FileManager.default.copyItem(atPath: path, toPath: alone)
         return try? await DatabaseQueue(path: alone).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") }
