@@ -223,7 +223,7 @@ extension TranscriptStore {
             do {
                 let state = try state(of: id)
                 try pool.write { db in
-                    try TranscriptStore.writePassages(of: state, db)
+                    try TranscriptStore.writePassages(of: [state], db)
                     try TranscriptStore.writeEntry(state, db)
                 }
             } catch let error as MeetingError {

@@ -21,12 +21,28 @@ import Synchronization
 /// A store that goes away (a command ending) first waits for a checkpoint under way
 /// (``finish()``), so its last connection to close copies what is left and removes the WAL,
 /// as SQLite does.
+///
+/// SQLite writes the WAL from its start again only when a write begins with every frame
+/// copied. A writer that commits while the background copies (a long import) always finds
+/// newer frames than the copy reached, so the WAL grew by everything written: a year's
+/// import would have left gigabytes of WAL, and every frame was appended to a growing file
+/// (the kernel zeroing and allocating each block). So once a background checkpoint has
+/// caught up to within ``pages`` frames, the next commit's hook copies the rest itself, on the
+/// writer, and the WAL starts over at the next write (`StoreRaceTests`).
 final class Checkpointer: Sendable {
-    /// WAL pages after a commit from which a checkpoint is started: SQLite's own default.
+    /// WAL pages after a commit from which a checkpoint is started (SQLite's own default),
+    /// and the most a commit copies itself when a background checkpoint has left no more.
     static let pages: Int32 = 1000
 
     private enum Phase { case idle, running, runAgain }
-    private let phase = Mutex(Phase.idle)
+    private struct State {
+        var phase = Phase.idle
+        /// The frames of the WAL's current run that the last checkpoint had copied.
+        var copied: Int32 = 0
+        /// The frames in the WAL after the last commit.
+        var latest: Int32 = 0
+    }
+    private let state = Mutex(State())
     private let path: String
     /// The connection that copies, opened by the first checkpoint: a command whose commits
     /// never leave 1,000 pages in the WAL never opens it. One that cannot be opened is tried
@@ -47,8 +63,8 @@ final class Checkpointer: Sendable {
     func watch(_ db: Database) {
         sqlite3_wal_hook(
             db.sqliteConnection,
-            { context, _, _, pages in
-                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(pages: pages)
+            { context, connection, _, pages in
+                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(pages: pages, on: connection!)
                 return SQLITE_OK
             }, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -92,34 +108,60 @@ final class Checkpointer: Sendable {
         queue.sync {}
     }
 
-    /// Called after every commit with the number of pages in the WAL.
-    func committed(pages: Int32) {
-        guard pages >= Checkpointer.pages else { return }
-        let start = phase.withLock { phase -> Bool in
-            if phase == .idle {
-                phase = .running
-                return true
+    /// Called after every commit, on the connection `db` that committed (the pool's writer),
+    /// with the number of pages in the WAL.
+    func committed(pages: Int32, on db: OpaquePointer) {
+        enum Action { case none, background, rest }
+        let action = state.withLock { state -> Action in
+            // Fewer than after the last commit: the WAL started over, and none of it is copied.
+            if pages < state.latest { state.copied = 0 }
+            state.latest = pages
+            guard pages >= Checkpointer.pages else { return .none }
+            switch state.phase {
+            case .idle where state.copied > 0:
+                return .rest
+            case .idle:
+                state.phase = .running
+                return .background
+            case .running, .runAgain:
+                state.phase = .runAgain
+                return .none
             }
-            phase = .runAgain
-            return false
         }
-        if start { queue.async { self.run() } }
+        switch action {
+        case .none: return
+        case .background: queue.async { self.run() }
+        case .rest:
+            // What commits wrote while the background copied, copied here, so that the next
+            // write starts the WAL over. No background checkpoint runs (the phase is idle, and
+            // only this writer starts one). It fails harmlessly, as the background's does.
+            var frames: Int32 = 0
+            var copied: Int32 = 0
+            let code = copying.withLock { sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) }
+            if code == SQLITE_OK { state.withLock { $0.copied = copied == frames ? 0 : copied } }
+        }
     }
 
-    /// Checkpoints until no commit asked for one while it ran.
+    /// Copies the WAL, and once more if a commit asked meanwhile (the last commit of a large
+    /// write is then in the database without another); what commits write during that second
+    /// pass is left for the next commit to copy (``committed(pages:on:)``), or the WAL would
+    /// never start over while a writer outpaces the copy.
     private func run() {
+        var passes = 0
         repeat {
+            passes += 1
             // Copies what no reader holds back, or fails harmlessly (another program's
             // checkpoint at the same time): the next commit past the mark asks again.
-            copying.withLock {
-                _ = try? opened()?.writeWithoutTransaction { try $0.checkpoint(.passive) }
+            let copied = copying.withLock {
+                (try? opened()?.writeWithoutTransaction { try $0.checkpoint(.passive) })?.checkpointedFrameCount
             }
-        } while phase.withLock { phase -> Bool in
-            if phase == .runAgain {
-                phase = .running
+            if let copied { state.withLock { $0.copied = Int32(copied) } }
+        } while state.withLock { state -> Bool in
+            if state.phase == .runAgain && passes < 2 {
+                state.phase = .running
                 return true
             }
-            phase = .idle
+            state.phase = .idle
             return false
         }
     }

@@ -304,6 +304,12 @@ public final class TranscriptStore: Sendable {
                 let failed = try TranscriptStore.eachInSavepoint(writes, Array(writes.indices), wiped: wiped, db) {
                     try $0.writeMain(db)
                 }
+                // The search passages of the sessions stored, after every savepoint: FTS5
+                // writes the index it holds in memory as a new piece of the index at each
+                // savepoint, so written inside them a batch made a piece per session, each
+                // merged again later. (Failing here fails the whole batch: only storage
+                // itself can.)
+                try TranscriptStore.writePassages(of: writes.indices.filter { failed[$0] == nil }.map { writes[$0].state }, db)
                 if let gate, gate.wait() != true { throw SignatureGate.closed }
                 return failed
             }
@@ -398,7 +404,8 @@ public final class TranscriptStore: Sendable {
             changesEntry = placed || events.contains(where: { !$0.body.isParticipant || state.isRevealed($0.id) })
         }
 
-        /// Its rows in `halqa.sqlite`, in the caller's transaction.
+        /// Its rows in `halqa.sqlite` but its search passages (``writePassages(of:_:)``), in
+        /// the caller's transaction.
         func writeMain(_ db: Database) throws {
             try db.execute(
                 sql: """
@@ -417,7 +424,6 @@ public final class TranscriptStore: Sendable {
                     arguments: [Data(state.id.bytes), Data(sessionKey.raw)])
             }
             for event in others { try TranscriptStore.insert(event, db) }
-            try TranscriptStore.writePassages(of: state, db)
             if changesEntry { try TranscriptStore.writeEntry(state, db) }
         }
 
@@ -427,25 +433,32 @@ public final class TranscriptStore: Sendable {
         }
     }
 
-    /// Replaces a session's search passages: folded for the index, and as written. Only a
+    /// Replaces sessions' search passages: folded for the index, and as written. Only a
     /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
-    /// order, already public.
-    static func writePassages(of state: SessionState, _ db: Database) throws {
-        let session = Data(state.id.bytes)
-        try deletePassages(TranscriptStore.sessionClause([state.id]), db)
-        guard state.isClosed else { return }
+    /// order, already public, one session after another. The old are deleted first and the
+    /// sessions' runs recorded last, so that FTS5, which writes the index it holds in memory
+    /// as a new piece of the index at the first statement that may need undoing, makes one
+    /// piece of them all.
+    static func writePassages(of states: [SessionState], _ db: Database) throws {
+        guard !states.isEmpty else { return }
+        try deletePassages(TranscriptStore.sessionClause(states.map(\.id)), db)
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
-        var first: Int64?
-        var last: Int64 = 0
-        let hex = state.id.hex
-        for p in Passage.all(of: state) {
-            try insert.execute(arguments: [hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
-            last = db.lastInsertedRowID
-            if first == nil { first = last }
+        var spans: [(session: EventID, first: Int64, last: Int64)] = []
+        for state in states where state.isClosed {
+            var first: Int64?
+            var last: Int64 = 0
+            let hex = state.id.hex
+            for p in Passage.all(of: state) {
+                try insert.execute(arguments: [hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
+                last = db.lastInsertedRowID
+                if first == nil { first = last }
+            }
+            if let first { spans.append((state.id, first, last)) }
         }
-        if let first {
+        for span in spans {
             try db.execute(
-                sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)", arguments: [session, first, last])
+                sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)",
+                arguments: [Data(span.session.bytes), span.first, span.last])
         }
     }
 

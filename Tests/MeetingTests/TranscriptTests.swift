@@ -205,6 +205,12 @@ struct TranscriptTests {
         #expect(Set(try store.sessionIDs()) == Set(ids).subtracting([ids[4]]))
         #expect(try archive.filesHolding("circle-5-reflection").isEmpty, "nothing of the wiped session is written back")
         for n in [1, 9, 14] { #expect(try store.state(of: ids[n - 1]).revealed(prompt: 0).count == 3) }
+        // A batch's search passages are written together, after its sessions: each session
+        // added is found, once, by its own words, and the wiped one by none.
+        for n in 1...14 {
+            let found = try store.search("circle-\(n)-reflection-2")
+            #expect(found.map(\.session) == (n == 5 ? [] : [ids[n - 1].hex]), "circle \(n): \(found)")
+        }
     }
 
     @Test(
