@@ -26,13 +26,19 @@ import Synchronization
 /// copied. A writer that commits while the background copies (a long import) always finds
 /// newer frames than the copy reached, so the WAL grew by everything written: a year's
 /// import would have left gigabytes of WAL, and every frame was appended to a growing file
-/// (the kernel zeroing and allocating each block). So once a background checkpoint has
-/// caught up to within ``pages`` frames, the next commit's hook copies the rest itself, on the
-/// writer, and the WAL starts over at the next write (`StoreRaceTests`).
+/// (the kernel zeroing and allocating each block). So a background checkpoint makes at most
+/// two passes, and the next commit past the mark copies what they left itself, on the writer:
+/// the WAL starts over at the next write (`StoreRaceTests`). A commit copies itself no more
+/// than ``restMost`` frames, unless the WAL has reached ``walMost``: a single large commit (a
+/// catch-up) is still copied in the background.
 final class Checkpointer: Sendable {
-    /// WAL pages after a commit from which a checkpoint is started (SQLite's own default),
-    /// and the most a commit copies itself when a background checkpoint has left no more.
+    /// WAL pages after a commit from which a checkpoint is started: SQLite's own default.
     static let pages: Int32 = 1000
+    /// The most frames a commit copies itself, what the background left (16 MB)...
+    static let restMost: Int32 = 4 * pages
+    /// ...unless the WAL holds this many (128 MB): then it copies whatever is left, so that
+    /// the WAL starts over even behind a writer that outpaces the background.
+    static let walMost: Int32 = 32 * pages
 
     private enum Phase { case idle, running, runAgain }
     private struct State {
@@ -57,7 +63,7 @@ final class Checkpointer: Sendable {
     /// Checkpoints `path`, a WAL database.
     init(path: String) { self.path = path }
 
-    /// Makes `db` (a connection of the pool) call ``committed(pages:)`` after each commit, in
+    /// Makes `db` (a connection of the pool) call ``committed(pages:on:)`` after each commit, in
     /// place of its automatic checkpoint. The pool's configuration keeps this object alive for
     /// as long as any of its connections.
     func watch(_ db: Database) {
@@ -95,6 +101,7 @@ final class Checkpointer: Sendable {
             while true {
                 do {
                     try db.checkpoint(.truncate)
+                    state.withLock { $0 = State(phase: $0.phase) }
                     return
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
                     Thread.sleep(forTimeInterval: 0.02)
@@ -118,7 +125,7 @@ final class Checkpointer: Sendable {
             state.latest = pages
             guard pages >= Checkpointer.pages else { return .none }
             switch state.phase {
-            case .idle where state.copied > 0:
+            case .idle where state.copied > 0 && (pages - state.copied <= Checkpointer.restMost || pages >= Checkpointer.walMost):
                 return .rest
             case .idle:
                 state.phase = .running
@@ -137,25 +144,32 @@ final class Checkpointer: Sendable {
             // only this writer starts one). It fails harmlessly, as the background's does.
             var frames: Int32 = 0
             var copied: Int32 = 0
-            let code = copying.withLock { sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) }
-            if code == SQLITE_OK { state.withLock { $0.copied = copied == frames ? 0 : copied } }
+            copying.withLock {
+                if sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK {
+                    state.withLock { $0.copied = copied == frames ? 0 : copied }
+                }
+            }
         }
     }
 
-    /// Copies the WAL, and once more if a commit asked meanwhile (the last commit of a large
-    /// write is then in the database without another); what commits write during that second
-    /// pass is left for the next commit to copy (``committed(pages:on:)``), or the WAL would
-    /// never start over while a writer outpaces the copy.
+    /// Copies the WAL, and once more if a commit asked meanwhile; what commits write during
+    /// the second pass stays in the WAL (durable: each commit synced it) for the next commit to
+    /// copy (``committed(pages:on:)``) or the last connection's close, or the WAL would never
+    /// start over while a writer outpaces the copy.
     private func run() {
         var passes = 0
         repeat {
             passes += 1
             // Copies what no reader holds back, or fails harmlessly (another program's
             // checkpoint at the same time): the next commit past the mark asks again.
-            let copied = copying.withLock {
-                (try? opened()?.writeWithoutTransaction { try $0.checkpoint(.passive) })?.checkpointedFrameCount
+            copying.withLock {
+                guard let done = try? opened()?.writeWithoutTransaction({ try $0.checkpoint(.passive) }) else { return }
+                // All of it, with no commit since: the next write starts the WAL over by itself.
+                state.withLock { state in
+                    let (frames, copied) = (Int32(done.walFrameCount), Int32(done.checkpointedFrameCount))
+                    state.copied = copied == frames && frames == state.latest ? 0 : copied
+                }
             }
-            if let copied { state.withLock { $0.copied = Int32(copied) } }
         } while state.withLock { state -> Bool in
             if state.phase == .runAgain && passes < 2 {
                 state.phase = .running

@@ -441,6 +441,10 @@ public final class TranscriptStore: Sendable {
     /// piece of them all.
     static func writePassages(of states: [SessionState], _ db: Database) throws {
         guard !states.isEmpty else { return }
+        // A session at most once (the last state given): a second run would clash in passage_span.
+        var last: [EventID: Int] = [:]
+        for (i, state) in states.enumerated() { last[state.id] = i }
+        let states = states.indices.filter { last[states[$0].id] == $0 }.map { states[$0] }
         try deletePassages(TranscriptStore.sessionClause(states.map(\.id)), db)
         let insert = try db.cachedStatement(sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?)")
         var spans: [(session: EventID, first: Int64, last: Int64)] = []
@@ -465,11 +469,14 @@ public final class TranscriptStore: Sendable {
     /// Deletes the passages of the sessions `clause` picks (``sessionClause(_:column:)``) by
     /// their runs of rowids, and the runs.
     static func deletePassages(_ clause: String, _ db: Database) throws {
-        for span in try Row.fetchAll(db, sql: "SELECT first, last FROM passage_span \(clause)") {
+        // The runs first: FTS5's deletes, held in memory, then join the inserts that follow
+        // in one piece of the index (``writePassages(of:_:)``).
+        let spans = try Row.fetchAll(db, sql: "SELECT first, last FROM passage_span \(clause)")
+        try db.execute(sql: "DELETE FROM passage_span \(clause)")
+        for span in spans {
             try db.execute(
                 sql: "DELETE FROM passage WHERE rowid BETWEEN ? AND ?", arguments: [span["first"] as Int64, span["last"] as Int64])
         }
-        try db.execute(sql: "DELETE FROM passage_span \(clause)")
     }
 
     static func insert(_ event: Event, _ db: Database) throws {

@@ -158,8 +158,9 @@ struct StoreRaceTests {
         }
         #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM session") } == 9600)
         // SQLite's own checkpoint keeps it near 1,000 pages (4 MB), the background's about
-        // twice that here; grown by every commit, it reached 126 MB.
-        #expect(largest < 40_000_000, "the WAL reached \(largest / 1_000_000) MB: it grew with the commits instead of starting over")
+        // twice that here; grown by every commit, it reached 126 MB. Half that leaves room for
+        // a background thread starved on a busy machine.
+        #expect(largest < 60_000_000, "the WAL reached \(largest / 1_000_000) MB: it grew with the commits instead of starting over")
         withExtendedLifetime(folder) {}
     }
 
