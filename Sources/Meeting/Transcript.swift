@@ -348,8 +348,10 @@ extension TranscriptStore {
     /// What merging a verified session writes (its events this store lacks, with the session
     /// they make together) and what that comes to; nothing is written yet.
     func importPlan(_ imported: SessionState) throws(MeetingError) -> (write: SessionWrite, result: ImportResult) {
-        let held = try events(of: imported.id)
+        // A session `halqa.sqlite` holds nothing of (most of what an import brings) is not
+        // read back from it: only the pending file could have some of its events.
         let placed = try !holds(imported.id)
+        let held = try events(of: imported.id, main: !placed)
         // A session new here is what was imported; one held takes what it lacked.
         var merged = imported
         var fresh = imported.allEvents

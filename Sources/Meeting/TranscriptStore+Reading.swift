@@ -5,6 +5,12 @@ import GRDB
 extension TranscriptStore {
     /// Every stored event of a session.
     public func events(of session: EventID) throws(MeetingError) -> [Event] {
+        try events(of: session, main: true)
+    }
+
+    /// The same, from the pending file alone unless `main`: what a session that `halqa.sqlite`
+    /// holds nothing of (``holds(_:)``) may have.
+    func events(of session: EventID, main: Bool) throws(MeetingError) -> [Event] {
         do {
             // The pending file first: a batch settling between the two reads is then read
             // twice (the fold keeps one), never missed.
@@ -16,6 +22,7 @@ extension TranscriptStore {
                         UNION ALL SELECT bytes FROM resonance WHERE session = ?1
                         """, arguments: [Data(session.bytes)])
             }
+            guard main else { return try pendingBlobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) } }
             let blobs =
                 try pendingBlobs
                 + pool.read { db in
