@@ -43,7 +43,9 @@ final class Checkpointer: Sendable {
     private enum Phase { case idle, running, runAgain }
     private struct State {
         var phase = Phase.idle
-        /// The frames of the WAL's current run that the last checkpoint had copied.
+        /// The frames of the WAL's current run that the last checkpoint had copied; 0 when none
+        /// has run in it, or it copied everything (the next write starts the WAL over), or a
+        /// truncating checkpoint ran.
         var copied: Int32 = 0
         /// The frames in the WAL after the last commit.
         var latest: Int32 = 0
@@ -97,11 +99,13 @@ final class Checkpointer: Sendable {
     /// (each try may itself wait up to the busy timeout for readers).
     func truncate(_ db: Database) throws {
         try copying.withLock {
+            // Even one that gave up may have copied everything, and the WAL then starts over
+            // unseen: a count too low costs only a background checkpoint more.
+            defer { state.withLock { $0 = State(phase: $0.phase) } }
             let deadline = ContinuousClock.now + .seconds(10)
             while true {
                 do {
                     try db.checkpoint(.truncate)
-                    state.withLock { $0 = State(phase: $0.phase) }
                     return
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
                     Thread.sleep(forTimeInterval: 0.02)
@@ -145,9 +149,8 @@ final class Checkpointer: Sendable {
             var frames: Int32 = 0
             var copied: Int32 = 0
             copying.withLock {
-                if sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK {
-                    state.withLock { $0.copied = copied == frames ? 0 : copied }
-                }
+                let code = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+                state.withLock { $0.copied = code == SQLITE_OK && copied != frames ? copied : 0 }
             }
         }
     }
@@ -164,10 +167,12 @@ final class Checkpointer: Sendable {
             // checkpoint at the same time): the next commit past the mark asks again.
             copying.withLock {
                 guard let done = try? opened()?.writeWithoutTransaction({ try $0.checkpoint(.passive) }) else { return }
-                // All of it, with no commit since: the next write starts the WAL over by itself.
+                // All of it, with no commit since (or only ones the copy took in, or one that
+                // started the WAL over, whose hooks may run after this): the next write starts
+                // the WAL over by itself.
                 state.withLock { state in
                     let (frames, copied) = (Int32(done.walFrameCount), Int32(done.checkpointedFrameCount))
-                    state.copied = copied == frames && frames == state.latest ? 0 : copied
+                    state.copied = copied == frames && state.latest <= frames ? 0 : copied
                 }
             }
         } while state.withLock { state -> Bool in
