@@ -356,10 +356,16 @@ extension TranscriptStore {
         var merged = imported
         var fresh = imported.allEvents
         if !held.isEmpty {
-            merged = try SessionState(events: held, verifySignatures: false)
             let heldIDs = Set(held.map(\.id))
             fresh = fresh.filter { !heldIDs.contains($0.id) }
-            for event in fresh { merged.insert(event) }
+            if placed {
+                // Only pending events of it are here (left by a wipe of everything while phones
+                // were written to): no start to fold them from, so folded with what arrived.
+                merged = try SessionState(events: held + fresh, verifySignatures: false)
+            } else {
+                merged = try SessionState(events: held, verifySignatures: false)
+                for event in fresh { merged.insert(event) }
+            }
         }
         return (
             SessionWrite(fresh, resulting: merged, roomSecret: nil, sessionKey: nil, placed: placed),

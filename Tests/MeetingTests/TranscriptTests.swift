@@ -168,6 +168,26 @@ struct TranscriptTests {
         #expect(twice.newEvents == 0 && count == 1)
     }
 
+    /// Wiping everything marks no session as wiped, so a meeting's phones still being written
+    /// to the pending file can leave events there of a session `halqa.sqlite` no longer holds.
+    /// The same session imported again must come back whole, not be refused for lacking its start.
+    @Test("a session whose only trace is pending reflections is imported whole again")
+    func importOverPendingLeftovers() async throws {
+        let folder = TemporaryFolder()
+        let store = try TranscriptStore(folder: folder.path)
+        let session = try await LiveSession.start(deck: trilingualDeck(), title: "Left behind", in: store)
+        try await session.open(prompt: 0)
+        for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "still pending \(k)") }
+        let json = Transcript(try store.state(of: session.id)).json()
+        try await store.pool.write { db in try db.execute(sql: "DELETE FROM session WHERE id = ?", arguments: [Data(session.id.bytes)]) }
+        #expect(try store.events(of: session.id).count == 3, "the pending file alone holds its three reflections")
+        let result = try await store.importTranscript(json)
+        #expect(result.session == session.id)
+        let state = try store.state(of: session.id)
+        #expect(state.created.title == "Left behind")
+        #expect(state.pendingCount(prompt: 0) == 3)
+    }
+
     @Test(
         "a stick of many exports is stored a batch at a time: an outcome per file in the files' order, a second copy already here, and a session wiped here refused while those beside it are added"
     )
