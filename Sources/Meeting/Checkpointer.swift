@@ -44,11 +44,13 @@ final class Checkpointer: Sendable {
     private struct State {
         var phase = Phase.idle
         /// The frames of the WAL's current run that the last checkpoint had copied; 0 when none
-        /// has run in it, or it copied everything (the next write starts the WAL over), or a
-        /// truncating checkpoint ran.
+        /// has run in it, or a commit copied everything itself (the next write starts the WAL
+        /// over), or a truncating checkpoint ran.
         var copied: Int32 = 0
         /// The frames in the WAL after the last commit.
         var latest: Int32 = 0
+        /// How many times a commit found the WAL started over.
+        var restarts = 0
     }
     private let state = Mutex(State())
     private let path: String
@@ -125,7 +127,10 @@ final class Checkpointer: Sendable {
         enum Action { case none, background, rest }
         let action = state.withLock { state -> Action in
             // Fewer than after the last commit: the WAL started over, and none of it is copied.
-            if pages < state.latest { state.copied = 0 }
+            if pages < state.latest {
+                state.copied = 0
+                state.restarts += 1
+            }
             state.latest = pages
             guard pages >= Checkpointer.pages else { return .none }
             switch state.phase {
@@ -166,13 +171,14 @@ final class Checkpointer: Sendable {
             // Copies what no reader holds back, or fails harmlessly (another program's
             // checkpoint at the same time): the next commit past the mark asks again.
             copying.withLock {
+                let run = state.withLock { $0.restarts }
                 guard let done = try? opened()?.writeWithoutTransaction({ try $0.checkpoint(.passive) }) else { return }
-                // All of it, with no commit since (or only ones the copy took in, or one that
-                // started the WAL over, whose hooks may run after this): the next write starts
-                // the WAL over by itself.
+                // Kept even when it copied everything: the writer had most likely begun its next
+                // transaction on the WAL meanwhile, and it starts the WAL over only once a
+                // commit has copied the rest itself. Not if the WAL started over meanwhile
+                // (that commit's hook said so): nothing of the new run is copied.
                 state.withLock { state in
-                    let (frames, copied) = (Int32(done.walFrameCount), Int32(done.checkpointedFrameCount))
-                    state.copied = copied == frames && state.latest <= frames ? 0 : copied
+                    if state.restarts == run { state.copied = Int32(done.checkpointedFrameCount) }
                 }
             }
         } while state.withLock { state -> Bool in
