@@ -14,7 +14,7 @@ extension TranscriptStore {
         do {
             // The pending file first: a batch settling between the two reads is then read
             // twice (the fold keeps one), never missed.
-            let pendingBlobs = try pending.read { db in
+            var blobs = try pending.read { db in
                 try Data.fetchAll(
                     db,
                     sql: """
@@ -22,10 +22,8 @@ extension TranscriptStore {
                         UNION ALL SELECT bytes FROM resonance WHERE session = ?1
                         """, arguments: [Data(session.bytes)])
             }
-            guard main else { return try pendingBlobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) } }
-            let blobs =
-                try pendingBlobs
-                + pool.read { db in
+            if main {
+                blobs += try pool.read { db in
                     try Data.fetchAll(
                         db,
                         sql: """
@@ -34,6 +32,7 @@ extension TranscriptStore {
                             UNION ALL SELECT bytes FROM resonance WHERE session = ?1
                             """, arguments: [Data(session.bytes)])
                 }
+            }
             return try blobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) }
         } catch let error as MeetingError {
             throw MeetingError(.storage, "The database holds a damaged event in session \(session.short): \(error.message)")
