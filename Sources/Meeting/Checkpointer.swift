@@ -28,16 +28,21 @@ import Synchronization
 /// import would have left gigabytes of WAL, and every frame was appended to a growing file
 /// (the kernel zeroing and allocating each block). So a background checkpoint makes at most
 /// two passes, and the next commit past the mark copies what they left itself, on the writer:
-/// the WAL starts over at the next write (`StoreRaceTests`). A commit copies itself no more
-/// than ``restMost`` frames, unless the WAL has reached ``walMost``: a single large commit (a
-/// catch-up) is still copied in the background.
+/// the WAL starts over at the next write (`StoreRaceTests`). A commit copies itself only if it
+/// added at most ``restMost`` frames and the background's count leaves at most ``restMost``
+/// for it (or the WAL holds ``walMost``): a single large commit (a catch-up) is copied in
+/// the background. A restart no hook can see (the WAL's first commit after it larger than
+/// the last commit before) leaves an old count, so such a commit of up to that count plus
+/// ``restMost`` frames may still be copied inside itself.
 final class Checkpointer: Sendable {
     /// WAL pages after a commit from which a checkpoint is started: SQLite's own default.
     static let pages: Int32 = 1000
-    /// The most frames a commit copies itself, what the background left (16 MB)...
+    /// The most frames a commit copies itself, what the background left by its count, which
+    /// may belong to the WAL's previous run (16 MB); and the most a commit that does so may
+    /// have added...
     static let restMost: Int32 = 4 * pages
-    /// ...unless the WAL holds this many (128 MB): then it copies whatever is left, so that
-    /// the WAL starts over even behind a writer that outpaces the background.
+    /// ...unless the WAL holds this many (128 MB): then such a commit copies whatever is left,
+    /// so that the WAL starts over even behind a writer that outpaces the background.
     static let walMost: Int32 = 32 * pages
 
     private enum Phase { case idle, running, runAgain }
@@ -45,7 +50,8 @@ final class Checkpointer: Sendable {
         var phase = Phase.idle
         /// The frames of the WAL's current run that the last checkpoint had copied; 0 when none
         /// has run in it, or a commit copied everything itself (the next write starts the WAL
-        /// over), or a truncating checkpoint ran.
+        /// over) or failed to, or a truncating checkpoint ran. A count kept after a complete
+        /// pass outlives a restart no commit noticed (one needs a commit smaller than `latest`).
         var copied: Int32 = 0
         /// The frames in the WAL after the last commit.
         var latest: Int32 = 0
@@ -127,6 +133,7 @@ final class Checkpointer: Sendable {
         enum Action { case none, background, rest }
         let action = state.withLock { state -> Action in
             // Fewer than after the last commit: the WAL started over, and none of it is copied.
+            let added = pages - state.latest
             if pages < state.latest {
                 state.copied = 0
                 state.restarts += 1
@@ -134,7 +141,9 @@ final class Checkpointer: Sendable {
             state.latest = pages
             guard pages >= Checkpointer.pages else { return .none }
             switch state.phase {
-            case .idle where state.copied > 0 && (pages - state.copied <= Checkpointer.restMost || pages >= Checkpointer.walMost):
+            case .idle
+            where state.copied > 0 && added <= Checkpointer.restMost
+                && (pages - state.copied <= Checkpointer.restMost || pages >= Checkpointer.walMost):
                 return .rest
             case .idle:
                 state.phase = .running
@@ -175,8 +184,9 @@ final class Checkpointer: Sendable {
                 guard let done = try? opened()?.writeWithoutTransaction({ try $0.checkpoint(.passive) }) else { return }
                 // Kept even when it copied everything: the writer had most likely begun its next
                 // transaction on the WAL meanwhile, and it starts the WAL over only once a
-                // commit has copied the rest itself. Not if the WAL started over meanwhile
-                // (that commit's hook said so): nothing of the new run is copied.
+                // commit has copied the rest itself. Not if the WAL started over meanwhile (if
+                // that commit's hook could tell: it left fewer frames than the last), when
+                // nothing of the new run is copied.
                 state.withLock { state in
                     if state.restarts == run { state.copied = Int32(done.checkpointedFrameCount) }
                 }
