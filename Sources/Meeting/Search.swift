@@ -47,19 +47,28 @@ extension TranscriptStore {
             throw MeetingError(.invalidSearch, "Give at least one word to search for.")
         }
         guard text.count <= 500 else { throw MeetingError(.invalidSearch, "The search text is too long; use a few words.") }
-        // Each word becomes a quoted FTS5 string, so no input can be read as query syntax.
-        let query = words.map { "\"" + $0 + "\"" }.joined(separator: " ")
         do {
             return try pool.read { db in
-                try Row.fetchAll(
+                // Each word as the index holds it, by the index's own tokenizer: "father's" is
+                // two, `father` and `s`, as it was when indexed. The index keeps no word's place
+                // (`detail=none`), so a phrase cannot be asked, and each is its own quoted
+                // string: no input can be read as query syntax.
+                let tokens = try db.makeTokenizer(FTS5TokenizerDescriptor(components: TranscriptStore.passageTokenizer))
+                    .tokenize(query: words.joined(separator: " "))
+                    .filter { !$0.flags.contains(.colocated) }.map(\.token)
+                guard !tokens.isEmpty else { return [] }
+                let query = Set(tokens).sorted().map { "\"" + $0 + "\"" }.joined(separator: " ")
+                return try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT session, kind, prompt, highlight(passage, 3, char(1), char(2)) AS marked, original
+                        SELECT session, kind, prompt, highlight(passage, 3, char(1), char(2)) AS marked,
+                            coalesce(original, text) AS original
                         FROM passage WHERE passage MATCH ? ORDER BY rowid DESC LIMIT ?
                         """, arguments: [query, limit]
                 ).map { row in
                     SearchHit(
-                        session: row["session"], kind: row["kind"], prompt: (row["prompt"] as Int?).map { $0 + 1 },
+                        session: EventID(bytes: row["session"] as Data)?.hex ?? "", kind: row["kind"],
+                        prompt: (row["prompt"] as Int?).map { $0 + 1 },
                         snippet: SearchText.snippet(original: row["original"], marked: row["marked"]))
                 }
             }

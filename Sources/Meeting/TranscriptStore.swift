@@ -143,6 +143,15 @@ public final class TranscriptStore: Sendable {
     /// Set when this opening migrated an older data folder.
     public let schemaUpdate: SchemaUpdate?
 
+    /// The search index's columns and options (migration v7, docs/storage.md).
+    static let passageColumns = """
+        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
+        tokenize = '\(passageTokenizer.joined(separator: " "))', detail = none, columnsize = 0
+        """
+
+    /// How the index reads words: search asks for each word as the index holds it.
+    static let passageTokenizer = ["unicode61", "remove_diacritics", "2"]
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
@@ -251,6 +260,28 @@ public final class TranscriptStore: Sendable {
                         first INTEGER NOT NULL,
                         last INTEGER NOT NULL
                     ) WITHOUT ROWID;
+                    """)
+        }
+        m.registerMigration("v7: a smaller search index") { db in
+            // The index records which passages hold a word, not where in them (`detail=none`),
+            // and no column sizes (nothing ranks by them); each session's id as its 32 bytes,
+            // not 64 hex digits; `original` only where it differs from the folded `text`. Search
+            // asks for words, never phrases (``TranscriptStore/search(_:limit:)``), and
+            // highlights by reading the passage again. A year's archive (bench-archive): the
+            // import wrote 170 MB for each 250 sessions, 63 MB of them the index's. Copied in
+            // rowid order, so the rows keep the deck and reveal order they had.
+            let unhex = DatabaseFunction("halqa_unhex", argumentCount: 1, pure: true) { values in
+                (String.fromDatabaseValue(values[0]).flatMap(EventID.init(hex:))).map { Data($0.bytes) }
+            }
+            db.add(function: unhex)
+            defer { db.remove(function: unhex) }
+            try db.execute(
+                sql: """
+                    CREATE VIRTUAL TABLE passage_v7 USING fts5(\(TranscriptStore.passageColumns));
+                    INSERT INTO passage_v7 (rowid, session, kind, prompt, text, original)
+                        SELECT rowid, halqa_unhex(session), kind, prompt, text, nullif(original, text) FROM passage ORDER BY rowid;
+                    DROP TABLE passage;
+                    ALTER TABLE passage_v7 RENAME TO passage;
                     """)
         }
         #if HALQA_UPGRADE_TEST
@@ -433,7 +464,8 @@ public final class TranscriptStore: Sendable {
         }
     }
 
-    /// Replaces sessions' search passages: folded for the index, and as written. Only a
+    /// Replaces sessions' search passages: folded for the index, and as written where that
+    /// differs (`original`, else NULL). Only a
     /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
     /// order, already public, one session after another. The old are deleted first and the
     /// sessions' runs recorded last, so that FTS5, which writes the index it holds in memory
@@ -451,9 +483,10 @@ public final class TranscriptStore: Sendable {
         for state in states where state.isClosed {
             var first: Int64?
             var last: Int64 = 0
-            let hex = state.id.hex
+            let session = Data(state.id.bytes)
             for p in Passage.all(of: state) {
-                try insert.execute(arguments: [hex, p.kind.rawValue, p.prompt, SearchText.fold(p.text), p.text])
+                let folded = SearchText.fold(p.text)
+                try insert.execute(arguments: [session, p.kind.rawValue, p.prompt, folded, folded == p.text ? nil : p.text])
                 last = db.lastInsertedRowID
                 if first == nil { first = last }
             }

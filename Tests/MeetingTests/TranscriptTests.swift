@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -200,7 +201,7 @@ struct TranscriptTests {
             let session = try await LiveSession.start(
                 deck: trilingualDeck(), title: "Circle \(n)", minimumToReveal: 3, in: TranscriptStore(folder: "\(source.path)/\(n)"))
             try await session.open(prompt: 0)
-            for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "circle-\(n)-reflection-\(k)") }
+            for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "circle\(n)reflection\(k)") }
             _ = try await session.reveal(prompt: 0)
             try await session.closeSession()
             let json = Transcript(try session.store.state(of: session.id)).json()
@@ -223,12 +224,12 @@ struct TranscriptTests {
         let copies = outcomes.filter { $0.file.contains("s03") }.map(\.kind)
         #expect(copies.sorted { $0.rawValue < $1.rawValue } == [.added, .alreadyHere])
         #expect(Set(try store.sessionIDs()) == Set(ids).subtracting([ids[4]]))
-        #expect(try archive.filesHolding("circle-5-reflection").isEmpty, "nothing of the wiped session is written back")
+        #expect(try archive.filesHolding("circle5reflection").isEmpty, "nothing of the wiped session is written back")
         for n in [1, 9, 14] { #expect(try store.state(of: ids[n - 1]).revealed(prompt: 0).count == 3) }
         // A batch's search passages are written together, after its sessions: each session
         // added is found, once, by its own words, and the wiped one by none.
         for n in 1...14 {
-            let found = try store.search("circle-\(n)-reflection-2")
+            let found = try store.search("circle\(n)reflection2")
             #expect(found.map(\.session) == (n == 5 ? [] : [ids[n - 1].hex]), "circle \(n): \(found)")
         }
     }
@@ -408,7 +409,7 @@ struct TranscriptTests {
                     CREATE VIRTUAL TABLE passage USING fts5(session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text,
                         tokenize = 'unicode61 remove_diacritics 2');
                     INSERT INTO passage (session, kind, prompt, text) VALUES ('\(session.id.hex)', 'reflection', 0, 'stale');
-                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v6%';
+                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v6%' OR identifier LIKE 'v7%';
                     """)
         }
         #expect(session.store.schemaUpdate == nil, "a new folder is no update")
@@ -416,7 +417,7 @@ struct TranscriptTests {
         // Commands say the folder was updated (docs/packaging.md, "Upgrades").
         #expect(
             reopened.schemaUpdate?.message(folder: folder.path)
-                == "The data folder \(folder.path) was made by an older Halqa and is now updated for this one (schema v5: search folds look-alike letters → v6: the organiser's archive). Every session is kept."
+                == "The data folder \(folder.path) was made by an older Halqa and is now updated for this one (schema v5: search folds look-alike letters → v7: a smaller search index). Every session is kept."
         )
         #expect(try TranscriptStore(folder: folder.path).schemaUpdate == nil, "said once")
         #expect(try reopened.search("ميرے والد").isEmpty, "not indexed until a command that reads the archive asks")
@@ -427,6 +428,67 @@ struct TranscriptTests {
         #expect(hits.first?.snippet == "«میرے» «والد» غصے میں چیختے تھے، اور میں نے بھی یہی سیکھا۔")
         #expect(try reopened.search("stale").isEmpty)
         #expect(try reopened.archive().entries.map(\.id) == [session.id.hex])
+    }
+
+    @Test(
+        "a data folder with the first archive's search index gets the smaller one: every passage kept in its place, found and shown as before"
+    )
+    func searchIndexIsMadeSmaller() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let store = session.store
+        let queries = ["unlearn", "ميرے والد", "والد", "چیغې", "fathers daughters", "Tuesday", "آپ كے والد", "src=x"]
+        let found = try queries.map { try store.search($0) }
+        #expect(found.allSatisfy { !$0.isEmpty })
+        // As the archive's first version (v6) wrote them: each session's id in hex, the
+        // passage as written always kept, every word's places and each column's size indexed.
+        let rows = try await store.pool.write { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT rowid, session, kind, prompt, text, coalesce(original, text) AS original FROM passage")
+            try db.execute(
+                sql: """
+                    DROP TABLE passage;
+                    CREATE VIRTUAL TABLE passage USING fts5(
+                        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
+                        tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v7%';
+                    """)
+            // Apart and out of order, so the copy must keep each rowid rather than count anew.
+            for row in rows.reversed() {
+                try db.execute(
+                    sql: "INSERT INTO passage (rowid, session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        3 * (row["rowid"] as Int64) + 10, EventID(bytes: row["session"] as Data)!.hex, row["kind"] as String, row["prompt"] as Int?,
+                        row["text"] as String, row["original"] as String,
+                    ])
+            }
+            return rows
+        }
+        #expect(rows.count > 10)
+        let reopened = try TranscriptStore(folder: folder.path)
+        #expect(
+            reopened.schemaUpdate?.message(folder: folder.path)
+                == "The data folder \(folder.path) was made by an older Halqa and is now updated for this one (schema v6: the organiser's archive → v7: a smaller search index). Every session is kept."
+        )
+        let after = try await reopened.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid, session, kind, prompt, text, original FROM passage ORDER BY rowid")
+        }
+        #expect(after.map { $0["rowid"] as Int64 } == rows.map { 3 * ($0["rowid"] as Int64) + 10 })
+        #expect(after.allSatisfy { ($0["session"] as Data) == Data(session.id.bytes) })
+        for (old, new) in zip(rows, after) {
+            let text: String = new["text"]
+            #expect(text == old["text"] as String)
+            // Kept only where it differs from the folded text.
+            let original: String? = new["original"]
+            #expect(original ?? text == old["original"] as String)
+            #expect((original == nil) == (text == old["original"] as String))
+        }
+        #expect(after.contains { ($0["original"] as String?) == nil } && after.contains { ($0["original"] as String?) != nil })
+        let sql = try await reopened.pool.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'passage'")
+        }
+        #expect(sql?.contains("detail = none") == true)
+        #expect(try queries.map { try reopened.search($0) } == found)
     }
 
     @Test("a data folder a newer Halqa migrated is refused, and not a byte of it changes")
@@ -518,6 +580,12 @@ struct TranscriptTests {
         }
         // A reflection typed on an Urdu keyboard, asked for with Arabic yeh and a tatweel.
         #expect(try store.search("ميرے والد غـصے").contains { $0.kind == "reflection" })
+        // A word with marks inside it is asked as the words the index made of it (it keeps no
+        // word's place, so there is no phrase to ask): each is found, and marked.
+        #expect(try store.search("src=x").first?.snippet == "<img «src»=«x» onerror=alert(1)> and *stars* and # hash")
+        #expect(try store.search("unlearn.it").count == 1)
+        #expect(try store.search("unlearn.them").isEmpty)
+        #expect(try store.search("*!?").isEmpty)
         // Query syntax in the input is read as words, never as FTS5 operators.
         #expect(try store.search("NEAR( \" * OR -").isEmpty)
         await expectRefusal(.invalidSearch) { _ = try store.search("   ") }
