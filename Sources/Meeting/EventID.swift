@@ -38,8 +38,18 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public init?(hex: some StringProtocol) {
         guard hex.utf8.count == 64 else { return nil }
+        // A string's own bytes where it has them (every id read from an event), one at a time
+        // through the generic view otherwise.
+        guard let id = hex.utf8.withContiguousStorageIfAvailable(EventID.init(hexDigits:)) ?? EventID(hexDigits: Array(hex.utf8)) else {
+            return nil
+        }
+        self = id
+    }
+
+    /// The id of 64 lowercase hex digits.
+    private init?(hexDigits: some RandomAccessCollection<UInt8>) {
         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for (i, c) in hex.utf8.enumerated() {
+        for (i, c) in zip(0..<64, hexDigits) {
             // Upper case is refused: one spelling per id.
             guard let digit = JSONParser.hexDigit(c) else { return nil }
             let nibble = UInt64(digit)

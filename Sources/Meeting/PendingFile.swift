@@ -121,11 +121,11 @@ extension TranscriptStore {
         do {
             let held = try await pending.read { db in
                 try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, 'reflection' AS kind FROM reflection WHERE session = ?1
-                        UNION ALL SELECT id, 'resonance' FROM resonance WHERE session = ?1
-                        """, arguments: [session]
+                    db.cachedStatement(
+                        sql: """
+                            SELECT id, 'reflection' AS kind FROM reflection WHERE session = ?1
+                            UNION ALL SELECT id, 'resonance' FROM resonance WHERE session = ?1
+                            """), arguments: [session]
                 ).map { (id: $0["id"] as Data, table: $0["kind"] as String) }
             }
             var leaving: [(id: Data, table: String)] = []

@@ -16,21 +16,21 @@ extension TranscriptStore {
             // twice (the fold keeps one), never missed.
             var blobs = try pending.read { db in
                 try Data.fetchAll(
-                    db,
-                    sql: """
-                        SELECT bytes FROM reflection WHERE session = ?1
-                        UNION ALL SELECT bytes FROM resonance WHERE session = ?1
-                        """, arguments: [Data(session.bytes)])
+                    db.cachedStatement(
+                        sql: """
+                            SELECT bytes FROM reflection WHERE session = ?1
+                            UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                            """), arguments: [Data(session.bytes)])
             }
             if main {
                 blobs += try pool.read { db in
                     try Data.fetchAll(
-                        db,
-                        sql: """
-                            SELECT bytes FROM event WHERE session = ?1
-                            UNION ALL SELECT bytes FROM reflection WHERE session = ?1
-                            UNION ALL SELECT bytes FROM resonance WHERE session = ?1
-                            """, arguments: [Data(session.bytes)])
+                        db.cachedStatement(
+                            sql: """
+                                SELECT bytes FROM event WHERE session = ?1
+                                UNION ALL SELECT bytes FROM reflection WHERE session = ?1
+                                UNION ALL SELECT bytes FROM resonance WHERE session = ?1
+                                """), arguments: [Data(session.bytes)])
                 }
             }
             return try blobs.map { data throws(MeetingError) in try Event(bytes: Array(data)) }
@@ -48,8 +48,8 @@ extension TranscriptStore {
         do {
             return try pool.read { db in
                 try Bool.fetchOne(
-                    db,
-                    sql: "SELECT EXISTS (SELECT 1 FROM session WHERE id = ?1) OR EXISTS (SELECT 1 FROM reflection WHERE session = ?1)",
+                    db.cachedStatement(
+                        sql: "SELECT EXISTS (SELECT 1 FROM session WHERE id = ?1) OR EXISTS (SELECT 1 FROM reflection WHERE session = ?1)"),
                     arguments: [Data(session.bytes)]) ?? true
             }
         } catch {

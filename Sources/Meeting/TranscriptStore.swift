@@ -438,12 +438,13 @@ public final class TranscriptStore: Sendable {
         /// Its rows in `halqa.sqlite` but its search passages (``writePassages(of:_:)``), in
         /// the caller's transaction.
         func writeMain(_ db: Database) throws {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO session (id, title, created_at, closed_at, room_secret) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at,
                         room_secret = coalesce(session.room_secret, excluded.room_secret)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     Data(state.id.bytes), state.created.title, state.createdAt, state.closedAt, roomSecret.map { Data($0.raw) },
                 ])

@@ -459,7 +459,8 @@ struct TranscriptTests {
                 try db.execute(
                     sql: "INSERT INTO passage (rowid, session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [
-                        3 * (row["rowid"] as Int64) + 10, EventID(bytes: row["session"] as Data)!.hex, row["kind"] as String, row["prompt"] as Int?,
+                        3 * (row["rowid"] as Int64) + 10, EventID(bytes: row["session"] as Data)!.hex, row["kind"] as String,
+                        row["prompt"] as Int?,
                         row["text"] as String, row["original"] as String,
                     ])
             }
