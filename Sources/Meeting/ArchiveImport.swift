@@ -120,7 +120,9 @@ extension TranscriptStore {
             startMore()
             // Verified files wait here to be stored in order. A batch is stored when it is
             // full, when it holds every file left to read, or when the next file is of a session
-            // already in it (a session at most once in each).
+            // already in it (a session at most once in each); and, once every file has been
+            // started, when it is half full, so that little is left to store after the last
+            // file is verified, with one core idle (a whole batch: about 1 % of a 250-file stick).
             var waiting: [Int: Prepared] = [:]
             while done < paths.count, let (index, prepared) = await group.next() {
                 waiting[index] = prepared
@@ -136,7 +138,10 @@ extension TranscriptStore {
                         batch.append(ready)
                     }
                     let last = done + batch.count == next && !canStart
-                    guard !batch.isEmpty, batch.count == batchSize || cut || last else { break }
+                    guard !batch.isEmpty, batch.count == batchSize || cut || last || (next == paths.count && 2 * batch.count >= batchSize)
+                    else {
+                        break
+                    }
                     let stored = done..<(done + batch.count)
                     for i in stored { waiting[i] = nil }
                     for outcome in await store(batch, paths: Array(paths[stored])) { await report(outcome) }
