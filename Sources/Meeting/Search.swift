@@ -49,32 +49,65 @@ extension TranscriptStore {
         guard text.count <= 500 else { throw MeetingError(.invalidSearch, "The search text is too long; use a few words.") }
         do {
             return try pool.read { db in
-                // Each word as the index holds it, by the index's own tokenizer: "father's" is
-                // two, `father` and `s`, as it was when indexed. The index keeps no word's place
-                // (`detail=none`), so a phrase cannot be asked, and each is its own quoted
-                // string: no input can be read as query syntax.
-                let tokens = try db.makeTokenizer(FTS5TokenizerDescriptor(components: TranscriptStore.passageTokenizer))
-                    .tokenize(query: words.joined(separator: " "))
-                    .filter { !$0.flags.contains(.colocated) }.map(\.token)
-                guard !tokens.isEmpty else { return [] }
-                let query = Set(tokens).sorted().map { "\"" + $0 + "\"" }.joined(separator: " ")
-                return try Row.fetchAll(
+                // Each word as the index holds it, by the index's own tokenizer: "circle-1" is
+                // `circle` and `1`, as it was when indexed. Each is its own quoted string, so no
+                // input can be read as query syntax, and the index is asked for passages that
+                // hold them all. It keeps no word's place (`detail=none`), so where a word made
+                // several, they are found together and in order by reading the passage again.
+                let tokenizer = try db.makeTokenizer(FTS5TokenizerDescriptor(components: TranscriptStore.passageTokenizer))
+                func tokens(_ text: String, query: Bool) throws -> [String] {
+                    try (query ? tokenizer.tokenize(query: text) : tokenizer.tokenize(document: text))
+                        .filter { !$0.flags.contains(.colocated) }.map(\.token)
+                }
+                let asked = try words.map { try tokens($0, query: true) }.filter { !$0.isEmpty }
+                guard !asked.isEmpty else { return [] }
+                let together = asked.filter { $0.count > 1 }
+                let query = Set(asked.joined()).sorted().map { "\"" + $0 + "\"" }.joined(separator: " ")
+                let rows = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT session, kind, prompt, highlight(passage, 3, char(1), char(2)) AS marked,
+                        SELECT session, kind, prompt, highlight(passage, 3, char(1), char(2)) AS marked, text,
                             coalesce(original, text) AS original
                         FROM passage WHERE passage MATCH ? ORDER BY rowid DESC LIMIT ?
-                        """, arguments: [query, limit]
-                ).map { row in
-                    SearchHit(
-                        session: EventID(bytes: row["session"] as Data)?.hex ?? "", kind: row["kind"],
-                        prompt: (row["prompt"] as Int?).map { $0 + 1 },
-                        snippet: SearchText.snippet(original: row["original"], marked: row["marked"]))
+                        """, arguments: [query, together.isEmpty ? limit : TranscriptStore.searchRead])
+                var hits: [SearchHit] = []
+                while hits.count < limit, let row = try rows.next() {
+                    if !together.isEmpty {
+                        let words = try tokens(row["text"], query: false)
+                        guard together.allSatisfy({ words.contains(run: $0) }) else { continue }
+                    }
+                    hits.append(
+                        SearchHit(
+                            session: TranscriptStore.sessionHex(row["session"]), kind: row["kind"],
+                            prompt: (row["prompt"] as Int?).map { $0 + 1 },
+                            snippet: SearchText.snippet(original: row["original"], marked: row["marked"])))
                 }
+                return hits
             }
         } catch {
             throw MeetingError(.storage, "Search failed: \(error).")
         }
+    }
+}
+
+extension TranscriptStore {
+    /// The most passages a search with a word of several parts reads to find where they stand
+    /// together: a word as common as "a-a" would otherwise read most of a year's index.
+    static let searchRead = 20_000
+
+    /// A passage's session as search shows it: the id's hex, from its 32 bytes (or from
+    /// the hex an older Halqa, still running on the same folder, may have written).
+    static func sessionHex(_ value: DatabaseValue) -> String {
+        if let bytes = Data.fromDatabaseValue(value), let id = EventID(bytes: bytes) { return id.hex }
+        return String.fromDatabaseValue(value) ?? ""
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Whether `run` is somewhere in this array, its elements next to each other and in order.
+    func contains(run: [Element]) -> Bool {
+        guard !run.isEmpty, run.count <= count else { return run.isEmpty }
+        return (0...(count - run.count)).contains { start in self[start..<(start + run.count)].elementsEqual(run) }
     }
 }
 

@@ -52,7 +52,12 @@ public final class TranscriptStore: Sendable {
     /// Opening rebuilds the pending file (``rebuildPending()``): whatever a node that died or
     /// stopped mid-prompt left there, in arrival order, is laid out again in key order before
     /// anything else reads the folder.
-    public init(folder: String) throws(MeetingError) {
+    ///
+    /// `forWipe`: the folder is migrated only as far as what it stores changes
+    /// (``lastStoredMigration``), not through a migration that rebuilds the search index (a
+    /// year's archive: half a minute), which the next opening does over what the wipe left.
+    /// A wipe must never wait; its statements read the same with either index.
+    public init(folder: String, forWipe: Bool = false) throws(MeetingError) {
         let manager = FileManager.default
         do {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -102,7 +107,11 @@ public final class TranscriptStore: Sendable {
             // that writes, or a settle's reflections, a facilitator's reveal or an import
             // could be gone after a power cut that the pending file's delete survived.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try migrator.migrate(pool)
+            if forWipe, !applied.contains(TranscriptStore.smallerIndex) {
+                try migrator.migrate(pool, upTo: TranscriptStore.lastStoredMigration)
+            } else {
+                try migrator.migrate(pool)
+            }
             let now = try pool.read { db in try migrator.appliedMigrations(db) }
             if let last = applied.last, let current = now.last, last != current { update = SchemaUpdate(from: last, to: current) }
             nodeKey = try pool.write { db in try TranscriptStore.loadOrMakeNodeKey(db) }
@@ -151,6 +160,11 @@ public final class TranscriptStore: Sendable {
 
     /// How the index reads words: search asks for each word as the index holds it.
     static let passageTokenizer = ["unicode61", "remove_diacritics", "2"]
+
+    /// The last migration that changes what is stored, not only how it is indexed: a wipe
+    /// opens a folder migrated this far and no further (``init(folder:forWipe:)``).
+    static let lastStoredMigration = "v6: the organiser's archive"
+    static let smallerIndex = "v7: a smaller search index"
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -236,7 +250,7 @@ public final class TranscriptStore: Sendable {
                 }
             }
         }
-        m.registerMigration("v6: the organiser's archive") { db in
+        m.registerMigration(TranscriptStore.lastStoredMigration) { db in
             // One row per session for the archive's list (``ArchiveEntry``); sessions already
             // held get theirs from the first command that reads the archive (``fillArchive()``).
             try TranscriptStore.createArchiveTable(db)
@@ -262,7 +276,8 @@ public final class TranscriptStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
-        m.registerMigration("v7: a smaller search index") { db in
+        // It touches no table with a foreign key: no check of the whole database after it.
+        m.registerMigration(TranscriptStore.smallerIndex, foreignKeyChecks: .immediate) { db in
             // The index records which passages hold a word, not where in them (`detail=none`),
             // and no column sizes (nothing ranks by them); each session's id as its 32 bytes,
             // not 64 hex digits; `original` only where it differs from the folded `text`. Search
@@ -270,8 +285,13 @@ public final class TranscriptStore: Sendable {
             // highlights by reading the passage again. A year's archive (bench-archive): the
             // import wrote 170 MB for each 250 sessions, 63 MB of them the index's. Copied in
             // rowid order, so the rows keep the deck and reveal order they had.
+            // A session id that is not one (none was ever written) stops the copy: the
+            // migration is rolled back and the folder left as it was.
             let unhex = DatabaseFunction("halqa_unhex", argumentCount: 1, pure: true) { values in
-                (String.fromDatabaseValue(values[0]).flatMap(EventID.init(hex:))).map { Data($0.bytes) }
+                guard let id = String.fromDatabaseValue(values[0]).flatMap(EventID.init(hex:)) else {
+                    throw MeetingError(.storage, "The search index holds a passage of no session (\(values[0])).")
+                }
+                return Data(id.bytes)
             }
             db.add(function: unhex)
             defer { db.remove(function: unhex) }

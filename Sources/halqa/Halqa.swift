@@ -36,9 +36,10 @@ struct DataOptions: ParsableArguments {
     /// Whether a store already exists here (reading commands do not create one).
     var exists: Bool { FileManager.default.fileExists(atPath: folder + "/" + TranscriptStore.fileName) }
 
-    func open() throws -> TranscriptStore {
+    /// `forWipe`: without a migration that only rebuilds the search index (``TranscriptStore/init(folder:forWipe:)``).
+    func open(forWipe: Bool = false) throws -> TranscriptStore {
         let store: TranscriptStore
-        do { store = try TranscriptStore(folder: folder) } catch { throw fail(error) }
+        do { store = try TranscriptStore(folder: folder, forWipe: forWipe) } catch { throw fail(error) }
         announce(store.schemaUpdate, folder: folder)
         return store
     }

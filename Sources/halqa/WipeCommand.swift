@@ -27,7 +27,7 @@ struct WipeCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard data.exists else { throw fail(MeetingError(.noSuchSession, "There are no sessions in \(data.folder); nothing to wipe.")) }
-        let store = try data.open()
+        let store = try data.open(forWipe: true)
         do {
             let target = try session.map { text throws(MeetingError) in try store.resolveSession(text) }
             let what =

@@ -201,7 +201,7 @@ struct TranscriptTests {
             let session = try await LiveSession.start(
                 deck: trilingualDeck(), title: "Circle \(n)", minimumToReveal: 3, in: TranscriptStore(folder: "\(source.path)/\(n)"))
             try await session.open(prompt: 0)
-            for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "circle\(n)reflection\(k)") }
+            for k in 1...3 { _ = try await session.submitReflection(prompt: 0, text: "circle-\(n)-reflection-\(k)") }
             _ = try await session.reveal(prompt: 0)
             try await session.closeSession()
             let json = Transcript(try session.store.state(of: session.id)).json()
@@ -224,12 +224,12 @@ struct TranscriptTests {
         let copies = outcomes.filter { $0.file.contains("s03") }.map(\.kind)
         #expect(copies.sorted { $0.rawValue < $1.rawValue } == [.added, .alreadyHere])
         #expect(Set(try store.sessionIDs()) == Set(ids).subtracting([ids[4]]))
-        #expect(try archive.filesHolding("circle5reflection").isEmpty, "nothing of the wiped session is written back")
+        #expect(try archive.filesHolding("circle-5-reflection").isEmpty, "nothing of the wiped session is written back")
         for n in [1, 9, 14] { #expect(try store.state(of: ids[n - 1]).revealed(prompt: 0).count == 3) }
         // A batch's search passages are written together, after its sessions: each session
         // added is found, once, by its own words, and the wiped one by none.
         for n in 1...14 {
-            let found = try store.search("circle\(n)reflection2")
+            let found = try store.search("circle-\(n)-reflection-2")
             #expect(found.map(\.session) == (n == 5 ? [] : [ids[n - 1].hex]), "circle \(n): \(found)")
         }
     }
@@ -430,19 +430,13 @@ struct TranscriptTests {
         #expect(try reopened.archive().entries.map(\.id) == [session.id.hex])
     }
 
-    @Test(
-        "a data folder with the first archive's search index gets the smaller one: every passage kept in its place, found and shown as before"
-    )
-    func searchIndexIsMadeSmaller() async throws {
-        let folder = TemporaryFolder()
-        let session = try await Self.finishedSession(in: folder)
-        let store = session.store
-        let queries = ["unlearn", "ميرے والد", "والد", "چیغې", "fathers daughters", "Tuesday", "آپ كے والد", "src=x"]
-        let found = try queries.map { try store.search($0) }
-        #expect(found.allSatisfy { !$0.isEmpty })
-        // As the archive's first version (v6) wrote them: each session's id in hex, the
-        // passage as written always kept, every word's places and each column's size indexed.
-        let rows = try await store.pool.write { db in
+    /// Rewrites the search index as the archive's first version (v6) wrote it, as if v7 had
+    /// not run: each session's id in hex, the passage as written always kept, every word's
+    /// places and each column's size indexed. Written out of order, and with `moved` their rowids
+    /// apart (no longer the sessions' runs), so a copy must keep each rather than count anew.
+    /// The rows as they were.
+    static func searchIndexAsInV6(_ store: TranscriptStore, moved: Bool = false) async throws -> [Row] {
+        try await store.pool.write { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT rowid, session, kind, prompt, text, coalesce(original, text) AS original FROM passage")
             try db.execute(
@@ -454,18 +448,75 @@ struct TranscriptTests {
                     );
                     DELETE FROM grdb_migrations WHERE identifier LIKE 'v7%';
                     """)
-            // Apart and out of order, so the copy must keep each rowid rather than count anew.
             for row in rows.reversed() {
                 try db.execute(
                     sql: "INSERT INTO passage (rowid, session, kind, prompt, text, original) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [
-                        3 * (row["rowid"] as Int64) + 10, EventID(bytes: row["session"] as Data)!.hex, row["kind"] as String,
-                        row["prompt"] as Int?,
-                        row["text"] as String, row["original"] as String,
+                        moved ? 3 * (row["rowid"] as Int64) + 10 : row["rowid"] as Int64, EventID(bytes: row["session"] as Data)!.hex,
+                        row["kind"] as String,
+                        row["prompt"] as Int?, row["text"] as String, row["original"] as String,
                     ])
             }
             return rows
         }
+    }
+
+    @Test("a search index holding a passage of no session is not rebuilt: the opening says so and the folder is left as it was")
+    func damagedIndexIsLeftAsItWas() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let rows = try await Self.searchIndexAsInV6(session.store)
+        try await session.store.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO passage (session, kind, prompt, text, original) VALUES ('not-a-session', 'note', NULL, 'x', 'x')")
+        }
+        let message = await expectRefusal(.storage) { _ = try TranscriptStore(folder: folder.path) }
+        #expect(message.contains("The search index holds a passage of no session"), "\(message)")
+        let after = try await session.store.pool.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM passage"),
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'passage'"),
+                try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").last
+            )
+        }
+        #expect(after.0 == rows.count + 1)
+        #expect(after.1?.contains("detail") == false)
+        #expect(after.2 == "v6: the organiser's archive")
+    }
+
+    @Test(
+        "a wipe does not wait for the search index to be rebuilt: it opens the folder without that migration, which the next opening runs")
+    func wipeSkipsTheIndexMigration() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        _ = try await Self.searchIndexAsInV6(session.store)
+        func indexSQL(_ store: TranscriptStore) async throws -> String? {
+            try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'passage'") }
+        }
+        let wiping = try TranscriptStore(folder: folder.path, forWipe: true)
+        #expect(wiping.schemaUpdate == nil)
+        #expect(try await indexSQL(wiping)?.contains("detail") == false, "the index is still the old one")
+        _ = try await wiping.wipe(session.id)
+        #expect(try folder.filesHolding("unlearn").isEmpty)
+        #expect(try folder.filesHolding("منگل").isEmpty)
+        let reopened = try TranscriptStore(folder: folder.path)
+        #expect(reopened.schemaUpdate?.to == "v7: a smaller search index")
+        #expect(try await indexSQL(reopened)?.contains("detail = none") == true)
+        #expect(try reopened.search("unlearn").isEmpty)
+        #expect(try reopened.sessionIDs().isEmpty)
+    }
+
+    @Test(
+        "a data folder with the first archive's search index gets the smaller one: every passage kept in its place, found and shown as before"
+    )
+    func searchIndexIsMadeSmaller() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let store = session.store
+        let queries = ["unlearn", "ميرے والد", "والد", "چیغې", "fathers daughters", "Tuesday", "آپ كے والد", "src=x"]
+        let found = try queries.map { try store.search($0) }
+        #expect(found.allSatisfy { !$0.isEmpty })
+        let rows = try await Self.searchIndexAsInV6(store, moved: true)
         #expect(rows.count > 10)
         let reopened = try TranscriptStore(folder: folder.path)
         #expect(
@@ -581,11 +632,14 @@ struct TranscriptTests {
         }
         // A reflection typed on an Urdu keyboard, asked for with Arabic yeh and a tatweel.
         #expect(try store.search("ميرے والد غـصے").contains { $0.kind == "reflection" })
-        // A word with marks inside it is asked as the words the index made of it (it keeps no
-        // word's place, so there is no phrase to ask): each is found, and marked.
+        // A word with marks inside it is found where its parts stand together, in its order
+        // (the index keeps no word's place: the passage is read again), and its parts marked.
         #expect(try store.search("src=x").first?.snippet == "<img «src»=«x» onerror=alert(1)> and *stars* and # hash")
         #expect(try store.search("unlearn.it").count == 1)
         #expect(try store.search("unlearn.them").isEmpty)
+        #expect(try store.search("it.unlearn").isEmpty, "in its order")
+        #expect(try store.search("learned-unlearn").isEmpty, "together")
+        #expect(try store.search("unlearn it").count == 1, "words apart are found anywhere")
         #expect(try store.search("*!?").isEmpty)
         // Query syntax in the input is read as words, never as FTS5 operators.
         #expect(try store.search("NEAR( \" * OR -").isEmpty)
