@@ -152,6 +152,11 @@ public final class TranscriptStore: Sendable {
     /// Set when this opening migrated an older data folder.
     public let schemaUpdate: SchemaUpdate?
 
+    /// The search index's columns and options as migration v6 made it, each word's places kept.
+    static let passageColumnsV6 = """
+        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+        """
+
     /// The search index's columns and options (migration v7, docs/storage.md).
     static let passageColumns = """
         session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
@@ -261,10 +266,7 @@ public final class TranscriptStore: Sendable {
             try db.execute(
                 sql: """
                     DROP TABLE passage;
-                    CREATE VIRTUAL TABLE passage USING fts5(
-                        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
-                        tokenize = 'unicode61 remove_diacritics 2'
-                    );
+                    CREATE VIRTUAL TABLE passage USING fts5(\(TranscriptStore.passageColumnsV6));
                     -- Where a session's passages are: FTS5 cannot look a row up by an UNINDEXED
                     -- column, so replacing them by session read the whole index (a year's
                     -- archive: every import and every facilitator's event read 900,000 rows).
@@ -486,9 +488,8 @@ public final class TranscriptStore: Sendable {
     }
 
     /// Replaces sessions' search passages: folded for the index, and as written where that
-    /// differs (`original`, else NULL). Only a
-    /// closed session's are kept (docs/storage.md): its rows are written in deck and reveal
-    /// order, already public, one session after another. The old are deleted first and the
+    /// differs (`original`, else NULL). Only a closed session's are kept (docs/storage.md): its
+    /// rows are written in deck and reveal order, already public, one session after another. The old are deleted first and the
     /// sessions' runs recorded last, so that FTS5, which writes the index it holds in memory
     /// as a new piece of the index at the first statement that may need undoing, makes one
     /// piece of them all.
@@ -513,11 +514,8 @@ public final class TranscriptStore: Sendable {
             }
             if let first { spans.append((state.id, first, last)) }
         }
-        for span in spans {
-            try db.execute(
-                sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)",
-                arguments: [Data(span.session.bytes), span.first, span.last])
-        }
+        let insertSpan = try db.cachedStatement(sql: "INSERT INTO passage_span (session, first, last) VALUES (?, ?, ?)")
+        for span in spans { try insertSpan.execute(arguments: [Data(span.session.bytes), span.first, span.last]) }
     }
 
     /// Deletes the passages of the sessions `clause` picks (``sessionClause(_:column:)``) by

@@ -442,10 +442,7 @@ struct TranscriptTests {
             try db.execute(
                 sql: """
                     DROP TABLE passage;
-                    CREATE VIRTUAL TABLE passage USING fts5(
-                        session UNINDEXED, kind UNINDEXED, prompt UNINDEXED, text, original UNINDEXED,
-                        tokenize = 'unicode61 remove_diacritics 2'
-                    );
+                    CREATE VIRTUAL TABLE passage USING fts5(\(TranscriptStore.passageColumnsV6));
                     DELETE FROM grdb_migrations WHERE identifier LIKE 'v7%';
                     """)
             for row in rows.reversed() {
