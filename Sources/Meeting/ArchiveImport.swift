@@ -138,10 +138,8 @@ extension TranscriptStore {
                         batch.append(ready)
                     }
                     let last = done + batch.count == next && !canStart
-                    guard !batch.isEmpty, batch.count == batchSize || cut || last || (next == paths.count && 2 * batch.count >= batchSize)
-                    else {
-                        break
-                    }
+                    let tail = next == paths.count && 2 * batch.count >= batchSize
+                    guard !batch.isEmpty, batch.count == batchSize || cut || last || tail else { break }
                     let stored = done..<(done + batch.count)
                     for i in stored { waiting[i] = nil }
                     for outcome in await store(batch, paths: Array(paths[stored])) { await report(outcome) }

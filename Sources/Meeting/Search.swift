@@ -74,7 +74,7 @@ extension TranscriptStore {
                 while hits.count < limit, let row = try rows.next() {
                     if !together.isEmpty {
                         let words = try tokens(row["text"], query: false)
-                        guard together.allSatisfy({ words.contains(run: $0) }) else { continue }
+                        guard together.allSatisfy({ words.contains($0) }) else { continue }
                     }
                     hits.append(
                         SearchHit(
@@ -100,14 +100,6 @@ extension TranscriptStore {
     static func sessionHex(_ value: DatabaseValue) -> String {
         if let bytes = Data.fromDatabaseValue(value), let id = EventID(bytes: bytes) { return id.hex }
         return String.fromDatabaseValue(value) ?? ""
-    }
-}
-
-extension Array where Element: Equatable {
-    /// Whether `run` is somewhere in this array, its elements next to each other and in order.
-    func contains(run: [Element]) -> Bool {
-        guard !run.isEmpty, run.count <= count else { return run.isEmpty }
-        return (0...(count - run.count)).contains { start in self[start..<(start + run.count)].elementsEqual(run) }
     }
 }
 

@@ -167,7 +167,8 @@ public final class TranscriptStore: Sendable {
     static let passageTokenizer = ["unicode61", "remove_diacritics", "2"]
 
     /// The last migration that changes what is stored, not only how it is indexed: a wipe
-    /// opens a folder migrated this far and no further (``init(folder:forWipe:)``).
+    /// opens a folder migrated this far and no further (``init(folder:forWipe:)``). A new
+    /// migration that changes what is stored becomes this one, and `init` then asks for it.
     static let lastStoredMigration = "v6: the organiser's archive"
     static let smallerIndex = "v7: a smaller search index"
 
