@@ -766,7 +766,7 @@ class TheRoomSpeaksItsLanguage(BrowserCase):
             self.wait(english_phone, lambda d: d.find_element(By.ID, "prompt-text").get_attribute("lang") == "ur", "the Pashto phone reads Urdu")
             self.assertIn("مشق", english_phone.find_element(By.ID, "prompt-text").text)
             self.wait(screen, lambda d: not d.find_element(By.ID, "waiting").is_displayed(), "the projector shows the prompt")
-            self.assertEqual([e.get_attribute("lang") for e in screen.find_elements(By.CSS_SELECTOR, "#prompt-texts p")], ["ur"])
+            self.assertEqual([p["lang"] for p in screen.execute_script(PROMPT_TEXTS)], ["ur"])
             self.shot(screen, "projector-prompt-pashto-room")
 
             # On a small phone in Urdu, Send stays in sight while he writes.
@@ -823,6 +823,15 @@ SEND_IN_SIGHT = """
 # A phone whose text size is set to 130%: Chromium's own font-size setting, which the pages
 # follow (their sizes are relative to it).
 LARGE_TEXT = 21  # 16 px × 1.3
+
+# The projector redraws its prompt whenever the room changes, so its paragraphs are read in one
+# script: an element found a moment earlier may already have been replaced.
+PROMPT_TEXTS = """
+return Array.prototype.map.call(document.querySelectorAll("#prompt-texts p"), function (p) {
+    var r = p.getBoundingClientRect();
+    return {lang: p.getAttribute("lang"), x: r.left, y: r.top};
+});
+"""
 
 
 class NothingOverflowsInAnyLanguage(BrowserCase):
@@ -945,8 +954,8 @@ class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
                     screen = browser(size=size, font=LARGE_TEXT)
                     drivers.append(screen)
                     screen.get(node.screen)
-                    self.wait(screen, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 1, "the projector shows the prompt")
-                    self.assertEqual(screen.find_element(By.CSS_SELECTOR, "#prompt-texts p").get_attribute("lang"), room)
+                    self.wait(screen, lambda d: len(d.execute_script(PROMPT_TEXTS)) == 1, "the projector shows the prompt")
+                    self.assertEqual([p["lang"] for p in screen.execute_script(PROMPT_TEXTS)], [room])
                     self.assertEqual(screen.execute_script(OVERFLOW), [], f"projector, {room}, {size}")
                     self.shot(screen, f"projector-{room}-{size[0]}x{size[1]}")
 
@@ -959,7 +968,7 @@ class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
                 console_tab = laptop.current_window_handle
                 laptop.switch_to.new_window("tab")
                 laptop.get(node.screen)
-                self.wait(laptop, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 1, "the projector shows one language")
+                self.wait(laptop, lambda d: len(d.execute_script(PROMPT_TEXTS)) == 1, "the projector shows one language")
                 self.shot(laptop, f"projector-{room}-laptop")
                 second = "ur" if room != "ur" else "ps"
                 projector_tab = laptop.current_window_handle
@@ -968,10 +977,10 @@ class TheConsoleAndProjectorSpeakEveryLanguage(BrowserCase):
                                       "s.dispatchEvent(new Event('change'));", second)
                 self.assertIn("&also=" + second, laptop.find_element(By.ID, "screen-link").get_attribute("href"))
                 laptop.switch_to.window(projector_tab)
-                self.wait(laptop, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#prompt-texts p")) == 2, "the projector shows two languages")
-                texts = laptop.find_elements(By.CSS_SELECTOR, "#prompt-texts p")
-                self.assertEqual([e.get_attribute("lang") for e in texts], [room, second])
-                a, b = texts[0].rect, texts[1].rect
+                self.wait(laptop, lambda d: len(d.execute_script(PROMPT_TEXTS)) == 2, "the projector shows two languages")
+                texts = laptop.execute_script(PROMPT_TEXTS)
+                self.assertEqual([p["lang"] for p in texts], [room, second])
+                a, b = texts[0], texts[1]
                 self.assertLess(abs(a["y"] - b["y"]), 5, "side by side, not one under the other")
                 self.assertGreater(abs(a["x"] - b["x"]), 200)
                 self.assertEqual(len(laptop.find_elements(By.CSS_SELECTOR, "#title p")), 2, "the title in both")
