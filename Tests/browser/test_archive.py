@@ -136,8 +136,13 @@ class TheOrganisersArchive(BrowserCase):
             driver.set_window_size(*size)
         driver.get(self.archive.link)
         self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#list .session-card"), "the list appears")
+        # A language asks for the list again and draws it anew: wait for the new cards, so that
+        # what the test then clicks or reads is not replaced under it.
+        driver.execute_script("window.listBefore = document.querySelector('#list .session-card');")
         driver.find_element(By.CSS_SELECTOR, "[data-lang='%s']" % lang).click()
         self.wait(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang, "the language changes")
+        self.wait(driver, lambda d: d.execute_script("var c = document.querySelector('#list .session-card');"
+                                                     "return c !== null && !window.listBefore.isConnected;"), "the list is drawn again")
         return driver
 
     def tab(self, driver, view):
