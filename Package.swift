@@ -76,6 +76,7 @@ let package = Package(
                 // scrypt, the memory-hard KDF of encrypted exports.
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict + upgradeTest + fuzzed
         ),

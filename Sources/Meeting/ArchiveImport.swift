@@ -90,7 +90,8 @@ extension TranscriptStore {
     }
 
     /// Imports files in order, each stored whole or not at all, reporting each as it is done.
-    /// Files are read, opened and verified several at a time on every core while the ones
+    /// Files are read, opened and verified several at a time on every core (on threads of
+    /// their own: ``VerifyingExecutor``) while the ones
     /// before them are stored, so a stick of hundreds of exports costs little more than
     /// verifying their signatures. They are stored a batch at a time (``save(all:)``): one
     /// commit, and one piece of the search index, for several sessions.
@@ -113,7 +114,10 @@ extension TranscriptStore {
             func startMore() {
                 while canStart {
                     let (index, path, size) = (next, paths[next], sizes[next])
-                    group.addTask { (index, await TranscriptStore.prepare(path, size: size, passphrase: passphrase)) }
+                    // Off the cooperative pool, so the loop below and its writes answer at once.
+                    group.addTask(executorPreference: VerifyingExecutor.shared) {
+                        (index, await TranscriptStore.prepare(path, size: size, passphrase: passphrase))
+                    }
                     next += 1
                 }
             }

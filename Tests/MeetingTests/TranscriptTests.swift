@@ -235,6 +235,39 @@ struct TranscriptTests {
     }
 
     @Test(
+        "an import's verifying threads run every job of the tasks that prefer them, their child tasks' too, and nothing runs there otherwise",
+        .timeLimit(.minutes(1)))
+    func verifyingThreadsRunEverything() async {
+        let results = await withTaskGroup(of: (sum: Int, threads: Set<String>).self) { group in
+            for n in 0..<300 {
+                group.addTask(executorPreference: VerifyingExecutor.shared) {
+                    // A child task of its own (`async let`), a group of four that yield, and the
+                    // task itself after each wait: where each part ran.
+                    async let half = (sum: (0..<n).reduce(0, +), thread: currentThreadName())
+                    let parts = await withTaskGroup(of: (Int, String).self) { inner in
+                        for k in 0..<4 {
+                            inner.addTask {
+                                await Task.yield()
+                                return (k * n, currentThreadName())
+                            }
+                        }
+                        return await inner.reduce(into: [(Int, String)]()) { $0.append($1) }
+                    }
+                    let child = await half
+                    return (child.sum + parts.map(\.0).reduce(0, +), Set(parts.map(\.1) + [child.thread, currentThreadName()]))
+                }
+            }
+            return await group.reduce(into: [(sum: Int, threads: Set<String>)]()) { $0.append($1) }
+        }
+        #expect(results.map(\.sum).sorted() == (0..<300).map { n in n * (n - 1) / 2 + 6 * n })
+        let threads = results.reduce(into: Set<String>()) { $0.formUnion($1.threads) }
+        #expect(!threads.isEmpty && threads.allSatisfy { $0.hasPrefix("halqa.verify.") }, "\(threads)")
+        // A task that does not ask for them runs on the cooperative pool, as before.
+        let elsewhere = await Task { currentThreadName() }.value
+        #expect(!elsewhere.hasPrefix("halqa.verify."), "\(elsewhere)")
+    }
+
+    @Test(
         "an import whose signatures are checked after the writer stopped waiting is written again once they check; one whose signatures fail leaves nothing"
     )
     func writerThatStopsWaiting() async throws {
@@ -643,3 +676,6 @@ struct TranscriptTests {
         await expectRefusal(.invalidSearch) { _ = try store.search("   ") }
     }
 }
+
+/// The name of the thread this runs on ("" for one of the cooperative pool).
+private func currentThreadName() -> String { Thread.current.name ?? "" }
