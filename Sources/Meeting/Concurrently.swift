@@ -5,9 +5,10 @@ import Synchronization
 /// events when a node catches up or a transcript is imported.
 enum Concurrently {
     /// `transform` over `items`, in order, in chunks run as child tasks (the cooperative pool
-    /// has a thread per core). Few items are mapped in place. Every chunk is queued at once and
-    /// keeps its thread until done: not for a node that serves phones meanwhile (joining runs
-    /// before the node serves; an import is a process of its own).
+    /// has a thread per core; in `halqa archive import`, the ``VerifyingExecutor``'s threads).
+    /// Few items are mapped in place. Every chunk is queued at once and keeps its thread until
+    /// done: not for a node that serves phones meanwhile (joining runs before the node serves;
+    /// an import is a process of its own).
     static func map<T: Sendable, U: Sendable>(
         _ items: [T], chunk: Int = 256, _ transform: @escaping @Sendable (T) -> U
     ) async -> [U] {

@@ -1,16 +1,16 @@
 import DequeModule
 import Foundation
+import Synchronization
 
-/// Threads of their own, one per core, on which an import reads and verifies its files, so
-/// that Swift's cooperative pool stays free for what stores them (``TranscriptStore/importFiles(_:passphrase:report:)``).
+/// Threads of their own, one per core, on which `halqa archive import` reads and verifies its
+/// files, so that Swift's cooperative pool stays free for what stores them
+/// (``TranscriptStore/importFiles(_:passphrase:report:)``).
 ///
 /// On the pool, a stick's files were dozens of jobs queued in order, and every step of storing
 /// a batch (the loop taking a verified file, its write's answer) queued behind all of them:
-/// storing 8 sessions took about 70 ms, of which about 35 ms was waiting its turn, while the
-/// writer's own work took about 30 ms. Files verified meanwhile then filled the window read
-/// ahead, and the cores waited on the writer (bench-archive's small year, this machine: the
-/// import used 1.85 of its 2 cores, and ran ×1.51–1.52 its floor; here, 1.88–1.90, and
-/// ×1.47–1.50).
+/// storing 8 sessions took about 70 ms, about 35 ms of it waiting its turn, while the writer's
+/// own work took about 30 ms. The files verified meanwhile filled the window read ahead, and
+/// the cores waited on the writer. docs/archive.md ("Scale") has the figures.
 ///
 /// Jobs run in the order they come, each to its end or its next suspension; a task whose
 /// preferred executor this is (`addTask(executorPreference:)`) runs here, and so do the child
@@ -21,16 +21,16 @@ final class VerifyingExecutor: TaskExecutor, @unchecked Sendable {
     /// Guards `jobs`; the threads wait on it.
     private let condition = NSCondition()
     private var jobs = Deque<UnownedJob>()
+    /// The threads' own ids, and how many jobs they have run (for tests).
+    private let threads = Mutex<Set<pthread_t>>([])
+    private let ran = Atomic<Int>(0)
 
-    private init(threads: Int) {
-        for n in 0..<max(1, threads) {
-            let thread = Thread { [self] in
-                // What `top` and `perf` show, and a test checks (at most 15 bytes). Named from
-                // within: a thread otherwise keeps the name of the one that started it.
-                Thread.current.name = "halqa.verify.\(n)"
+    private init(threads count: Int) {
+        for _ in 0..<max(1, count) {
+            Thread { [self] in
+                threads.withLock { _ = $0.insert(pthread_self()) }
                 while true { runNext() }
-            }
-            thread.start()
+            }.start()
         }
     }
 
@@ -39,6 +39,7 @@ final class VerifyingExecutor: TaskExecutor, @unchecked Sendable {
         while jobs.isEmpty { condition.wait() }
         let job = jobs.removeFirst()
         condition.unlock()
+        ran.add(1, ordering: .relaxed)
         job.runSynchronously(on: asUnownedTaskExecutor())
     }
 
@@ -49,4 +50,10 @@ final class VerifyingExecutor: TaskExecutor, @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
+
+    /// Whether the caller runs on one of these threads.
+    var isCurrent: Bool { threads.withLock { $0.contains(pthread_self()) } }
+
+    /// How many jobs these threads have run.
+    var jobsRun: Int { ran.load(ordering: .relaxed) }
 }

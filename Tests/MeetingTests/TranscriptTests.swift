@@ -235,36 +235,48 @@ struct TranscriptTests {
     }
 
     @Test(
-        "an import's verifying threads run every job of the tasks that prefer them, their child tasks' too, and nothing runs there otherwise",
+        "an import's verifying threads run every job of the tasks that prefer them, their child tasks' too, nothing else, and an import's files",
         .timeLimit(.minutes(1)))
-    func verifyingThreadsRunEverything() async {
-        let results = await withTaskGroup(of: (sum: Int, threads: Set<String>).self) { group in
+    func verifyingThreadsRunEverything() async throws {
+        let executor = VerifyingExecutor.shared
+        let results = await withTaskGroup(of: (sum: Int, here: [Bool]).self) { group in
             for n in 0..<300 {
-                group.addTask(executorPreference: VerifyingExecutor.shared) {
+                group.addTask(executorPreference: executor) {
                     // A child task of its own (`async let`), a group of four that yield, and the
                     // task itself after each wait: where each part ran.
-                    async let half = (sum: (0..<n).reduce(0, +), thread: currentThreadName())
-                    let parts = await withTaskGroup(of: (Int, String).self) { inner in
+                    async let half = (sum: (0..<n).reduce(0, +), here: executor.isCurrent)
+                    let parts = await withTaskGroup(of: (Int, Bool).self) { inner in
                         for k in 0..<4 {
                             inner.addTask {
                                 await Task.yield()
-                                return (k * n, currentThreadName())
+                                return (k * n, executor.isCurrent)
                             }
                         }
-                        return await inner.reduce(into: [(Int, String)]()) { $0.append($1) }
+                        return await inner.reduce(into: [(Int, Bool)]()) { $0.append($1) }
                     }
                     let child = await half
-                    return (child.sum + parts.map(\.0).reduce(0, +), Set(parts.map(\.1) + [child.thread, currentThreadName()]))
+                    return (child.sum + parts.map(\.0).reduce(0, +), parts.map(\.1) + [child.here, executor.isCurrent])
                 }
             }
-            return await group.reduce(into: [(sum: Int, threads: Set<String>)]()) { $0.append($1) }
+            return await group.reduce(into: [(sum: Int, here: [Bool])]()) { $0.append($1) }
         }
         #expect(results.map(\.sum).sorted() == (0..<300).map { n in n * (n - 1) / 2 + 6 * n })
-        let threads = results.reduce(into: Set<String>()) { $0.formUnion($1.threads) }
-        #expect(!threads.isEmpty && threads.allSatisfy { $0.hasPrefix("halqa.verify.") }, "\(threads)")
+        #expect(results.allSatisfy { $0.here.allSatisfy { $0 } }, "every part ran on the verifying threads")
         // A task that does not ask for them runs on the cooperative pool, as before.
-        let elsewhere = await Task { currentThreadName() }.value
-        #expect(!elsewhere.hasPrefix("halqa.verify."), "\(elsewhere)")
+        #expect(await Task { executor.isCurrent }.value == false)
+        // An import reads and verifies its files there.
+        let source = TemporaryFolder()
+        let store = try TranscriptStore(folder: source.path + "/node")
+        let session = try await LiveSession.start(deck: trilingualDeck(), title: "Circle", minimumToReveal: 3, in: store)
+        try await session.closeSession()
+        let file = source.path + "/circle.json"
+        try Transcript(try store.state(of: session.id)).json().write(to: URL(fileURLWithPath: file))
+        let archive = TemporaryFolder()
+        let before = executor.jobsRun
+        var outcomes: [ImportOutcome] = []
+        try await TranscriptStore(folder: archive.path).importFiles([file], passphrase: AskOnce { "" }) { outcomes.append($0) }
+        #expect(outcomes.map(\.kind) == [.added])
+        #expect(executor.jobsRun > before, "the import's file was verified on the verifying threads")
     }
 
     @Test(
@@ -676,6 +688,3 @@ struct TranscriptTests {
         await expectRefusal(.invalidSearch) { _ = try store.search("   ") }
     }
 }
-
-/// The name of the thread this runs on ("" for one of the cooperative pool).
-private func currentThreadName() -> String { Thread.current.name ?? "" }
