@@ -25,7 +25,8 @@ final class VerifyingExecutor: TaskExecutor, @unchecked Sendable {
     private let threads = Mutex<Set<pthread_t>>([])
     private let ran = Atomic<Int>(0)
 
-    private init(threads count: Int) {
+    /// Another set of threads (the Node tests run a node under test on four of their own).
+    init(threads count: Int) {
         for _ in 0..<max(1, count) {
             Thread { [self] in
                 threads.withLock { _ = $0.insert(pthread_self()) }

@@ -1,6 +1,8 @@
 import Foundation
 import HalqaTestSupport
 
+@testable import Meeting
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -125,37 +127,8 @@ final class RawConnection {
 /// Threads of its own for a node under test, so that its timing (deadlines, rates) does not
 /// depend on CPU-heavy tests running at the same time on Swift concurrency's few shared
 /// threads. Tasks started under `withTaskExecutorPreference(DedicatedExecutor.shared)`, their
-/// child tasks, and actors without an executor of their own run here.
-final class DedicatedExecutor: TaskExecutor, @unchecked Sendable {
-    static let shared = DedicatedExecutor(threads: 4)
-
-    // The queue of jobs, guarded by `condition`.
-    private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
-
-    init(threads: Int) {
-        for _ in 0..<threads {
-            let thread = Thread { [unowned self] in self.work() }
-            thread.name = "node under test"
-            thread.start()
-        }
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        condition.lock()
-        jobs.append(job)
-        condition.signal()
-        condition.unlock()
-    }
-
-    private func work() {
-        while true {
-            condition.lock()
-            while jobs.isEmpty { condition.wait() }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job.runSynchronously(on: asUnownedTaskExecutor())
-        }
-    }
+/// child tasks, and actors without an executor of their own run here: four threads of the kind
+/// an import verifies its files on.
+enum DedicatedExecutor {
+    static let shared = VerifyingExecutor(threads: 4)
 }
