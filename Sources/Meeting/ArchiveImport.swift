@@ -92,8 +92,9 @@ extension TranscriptStore {
     /// Imports files in order, each stored whole or not at all, reporting each as it is done.
     /// Files are read, opened and verified several at a time on every core (on threads of
     /// their own: ``VerifyingExecutor``) while the ones before them are stored, so a stick of
-    /// hundreds of exports costs little more than verifying their signatures. They are stored a batch at a time (``save(all:)``): one
-    /// commit, and one piece of the search index, for several sessions.
+    /// hundreds of exports costs little more than verifying their signatures. They are stored
+    /// a batch at a time (``save(all:)``): one commit, and one piece of the search index, for
+    /// several sessions.
     public func importFiles(_ paths: [String], passphrase: AskOnce, report: (ImportOutcome) async -> Void) async {
         let batchSize = max(4, ProcessInfo.processInfo.activeProcessorCount * 4)
         // Read ahead: four batches, or fewer while the files read and not yet stored come to
