@@ -204,12 +204,14 @@ public actor Replicator {
         case .events(let s, let list) where s == session.id:
             do {
                 let merge = try await session.merge(list, from: role)
-                await write([.stored(session: s, ids: merge.stored)], to: writer)
+                // The facilitator is warned before the sender hears what was stored: once it
+                // has its answer, the console already says what was refused.
                 if !merge.refused.isEmpty {
                     await warn(
                         "Refused \(merge.refused.count) event\(merge.refused.count == 1 ? "" : "s") from \(links[id]?.name ?? "a node") (\(key.fingerprint)): a bad signature or a signer without authority."
                     )
                 }
+                await write([.stored(session: s, ids: merge.stored)], to: writer)
                 if !merge.added.isEmpty {
                     await push(merge.added, except: id)
                     await onChange?()

@@ -89,7 +89,10 @@ struct TranscriptTests {
         let transcript = Transcript(try session.store.state(of: session.id))
         let json = transcript.json()
         let all = json + transcript.events.map { Data(base64Encoded: $0)! }.reduce(Data(), +)
-        for absent in ["Rahim", "names a person", "never revealed"] {
+        // Whole sentences: the export's base64 keys and signatures are random letters, where a
+        // word as short as "Rahim" turns up by chance in about one export in 100,000 (a CI run
+        // failed so, with the hidden reflection rightly left out of the readable part).
+        for absent in ["A man named Rahim hurt me.", "names a person", "never revealed"] {
             #expect(!all.containsSequence(Array(absent.utf8)), "\(absent) was exported")
         }
         #expect(transcript.prompts[0].reflections.count == 4)
