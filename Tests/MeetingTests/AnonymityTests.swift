@@ -243,7 +243,8 @@ struct AnonymityTests {
     /// file, and an archivist keeps none that is waiting.
     @Test("a node that catches up writes shown reflections into the main file and waiting ones only into the pending file")
     func catchUpPlacesEachReflection() async throws {
-        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+        let hostFolder = TemporaryFolder()
+        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: hostFolder.path))
         let coFacilitator = SigningKey()
         let archivist = SigningKey()
         try await host.admit(coFacilitator.publicKey, as: .coFacilitator, name: "co")
@@ -287,7 +288,8 @@ struct AnonymityTests {
     /// change at that moment too, and say when someone wrote.
     @Test("on a co-facilitator's laptop, a waiting reflection that arrives changes no byte of the main file; its reveal does")
     func archiveRowIgnoresWaitingReflections() async throws {
-        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+        let hostFolder = TemporaryFolder()
+        let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: hostFolder.path))
         let key = SigningKey()
         try await host.admit(key.publicKey, as: .coFacilitator, name: "co")
         try await host.open(prompt: 0)
@@ -325,7 +327,8 @@ struct AnonymityTests {
     func catchUpAgainRewritesTheBatch() async throws {
         var lowest = 0
         for run in 0..<8 {
-            let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: TemporaryFolder().path))
+            let hostFolder = TemporaryFolder()
+            let host = try await LiveSession.start(deck: trilingualDeck(prompts: 2), in: TranscriptStore(folder: hostFolder.path))
             let key = SigningKey()
             try await host.admit(key.publicKey, as: .coFacilitator, name: "co")
             try await host.open(prompt: 0)

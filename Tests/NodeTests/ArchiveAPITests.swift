@@ -70,7 +70,8 @@ struct ArchiveAPITests {
         "collecting from the page: an encrypted export with its passphrase is added, without it refused; retention lists, then wipes only when confirmed"
     )
     func collectAndKeep() async throws {
-        let source = try TranscriptStore(folder: TemporaryFolder().path)
+        let sourceFolder = TemporaryFolder()
+        let source = try TranscriptStore(folder: sourceFolder.path)
         let made = try await session(["first", "second", "third"], group: "Oak", in: source, daysAgo: 40)
         let sealed = try SealedFile.seal(Transcript(await made.state).json(), passphrase: "ghee tandoor kite river")
         let folder = TemporaryFolder()

@@ -61,8 +61,9 @@ struct PeerPortTests {
 
         // A node whose connections must say hello within 2 s closes silent ones.
         limits.helloDeadline = .seconds(2)
+        let folderD = TemporaryFolder()
         let d = try await R.start(
-            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: TemporaryFolder().path)),
+            try await LiveSession.start(deck: try R.deck(), in: TranscriptStore(folder: folderD.path)),
             name: "laptop-d", joinCode: "ABCDEFGH", limits: limits)
         defer { d.stop() }
         let silent = try await Self.flood(5, from: "127.0.0.20", to: d.port)

@@ -9,7 +9,11 @@ public final class TemporaryFolder: Sendable {
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit {
+        // A store still closing on another thread (SQLite deletes its WAL as it closes) can
+        // stop a removal midway, leaving the database: a second pass takes what is left.
+        for _ in 0..<3 where FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+    }
 
     /// Every byte of every file in the folder (the database, its WAL, anything else).
     public func allBytes() -> [UInt8] {
