@@ -8,7 +8,8 @@
 ///   heh with yeh ۀ, heh goal with hamza ۂ → ه;
 ///   alef with hamza or madda أ إ آ ٱ → ا; waw with hamza ؤ → و; yeh barree with hamza ۓ → ے;
 /// - vowel marks and Quranic annotation marks, tatweel ـ, zero-width joiner and non-joiner,
-///   and direction marks are removed;
+///   and the left-to-right, right-to-left and Arabic letter marks (U+200E, U+200F, U+061C)
+///   are removed (embeddings and isolates, U+202A–202E and U+2066–2069, are not);
 /// - Arabic-Indic and Eastern Arabic-Indic digits → 0–9.
 ///
 /// ```swift

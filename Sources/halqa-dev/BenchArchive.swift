@@ -15,6 +15,8 @@ struct BenchArchive: AsyncParsableCommand {
     @Option var sessions = 50
     @Option var men = 15
     @Option(help: "Searches to time.") var searches = 300
+    @Option(help: "Files per import call; 0 (the default) imports them all in one, as `halqa archive import` of a stick does.")
+    var filesPerImport = 0
 
     func run() async throws {
         let usb = "\(dir)/usb-\(groups)x\(sessions)x\(men)"
@@ -34,71 +36,58 @@ struct BenchArchive: AsyncParsableCommand {
         let exportBytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         emit("cores: \(ProcessInfo.processInfo.activeProcessorCount); \(files.count) exports, \(exportBytes / 1_000_000) MB")
 
-        // Import, as `halqa archive import` does (each file verified, folded and stored whole),
-        // and its floor (every event's signature verified on all cores, decoding not counted),
-        // a chunk of files at a time, one after the other: a shared machine's noise falls on
-        // both alike. Wall time and this process's CPU time of each.
+        // Import, as `halqa archive import` does (each file verified, folded and stored whole):
+        // one call for the whole stick, as the command makes, or `--files-per-import` at a time.
+        // Its floor: every event's signature verified on all cores, decoding not counted, 250
+        // files at a time, half of them before the import and half after (alternating), so a
+        // shared machine's noise falls on both alike. Wall time and this process's CPU time.
         try? FileManager.default.removeItem(atPath: data)
         let store = try TranscriptStore(folder: data)
         var floor = Spent()
         var imported = Spent()
         var events = 0
         var added = 0
-        let chunkSize = 250
-        for (k, chunk) in stride(from: 0, to: files.count, by: chunkSize).map({ Array(files[$0..<min($0 + chunkSize, files.count)]) })
-            .enumerated()
-        {
-            let sessionsOfChunk = try chunk.map { file -> ([Event], PublicKey) in
-                let transcript = try JSONDecoder().decode(Transcript.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
-                let decoded = try transcript.events.map { try Event(bytes: Array(Data(base64Encoded: $0)!)) }
-                guard
-                    let room = decoded.lazy.compactMap({ event -> PublicKey? in
-                        if case .sessionCreated(let created) = event.body { return created.roomKey }
-                        return nil
-                    }).first
-                else { throw ValidationError("\(file) has no session-created event") }
-                return (decoded, room)
+        let calls = BenchArchive.split(files, filesPerImport > 0 ? filesPerImport : files.count)
+        var first = 0
+        for (k, call) in calls.enumerated() {
+            var callFloor = Spent()
+            let floorChunks = BenchArchive.split(call, 250)
+            for (j, chunk) in floorChunks.enumerated() where (j + k) % 2 == 0 {
+                let (spent, count) = try await BenchArchive.floor(of: chunk)
+                callFloor += spent
+                events += count
             }
-            let all = sessionsOfChunk.flatMap { events, room in events.map { ($0, room) } }
-            events += all.count
-            func verifyAlone() {
-                let cores = ProcessInfo.processInfo.activeProcessorCount
-                DispatchQueue.concurrentPerform(iterations: cores) { part in
-                    for i in stride(from: part, to: all.count, by: cores) where !all[i].0.hasValidSignature(roomKey: all[i].1) {
-                        fatalError("an event of the synthetic year does not verify")
+            var refused: ImportOutcome?
+            let started = ContinuousClock.now
+            let callImport = await BenchArchive.measure {
+                await store.importFiles(call, passphrase: AskOnce { "" }) { outcome in
+                    if outcome.kind == .added { added += 1 } else { refused = outcome }
+                    if calls.count == 1, added % 1000 == 0 {
+                        progress(String(format: "%5d files stored in %.1f s", added, (ContinuousClock.now - started).seconds))
                     }
                 }
             }
-            var refused: ImportOutcome?
-            func importChunk() async {
-                await store.importFiles(chunk, passphrase: AskOnce { "" }) { outcome in
-                    if outcome.kind == .added { added += 1 } else { refused = outcome }
-                }
+            for (j, chunk) in floorChunks.enumerated() where (j + k) % 2 == 1 {
+                let (spent, count) = try await BenchArchive.floor(of: chunk)
+                callFloor += spent
+                events += count
             }
-            // Which goes first alternates, so neither always meets a warm or a cold cache.
-            let chunkFloor: Spent
-            let chunkImport: Spent
-            if k % 2 == 0 {
-                chunkFloor = await BenchArchive.measure(verifyAlone)
-                chunkImport = await BenchArchive.measure(importChunk)
-            } else {
-                chunkImport = await BenchArchive.measure(importChunk)
-                chunkFloor = await BenchArchive.measure(verifyAlone)
-            }
-            floor += chunkFloor
-            imported += chunkImport
-            // As the archive grows: does a chunk cost more, next to its floor, than the one before?
+            floor += callFloor
+            imported += callImport
+            // As the archive grows: does a call cost more, next to its floor, than the one before?
             progress(
                 String(
-                    format: "files %5d–%5d: import %.1f s, floor %.1f s, ×%.2f (CPU ×%.2f)", k * chunkSize + 1, k * chunkSize + chunk.count,
-                    chunkImport.wall, chunkFloor.wall, chunkImport.wall / chunkFloor.wall, chunkImport.cpu / chunkFloor.cpu))
+                    format: "files %5d–%5d: import %.1f s, floor %.1f s, ×%.2f (CPU ×%.2f)", first + 1, first + call.count,
+                    callImport.wall, callFloor.wall, callImport.wall / callFloor.wall, callImport.cpu / callFloor.cpu))
+            first += call.count
             if let refused { throw ValidationError("\(refused.file): \(refused.message)") }
         }
         emit(
             String(
                 format:
-                    "import: %d sessions, %d events in %.1f s (CPU %.1f s); verifying their signatures alone %.1f s (CPU %.1f s); ×floor %.2f (CPU ×%.2f)",
-                added, events, imported.wall, imported.cpu, floor.wall, floor.cpu, imported.wall / floor.wall, imported.cpu / floor.cpu))
+                    "import (%d call%@): %d sessions, %d events in %.1f s (CPU %.1f s); verifying their signatures alone %.1f s (CPU %.1f s); ×floor %.2f (CPU ×%.2f)",
+                calls.count, (calls.count == 1 ? "" : "s") as NSString, added, events, imported.wall, imported.cpu, floor.wall, floor.cpu,
+                imported.wall / floor.wall, imported.cpu / floor.cpu))
         await store.checkpoint()
         let size = try FileManager.default.contentsOfDirectory(atPath: data).reduce(0) {
             $0 + ((try? FileManager.default.attributesOfItem(atPath: data + "/" + $1)[.size] as? Int) ?? 0)
@@ -166,6 +155,37 @@ struct BenchArchive: AsyncParsableCommand {
             getrusage(RUSAGE_SELF.rawValue, &usage)
             return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         }
+    }
+
+    /// `items` in runs of at most `size`.
+    static func split<T>(_ items: [T], _ size: Int) -> [[T]] {
+        stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
+    }
+
+    /// Verifying the signatures of every event of `files` alone, on all cores (the files are
+    /// read and decoded first, untimed); and how many events they hold.
+    static func floor(of files: [String]) async throws -> (Spent, Int) {
+        let sessions = try files.map { file -> ([Event], PublicKey) in
+            let transcript = try JSONDecoder().decode(Transcript.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+            let decoded = try transcript.events.map { try Event(bytes: Array(Data(base64Encoded: $0)!)) }
+            guard
+                let room = decoded.lazy.compactMap({ event -> PublicKey? in
+                    if case .sessionCreated(let created) = event.body { return created.roomKey }
+                    return nil
+                }).first
+            else { throw ValidationError("\(file) has no session-created event") }
+            return (decoded, room)
+        }
+        let all = sessions.flatMap { events, room in events.map { ($0, room) } }
+        let spent = await measure {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            DispatchQueue.concurrentPerform(iterations: cores) { part in
+                for i in stride(from: part, to: all.count, by: cores) where !all[i].0.hasValidSignature(roomKey: all[i].1) {
+                    fatalError("an event of the synthetic year does not verify")
+                }
+            }
+        }
+        return (spent, all.count)
     }
 
     /// What `work` took.
