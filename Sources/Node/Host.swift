@@ -339,7 +339,7 @@ struct RoomService: Service {
     let cadence: Duration
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     while (try? await Task.sleep(for: .milliseconds(50))) != nil { await room.flushArrivals() }

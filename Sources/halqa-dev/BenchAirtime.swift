@@ -65,7 +65,7 @@ final class Air: Sendable {
         tcpdump.arguments = ["-i", "lo", "-nn", "-q", "-l", "--immediate-mode", "-B", "65536", "-s", "96", "tcp port \(port)"]
         let lines = Pipe()
         tcpdump.standardOutput = lines
-        FileManager.default.createFile(atPath: said.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: said.path, contents: nil)
         tcpdump.standardError = try FileHandle(forWritingTo: said)
         try tcpdump.run()
         let phone = "127.0.0.1.\(port)"

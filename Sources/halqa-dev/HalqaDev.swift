@@ -197,7 +197,7 @@ struct BenchStore: AsyncParsableCommand {
             try await session.reveal(prompt: 0)
             try await session.closeSession()
         }
-        let size = ((try? FileManager.default.attributesOfItem(atPath: folder + "/halqa.sqlite")[.size] as? Int) ?? 0) ?? 0
+        let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/halqa.sqlite")[.size] as? Int) ?? 0
         print(
             "reveals, in a store already holding \(archived) sessions (halqa.sqlite \(String(format: "%.1f", Double(size) / 1e6)) MB); 250-character reflections"
         )
