@@ -78,8 +78,7 @@ struct ArchiveServe: AsyncParsableCommand {
                         """.utf8))
             }
         } catch let error as HostError {
-            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw fail(error)
         }
     }
 }

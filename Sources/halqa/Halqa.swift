@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Meeting
+import Node
 
 @main
 struct Halqa: AsyncParsableCommand {
@@ -62,8 +63,13 @@ func announce(_ update: TranscriptStore.SchemaUpdate?, folder: String) {
 }
 
 /// Prints a refusal as one clear line on standard error and gives the exit code for it.
-func fail(_ error: MeetingError) -> ExitCode {
-    FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
+func fail(_ error: MeetingError) -> ExitCode { fail(message: error.message) }
+
+/// The same for a node that could not start or serve (a port in use, a bad address).
+func fail(_ error: HostError) -> ExitCode { fail(message: error.message) }
+
+private func fail(message: String) -> ExitCode {
+    FileHandle.standardError.put(Data("halqa: \(message)\n".utf8))
     return ExitCode(1)
 }
 

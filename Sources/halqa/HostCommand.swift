@@ -121,8 +121,7 @@ struct HostCommand: AsyncParsableCommand {
                     Data("\nStopped. Everything is saved; continue with: halqa host --resume \(room.session.id.short)\n".utf8))
             }
         } catch let error as HostError {
-            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw fail(error)
         }
     }
 

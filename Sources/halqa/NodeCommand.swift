@@ -113,8 +113,7 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as MeetingError {
             throw fail(error)
         } catch let error as HostError {
-            FileHandle.standardError.put(Data("halqa: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            throw fail(error)
         }
     }
 }
