@@ -18,6 +18,11 @@ struct BenchArchive: AsyncParsableCommand {
     @Option(help: "Files per import call; 0 (the default) imports them all in one, as `halqa archive import` of a stick does.")
     var filesPerImport = 0
 
+    func validate() throws {
+        guard groups >= 1, sessions >= 1, men >= 1 else { throw ValidationError("--groups, --sessions and --men must each be at least 1.") }
+        guard filesPerImport >= 0 else { throw ValidationError("--files-per-import must be 0 (one call for all) or more.") }
+    }
+
     func run() async throws {
         let usb = "\(dir)/usb-\(groups)x\(sessions)x\(men)"
         let data = "\(dir)/archive"
@@ -47,6 +52,7 @@ struct BenchArchive: AsyncParsableCommand {
         var imported = Spent()
         var events = 0
         var added = 0
+        guard !files.isEmpty else { throw ValidationError("\(usb) holds no exports: remove the folder and run again to make them.") }
         let calls = BenchArchive.split(files, filesPerImport > 0 ? filesPerImport : files.count)
         var first = 0
         for (k, call) in calls.enumerated() {
@@ -62,7 +68,7 @@ struct BenchArchive: AsyncParsableCommand {
             let callImport = await BenchArchive.measure {
                 await store.importFiles(call, passphrase: AskOnce { "" }) { outcome in
                     if outcome.kind == .added { added += 1 } else { refused = outcome }
-                    if calls.count == 1, added % 1000 == 0 {
+                    if calls.count == 1, outcome.kind == .added, added % 1000 == 0 {
                         progress(String(format: "%5d files stored in %.1f s", added, (ContinuousClock.now - started).seconds))
                     }
                 }
@@ -159,7 +165,7 @@ struct BenchArchive: AsyncParsableCommand {
 
     /// `items` in runs of at most `size`.
     static func split<T>(_ items: [T], _ size: Int) -> [[T]] {
-        stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
+        stride(from: 0, to: items.count, by: max(1, size)).map { Array(items[$0..<min($0 + size, items.count)]) }
     }
 
     /// Verifying the signatures of every event of `files` alone, on all cores (the files are

@@ -7,6 +7,9 @@ import Testing
 
 @Suite("Export, import and search")
 struct TranscriptTests {
+    /// The reflection ``finishedSession(in:)`` hides.
+    static let hiddenText = "A man named Rahim hurt me."
+
     /// A closed session with revealed, hidden and resonated reflections in three scripts.
     static func finishedSession(in folder: TemporaryFolder) async throws -> LiveSession {
         let session = try await LiveSession.start(
@@ -18,11 +21,11 @@ struct TranscriptTests {
             "زما پلار به چیغې وهلې؛ ما هم دا زده کړل.",
             "I learned that a man does not cry. I want to unlearn it.",
             "<img src=x onerror=alert(1)> and *stars* and # hash",
-            "A man named Rahim hurt me.",
+            hiddenText,
         ]
         for text in texts { _ = try await session.submitReflection(prompt: 0, text: text) }
         let shown = try await session.reveal(prompt: 0)
-        try await session.hide(shown.first { $0.text.contains("Rahim") }!.id, reason: "names a person")
+        try await session.hide(shown.first { $0.text == hiddenText }!.id, reason: "names a person")
         try await session.resonate(with: shown.first { $0.text.hasPrefix("I learned") }!.id)
         try await session.resonate(with: shown.first { $0.text.hasPrefix("I learned") }!.id)
         try await session.writeNote("Long silence after this prompt; زیادہ تر نے والد کا ذکر کیا۔", prompt: 0)
@@ -92,7 +95,8 @@ struct TranscriptTests {
         // Whole sentences: the export's base64 keys and signatures are random letters, where a
         // word as short as "Rahim" turns up by chance in about one export in 100,000 (a CI run
         // failed so, with the hidden reflection rightly left out of the readable part).
-        for absent in ["A man named Rahim hurt me.", "names a person", "never revealed"] {
+        #expect(try folder.filesHolding(Self.hiddenText).count > 0, "the hidden reflection is not even stored: the test tests nothing")
+        for absent in [Self.hiddenText, "names a person", "never revealed"] {
             #expect(!all.containsSequence(Array(absent.utf8)), "\(absent) was exported")
         }
         #expect(transcript.prompts[0].reflections.count == 4)

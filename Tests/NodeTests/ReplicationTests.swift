@@ -176,7 +176,7 @@ struct ReplicationTests {
         let connection = try await PeerTransport.connect(
             host: "127.0.0.1", port: a.port, identity: try PeerTransportIdentity(key: c.session.nodeKey).identity,
             expect: a.replicator.myKey.fingerprint)
-        try await connection.channel.executeThenClose { inbound, outbound in
+        let answered = try await connection.channel.executeThenClose { inbound, outbound in
             try await outbound.write(
                 PeerMessage.hello(
                     PeerHello(name: "organiser", peerPort: nil, participantURL: nil, session: a.session.id, wantsAdmission: false)
@@ -184,9 +184,13 @@ struct ReplicationTests {
             try await outbound.write(PeerMessage.events(session: a.session.id, events: [forged.bytes]).buffer)
             var it = inbound.makeAsyncIterator()
             while let frame = try await it.next() {
-                if case .stored = try PeerMessage(decoding: frame.readableBytesView) { break }
+                if case .stored = try PeerMessage(decoding: frame.readableBytesView) { return true }
             }
+            return false
         }
+        // A answered the forged event (the warning is recorded before the answer is sent);
+        // a link that ended first, replaced by C's own, would leave the warning unchecked.
+        #expect(answered, "A closed the link without answering the forged event")
         #expect(await a.session.state.openPrompt == 0)
         #expect(await a.session.state.event(forged.id) == nil)
         #expect(await a.replicator.status().warnings.contains { $0.contains("Refused 1 event") })

@@ -12,7 +12,10 @@ public final class TemporaryFolder: Sendable {
     deinit {
         // A store still closing on another thread (SQLite deletes its WAL as it closes) can
         // stop a removal midway, leaving the database: a second pass takes what is left.
-        for _ in 0..<3 where FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+        for pass in 0..<5 where FileManager.default.fileExists(atPath: path) {
+            if pass > 0 { usleep(20_000 << pass) }
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// Every byte of every file in the folder (the database, its WAL, anything else).
