@@ -19,8 +19,16 @@ import Foundation
 struct TranscriptFile {
     /// The file with its events' array emptied.
     let readable: Data
-    /// Where each event's letters are in the file, in order.
+    /// Where each event's letters are in the file, in order; only those before the first too
+    /// short to be an event, if there is one (``shortEvent``).
     let events: [Range<Int>]
+    /// The position (from 0) of the first event whose letters are fewer than any event's
+    /// (``shortestEvent``), if any: such a file is refused without reading its events, so a
+    /// file of millions of empty strings costs no more memory than its own size.
+    let shortEvent: Int?
+
+    /// Fewer base64 letters than any event has: its signature alone is 88.
+    static let shortestEvent = 128
 
     init?(_ data: Data) {
         guard let found = data.withUnsafeBytes({ TranscriptFile.scan($0.assumingMemoryBound(to: UInt8.self)) }) else {
@@ -32,13 +40,41 @@ struct TranscriptFile {
         readable.append(data[(data.startIndex + found.array.upperBound)...])
         self.readable = readable
         events = found.events
+        shortEvent = found.short
     }
 
-    /// The events' array (its brackets included) and each event's letters, in a top-level
-    /// object where the key "events" appears once.
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>])? {
+    /// How many values a JSON text holds at least: its commas outside strings, plus one. A
+    /// pass over the bytes, for a file that is not split, before Foundation's decoder makes
+    /// something of every value (a file of 89 million empty strings took more than 20 GB).
+    static func values(in data: Data) -> Int {
+        data.withUnsafeBytes { raw in
+            var count = 1
+            var inString = false
+            var escaped = false
+            for byte in raw {
+                if inString {
+                    if escaped {
+                        escaped = false
+                    } else if byte == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if byte == UInt8(ascii: "\"") {
+                        inString = false
+                    }
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = true
+                } else if byte == UInt8(ascii: ",") {
+                    count += 1
+                }
+            }
+            return count
+        }
+    }
+
+    /// The events' array (its brackets included), each event's letters (up to the first too
+    /// short) and where that one is, in a top-level object where the key "events" appears once.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>], short: Int?)? {
         var scanner = Scanner(bytes: bytes)
-        var found: (array: Range<Int>, events: [Range<Int>])?
+        var found: (array: Range<Int>, events: [Range<Int>], short: Int?)?
         scanner.skipSpace()
         guard scanner.take(UInt8(ascii: "{")) else { return nil }
         scanner.skipSpace()
@@ -130,10 +166,11 @@ struct TranscriptFile {
 
         /// An array of strings of base64 letters and padding only (so each is a JSON string
         /// that reads as exactly its bytes): the array's range and each string's letters.
-        mutating func base64Array() -> (array: Range<Int>, events: [Range<Int>])? {
+        mutating func base64Array() -> (array: Range<Int>, events: [Range<Int>], short: Int?)? {
             let start = index
             guard take(UInt8(ascii: "[")) else { return nil }
             var events: [Range<Int>] = []
+            var short: Int?
             skipSpace()
             if !take(UInt8(ascii: "]")) {
                 repeat {
@@ -141,13 +178,15 @@ struct TranscriptFile {
                     guard take(UInt8(ascii: "\"")) else { return nil }
                     let letters = index
                     while let byte = next, Base64Spelling.sextets[Int(byte)] & 0x40 == 0 || byte == UInt8(ascii: "=") { index += 1 }
-                    events.append(letters..<index)
+                    if short == nil {
+                        if index - letters < TranscriptFile.shortestEvent { short = events.count } else { events.append(letters..<index) }
+                    }
                     guard take(UInt8(ascii: "\"")) else { return nil }
                     skipSpace()
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
-            return (start..<index, events)
+            return (start..<index, events, short)
         }
     }
 }

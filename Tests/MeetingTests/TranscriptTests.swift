@@ -159,6 +159,32 @@ struct TranscriptTests {
         #expect(try other.sessionIDs().isEmpty)
     }
 
+    @Test(
+        "a file of hundreds of thousands of strings that cannot be events is refused before they are read, in either spelling, and stores nothing"
+    )
+    func floodedFileIsRefused() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        var flooded = Transcript(try session.store.state(of: session.id))
+        flooded.events = Array(repeating: "", count: 300_000)
+        let empty = TemporaryFolder()
+        let store = try TranscriptStore(folder: empty.path)
+        // As Halqa writes it: the first string is too short to be an event, and the rest are not read.
+        let halqa = await store.importBytes(flooded.json(), named: "flood.json") { "" }
+        #expect(halqa.kind == .refused)
+        #expect(halqa.message == "Event 1 is too short to be an event. The file was damaged or edited; nothing was imported.")
+        // Spelled by another writer (a slash escaped), it goes to Foundation's decoder whole:
+        // refused before, for holding more items than a file of its size can.
+        flooded.events[0] = "/"
+        let other = try JSONEncoder().encode(flooded)
+        #expect(TranscriptFile(other) == nil)
+        let whole = await store.importBytes(other, named: "flood.json") { "" }
+        #expect(whole.kind == .refused)
+        #expect(whole.message.hasPrefix("The file holds 30"), "\(whole.message)")
+        #expect(whole.message.contains("items, more than a transcript of its size can: it was damaged or made by another program."))
+        #expect(try store.sessionIDs().isEmpty)
+    }
+
     @Test("importing twice, or into the node that made it, stores nothing twice")
     func importMerges() async throws {
         let a = TemporaryFolder()
