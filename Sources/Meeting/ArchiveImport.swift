@@ -64,6 +64,30 @@ public enum ArchiveImport {
     }
 }
 
+extension ArchiveImport {
+    /// What reading a file that should be an export came to.
+    public enum FileBytes {
+        case bytes(Data)
+        /// Larger than an export can be (``largestFile``), or not a plain file (a device such
+        /// as `/dev/zero`, reached by a link, would be read without end).
+        case tooLarge
+        case notAFile
+        case unreadable
+    }
+
+    /// The bytes of the file at `path` (a link followed), read only if it is a plain file no
+    /// larger than an export can be.
+    public static func read(_ path: String) -> FileBytes {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .unreadable }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .notAFile }
+        guard info.st_size <= largestFile else { return .tooLarge }
+        guard let bytes = FileManager.default.contents(atPath: path) else { return .unreadable }
+        // A file that grew after it was measured.
+        return bytes.count <= largestFile ? .bytes(bytes) : .tooLarge
+    }
+}
+
 /// A passphrase asked for at most once, when the first encrypted file needs it, whichever
 /// task asks first; every later file gets the same answer (or the same refusal).
 public final class AskOnce: Sendable {
@@ -163,16 +187,19 @@ extension TranscriptStore {
 
     /// Reads (if it is no larger than an export can be: `size`), opens and verifies a file.
     static func prepare(_ path: String, size: Int, passphrase: AskOnce) async -> Prepared {
-        guard size <= ArchiveImport.largestFile else {
-            return .done(
-                ImportOutcome(
-                    file: path, kind: .refused, newEvents: 0,
-                    message: "too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)"))
+        func refused(_ message: String) -> Prepared { .done(ImportOutcome(file: path, kind: .refused, newEvents: 0, message: message)) }
+        // `size` (of the name, a link not followed) only spares reading what is surely too large.
+        guard size <= ArchiveImport.largestFile else { return refused(tooLarge) }
+        switch ArchiveImport.read(path) {
+        case .bytes(let bytes): return await prepare(bytes, named: path) { () throws(MeetingError) -> String in try passphrase.get() }
+        case .tooLarge: return refused(tooLarge)
+        case .notAFile: return refused("not a file (a device or a folder, reached by a link); give the exports themselves")
+        case .unreadable: return refused("cannot be read; check that you may read it")
         }
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            return .done(ImportOutcome(file: path, kind: .refused, newEvents: 0, message: "cannot be read; check that you may read it"))
-        }
-        return await prepare(bytes, named: path) { () throws(MeetingError) -> String in try passphrase.get() }
+    }
+
+    private static var tooLarge: String {
+        "too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)"
     }
 
     /// Opens (if encrypted) and verifies a file's bytes; nothing is stored.

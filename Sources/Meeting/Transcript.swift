@@ -155,50 +155,45 @@ public struct Transcript: Codable, Hashable, Sendable {
             throw MeetingError(
                 .invalidTranscript, "The file is \(data.count) bytes; a transcript may be at most \(Limits.transcriptBytes).")
         }
-        guard let file = TranscriptFile(data) else {
-            // Foundation's decoder makes something of every value before any can be refused.
-            let values = TranscriptFile.values(in: data)
-            guard values <= mostValues(inBytes: data.count) else {
-                throw MeetingError(
-                    .invalidTranscript,
-                    "The file holds \(values) items, more than a transcript of its size can: it was damaged or made by another program. Nothing was imported."
-                )
-            }
+        let file = TranscriptFile(data)
+        // Foundation's decoder makes something of every value it is given before any can be
+        // refused: the whole file, or the readable part of one split.
+        let items = TranscriptFile.items(in: file?.readable ?? data)
+        guard items <= mostItems(inBytes: data.count) else {
+            throw MeetingError(
+                .invalidTranscript,
+                "The file holds \(items) items, more than a transcript of its size can: it was damaged or made by another program. Nothing was imported."
+            )
+        }
+        guard let file else {
             var transcript = try checkedTranscript(data)
             let texts = transcript.events
-            let events = try await decode(texts.count) { i in
-                texts[i].utf8.count < TranscriptFile.shortestEvent ? nil : Base64Spelling.decode(texts[i])
-            }
+            let short = texts.firstIndex { $0.utf8.count < TranscriptFile.shortestEvent }
+            let events = try await decode(texts.count, before: short) { i in Base64Spelling.decode(texts[i]) }
             transcript.events = []
             return (transcript, events)
         }
         async let readablePart = Result { () throws(MeetingError) -> Transcript in try checkedTranscript(file.readable) }
         let events: Result<[Event], MeetingError>
-        if let short = file.shortEvent {
-            events = .failure(
-                MeetingError(
-                    .invalidTranscript,
-                    "Event \(short + 1) is too short to be an event. The file was damaged or edited; nothing was imported."))
-        } else {
-            do throws(MeetingError) {
-                events = .success(
-                    try await decode(file.events.count) { i in
-                        data.withUnsafeBytes { raw in
-                            Base64Spelling.decode(UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[file.events[i]]))
-                        }
-                    })
-            } catch {
-                events = .failure(error)
-            }
+        do throws(MeetingError) {
+            events = .success(
+                try await decode(file.eventCount, before: file.shortEvent) { i in
+                    data.withUnsafeBytes { raw in
+                        Base64Spelling.decode(UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[file.events[i]]))
+                    }
+                })
+        } catch {
+            events = .failure(error)
         }
         // What is wrong with the readable part (not a transcript, another format) is said first.
         return (try await readablePart.get(), try events.get())
     }
 
-    /// The most values a transcript file of `size` bytes read whole may hold: as many events
-    /// as fit in it, each with a few readable values beside it (an export holds about one value
-    /// in 100 bytes: every reflection's entry stands beside its event of 400 letters or more).
-    static func mostValues(inBytes size: Int) -> Int { 4 * size / TranscriptFile.shortestEvent + 10_000 }
+    /// The most items (``TranscriptFile/items(in:)``) a transcript file of `size` bytes may
+    /// hold: as many events as fit in it, each with a few readable items beside it. An export
+    /// holds about one in 100 bytes: every reflection's entry stands beside its event of 400
+    /// letters or more.
+    static func mostItems(inBytes size: Int) -> Int { 4 * size / TranscriptFile.shortestEvent + 10_000 }
 
     /// A transcript decoded from JSON (a whole file, or its readable part with the events cut
     /// out), its format and version checked.
@@ -225,35 +220,43 @@ public struct Transcript: Codable, Hashable, Sendable {
     }
 
     /// The `count` events whose bytes `bytes(i)` reads from their base64 (nil: not base64 as
-    /// Halqa writes it), decoded on every core, or why the first that is not one is not. A
-    /// window at a time, so that a file of millions of strings that are not events is refused
-    /// at the first window, not after all of them (each failure held until then).
-    private static func decode(_ count: Int, _ bytes: @escaping @Sendable (Int) -> [UInt8]?) async throws(MeetingError) -> [Event] {
+    /// Halqa writes it), decoded on every core, or why the first that is not one is not; the
+    /// one at `short` is too short to be an event, and those after it are not read. A window
+    /// at a time, so that a file of millions of strings that are not events is refused at the
+    /// first window, not after all of them (each failure held until then).
+    private static func decode(
+        _ count: Int, before short: Int?, _ bytes: @escaping @Sendable (Int) -> [UInt8]?
+    ) async throws(MeetingError) -> [Event] {
+        let read = short ?? count
         let window = 1 << 16
         var events: [Event] = []
-        events.reserveCapacity(count)
-        for start in stride(from: 0, to: count, by: window) {
-            let decoded = await Concurrently.map(Array(start..<min(start + window, count))) { i -> Event? in
+        events.reserveCapacity(read)
+        for start in stride(from: 0, to: read, by: window) {
+            let decoded = await Concurrently.map(Array(start..<min(start + window, read))) { i -> Event? in
                 // The one spelling of the bytes, as `init(_:)` writes them: `check` compares the events' ids.
                 bytes(i).flatMap { try? Event(bytes: $0) }
             }
             for (k, event) in decoded.enumerated() {
-                guard let event else {
-                    // The first that is not an event, read again to say why.
-                    let i = start + k
-                    guard let raw = bytes(i) else { throw notBase64(i, of: count) }
-                    do throws(MeetingError) {
-                        _ = try Event(bytes: raw)
-                    } catch {
-                        throw MeetingError(
-                            .invalidTranscript,
-                            "Event \(i + 1) of \(count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported."
-                        )
-                    }
+                if let event {
+                    events.append(event)
                     continue
                 }
-                events.append(event)
+                // The first that is not an event, read again to say why.
+                let i = start + k
+                guard let raw = bytes(i) else { throw notBase64(i, of: count) }
+                do throws(MeetingError) {
+                    events.append(try Event(bytes: raw))
+                } catch {
+                    throw MeetingError(
+                        .invalidTranscript,
+                        "Event \(i + 1) of \(count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported.")
+                }
             }
+        }
+        if let short {
+            throw MeetingError(
+                .invalidTranscript,
+                "Event \(short + 1) of \(count) is too short to be an event. The file was damaged or edited; nothing was imported.")
         }
         return events
     }

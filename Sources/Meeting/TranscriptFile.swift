@@ -22,6 +22,8 @@ struct TranscriptFile {
     /// Where each event's letters are in the file, in order; only those before the first too
     /// short to be an event, if there is one (``shortEvent``).
     let events: [Range<Int>]
+    /// How many strings the events' array holds, all of them.
+    let eventCount: Int
     /// The position (from 0) of the first event whose letters are fewer than any event's
     /// (``shortestEvent``), if any: such a file is refused without reading its events, so a
     /// file of millions of empty strings costs no more memory than its own size.
@@ -40,13 +42,15 @@ struct TranscriptFile {
         readable.append(data[(data.startIndex + found.array.upperBound)...])
         self.readable = readable
         events = found.events
+        eventCount = found.count
         shortEvent = found.short
     }
 
-    /// How many values a JSON text holds at least: its commas outside strings, plus one. A
-    /// pass over the bytes, for a file that is not split, before Foundation's decoder makes
-    /// something of every value (a file of 89 million empty strings took more than 20 GB).
-    static func values(in data: Data) -> Int {
+    /// What Foundation's decoder will hold for a JSON text, counted before it reads it (it
+    /// makes something of every array, object and value of the whole text first: a file of 89
+    /// million empty strings took more than 20 GB): its brackets and braces, and its commas and
+    /// colons, outside strings, plus one.
+    static func items(in data: Data) -> Int {
         data.withUnsafeBytes { raw in
             var count = 1
             var inString = false
@@ -62,7 +66,9 @@ struct TranscriptFile {
                     }
                 } else if byte == UInt8(ascii: "\"") {
                     inString = true
-                } else if byte == UInt8(ascii: ",") {
+                } else if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[")
+                    || byte == UInt8(ascii: "{")
+                {
                     count += 1
                 }
             }
@@ -71,10 +77,11 @@ struct TranscriptFile {
     }
 
     /// The events' array (its brackets included), each event's letters (up to the first too
-    /// short) and where that one is, in a top-level object where the key "events" appears once.
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>], short: Int?)? {
+    /// short), how many there are, and where the first too short is, in a top-level object
+    /// where the key "events" appears once.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (array: Range<Int>, events: [Range<Int>], count: Int, short: Int?)? {
         var scanner = Scanner(bytes: bytes)
-        var found: (array: Range<Int>, events: [Range<Int>], short: Int?)?
+        var found: (array: Range<Int>, events: [Range<Int>], count: Int, short: Int?)?
         scanner.skipSpace()
         guard scanner.take(UInt8(ascii: "{")) else { return nil }
         scanner.skipSpace()
@@ -166,10 +173,11 @@ struct TranscriptFile {
 
         /// An array of strings of base64 letters and padding only (so each is a JSON string
         /// that reads as exactly its bytes): the array's range and each string's letters.
-        mutating func base64Array() -> (array: Range<Int>, events: [Range<Int>], short: Int?)? {
+        mutating func base64Array() -> (array: Range<Int>, events: [Range<Int>], count: Int, short: Int?)? {
             let start = index
             guard take(UInt8(ascii: "[")) else { return nil }
             var events: [Range<Int>] = []
+            var count = 0
             var short: Int?
             skipSpace()
             if !take(UInt8(ascii: "]")) {
@@ -181,12 +189,13 @@ struct TranscriptFile {
                     if short == nil {
                         if index - letters < TranscriptFile.shortestEvent { short = events.count } else { events.append(letters..<index) }
                     }
+                    count += 1
                     guard take(UInt8(ascii: "\"")) else { return nil }
                     skipSpace()
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
-            return (start..<index, events, short)
+            return (start..<index, events, count, short)
         }
     }
 }

@@ -15,7 +15,17 @@ struct Import: AsyncParsableCommand {
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
-        guard var bytes = FileManager.default.contents(atPath: file) else {
+        var bytes: Data
+        switch ArchiveImport.read(file) {
+        case .bytes(let read): bytes = read
+        case .tooLarge:
+            throw fail(
+                MeetingError(
+                    .invalidTranscript,
+                    "\(file) is too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)."))
+        case .notAFile:
+            throw fail(MeetingError(.invalidTranscript, "\(file) is not a file (a device or a folder). Give the export itself."))
+        case .unreadable:
             throw fail(MeetingError(.invalidTranscript, "Cannot read \(file). Check the path and that you may read it."))
         }
         do throws(MeetingError) {

@@ -172,7 +172,7 @@ struct TranscriptTests {
         // As Halqa writes it: the first string is too short to be an event, and the rest are not read.
         let halqa = await store.importBytes(flooded.json(), named: "flood.json") { "" }
         #expect(halqa.kind == .refused)
-        #expect(halqa.message == "Event 1 is too short to be an event. The file was damaged or edited; nothing was imported.")
+        #expect(halqa.message == "Event 1 of 300000 is too short to be an event. The file was damaged or edited; nothing was imported.")
         // Spelled by another writer (a slash escaped), it goes to Foundation's decoder whole:
         // refused before, for holding more items than a file of its size can.
         flooded.events[0] = "/"
@@ -182,7 +182,39 @@ struct TranscriptTests {
         #expect(whole.kind == .refused)
         #expect(whole.message.hasPrefix("The file holds 30"), "\(whole.message)")
         #expect(whole.message.contains("items, more than a transcript of its size can: it was damaged or made by another program."))
+        // Split as Halqa writes it, with its readable part swollen by arrays that hold no
+        // comma: counted, brackets too, before the decoder reads it.
+        let json = Transcript(try session.store.state(of: session.id)).json()
+        var swollen = Data("{\"x\":[".utf8)
+        swollen += Data(String(repeating: "[[[[]]]],", count: 100_000).utf8) + Data("[]],".utf8) + json.dropFirst()
+        #expect(TranscriptFile(swollen)?.shortEvent == nil)
+        let readable = await store.importBytes(swollen, named: "swollen.json") { "" }
+        #expect(readable.kind == .refused)
+        #expect(readable.message.hasPrefix("The file holds 50"), "\(readable.message)")
         #expect(try store.sessionIDs().isEmpty)
+    }
+
+    @Test("a name on a stick that leads to a device (a link to /dev/zero) is refused unread, the other files imported")
+    func linkToDeviceIsRefused() async throws {
+        let folder = TemporaryFolder()
+        let session = try await Self.finishedSession(in: folder)
+        let stick = TemporaryFolder()
+        let export = stick.path + "/tuesday.json"
+        try Transcript(try session.store.state(of: session.id)).json().write(to: URL(fileURLWithPath: export))
+        let link = stick.path + "/endless.json"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/zero")
+        guard case .notAFile = ArchiveImport.read(link) else {
+            Issue.record("a link to /dev/zero was read as a file")
+            return
+        }
+        let archive = TemporaryFolder()
+        let store = try TranscriptStore(folder: archive.path)
+        var outcomes: [ImportOutcome] = []
+        // Named one by one, as a person may (a folder's walk leaves links out).
+        await store.importFiles([link, export], passphrase: AskOnce { "" }) { outcomes.append($0) }
+        #expect(outcomes.map(\.kind) == [.refused, .added])
+        #expect(outcomes.first?.message == "not a file (a device or a folder, reached by a link); give the exports themselves")
+        #expect(try store.sessionIDs() == [session.id])
     }
 
     @Test("importing twice, or into the node that made it, stores nothing twice")
