@@ -68,12 +68,16 @@ extension ArchiveImport {
     /// What reading a file that should be an export came to.
     public enum FileBytes {
         case bytes(Data)
-        /// Larger than an export can be (``largestFile``), or not a plain file (a device such
-        /// as `/dev/zero`, reached by a link, would be read without end).
+        /// Larger than an export can be (``largestFile``).
         case tooLarge
+        /// Not a plain file: a device such as `/dev/zero`, reached by a link, would be read
+        /// without end.
         case notAFile
         case unreadable
     }
+
+    /// Why a file larger than ``largestFile`` is refused, after its name.
+    public static let tooLarge = "too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)"
 
     /// The bytes of the file at `path` (a link followed), read only if it is a plain file no
     /// larger than an export can be.
@@ -137,10 +141,10 @@ extension TranscriptStore {
             }
             func startMore() {
                 while canStart {
-                    let (index, path, size) = (next, paths[next], sizes[next])
+                    let (index, path) = (next, paths[next])
                     // Off the cooperative pool, so the loop below and its writes answer at once.
                     group.addTask(executorPreference: VerifyingExecutor.shared) {
-                        (index, await TranscriptStore.prepare(path, size: size, passphrase: passphrase))
+                        (index, await TranscriptStore.prepare(path, passphrase: passphrase))
                     }
                     next += 1
                 }
@@ -185,21 +189,16 @@ extension TranscriptStore {
         await store(await TranscriptStore.prepare(bytes, named: name, passphrase: passphrase), path: name)
     }
 
-    /// Reads (if it is no larger than an export can be: `size`), opens and verifies a file.
-    static func prepare(_ path: String, size: Int, passphrase: AskOnce) async -> Prepared {
+    /// Reads (if it is a file no larger than an export can be: ``ArchiveImport/read(_:)``),
+    /// opens and verifies a file.
+    static func prepare(_ path: String, passphrase: AskOnce) async -> Prepared {
         func refused(_ message: String) -> Prepared { .done(ImportOutcome(file: path, kind: .refused, newEvents: 0, message: message)) }
-        // `size` (of the name, a link not followed) only spares reading what is surely too large.
-        guard size <= ArchiveImport.largestFile else { return refused(tooLarge) }
         switch ArchiveImport.read(path) {
         case .bytes(let bytes): return await prepare(bytes, named: path) { () throws(MeetingError) -> String in try passphrase.get() }
-        case .tooLarge: return refused(tooLarge)
+        case .tooLarge: return refused(ArchiveImport.tooLarge)
         case .notAFile: return refused("not a file (a device or a folder, reached by a link); give the exports themselves")
         case .unreadable: return refused("cannot be read; check that you may read it")
         }
-    }
-
-    private static var tooLarge: String {
-        "too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)"
     }
 
     /// Opens (if encrypted) and verifies a file's bytes; nothing is stored.

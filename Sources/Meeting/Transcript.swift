@@ -168,7 +168,7 @@ public struct Transcript: Codable, Hashable, Sendable {
         guard let file else {
             var transcript = try checkedTranscript(data)
             let texts = transcript.events
-            let short = texts.firstIndex { $0.utf8.count < TranscriptFile.shortestEvent }
+            let short = texts.firstIndex { TranscriptFile.isShort($0.utf8.count) }
             let events = try await decode(texts.count, before: short) { i in Base64Spelling.decode(texts[i]) }
             transcript.events = []
             return (transcript, events)
@@ -227,6 +227,9 @@ public struct Transcript: Codable, Hashable, Sendable {
     private static func decode(
         _ count: Int, before short: Int?, _ bytes: @escaping @Sendable (Int) -> [UInt8]?
     ) async throws(MeetingError) -> [Event] {
+        func refused(_ i: Int, _ what: String) -> MeetingError {
+            MeetingError(.invalidTranscript, "Event \(i + 1) of \(count) \(what) The file was damaged or edited; nothing was imported.")
+        }
         let read = short ?? count
         let window = 1 << 16
         var events: [Event] = []
@@ -243,28 +246,16 @@ public struct Transcript: Codable, Hashable, Sendable {
                 }
                 // The first that is not an event, read again to say why.
                 let i = start + k
-                guard let raw = bytes(i) else { throw notBase64(i, of: count) }
+                guard let raw = bytes(i) else { throw refused(i, "is not base64 as Halqa writes it.") }
                 do throws(MeetingError) {
                     events.append(try Event(bytes: raw))
                 } catch {
-                    throw MeetingError(
-                        .invalidTranscript,
-                        "Event \(i + 1) of \(count) is not valid (\(error.message)) The file was damaged or edited; nothing was imported.")
+                    throw refused(i, "is not valid (\(error.message))")
                 }
             }
         }
-        if let short {
-            throw MeetingError(
-                .invalidTranscript,
-                "Event \(short + 1) of \(count) is too short to be an event. The file was damaged or edited; nothing was imported.")
-        }
+        if let short { throw refused(short, "is too short to be an event.") }
         return events
-    }
-
-    private static func notBase64(_ i: Int, of count: Int) -> MeetingError {
-        MeetingError(
-            .invalidTranscript,
-            "Event \(i + 1) of \(count) is not base64 as Halqa writes it. The file was damaged or edited; nothing was imported.")
     }
 
     /// Whether `state`, folded from the file's `events`, took every one of them and says what

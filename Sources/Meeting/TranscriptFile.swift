@@ -32,6 +32,9 @@ struct TranscriptFile {
     /// Fewer base64 letters than any event has: its signature alone is 88.
     static let shortestEvent = 128
 
+    /// Whether an event's base64 of `letters` letters is too short to be one.
+    static func isShort(_ letters: Int) -> Bool { letters < shortestEvent }
+
     init?(_ data: Data) {
         guard let found = data.withUnsafeBytes({ TranscriptFile.scan($0.assumingMemoryBound(to: UInt8.self)) }) else {
             return nil
@@ -187,7 +190,7 @@ struct TranscriptFile {
                     let letters = index
                     while let byte = next, Base64Spelling.sextets[Int(byte)] & 0x40 == 0 || byte == UInt8(ascii: "=") { index += 1 }
                     if short == nil {
-                        if index - letters < TranscriptFile.shortestEvent { short = events.count } else { events.append(letters..<index) }
+                        if TranscriptFile.isShort(index - letters) { short = events.count } else { events.append(letters..<index) }
                     }
                     count += 1
                     guard take(UInt8(ascii: "\"")) else { return nil }

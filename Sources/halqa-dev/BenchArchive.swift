@@ -58,11 +58,15 @@ struct BenchArchive: AsyncParsableCommand {
         for (k, call) in calls.enumerated() {
             var callFloor = Spent()
             let floorChunks = BenchArchive.split(call, 250)
-            for (j, chunk) in floorChunks.enumerated() where (j + k) % 2 == 0 {
-                let (spent, count) = try await BenchArchive.floor(of: chunk)
-                callFloor += spent
-                events += count
+            // Every other chunk of 250: those of one parity before the import, the rest after.
+            func floorHalf(_ parity: Int) async throws {
+                for (j, chunk) in floorChunks.enumerated() where (j + k) % 2 == parity {
+                    let (spent, count) = try await BenchArchive.floor(of: chunk)
+                    callFloor += spent
+                    events += count
+                }
             }
+            try await floorHalf(0)
             var refused: ImportOutcome?
             let started = ContinuousClock.now
             let callImport = await BenchArchive.measure {
@@ -73,11 +77,7 @@ struct BenchArchive: AsyncParsableCommand {
                     }
                 }
             }
-            for (j, chunk) in floorChunks.enumerated() where (j + k) % 2 == 1 {
-                let (spent, count) = try await BenchArchive.floor(of: chunk)
-                callFloor += spent
-                events += count
-            }
+            try await floorHalf(1)
             floor += callFloor
             imported += callImport
             // As the archive grows: does a call cost more, next to its floor, than the one before?

@@ -18,11 +18,7 @@ struct Import: AsyncParsableCommand {
         var bytes: Data
         switch ArchiveImport.read(file) {
         case .bytes(let read): bytes = read
-        case .tooLarge:
-            throw fail(
-                MeetingError(
-                    .invalidTranscript,
-                    "\(file) is too large to be a Halqa export (a transcript may be at most \(Limits.transcriptBytes >> 20) MiB)."))
+        case .tooLarge: throw fail(MeetingError(.invalidTranscript, "\(file) is \(ArchiveImport.tooLarge)."))
         case .notAFile:
             throw fail(MeetingError(.invalidTranscript, "\(file) is not a file (a device or a folder). Give the export itself."))
         case .unreadable:
